@@ -1,0 +1,50 @@
+# dalib: two commands do all the set-up on a fresh machine.
+#   make book   install, run pending experiments on the default CPU profile, build the book
+#   make test   install, run the test suite
+PROFILE ?= cpu
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+STAMP   := $(VENV)/.installed
+
+.PHONY: install test test-slow results book check-book benchmarks clean-book help
+
+help:
+	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
+	@echo "make test                              install and run the fast test suite"
+	@echo "make test-slow                         also run tests marked slow"
+	@echo "make results [PROFILE=...]             run every pending experiment notebook of a profile"
+	@echo "make check-book                        headless-Chromium checks of the built book"
+	@echo "make benchmarks                        re-measure the benchmarks written into the book"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-lock.txt requirements-nodeps.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q -r requirements.txt -c requirements-lock.txt
+	$(PIP) install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
+	$(PIP) install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+test-slow: install
+	$(PY) -m pytest -q -m "not browser"
+
+results: install
+	$(PY) -m dalib.run --all --profile $(PROFILE)
+
+book: results
+	DALIB_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "book: _build/html/index.html"
+
+check-book:
+	$(PY) -m pytest -q -m browser
+
+benchmarks: install
+	$(PY) -m dalib.run --all --profile $(PROFILE) --kind benchmark --force
+
+clean-book:
+	rm -rf _build
