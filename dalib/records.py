@@ -1,0 +1,270 @@
+"""Result records: the contract between experiment notebooks, the runner and the book.
+
+Notebooks write flat rows with :func:`write_rows`; under the runner (``python -m dalib.run``)
+the rows are staged in ``$DALIB_RUN_DIR`` and the runner writes one record per run,
+``results/<profile>/<notebook-stem>/<key>.json`` (+ the executed ``<key>.ipynb``), atomically
+and only after the notebook succeeded. Book pages read records with :func:`load_rows` and cite
+them with :func:`caption_source`.
+
+A record is one JSON object: flat provenance (``notebook``, ``key``, ``profile``, ``params``,
+``seed``, ``git_commit``, ``git_dirty``, package versions, ``device``, timestamps,
+``wall_time_s``, ``hostname``, ``cpu_count``) plus ``tables``: ``{table name: [row, ...]}``.
+
+This module imports neither torch nor pandas at import time (pandas is loaded by
+:func:`load_rows` only), so ``from dalib.records import write_rows`` is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+RUN_DIR_ENV = "DALIB_RUN_DIR"  # set by the runner for the kernel: staging directory of this run
+PROFILE_ENV = "DALIB_PROFILE"  # profile whose records book pages read (default "cpu")
+ROOT_ENV = "DALIB_ROOT"  # project root (default: the checkout holding this package)
+DEFAULT_PROFILE = "cpu"
+PROVENANCE_COLUMNS = ("record", "git_commit", "profile", "device", "wall_time_s")
+
+
+class RecordNotFoundError(FileNotFoundError):
+    """No record exists for a notebook stem and profile (the message names the command that makes one)."""
+
+
+# --------------------------------------------------------------------------------------------
+# paths
+
+
+def project_root() -> Path:
+    """The project root: ``$DALIB_ROOT`` if set, else the checkout that holds ``dalib/``."""
+    env = os.environ.get(ROOT_ENV)
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[1]
+
+
+def results_dir(root: Path | None = None) -> Path:
+    """``<root>/results``: one folder per profile, one sub-folder per notebook stem."""
+    return Path(root or project_root()) / "results"
+
+
+def current_profile(profile: str | None = None) -> str:
+    """``profile`` if given, else ``$DALIB_PROFILE``, else ``"cpu"``."""
+    return profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``:
+    readers see the old file or the new one, never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# writing (inside a notebook)
+
+
+def _clean_value(key, value):
+    """Rows are flat: str/int/float/bool/None. NumPy and 0-d torch scalars are converted."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)  # JSON has no nan/inf; keep them readable
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return _clean_value(key, item())
+    raise TypeError(
+        f"write_rows: column {key!r} has a {type(value).__name__} value {value!r}; rows must be flat "
+        "dicts of str/int/float/bool (convert tensors with .item(), lists to separate columns)"
+    )
+
+
+def _clean_rows(rows) -> list[dict]:
+    if isinstance(rows, dict):
+        rows = [rows]
+    try:
+        rows = list(rows)
+    except TypeError:
+        raise TypeError(f"write_rows: rows must be a list of flat dicts, got {type(rows).__name__}") from None
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise TypeError(f"write_rows: row {i} is a {type(row).__name__}, expected a flat dict")
+        clean = {}
+        for k, v in row.items():
+            if not isinstance(k, str):
+                raise TypeError(f"write_rows: row {i} has a non-string column name {k!r}")
+            clean[k] = _clean_value(k, v)
+        out.append(clean)
+    return out
+
+
+def _check_table(table: str) -> str:
+    if not isinstance(table, str) or not table.isidentifier():
+        raise ValueError(f"table must be an identifier-like string such as 'results', got {table!r}")
+    return table
+
+
+def _run_dir() -> Path | None:
+    d = os.environ.get(RUN_DIR_ENV)
+    return Path(d) if d else None
+
+
+def write_rows(rows, table: str = "results") -> list[dict]:
+    """Record result rows (a list of flat dicts) in table ``table`` of this run's record.
+
+    Under the runner the rows are staged (appended, across calls) and written into the record
+    once the whole notebook has succeeded. Run interactively, nothing is written: the cleaned
+    rows are returned and a note is printed.
+    """
+    table = _check_table(table)
+    rows = _clean_rows(rows)
+    run_dir = _run_dir()
+    if run_dir is None:
+        print(f"dalib.records: not under the runner, {len(rows)} row(s) of table {table!r} not saved "
+              "(run `python -m dalib.run <notebook>` to produce a record)")
+        return rows
+    path = run_dir / "tables" / f"{table}.json"
+    staged = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    atomic_write_text(path, json.dumps(staged + rows))
+    return rows
+
+
+def set_meta(**meta) -> dict:
+    """Add provenance fields reported by the notebook itself, e.g. ``set_meta(device=str(device))``
+    (the device actually used). Values must be str/int/float/bool. Interactive: no-op."""
+    meta = {k: _clean_value(k, v) for k, v in meta.items()}
+    run_dir = _run_dir()
+    if run_dir is None:
+        return meta
+    path = run_dir / "meta.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    old.update(meta)
+    atomic_write_text(path, json.dumps(old))
+    return meta
+
+
+# --------------------------------------------------------------------------------------------
+# reading (book pages)
+
+
+def _producer_command(stem: str, profile: str) -> str:
+    prof = "" if profile == DEFAULT_PROFILE else f" --profile {profile}"
+    return f"python -m dalib.run {stem}{prof}"
+
+
+def records_for(stem: str, profile: str | None = None, root: Path | None = None) -> list[Path]:
+    """Record files (``results/<profile>/<stem>/<key>.json``) of notebook ``stem``, sorted by
+    finish time (oldest first). Empty list if there are none."""
+    folder = results_dir(root) / current_profile(profile) / stem
+    paths = [p for p in folder.glob("*.json") if not p.name.startswith(".")]
+    recs = [(read_record(p).get("finished", ""), p) for p in paths]
+    return [p for _, p in sorted(recs)]
+
+
+def read_record(path) -> dict:
+    """One record as a dict."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def all_records(profile: str | None = None, root: Path | None = None) -> list[dict]:
+    """Every record of a profile, each with ``"path"`` (relative to the project root) added."""
+    root = Path(root or project_root())
+    out = []
+    for p in sorted((results_dir(root) / current_profile(profile)).glob("*/*.json")):
+        if p.name.startswith("."):
+            continue
+        rec = read_record(p)
+        rec["path"] = p.relative_to(root).as_posix()
+        out.append(rec)
+    return out
+
+
+def _relpath(p: Path, root: Path) -> str:
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def load_rows(stem: str, table: str = "results", profile: str | None = None, root: Path | None = None):
+    """All rows of table ``table`` from every record of notebook ``stem`` under ``profile``
+    (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
+    ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
+    ``git_commit``, ``profile``, ``device``, ``wall_time_s``, ``custom`` (True if the run had
+    ``-p`` overrides) and ``notebook``.
+
+    Raises :class:`RecordNotFoundError` naming the command that produces a record.
+    """
+    import pandas as pd
+
+    profile = current_profile(profile)
+    root = Path(root or project_root())
+    paths = records_for(stem, profile, root)
+    if not paths:
+        others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
+        hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
+        raise RecordNotFoundError(
+            f"no record for notebook {stem!r} under profile {profile!r} in {results_dir(root) / profile / stem}"
+            f"{hint}; produce one with `{_producer_command(stem, profile)}` "
+            f"(or `make results PROFILE={profile}` for all notebooks)"
+        )
+    frames = []
+    seen_table = False
+    for p in paths:
+        rec = read_record(p)
+        rows = rec.get("tables", {}).get(table)
+        if rows is None:
+            continue
+        seen_table = True
+        prov = {f"param.{k}": v for k, v in rec.get("params", {}).items()}
+        prov.update(
+            record=_relpath(p, root),
+            key=rec.get("key"),
+            git_commit=rec.get("git_commit"),
+            profile=rec.get("profile"),
+            device=rec.get("device"),
+            wall_time_s=rec.get("wall_time_s"),
+            custom=bool(rec.get("overrides")),
+            notebook=rec.get("notebook"),
+        )
+        frames.append(pd.DataFrame([{**row, **prov} for row in rows]))
+    if not seen_table:
+        tables = sorted({t for p in paths for t in read_record(p).get("tables", {})})
+        raise RecordNotFoundError(
+            f"records of {stem!r} ({profile}) have no table {table!r}; tables present: {tables or 'none'}"
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def caption_source(df_or_stem, profile: str | None = None) -> str:
+    """A caption fragment naming the producer notebook(s) and record file(s):
+    ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``.
+    Accepts a DataFrame from :func:`load_rows` or a notebook stem."""
+    if isinstance(df_or_stem, str):
+        paths = records_for(df_or_stem, profile)
+        root = project_root()
+        records = [_relpath(p, root) for p in paths]
+        notebooks = sorted({read_record(p).get("notebook", "?") for p in paths})
+    else:
+        records = sorted(df_or_stem["record"].unique())
+        notebooks = sorted(df_or_stem["notebook"].dropna().unique())
+    return f"Produced by {', '.join(notebooks)}; records {', '.join(records)}"
