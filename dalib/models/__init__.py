@@ -1,0 +1,20 @@
+"""ViT and DiffViT (registry ``MODELS``, ``create_model``) and their attention maps.
+
+See ``dalib.models.vit`` for the architecture and head convention, ``dalib.models.attention`` for
+the maps ``A`` / ``A1``, ``A2``, ``lambda``, ``A_DA``.
+"""
+
+from .attention import (attention_layers, attention_maps, lambda_of, layer_attention_maps,
+                        layer_inputs, layer_output_from_maps)
+from .registry import DEFAULT_CONFIG, MODELS, create_model, model_from_config
+from .vit import ViTClassifier, is_diff_attention, schedule_lambda_init
+
+__all__ = ["MODELS", "DEFAULT_CONFIG", "create_model", "model_from_config", "ViTClassifier",
+           "attention_layers", "attention_maps", "layer_inputs", "layer_attention_maps",
+           "layer_output_from_maps", "lambda_of", "is_diff_attention", "schedule_lambda_init",
+           "count_parameters"]
+
+
+def count_parameters(model) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,100 @@
+"""Model registry: ``MODELS`` maps a name to a factory; ``create_model(name, **config)``.
+
+ViT and DiffViT (the paper's controlled pair) differ by the one string ``name``.
+"""
+
+import numbers
+
+from .vit import CIFAR10_MEAN, CIFAR10_STD, ViTClassifier
+
+# Every config key with its default (a lightweight CIFAR ViT: 32x32 images, 4x4 patches).
+DEFAULT_CONFIG = {
+    "depth": 12,            # number of transformer blocks
+    "lambda_init": 0.8,     # DiffViT: constant lambda_init (float) or "schedule" (Diff Transformer); ignored by vit
+    "num_classes": 10,      # classifier outputs
+    "img_size": 32,         # input height = width (pixels)
+    "patch_size": 4,        # patch side (pixels)
+    "embed_dim": 192,       # token width C
+    "num_heads": 6,         # heads of the standard model; DiffViT uses num_heads // 2 differential heads
+    "mlp_ratio": 4.0,       # MLP hidden width / C
+    "qkv_bias": True,       # bias in the q/k/v projection
+    "mean": list(CIFAR10_MEAN),  # per-channel normalisation mean (inside the model)
+    "std": list(CIFAR10_STD),    # per-channel normalisation std (inside the model)
+}
+
+
+def _check_config(name, config):
+    c = config
+    for key in ("depth", "num_classes", "img_size", "patch_size", "embed_dim", "num_heads"):
+        v = c[key]
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name}: config {key!r} must be a positive int, got {v!r}")
+        c[key] = int(v)
+    lam = c["lambda_init"]
+    if isinstance(lam, str):
+        if lam != "schedule":
+            raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}")
+    elif isinstance(lam, numbers.Real) and not isinstance(lam, bool):
+        c["lambda_init"] = float(lam)
+    else:
+        raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}")
+    if not isinstance(c["mlp_ratio"], numbers.Real) or c["mlp_ratio"] <= 0:
+        raise ValueError(f"{name}: mlp_ratio must be a positive number, got {c['mlp_ratio']!r}")
+    c["mlp_ratio"] = float(c["mlp_ratio"])
+    if c["img_size"] % c["patch_size"]:
+        raise ValueError(f"{name}: img_size {c['img_size']} is not divisible by patch_size {c['patch_size']}")
+    if c["embed_dim"] % c["num_heads"]:
+        raise ValueError(f"{name}: embed_dim {c['embed_dim']} is not divisible by num_heads {c['num_heads']}")
+    c["mean"] = [float(v) for v in c["mean"]]
+    c["std"] = [float(v) for v in c["std"]]
+    if len(c["mean"]) != len(c["std"]) or any(s <= 0 for s in c["std"]):
+        raise ValueError(f"{name}: mean and std must have one entry per channel and std > 0, "
+                         f"got mean={c['mean']}, std={c['std']}")
+    c["qkv_bias"] = bool(c["qkv_bias"])
+    return c
+
+
+def _factory(attn):
+    def factory(**config):
+        name = "diffvit" if attn == "diff" else "vit"
+        unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; "
+                             f"valid keys: {sorted(DEFAULT_CONFIG)}")
+        c = _check_config(name, {**DEFAULT_CONFIG, **config})
+        if attn == "diff" and c["num_heads"] % 2:
+            raise ValueError(
+                f"diffvit: num_heads={c['num_heads']} is odd; num_heads counts the heads of the standard "
+                f"model and DiffViT uses num_heads // 2 differential heads, so pass an even num_heads "
+                f"(e.g. {c['num_heads'] + 1})")
+        return ViTClassifier(attn=attn, **c, config={"model": name, **c})
+    factory.__name__ = "diffvit" if attn == "diff" else "vit"
+    factory.__doc__ = (f"Build a {'DiffViT' if attn == 'diff' else 'ViT'} classifier; config keys and "
+                       f"defaults: DEFAULT_CONFIG.")
+    return factory
+
+
+MODELS = {
+    "vit": _factory("standard"),
+    "diffvit": _factory("diff"),
+}
+
+
+def create_model(name, **config):
+    """Build the registered model ``name`` (``"vit"`` or ``"diffvit"``) with config overrides.
+
+    Unknown names or config keys raise ``ValueError`` listing the valid ones. The model takes
+    images ``(B, 3, H, W)`` in [0, 1] and returns logits ``(B, num_classes)``; ``model.config``
+    holds ``{"model": name, **full_config}``.
+    """
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
+    return MODELS[name](**config)
+
+
+def model_from_config(config):
+    """Rebuild a model from its ``model.config`` dict (``{"model": name, ...}``)."""
+    config = dict(config)
+    if "model" not in config:
+        raise ValueError(f"config has no 'model' key (one of {sorted(MODELS)}): {config}")
+    return create_model(config.pop("model"), **config)
