@@ -170,13 +170,43 @@ def _producer_command(stem: str, profile: str) -> str:
     return f"python -m dalib.run {stem}{prof}"
 
 
-def records_for(stem: str, profile: str | None = None, root: Path | None = None) -> list[Path]:
-    """Record files (``results/<profile>/<stem>/<key>.json``) of notebook ``stem``, sorted by
-    finish time (oldest first). Empty list if there are none."""
+RUNS = ("current", "all", "latest")
+
+
+def current_record(stem: str, profile: str | None = None, root: Path | None = None) -> Path | None:
+    """Path of the record that ``python -m dalib.run <stem> --profile <profile>`` would produce now
+    (key of the current notebook source and profile parameters), or None if the notebook is not
+    found under ``notebooks/``."""
+    from dalib.run import RunError, load_notebook, plan, resolve_notebook
+
+    root = Path(root or project_root())
+    try:
+        pl = plan(load_notebook(resolve_notebook(stem, root), root), current_profile(profile), None, root)
+    except RunError:
+        return None
+    return pl.record
+
+
+def records_for(stem: str, profile: str | None = None, root: Path | None = None, runs: str = "all") -> list[Path]:
+    """Record files (``results/<profile>/<stem>/<key>.json``) of notebook ``stem``.
+
+    ``runs="all"``: every record, oldest first; ``"latest"``: the newest one; ``"current"``: the
+    record of the current notebook source with the profile's parameters (what ``make results``
+    makes), falling back to every record if the notebook source is not in this checkout.
+    Empty list if there are none.
+    """
+    if runs not in RUNS:
+        raise ValueError(f"runs must be one of {RUNS}, got {runs!r}")
+    root = Path(root or project_root())
     folder = results_dir(root) / current_profile(profile) / stem
+    if runs == "current":
+        cur = current_record(stem, profile, root)
+        if cur is not None:
+            return [cur] if cur.exists() else []
     paths = [p for p in folder.glob("*.json") if not p.name.startswith(".")]
-    recs = [(read_record(p).get("finished", ""), p) for p in paths]
-    return [p for _, p in sorted(recs)]
+    recs = sorted((read_record(p).get("finished", ""), p) for p in paths)
+    paths = [p for _, p in recs]
+    return paths[-1:] if runs == "latest" else paths
 
 
 def read_record(path) -> dict:
@@ -205,12 +235,18 @@ def _relpath(p: Path, root: Path) -> str:
         return str(p)
 
 
-def load_rows(stem: str, table: str = "results", profile: str | None = None, root: Path | None = None):
+def load_rows(stem: str, table: str = "results", profile: str | None = None, root: Path | None = None,
+              runs: str = "current"):
     """All rows of table ``table`` from every record of notebook ``stem`` under ``profile``
     (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
     ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
     ``git_commit``, ``profile``, ``device``, ``wall_time_s``, ``custom`` (True if the run had
     ``-p`` overrides) and ``notebook``.
+
+    ``runs`` picks the records (see :func:`records_for`): by default ``"current"``, the record of
+    the notebook's current source and profile parameters, so an edited notebook never silently
+    mixes stale rows in; ``"all"`` includes older and ``-p`` runs (tell them apart by ``key``,
+    ``custom`` and the ``param.*`` columns).
 
     Raises :class:`RecordNotFoundError` naming the command that produces a record.
     """
@@ -218,10 +254,13 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
 
     profile = current_profile(profile)
     root = Path(root or project_root())
-    paths = records_for(stem, profile, root)
+    paths = records_for(stem, profile, root, runs=runs)
     if not paths:
         others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
         hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
+        if runs == "current" and profile in others:
+            hint = (" (older records exist, from an earlier notebook source or other parameters: "
+                    "the notebook changed since; rerun it, or pass runs='all')")
         raise RecordNotFoundError(
             f"no record for notebook {stem!r} under profile {profile!r} in {results_dir(root) / profile / stem}"
             f"{hint}; produce one with `{_producer_command(stem, profile)}` "
@@ -255,12 +294,12 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
     return pd.concat(frames, ignore_index=True)
 
 
-def caption_source(df_or_stem, profile: str | None = None) -> str:
+def caption_source(df_or_stem, profile: str | None = None, runs: str = "current") -> str:
     """A caption fragment naming the producer notebook(s) and record file(s):
     ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``.
     Accepts a DataFrame from :func:`load_rows` or a notebook stem."""
     if isinstance(df_or_stem, str):
-        paths = records_for(df_or_stem, profile)
+        paths = records_for(df_or_stem, profile, runs=runs)
         root = project_root()
         records = [_relpath(p, root) for p in paths]
         notebooks = sorted({read_record(p).get("notebook", "?") for p in paths})

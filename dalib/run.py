@@ -1,0 +1,560 @@
+"""The experiment runner: execute a jupytext notebook with papermill and store a result record.
+
+Usage::
+
+    python -m dalib.run NOTEBOOK [-p name=value ...] [--profile smoke|cpu|paper] [--force]
+    python -m dalib.run --all [--profile P] [--kind experiment|benchmark] [--force]
+    python -m dalib.run --list [--profile P]
+    python -m dalib.run NOTEBOOK --dry-run
+
+``NOTEBOOK`` is a path under ``notebooks/`` or its stem (``bench_attacks``). Parameters are
+resolved as: ``parameters``-cell defaults <- front-matter ``dalib.profiles[<profile>]`` <- ``-p``
+overrides, and validated (known name, same type as the default; an int is accepted for a float)
+before any kernel starts. The run is keyed by a short hash of the notebook source text and the
+resolved parameters; ``results/<profile>/<stem>/<key>.json`` (the record) and ``<key>.ipynb``
+(the executed notebook) are written atomically after success. An existing record means the run
+is skipped (``--force`` reruns it). A failed or interrupted run leaves no record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata as _metadata
+from pathlib import Path
+
+from dalib.records import RUN_DIR_ENV, PROFILE_ENV, atomic_write_text, project_root, results_dir
+
+PROFILES = ("smoke", "cpu", "paper")
+KINDS = ("experiment", "benchmark")
+RUNNABLE_DIRS = {"experiment": "notebooks/experiments", "benchmark": "notebooks/benchmarks"}
+VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "pandas", "papermill")
+_NO_LITERAL = object()
+
+
+class RunError(Exception):
+    """A user-facing error of the runner (bad notebook name, parameter, front matter...)."""
+
+
+# --------------------------------------------------------------------------------------------
+# notebooks
+
+
+@dataclass
+class Param:
+    name: str
+    default: object  # a Python literal, or _NO_LITERAL if the cell assigns an expression
+    comment: str = ""
+
+    @property
+    def type_name(self) -> str:
+        return "expression" if self.default is _NO_LITERAL else type(self.default).__name__
+
+
+@dataclass
+class Notebook:
+    path: Path  # absolute
+    rel: str  # relative to the project root, posix
+    stem: str
+    text: str
+    kind: str | None
+    profiles: dict
+    params: dict[str, Param] = field(default_factory=dict)
+
+
+def _front_matter(text: str, rel: str) -> dict:
+    import yaml
+
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
+    if not m:
+        raise RunError(f"{rel}: no YAML front matter; a dalib notebook starts with jupytext MyST front matter")
+    try:
+        fm = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as e:
+        raise RunError(f"{rel}: front matter is not valid YAML: {e}") from None
+    if fm.get("jupytext", {}).get("text_representation", {}).get("format_name") != "myst":
+        raise RunError(f"{rel}: front matter lacks jupytext.text_representation.format_name: myst")
+    return fm
+
+
+_PARAM_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(:tags:[^\n]*\bparameters\b[^\n]*)\n(.*?)^```", re.S | re.M)
+
+
+def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
+    """Names, literal defaults and comments of a parameters cell (``name = literal  # comment``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise RunError(f"{rel}: parameters cell is not valid Python: {e}") from None
+    lines = source.splitlines()
+    params = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            target, value = node.target.id, node.value
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except ValueError:
+            default = _NO_LITERAL
+        line = lines[node.end_lineno - 1]
+        comment = line.split("#", 1)[1].strip() if "#" in line[value.end_col_offset:] else ""
+        params[target] = Param(target, default, comment)
+    return params
+
+
+def load_notebook(path: Path, root: Path) -> Notebook:
+    path = path.resolve()
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    text = path.read_text(encoding="utf-8")
+    fm = _front_matter(text, rel)
+    dalib_fm = fm.get("dalib") or {}
+    kind = dalib_fm.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise RunError(f"{rel}: front matter dalib.kind is {kind!r}; use one of {', '.join(KINDS)}")
+    profiles = dalib_fm.get("profiles") or {}
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) or v is None for v in profiles.values()):
+        raise RunError(f"{rel}: front matter dalib.profiles must map profile name -> {{param: value}}")
+    unknown_profiles = sorted(set(profiles) - set(PROFILES))
+    if unknown_profiles:
+        raise RunError(f"{rel}: unknown profile(s) {unknown_profiles} in front matter; profiles are {', '.join(PROFILES)}")
+    m = _PARAM_CELL.search(text)
+    params = parse_parameters(m.group(2), rel) if m else {}
+    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params)
+
+
+def runnable_notebooks(root: Path, kind: str | None = None) -> list[Path]:
+    """Experiment and benchmark notebooks (``notebooks/{experiments,benchmarks}/*.md``)."""
+    kinds = [kind] if kind else list(KINDS)
+    out = []
+    for k in kinds:
+        out += sorted((root / RUNNABLE_DIRS[k]).glob("*.md"))
+    return out
+
+
+def resolve_notebook(name: str, root: Path) -> Path:
+    """A path (absolute, relative to cwd or to the root) or a stem of a notebook under ``notebooks/``."""
+    cands = [Path(name), root / name]
+    for p in cands:
+        if p.is_file():
+            return p.resolve()
+    if Path(name).suffix == ".md" or "/" in name:
+        raise RunError(f"notebook {name!r} not found (looked for {', '.join(str(c) for c in cands)})")
+    everything = sorted((root / "notebooks").rglob("*.md"))
+    everything = [p for p in everything if ".ipynb_checkpoints" not in p.parts]
+    hits = [p for p in everything if p.stem == name]
+    if len(hits) == 1:
+        return hits[0].resolve()
+    listing = lambda ps: "\n  ".join(p.relative_to(root).as_posix() for p in ps)  # noqa: E731
+    if len(hits) > 1:
+        raise RunError(f"notebook stem {name!r} is ambiguous; give the path, one of:\n  {listing(hits)}")
+    close = [p for p in everything if name.lower() in p.stem.lower()] or runnable_notebooks(root)
+    raise RunError(f"no notebook {name!r} under {root / 'notebooks'}; candidates:\n  {listing(close) or '(none)'}")
+
+
+# --------------------------------------------------------------------------------------------
+# parameters
+
+
+def _parse_value(raw: str):
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def _coerce(name: str, value, default, source: str):
+    """Check ``value`` against the default's type (int accepted for float, list for tuple)."""
+    if default is _NO_LITERAL or default is None or value is None:
+        return value
+    dt, vt = type(default), type(value)
+    if dt is bool or vt is bool:
+        if dt is vt:
+            return value
+    elif dt is float and vt is int:
+        return float(value)
+    elif dt is tuple and vt is list:
+        return tuple(value)
+    elif dt is list and vt is tuple:
+        return list(value)
+    elif isinstance(value, dt):
+        return value
+    raise RunError(
+        f"parameter {name!r} ({source}) must be {dt.__name__} like its default {default!r}, "
+        f"got {vt.__name__} {value!r}"
+    )
+
+
+def _unknown(names, nb: Notebook, source: str) -> RunError:
+    valid = ", ".join(f"{p.name} ({p.type_name}, default {p.default!r})" if p.default is not _NO_LITERAL
+                      else f"{p.name} (expression)" for p in nb.params.values())
+    return RunError(
+        f"unknown parameter(s) {', '.join(repr(n) for n in names)} ({source}) for {nb.rel}; "
+        f"valid parameters: {valid or 'none (the notebook has no cell tagged `parameters`)'}"
+    )
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["eps=0.03", "model='vit'"]`` -> ``{"eps": 0.03, "model": "vit"}`` (literal, else string)."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise RunError(f"-p expects name=value, got {pair!r}")
+        name, raw = pair.split("=", 1)
+        name = name.strip()
+        if not name.isidentifier():
+            raise RunError(f"-p {pair!r}: {name!r} is not a parameter name")
+        out[name] = raw
+    return out
+
+
+def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | None = None) -> tuple[dict, dict]:
+    """(resolved parameters, validated -p overrides): defaults <- profile <- overrides."""
+    overrides = overrides or {}
+    prof = nb.profiles.get(profile, {})
+    bad = [n for n in prof if n not in nb.params]
+    if bad:
+        raise _unknown(bad, nb, f"front matter dalib.profiles.{profile}")
+    bad = [n for n in overrides if n not in nb.params]
+    if bad:
+        raise _unknown(bad, nb, "-p")
+    params = {n: p.default for n, p in nb.params.items() if p.default is not _NO_LITERAL}
+    for n, v in prof.items():
+        params[n] = _coerce(n, v, nb.params[n].default, f"profile {profile}")
+    given = {}
+    for n, raw in overrides.items():
+        default = nb.params[n].default
+        value = raw if isinstance(default, str) and not _is_quoted(raw) else _parse_value(raw)
+        given[n] = params[n] = _coerce(n, value, default, "-p")
+    # JSON-compatible (tuples become lists) so the key and the record agree
+    return json.loads(json.dumps(params)), json.loads(json.dumps(given))
+
+
+def _is_quoted(raw: str) -> bool:
+    raw = raw.strip()
+    return len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
+
+
+def run_key(text: str, params: dict) -> str:
+    """Short hash of the notebook source text and the resolved parameters."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
+    return h.hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------
+# provenance
+
+
+def _git(root: Path, *args) -> str | None:
+    try:
+        r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def git_state(root: Path, nb_rel: str) -> tuple[str, bool | None]:
+    """(HEAD commit or "unknown", True if ``dalib/`` or the notebook differ from HEAD)."""
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit is None:
+        return "unknown", None
+    status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", "dalib", nb_rel)
+    return commit, bool(status)
+
+
+def versions() -> dict:
+    out = {"python_version": platform.python_version()}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            out[f"{pkg}_version"] = _metadata.version(pkg)
+        except _metadata.PackageNotFoundError:
+            out[f"{pkg}_version"] = None
+    return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _runner_device(params: dict) -> str:
+    from dalib.device import resolve_device
+
+    try:
+        return str(resolve_device(params.get("device", "auto")))
+    except (ValueError, TypeError):
+        return str(params.get("device"))
+
+
+# --------------------------------------------------------------------------------------------
+# running
+
+
+@dataclass
+class Plan:
+    nb: Notebook
+    profile: str
+    params: dict
+    overrides: dict
+    key: str
+    record: Path
+    executed: Path
+
+    @property
+    def done(self) -> bool:
+        return self.record.exists()
+
+
+def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path) -> Plan:
+    if nb.kind is None:
+        raise RunError(
+            f"{nb.rel} has no `dalib: kind:` (experiment or benchmark) in its front matter; only "
+            "experiment/benchmark notebooks are run by dalib.run (theory notebooks run at book build)"
+        )
+    params, given = resolve_parameters(nb, profile, overrides)
+    key = run_key(nb.text, params)
+    folder = results_dir(root) / profile / nb.stem
+    return Plan(nb, profile, params, given, key, folder / f"{key}.json", folder / f"{key}.ipynb")
+
+
+def format_record(record: dict) -> str:
+    """Indented JSON with one line per result row (diff-friendly when records are committed)."""
+    head = {k: v for k, v in record.items() if k != "tables"}
+    text = json.dumps(head, indent=1)[:-2]
+    tables = []
+    for name, rows in record.get("tables", {}).items():
+        body = ",\n".join("   " + json.dumps(r) for r in rows)
+        tables.append(f'  {json.dumps(name)}: [\n{body}\n  ]' if rows else f"  {json.dumps(name)}: []")
+    return text + ',\n "tables": {\n' + ",\n".join(tables) + ("\n }\n}\n" if tables else " }\n}\n")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception so clean-up (kernel shutdown, staging removal) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated(f"signal {signum}")
+
+
+def _strip_ansi(s: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", s)
+
+
+def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True) -> dict:
+    """Execute the notebook of plan ``p`` and write its record; return the record."""
+    import jupytext
+    import papermill as pm
+
+    staging_root = results_dir(root) / p.profile / ".staging"
+    run_dir = staging_root / f"{p.nb.stem}-{p.key}-{os.getpid()}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    out_nb = run_dir / f"{p.key}.ipynb"
+    old_env = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROFILE_ENV)}
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ[PROFILE_ENV] = p.profile
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    commit, dirty = git_state(root, p.nb.rel)
+    started, t0 = _now(), time.perf_counter()
+    try:
+        nb = jupytext.reads(p.nb.text, fmt="md:myst")
+        try:
+            pm.execute_notebook(
+                nb, str(out_nb), parameters=p.params, kernel_name="python3", language="python",
+                cwd=str(root), progress_bar=progress, log_output=log_output, report_mode=False,
+            )
+        except pm.PapermillExecutionError as e:
+            failed = staging_root / f"failed-{p.nb.stem}-{p.key}.ipynb"
+            if out_nb.exists():
+                os.replace(out_nb, failed)
+            tb = _strip_ansi("\n".join(e.traceback[-12:])) if e.traceback else ""
+            raise RunError(
+                f"{p.nb.rel} failed in cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}\n{tb}\n"
+                f"(executed notebook kept for inspection: {failed.relative_to(root)}; no record written)"
+            ) from None
+        wall = time.perf_counter() - t0
+        tables = {}
+        for t in sorted((run_dir / "tables").glob("*.json")):
+            tables[t.stem] = json.loads(t.read_text(encoding="utf-8"))
+        meta_path = run_dir / "meta.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        device = meta.pop("device", None)
+        record = {
+            "notebook": p.nb.rel,
+            "stem": p.nb.stem,
+            "kind": p.nb.kind,
+            "key": p.key,
+            "profile": p.profile,
+            "params": p.params,
+            "overrides": p.overrides,
+            "seed": p.params.get("seed"),
+            "git_commit": commit,
+            "git_dirty": dirty,
+            **versions(),
+            "device": device or _runner_device(p.params),
+            "device_source": "notebook" if device else "runner",
+            "started": started,
+            "finished": _now(),
+            "wall_time_s": round(wall, 3),
+            "hostname": socket.gethostname(),
+            "cpu_count": os.cpu_count(),
+            "executed_notebook": p.executed.name,
+            "meta": meta,
+            "tables": tables,
+        }
+        if not tables:
+            print(f"dalib.run: note: {p.nb.rel} wrote no rows (call dalib.records.write_rows)", file=sys.stderr)
+        p.record.parent.mkdir(parents=True, exist_ok=True)
+        # executed notebook first, record last: a record's existence means the run completed
+        atomic_write_text(p.executed, out_nb.read_text(encoding="utf-8"))
+        atomic_write_text(p.record, format_record(record))
+        return record
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            staging_root.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def _fmt_params(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m dalib.run",
+        description="Run a dalib experiment/benchmark notebook with papermill and store a result record.",
+    )
+    ap.add_argument("notebook", nargs="?", help="path under notebooks/ or its stem")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a parameter (Python literal, else string); repeatable")
+    ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
+    ap.add_argument("--force", action="store_true", help="rerun even if the record exists")
+    ap.add_argument("--all", action="store_true", help="run every pending experiment/benchmark notebook")
+    ap.add_argument("--kind", choices=KINDS, help="with --all/--list: only this kind")
+    ap.add_argument("--list", action="store_true", help="list runnable notebooks and their record status")
+    ap.add_argument("--dry-run", action="store_true", help="resolve parameters and show the plan, run nothing")
+    ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
+    args = ap.parse_args(argv)
+    root = project_root()
+    if _main_thread():  # Ctrl-C / kill -INT interrupt the run even if SIGINT was ignored by the parent shell
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    try:
+        if args.list or args.all:
+            if args.notebook or args.param:
+                raise RunError("--all/--list take no NOTEBOOK or -p (run one notebook to override parameters)")
+            plans, broken = [], []
+            for path in runnable_notebooks(root, args.kind):
+                try:
+                    plans.append(plan(load_notebook(path, root), args.profile, None, root))
+                except RunError as e:
+                    broken.append(_rel(path, root))
+                    print(f"dalib.run: error: {e}", file=sys.stderr)
+            if args.list:
+                for pl in plans:
+                    state = "done   " if pl.done else "pending"
+                    print(f"{state} {pl.nb.kind:10s} {pl.nb.rel}  [{args.profile}] key {pl.key}")
+                    print(f"        {_fmt_params(pl.params)}")
+                return 1 if broken else 0
+            return max(_run_many(plans, root, args), 1 if broken else 0)
+        if not args.notebook:
+            ap.error("give a NOTEBOOK, or --all / --list")
+        nb = load_notebook(resolve_notebook(args.notebook, root), root)
+        pl = plan(nb, args.profile, parse_overrides(args.param), root)
+        if args.dry_run:
+            status = "exists (would skip; --force reruns)" if pl.done else "pending (would run)"
+            print(f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {_fmt_params(pl.params)}\n"
+                  f"  record: {_rel(pl.record, root)} {status}")
+            return 0
+        if pl.done and not args.force:
+            print(f"dalib.run: {nb.rel} [{args.profile}] up to date: {_rel(pl.record, root)} (--force reruns)")
+            return 0
+        print(f"dalib.run: {nb.rel} [{args.profile}] key {pl.key}: {_fmt_params(pl.params)}", flush=True)
+        rec = execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
+        print(f"dalib.run: wrote {_rel(pl.record, root)} ({rec['wall_time_s']:.1f} s, device {rec['device']})")
+        return 0
+    except RunError as e:
+        print(f"dalib.run: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dalib.run: interrupted; no record written (run again to complete)", file=sys.stderr)
+        return 130
+
+
+def _run_many(plans: list[Plan], root: Path, args) -> int:
+    todo = [pl for pl in plans if args.force or not pl.done]
+    n = len(plans)
+    print(f"dalib.run: profile {args.profile}: {n} notebook(s), {len(todo)} to run", flush=True)
+    if args.dry_run:
+        for pl in todo:
+            print(f"  would run {pl.nb.rel} key {pl.key}: {_fmt_params(pl.params)}")
+        return 0
+    failed = []
+    t_all = time.perf_counter()
+    for i, pl in enumerate(plans, 1):
+        tag = f"[{i}/{n}] {pl.nb.rel}"
+        if pl not in todo:
+            print(f"{tag}: up to date ({_rel(pl.record, root)})", flush=True)
+            continue
+        print(f"{tag}: running (key {pl.key})", flush=True)
+        t0 = time.perf_counter()
+        try:
+            execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
+        except RunError as e:
+            print(f"{tag}: FAILED after {time.perf_counter() - t0:.0f} s\n{e}", file=sys.stderr, flush=True)
+            failed.append(pl.nb.rel)
+            continue
+        print(f"{tag}: done in {time.perf_counter() - t0:.0f} s -> {_rel(pl.record, root)}", flush=True)
+    print(f"dalib.run: {len(todo) - len(failed)} run, {len(failed)} failed, "
+          f"{n - len(todo)} up to date ({time.perf_counter() - t_all:.0f} s)")
+    if failed:
+        print("dalib.run: failed: " + ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
