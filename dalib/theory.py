@@ -276,32 +276,33 @@ def crossover_depth(alpha, L_da, L_base, alpha_first=1.0):
     Equating ``alpha_first L_da (alpha L_da)^(D-1) = L_base^D`` gives the closed form
     ``D* = ln(alpha_first / alpha) / ln(L_base / (alpha L_da))``.
 
+    Both bounds equal ``||xi||`` at ``D = 0``, and for ``D >= 1`` their ratio is
+    ``(alpha_first / alpha) q^D`` with ``q = alpha L_da / L_base``, monotone in ``D``. So the
+    order of the two bounds changes at some depth ``D >= 1`` (a crossover) iff ``D* > 1``.
+
     * As printed (``alpha_first = alpha``: two pure geometric sequences from the same ``||xi||``)
       the numerator is 0: the bounds meet only at ``D = 0`` (or coincide at every depth when
-      ``alpha L_da = L_base``); there is **no** crossover at ``D > 0``. Returns ``nan``.
-    * With a first layer without cancellation (``alpha_first = 1 > alpha``) a crossover at
-      ``D* > 0`` exists iff ``alpha L_da < L_base``; then DA's bound is the larger one for
-      ``D < D*`` and the smaller one for ``D > D*``, and ``D* > 1`` iff also ``L_da > L_base``
-      (the corollary's hypothesis). Explicitly ``D* = ln(alpha) / ln(alpha L_da / L_base)``.
+      ``alpha L_da = L_base``); the order is the same at every ``D >= 1``: **no** crossover.
+    * With a first layer without cancellation (``alpha_first = 1 > alpha``) a crossover exists iff
+      ``alpha L_da < L_base < L_da`` (the corollary's hypotheses ``L_da > L_base``, ``alpha < 1``
+      plus ``alpha L_da < L_base``); DA's bound is then the larger for ``1 <= D < D*`` and the
+      smaller for ``D > D*``, with ``D* = ln(alpha) / ln(alpha L_da / L_base) > 1``.
 
-    Returns ``D*`` (real; the first integer depth at which DA's bound is smaller is the next
-    integer above it) where a crossover at positive depth exists, ``nan`` elsewhere.
+    Returns ``D*`` (real; the first depth at which DA's bound is smaller is the next integer above
+    it) where a crossover exists, ``nan`` elsewhere.
     """
     alpha, L_da, L_base = _alpha("alpha", alpha), _pos("L_da", L_da), _pos("L_base", L_base)
     a1 = _alpha("alpha_first", alpha_first)
     num = np.log(a1) - np.log(alpha)
     den = np.log(L_base) - np.log(alpha * L_da)
-    ok = (num * den > 0) & (den != 0)
     safe = np.where(den != 0, den, 1.0)
-    return _out(np.where(ok, num / safe, np.nan))
+    d = np.where(den != 0, num / safe, np.nan)
+    return _out(np.where(d > 1, d, np.nan))
 
 
 def crossover_exists(alpha, L_da, L_base, alpha_first=1.0):
-    """Whether the bounds of Theorem 4 cross at a positive depth (see ``crossover_depth``).
-
-    ``ln(alpha_first / alpha)`` and ``ln(L_base / (alpha L_da))`` must be non-zero with the same
-    sign; for ``alpha_first = 1`` and ``alpha < 1``: iff ``alpha L_da < L_base``.
-    """
+    """Whether the bounds of Theorem 4 change order at some depth ``D >= 1`` (``D* > 1``, see
+    ``crossover_depth``); for ``alpha_first = 1``: iff ``alpha L_da < L_base < L_da``."""
     return _out(~np.isnan(np.asarray(crossover_depth(alpha, L_da, L_base, alpha_first))))
 
 
