@@ -1,0 +1,164 @@
+"""The attack contract shared by every attack in ``dalib.attacks``.
+
+``Attack(model, **hparams)(x, y) -> x_adv`` with ``x`` images in [0, 1] (normalisation lives
+inside the model). Hyper-parameters are validated at construction, before any compute; the
+model runs in eval mode during the attack and every sub-module's previous mode is restored
+afterwards (also when the attack raises); parameters' ``requires_grad`` flags and ``.grad``
+buffers are never touched; randomness comes from a local ``torch.Generator`` seeded with the
+``seed`` hyper-parameter on every call (the global RNG is not disturbed), so the same call with
+the same seed gives the same ``x_adv``; ``repr(attack)`` is the full configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+
+import torch
+from torch import nn
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module):
+    """Put ``model`` (all sub-modules) in eval mode; restore each sub-module's own previous
+    ``training`` flag on exit, also on exceptions."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def model_device(model: nn.Module) -> torch.device | None:
+    """Device of the model's first parameter or buffer (``None`` for a parameter-free model)."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# hyper-parameter validation helpers (raise before any compute, naming the problem and the fix)
+
+
+def check_unknown(cls_name: str, unknown: dict, valid) -> None:
+    if unknown:
+        raise TypeError(f"{cls_name}: unknown hyper-parameter(s) {sorted(unknown)}; "
+                        f"valid ones: {sorted(valid)}")
+
+
+def check_real(cls_name: str, name: str, value, low=None, high=None, low_open=True,
+               high_open=False) -> float:
+    """``value`` must be a real number in the interval (low, high] (openness configurable)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{cls_name}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    if value != value:
+        raise ValueError(f"{cls_name}: {name} is NaN")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lb = "(" if low_open else "["
+        hb = ")" if high_open else "]"
+        raise ValueError(f"{cls_name}: {name}={value!r} is outside {lb}{low}, {high}{hb}"
+                         + (" (pixel scale: images are in [0, 1], e.g. eps=8/255)"
+                            if name in ("eps", "alpha") else ""))
+    return value
+
+
+def check_int(cls_name: str, name: str, value, low: int = 1) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{cls_name}: {name} must be an int, got {value!r}")
+    if value < low:
+        raise ValueError(f"{cls_name}: {name} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_bool(cls_name: str, name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{cls_name}: {name} must be True or False, got {value!r}")
+    return value
+
+
+def check_seed(cls_name: str, value) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"{cls_name}: seed must be a non-negative int (recorded with the result), "
+                        f"got {value!r}")
+    return int(value)
+
+
+class Attack:
+    """Base class: subclasses set ``self._hparams`` (ordered dict of the full configuration) in
+    ``__init__`` and implement ``_attack(x, y) -> x_adv`` on tensors already on the model's
+    device, called in eval mode."""
+
+    def __init__(self, model: nn.Module):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module taking images in "
+                            f"[0, 1], got {type(model).__name__}")
+        self.model = model
+        self._hparams: dict = {}
+
+    # ---- configuration
+    @property
+    def hparams(self) -> dict:
+        """The full configuration (defaults included), a copy."""
+        return dict(self._hparams)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hparams.items())
+        return f"{type(self).__name__}({args})"
+
+    # ---- running
+    def _generator(self, device: torch.device) -> torch.Generator:
+        g = torch.Generator(device=device)
+        g.manual_seed(self._hparams["seed"])
+        return g
+
+    def _check_inputs(self, x, y):
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise TypeError(f"{name}: x and y must be tensors, got {type(x).__name__}, {type(y).__name__}")
+        if not x.is_floating_point() or x.dim() < 2:
+            raise ValueError(f"{name}: x must be a float tensor (B, ...) of images in [0, 1], "
+                             f"got dtype {x.dtype}, shape {tuple(x.shape)}")
+        if y.dim() != 1 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"{name}: y must have shape (B,) = ({x.shape[0]},), got {tuple(y.shape)}")
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(f"{name}: x must lie in [0, 1] (got [{x.min().item():.4g}, "
+                             f"{x.max().item():.4g}]); normalisation belongs inside the model")
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Adversarial examples for images ``x`` (B, C, H, W) in [0, 1] and labels ``y`` (B,)."""
+        out = self._call(x, y)
+        return out if isinstance(out, torch.Tensor) else out.x_adv
+
+    def _call(self, x, y):
+        self._check_inputs(x, y)
+        out_device = x.device
+        dev = model_device(self.model) or x.device
+        x = x.detach().to(dev)
+        y = y.detach().to(dev)
+        if x.shape[0] == 0:
+            return self._empty(x, y)
+        with eval_mode(self.model):
+            out = self._attack(x, y)
+        return _to(out, out_device)
+
+    def _empty(self, x, y):
+        return x.clone()
+
+    def _attack(self, x, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _to(out, device):
+    if isinstance(out, torch.Tensor):
+        return out.to(device)
+    if hasattr(out, "_replace"):  # NamedTuple results: move tensors
+        return out._replace(**{k: v.to(device) for k, v in out._asdict().items()
+                               if isinstance(v, torch.Tensor)})
+    return out
