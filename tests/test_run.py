@@ -1,0 +1,311 @@
+"""The experiment runner (`python -m dalib.run`) on a throw-away project with a tiny notebook.
+
+Parameter validation is tested in-process with the executor replaced by a tripwire, so "no kernel
+started" is checked directly. A few end-to-end runs (each starts a kernel, about 1-2 s) check the
+record, skipping, --force, failures and interruption.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dalib import run as runner
+
+FRONT = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+dalib:
+  kind: {kind}
+  profiles:
+    smoke: {{n: 2}}
+    paper: {{n: 50, scale: 2}}
+---
+"""
+
+DEMO = FRONT.format(kind="experiment") + """
+# Pipeline self-check
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+n = 3  # number of rows
+scale = 0.5  # multiplier (float)
+model = "vit"  # registry key
+verbose = False  # print more
+seed = 0  # RNG seed
+device = "auto"  # torch device
+gate = ""  # path of a file to wait for ("" = no wait); used to interrupt runs mid-way
+fail = False  # raise inside the notebook
+```
+
+```{code-cell} ipython3
+import os
+import time
+from pathlib import Path
+
+from dalib.records import set_meta, write_rows
+
+if gate:
+    Path(gate + ".started").touch()
+    while not os.path.exists(gate):
+        time.sleep(0.05)
+if fail:
+    raise ValueError("selftest failure requested")
+set_meta(device="cpu")
+write_rows([{"i": i, "value": i * scale, "model": model} for i in range(n)])
+write_rows([{"total": n * scale}], table="summary")
+```
+"""
+
+
+def _git(root, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    """A project root with notebooks/experiments/demo.md, a same-stem theory notebook 'dup'."""
+    nbs = tmp_path / "notebooks"
+    for sub in ("experiments", "benchmarks", "theory"):
+        (nbs / sub).mkdir(parents=True)
+    (nbs / "experiments" / "demo.md").write_text(DEMO)
+    (nbs / "experiments" / "dup.md").write_text(DEMO)
+    (nbs / "theory" / "dup.md").write_text(DEMO)
+    monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
+    monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
+    monkeypatch.delenv("DALIB_PROFILE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Fail the test if the runner gets as far as executing a notebook."""
+    def tripwire(*a, **k):
+        raise AssertionError("a kernel would have been started")
+    monkeypatch.setattr(runner, "execute", tripwire)
+
+
+def cli(root, *args, timeout=120):
+    env = {**os.environ, "DALIB_ROOT": str(root)}
+    env.pop("DALIB_RUN_DIR", None)
+    return subprocess.run([sys.executable, "-m", "dalib.run", *args, "--no-progress"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def demo(root):
+    return runner.load_notebook(root / "notebooks/experiments/demo.md", root)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation: before any kernel
+
+
+def test_unknown_parameter_names_it_and_starts_no_kernel(proj, no_kernel, capsys):
+    assert runner.main(["demo", "-p", "not_a_param=1"]) == 2
+    err = capsys.readouterr().err
+    assert "not_a_param" in err and "valid parameters" in err and "scale (float" in err
+    assert not (proj / "results").exists()
+
+
+def test_unknown_parameter_cli_exit_code(proj):
+    r = cli(proj, "demo", "-p", "not_a_param=1")
+    assert r.returncode == 2
+    assert "not_a_param" in r.stderr
+    assert not (proj / "results").exists()
+
+
+@pytest.mark.parametrize("pair, fragment", [
+    ("n=1.5", "'n' (-p) must be int"),
+    ("n=True", "'n' (-p) must be int"),
+    ("verbose=1", "'verbose' (-p) must be bool"),
+    ("scale='x'", "'scale' (-p) must be float"),
+])
+def test_wrong_type_is_rejected(proj, no_kernel, capsys, pair, fragment):
+    assert runner.main(["demo", "-p", pair]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_parameters_cell_is_parsed_with_literal_defaults(proj):
+    params = demo(proj).params
+    assert list(params) == ["n", "scale", "model", "verbose", "seed", "device", "gate", "fail"]
+    assert params["scale"].default == 0.5 and params["scale"].comment == "multiplier (float)"
+    assert params["model"].default == "vit" and params["verbose"].default is False
+
+
+def test_profile_merge_defaults_profile_then_overrides(proj):
+    nb = demo(proj)
+    cpu, _ = runner.resolve_parameters(nb, "cpu")
+    assert cpu["n"] == 3 and cpu["scale"] == 0.5  # no cpu overrides: defaults
+    smoke, _ = runner.resolve_parameters(nb, "smoke")
+    assert smoke["n"] == 2 and smoke["scale"] == 0.5
+    paper, given = runner.resolve_parameters(nb, "paper", {"n": "7", "model": "diffvit"})
+    assert paper["n"] == 7 and paper["model"] == "diffvit"  # -p beats the profile; bare string ok
+    assert paper["scale"] == 2.0 and isinstance(paper["scale"], float)  # int accepted for float
+    assert given == {"n": 7, "model": "diffvit"}
+
+
+def test_key_depends_on_source_and_parameters(proj):
+    nb = demo(proj)
+    k = runner.plan(nb, "cpu", None, proj).key
+    assert runner.plan(nb, "cpu", {"n": "3"}, proj).key == k  # same resolved parameters
+    assert runner.plan(nb, "cpu", {"n": "4"}, proj).key != k
+    nb.text += "\n"
+    assert runner.plan(nb, "cpu", None, proj).key != k
+
+
+def test_unknown_parameter_in_profile_front_matter(proj, no_kernel, capsys):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("smoke: {n: 2}", "smoke: {n_imgs: 2}"))
+    assert runner.main(["demo", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "n_imgs" in err and "dalib.profiles.smoke" in err
+
+
+def test_stem_resolution(proj, no_kernel, capsys):
+    assert runner.resolve_notebook("demo", proj) == (proj / "notebooks/experiments/demo.md").resolve()
+    assert runner.resolve_notebook("notebooks/theory/dup.md", proj).parent.name == "theory"
+    with pytest.raises(runner.RunError, match="ambiguous") as e:
+        runner.resolve_notebook("dup", proj)
+    assert "notebooks/theory/dup.md" in str(e.value) and "notebooks/experiments/dup.md" in str(e.value)
+    with pytest.raises(runner.RunError, match="candidates") as e:
+        runner.resolve_notebook("dem", proj)
+    assert "notebooks/experiments/demo.md" in str(e.value)
+    assert runner.main(["nope"]) == 2 and "no notebook 'nope'" in capsys.readouterr().err
+
+
+def test_dry_run_and_list_start_nothing(proj, no_kernel, capsys):
+    assert runner.main(["demo", "--dry-run", "-p", "n=5"]) == 0
+    out = capsys.readouterr().out
+    assert "n=5" in out and "pending" in out
+    assert runner.main(["--list", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "notebooks/experiments/demo.md" in out and "n=2" in out
+    assert not (proj / "results").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# records (no kernel)
+
+
+def test_write_rows_outside_the_runner_writes_nothing(proj, capsys):
+    from dalib.records import write_rows
+    import numpy as np
+
+    rows = write_rows([{"a": np.float32(0.5), "b": np.int64(2)}])
+    assert rows == [{"a": 0.5, "b": 2}] and type(rows[0]["b"]) is int
+    assert "not under the runner" in capsys.readouterr().out
+    assert not (proj / "results").exists()
+    with pytest.raises(TypeError, match="column 'c'"):
+        write_rows([{"c": [1, 2]}])
+
+
+def test_load_rows_without_record_names_the_command(proj):
+    from dalib.records import RecordNotFoundError, load_rows
+
+    with pytest.raises(RecordNotFoundError, match=r"python -m dalib\.run demo --profile smoke"):
+        load_rows("demo", profile="smoke")
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end (each run starts a kernel)
+
+
+def test_run_writes_record_skips_then_force_reruns(proj):
+    from dalib.records import caption_source, load_rows, records_for
+
+    _git(proj, "init", "-q")
+    _git(proj, "add", ".")
+    _git(proj, "commit", "-q", "-m", "init")
+    r = cli(proj, "demo", "-p", "scale=2")
+    assert r.returncode == 0, r.stderr
+    nb = demo(proj)
+    pl = runner.plan(nb, "cpu", {"scale": "2"}, proj)
+    rec = json.loads(pl.record.read_text())
+    assert pl.executed.exists() and json.loads(pl.executed.read_text())["cells"]
+    assert rec["notebook"] == "notebooks/experiments/demo.md" and rec["key"] == pl.key
+    assert rec["params"]["scale"] == 2.0 and rec["overrides"] == {"scale": 2.0}
+    assert rec["profile"] == "cpu" and rec["seed"] == 0
+    assert len(rec["git_commit"]) == 40 and rec["git_dirty"] is False
+    assert rec["torch_version"] and rec["timm_version"] and rec["numpy_version"] and rec["python_version"]
+    assert rec["device"] == "cpu" and rec["device_source"] == "notebook"
+    assert rec["wall_time_s"] > 0 and rec["started"] <= rec["finished"] and rec["cpu_count"] >= 1
+    assert rec["tables"]["results"] == [{"i": i, "value": i * 2.0, "model": "vit"} for i in range(3)]
+    assert rec["tables"]["summary"] == [{"total": 6.0}]
+    assert not (proj / "results/cpu/.staging").exists()
+
+    # load_rows round trip (runs="all": this record was made with -p)
+    df = load_rows("demo", runs="all")
+    assert df["value"].tolist() == [0.0, 2.0, 4.0]
+    assert set(df["param.scale"]) == {2.0} and set(df["record"]) == {f"results/cpu/demo/{pl.key}.json"}
+    for col in ("git_commit", "profile", "device", "wall_time_s"):
+        assert df[col].notna().all()
+    assert load_rows("demo", table="summary", runs="all")["total"].tolist() == [6.0]
+    assert f"results/cpu/demo/{pl.key}.json" in caption_source(df)
+    assert "notebooks/experiments/demo.md" in caption_source(df)
+    with pytest.raises(FileNotFoundError, match="notebook changed since|-p"):
+        load_rows("demo")  # the current (default-parameter) record does not exist
+
+    # second run: skipped
+    mtime = pl.record.stat().st_mtime_ns
+    r = cli(proj, "demo", "-p", "scale=2")
+    assert r.returncode == 0 and "up to date" in r.stdout
+    assert pl.record.stat().st_mtime_ns == mtime
+
+    # --force: rerun, new record replaces the old one
+    r = cli(proj, "demo", "-p", "scale=2.0", "--force")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(pl.record.read_text())["finished"] >= rec["finished"]
+    assert pl.record.stat().st_mtime_ns != mtime
+    assert records_for("demo") == [pl.record]
+
+
+def test_failing_notebook_exits_nonzero_with_the_error_and_no_record(proj):
+    r = cli(proj, "demo", "-p", "fail=True")
+    assert r.returncode != 0
+    assert "ValueError" in r.stderr and "selftest failure requested" in r.stderr
+    assert not list((proj / "results").glob("cpu/demo/*.json"))
+
+
+def _start_gated(proj, gate):
+    env = {**os.environ, "DALIB_ROOT": str(proj)}
+    p = subprocess.Popen([sys.executable, "-m", "dalib.run", "demo", "-p", f"gate={gate}", "--no-progress"],
+                         cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = Path(gate + ".started")
+    for _ in range(1200):  # the kernel has started once the notebook touches the marker
+        if started.exists() or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert started.exists(), p.communicate()[1]
+    return p
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_run_leaves_no_record_and_reruns(proj, tmp_path_factory, sig):
+    gate = str(tmp_path_factory.mktemp("gate") / "release")
+    p = _start_gated(proj, gate)
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "interrupted" in err
+    folder = proj / "results/cpu/demo"
+    assert not folder.exists() or not list(folder.iterdir())  # no record, no half-written file
+    assert not list((proj / "results/cpu").glob(".staging/*"))
+
+    Path(gate).touch()  # the rerun (same parameters, same key) passes the gate and completes
+    r = cli(proj, "demo", "-p", f"gate={gate}")
+    assert r.returncode == 0, r.stderr
+    assert len(list(folder.glob("*.json"))) == 1 and len(list(folder.glob("*.ipynb"))) == 1
