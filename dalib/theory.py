@@ -319,19 +319,22 @@ def certified_radius(margin, lipschitz):
     return _out(margin / lipschitz)
 
 
-def radius_ratio_bound(delta_m, gamma, lam, rho, cos_theta):
+def radius_ratio_bound(delta_m, gamma, lam, rho, cos_theta, kappa_base=1.0):
     """Theorem 5, corrected eq. (6):
     ``R_DA / R_base >= delta_m / (gamma sqrt(1 + lam^2 rho^2 - 2 lam rho cos_theta))``.
 
-    ``delta_m = m_DA / m_base``. Follows from ``R = m / L`` and ``L_DA / L_base <=
-    gamma sqrt(...)`` (Lemma 2; valid as stated when that bound holds, e.g. rank-one
-    ``J_base``; in general divide additionally by ``kappa_base``, see ``lipschitz_ratio_bound``).
+    ``delta_m = m_DA / m_base``. Follows from ``R = m / L`` (so ``R_DA / R_base = delta_m
+    L_base / L_DA``) and Lemma 2's ``L_DA / L_base <= kappa_base gamma sqrt(...)``; the printed
+    lemma is the case ``kappa_base = 1`` (rank-one ``J_base``, e.g. one attention entry), in
+    general pass ``kappa_base = ||J_base||_F / ||J_base||_op`` (see ``lipschitz_ratio_bound``).
     The square root covers the whole ``1 + lam^2 rho^2 - 2 lam rho cos_theta``; the printed
     ``gamma sqrt(1 + lam^2 rho^2) - 2 lam rho cos_theta`` is ``radius_ratio_bound_printed``.
-    Returns ``inf`` where the denominator vanishes (``gamma``-factor 0: ``lam rho = 1``, aligned).
+    At ``cos_theta = -1`` the bound is exactly ``delta_m / (gamma (1 + lam rho))``, the paper's
+    stated asymptotic form. Returns ``+-inf`` where the denominator vanishes (``lam rho = 1`` and
+    ``cos_theta = 1``).
     """
     delta_m = _arr("delta_m", delta_m)
-    den = np.asarray(sensitivity_ratio(gamma, lam, rho, cos_theta))
+    den = np.asarray(lipschitz_ratio_bound(gamma, lam, rho, cos_theta, kappa_base))
     safe = np.where(den > 0, den, 1.0)
     return _out(np.where(den > 0, delta_m / safe, np.copysign(np.inf, delta_m)))
 
