@@ -221,6 +221,11 @@ def _unpack_archive(name: str, root: Path, tried: list[str]) -> Path | None:
     return None
 
 
+def _no_archive(name: str, tried: list[str], note: str = "") -> None:
+    dirs = ", ".join(str(d) for d in shared_data_dirs())
+    tried.append(f"offline archives in {dirs} (none holds {name}{note})")
+
+
 # --------------------------------------------------------------------------- network
 
 
@@ -280,32 +285,45 @@ def _to_size(img, size: int):
     return img
 
 
+def _decode_one_pil(img, size: int) -> torch.Tensor:
+    """PIL image -> uint8 ``(3, size, size)``."""
+    arr = np.asarray(_to_size(img, size), dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
 def _decode_one(path, size: int) -> torch.Tensor:
     """One image file -> uint8 ``(3, size, size)``."""
     from PIL import Image
 
     with Image.open(path) as im:
-        arr = np.asarray(_to_size(im, size), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+        return _decode_one_pil(im, size)
 
 
-def _decode_files(files: list, size: int, chunk: int = 4096) -> torch.Tensor:
-    """Decode image files to uint8 ``(N, 3, size, size)``. Files already ``size`` x ``size`` go
-    through torchvision's batched JPEG decoder (same pixels as PIL, about 2x faster); others
-    (resizing, non-JPEG, odd colour modes) go through PIL."""
-    import torchvision.io as tio
+def _batched_jpeg_decode(files: list):
+    """torchvision's batched JPEG decoder (same pixels as PIL, about 2x faster); None if
+    unavailable or a file is not a decodable JPEG (the caller then falls back to PIL)."""
+    if not all(str(f).lower().endswith((".jpg", ".jpeg")) for f in files):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision 0.29 deprecates torchvision.io decoding
+            import torchvision.io as tio
 
+            datas = [torch.frombuffer(bytearray(Path(f).read_bytes()), dtype=torch.uint8)
+                     for f in files]
+            return tio.decode_jpeg(datas, mode=tio.ImageReadMode.RGB)
+    except Exception:  # noqa: BLE001 - any problem: decode with PIL instead
+        return None
+
+
+def _decode_files(files: list, size: int, native: bool = True, chunk: int = 4096) -> torch.Tensor:
+    """Decode image files to uint8 ``(N, 3, size, size)``. ``native``: the files are expected to
+    be ``size`` x ``size`` already (CIFAR, Tiny ImageNet), so the batched JPEG decoder is tried
+    first; other files (resizing, non-JPEG, odd colour modes) go through PIL."""
     out = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
     for start in range(0, len(files), chunk):
         part = files[start:start + chunk]
-        decoded = None
-        if all(str(f).lower().endswith((".jpg", ".jpeg")) for f in part):
-            try:
-                datas = [torch.frombuffer(bytearray(Path(f).read_bytes()), dtype=torch.uint8)
-                         for f in part]
-                decoded = tio.decode_jpeg(datas, mode=tio.ImageReadMode.RGB)
-            except (RuntimeError, ValueError):
-                decoded = None
+        decoded = _batched_jpeg_decode(part) if native else None
         for i, f in enumerate(part):
             img = decoded[i] if decoded is not None else None
             if img is None or tuple(img.shape) != (3, size, size):
@@ -318,11 +336,13 @@ def _cache_max_bytes() -> float:
     return float(os.environ.get("DALIB_CACHE_MAX_GB", "3")) * 1e9
 
 
-def _fingerprint(name: str, split: str, size: int, files: list[Path]) -> str:
+def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path]) -> str:
+    """Hash of the file list (paths relative to the data root, sizes, mtimes) and the size."""
     h = hashlib.sha256(f"{CACHE_FORMAT}|{name}|{split}|{size}|{len(files)}".encode())
     for f in files:
         st = os.stat(f)
-        h.update(f"|{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+        rel = os.path.relpath(f, root)
+        h.update(f"|{rel}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -351,10 +371,11 @@ def _atomic_torch_save(obj, path: Path) -> None:
 
 def cache_path(root: Path, name: str, split: str, size: int, files: list[Path]) -> Path:
     """Where the decoded images of this file list are (or will be) cached."""
-    return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(name, split, size, files)}.pt"
+    return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(root, name, split, size, files)}.pt"
 
 
-def _cached_images(root: Path, name: str, split: str, size: int, files: list[Path]):
+def _cached_images(root: Path, name: str, split: str, size: int, files: list[Path],
+                   native: bool = True):
     """Decoded uint8 images of ``files``: from memory, the on-disk cache, or decoded once now.
     Returns ``(images, cache_file)``."""
     path = cache_path(root, name, split, size, files)
@@ -373,7 +394,7 @@ def _cached_images(root: Path, name: str, split: str, size: int, files: list[Pat
             images = None
     if images is None:
         log.info("decoding %d images of %s/%s (once; cache %s)", len(files), name, split, path)
-        images = _decode_files(files, size)
+        images = _decode_files(files, size, native=native)
         try:
             _atomic_torch_save({"images": images, "format": CACHE_FORMAT}, path)
         except OSError as e:
@@ -449,7 +470,7 @@ class FileImageDataset(ImageDataset):
         return _decode_one(self.files[i], self.image_size)
 
 
-def _make(name, split, root, files, labels, size, cache, **kw) -> ImageDataset:
+def _make(name, split, root, files, labels, size, cache, native=None, **kw) -> ImageDataset:
     """A dataset over ``files``: decoded once and cached if it fits, else decoded lazily."""
     if not files:
         raise DatasetNotFoundError(name, split, [f"{kw.get('source')} (no image files)"],
@@ -458,9 +479,10 @@ def _make(name, split, root, files, labels, size, cache, **kw) -> ImageDataset:
     if cache is None:
         cache = nbytes <= _cache_max_bytes()
     if cache:
-        images, path = _cached_images(root, name, split, size, files)
+        images, path = _cached_images(root, name, split, size, files, native=bool(native))
+        kw["extra"] = {**kw.get("extra", {}), "cache_file": path}
         return TensorImageDataset(images, name=name, split=split, labels=labels,
-                                  image_size=size, extra={"cache_file": path}, **kw)
+                                  image_size=size, **kw)
     return FileImageDataset(files, name=name, split=split, labels=labels, image_size=size, **kw)
 
 
@@ -519,32 +541,33 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
             raise ValueError(f"{split_dir} has class folders {classes}; expected the 10 CIFAR-10 "
                              f"classes {list(CIFAR10_CLASSES)}. Fix or remove that directory.")
         fidelity = FIDELITY["cifar10"] if name == "cifar10" else ""
-        return _make(name, split, root, files, labels, size, cache, classes=classes,
+        return _make(name, split, root, files, labels, size, cache, native=(size == 32),
+                     classes=classes,
                      source=split_dir, fidelity=fidelity, transform=transform)
 
-    ds = canonical() or image_folder()
+    ds = canonical()
+    if ds is None:
+        ds = image_folder()
     if ds is not None:
         return ds
-    url = CIFAR_HOST_URL
+    url = getattr(cls, "url", CIFAR_HOST_URL)
     if _try_download(lambda: cls(str(root), train=True, download=True), url, download, tried,
                      name):
         ds = canonical()
         if ds is not None:
             return ds
-    if name in ARCHIVES and _unpack_archive(name, root, tried) is not None:
-        ds = image_folder()
-        if ds is not None:
-            return ds
+    if name in ARCHIVES:
+        if _unpack_archive(name, root, tried) is not None:
+            ds = image_folder()
+            if ds is not None:
+                return ds
+    else:
+        _no_archive(name, tried)
     raise DatasetNotFoundError(
         name, split, tried,
         f"set DALIB_DATA (or pass root=) to a directory containing {folder}/ (the python version "
         f"from {url}, as torchvision.datasets.{cls.__name__} stores it) or {name}/{{train,test}}/"
         f"<class>/*.png, or run once with internet so torchvision can download it.")
-
-
-def _decode_one_pil(img, size):
-    arr = np.asarray(_to_size(img, size), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
 def load_cifar10(split, root, download, image_size=None, transform=None, cache=None):
@@ -599,8 +622,10 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
         found = _try_download(fetch, TINY_IMAGENET_URL, download, tried, name) and present()
     if not found and split == "val":
         found = _unpack_archive(name, root, tried) is not None and present()
+    elif not found:
+        _no_archive(name, tried, f" {split} split: {ARCHIVES[name][0]} has the val split only")
     if not found:
-        note = (" (the offline archive holds the val split only)" if split == "train" else "")
+        note = (" (the offline archive has the val split only)" if split == "train" else "")
         raise DatasetNotFoundError(
             name, split, tried,
             f"set DALIB_DATA (or pass root=) to a directory containing tiny-imagenet-200/ in the "
@@ -613,7 +638,7 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
             w, _, text = line.partition("\t")
             words[w] = text
     files, labels = _tiny_files(base, split, wnids)
-    return _make(name, split, root, files, labels, size, cache, classes=wnids,
+    return _make(name, split, root, files, labels, size, cache, native=(size == 64), classes=wnids,
                  source=base / split, transform=transform,
                  extra={"class_names": [words.get(w, w) for w in wnids]})
 
@@ -702,6 +727,7 @@ def load_imagenet_val(split, root, download, image_size=None, transform=None, ca
                 names = wnids
         return _make(name, split, root, files, labels, size, cache, classes=names, source=d,
                      transform=transform, extra={"wnids": wnids})
+    _no_archive(name, tried)
     raise DatasetNotFoundError(
         name, split, tried,
         "ImageNet cannot be downloaded automatically (registration at image-net.org). Put the "
