@@ -37,6 +37,7 @@ results: install
 	$(PY) -m dalib.run --all --profile $(PROFILE)
 
 book: results
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	DALIB_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "book: _build/html/index.html"
 

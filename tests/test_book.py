@@ -1,0 +1,157 @@
+"""The built book (`_build/html`) in headless Chromium: every page loads, every internal link and
+anchor resolves, and screenshots of the intro and a results page are written to
+`_build/screenshots/`.
+
+Needs Debian's `chromium` and a built book (`make book`). Without them the tests skip, unless
+`DALIB_REQUIRE_BROWSER=1` (set by CI), in which case they fail.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+REQUIRE = os.environ.get("DALIB_REQUIRE_BROWSER") == "1"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--hide-scrollbars"]
+# pages written by the book's owners that show results; the first one that exists is shot
+RESULT_PAGES = ["book/attacks.html", "book/metrics.html", "book/models.html", "book/runs.html"]
+
+
+def _unavailable(why):
+    if REQUIRE:
+        pytest.fail(f"{why} (DALIB_REQUIRE_BROWSER=1)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    exe = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    if exe is None:
+        _unavailable("headless Chromium not installed (Debian: apt-get install chromium)")
+    if not (HTML / "index.html").exists():
+        _unavailable(f"no built book at {HTML}; run `make book` first")
+    with tempfile.TemporaryDirectory(prefix="dalib-chromium-") as profile_dir:
+        def run(*args, timeout=90):
+            cmd = [exe, *FLAGS, f"--user-data-dir={profile_dir}", *args]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            assert r.returncode == 0, f"chromium failed ({r.returncode}): {' '.join(args)}\n{r.stderr[-2000:]}"
+            return r.stdout
+        yield run
+
+
+def pages():
+    return sorted(p for p in HTML.rglob("*.html")
+                  if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts))
+
+
+class _Links(HTMLParser):
+    """Ids of the document and the URLs it refers to, as (tag, attribute, url)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.refs = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        for attr in ("href", "src"):
+            if a.get(attr) and tag in ("a", "link", "img", "script", "iframe", "source"):
+                self.refs.append((tag, attr, a[attr]))
+
+
+def _parse(text):
+    p = _Links()
+    p.feed(text)
+    return p
+
+
+_REFRESH = re.compile(r"""<meta\s+http-equiv=["']refresh["']\s+content=["']\d+;\s*url=([^"']+)["']""", re.I)
+
+
+def _redirect(page: Path):
+    """Target URL of a meta-refresh redirect page (Jupyter Book's index.html), else None."""
+    m = _REFRESH.search(page.read_text(encoding="utf-8")[:2000])
+    return m.group(1) if m else None
+
+
+@pytest.fixture(scope="module")
+def doms(chromium):
+    """page (relative to _build/html) -> DOM after scripts ran, as dumped by Chromium.
+    A redirect page is recorded as a document holding one link to its target."""
+    out = {}
+    for p in pages():
+        rel, target = p.relative_to(HTML).as_posix(), _redirect(p)
+        out[rel] = f'<body><a href="{target}">redirect</a></body>' if target else chromium("--dump-dom", p.as_uri())
+    return out
+
+
+def test_every_page_loads(doms):
+    assert "index.html" in doms and "book/intro.html" in doms and "book/runs.html" in doms
+    empty = [page for page, dom in doms.items() if "<body" not in dom]
+    assert not empty, f"pages that did not load: {empty}"
+    no_title = [page for page, dom in doms.items() if "<h1" not in dom and "redirect" not in dom
+                and page not in ("genindex.html", "search.html")]
+    assert not no_title, f"pages without a title: {no_title}"
+
+
+def test_every_internal_link_and_anchor_resolves(doms):
+    ids = {page: _parse(dom).ids for page, dom in doms.items()}
+    broken = []
+    for page, dom in doms.items():
+        base = (HTML / page).parent
+        for tag, attr, url in _parse(dom).refs:
+            parts = urlsplit(url)
+            if parts.scheme and parts.scheme != "file" or url.startswith(("//", "javascript:", "data:")):
+                continue  # external (CDN MathJax etc.): not checked offline
+            if parts.scheme == "file":
+                target = Path(unquote(parts.path))
+            elif parts.path:
+                target = (base / unquote(parts.path)).resolve()
+            else:
+                target = HTML / page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_relative_to(HTML.resolve()) and not target.is_relative_to(HTML):
+                broken.append(f"{page}: <{tag} {attr}={url!r}> points outside the book")
+                continue
+            if not target.exists():
+                broken.append(f"{page}: <{tag} {attr}={url!r}> -> missing {target}")
+                continue
+            frag = unquote(parts.fragment)
+            if tag == "a" and frag and target.suffix == ".html":
+                rel = target.resolve().relative_to(HTML.resolve()).as_posix()
+                target_ids = ids.get(rel)
+                if target_ids is None:
+                    target_ids = _parse(target.read_text(encoding="utf-8")).ids
+                if frag not in target_ids:
+                    broken.append(f"{page}: <a href={url!r}> -> no id {frag!r} in {rel}")
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken)))
+
+
+def test_screenshots_of_intro_and_a_results_page(chromium):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    results_page = next(p for p in RESULT_PAGES if (HTML / p).exists())
+    for page, name in [("book/intro.html", "intro.png"), (results_page, "results.png")]:
+        out = SHOTS / name
+        if out.exists():
+            out.unlink()
+        chromium(f"--screenshot={out}", "--window-size=1280,2000", "--virtual-time-budget=15000",
+                 (HTML / page).as_uri())  # the budget lets MathJax typeset before the shot
+        assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot of {page}"
+        assert out.stat().st_size > 20_000, f"screenshot of {page} looks blank ({out.stat().st_size} bytes)"
