@@ -1,0 +1,388 @@
+"""Training of ViT / DiffViT classifiers with resumable, config-keyed checkpoints.
+
+Recipe of the paper under study (Takahashi et al., *Understanding Sensitivity of Differential
+Attention through the Lens of Adversarial Robustness*, Sec. 4): Adam, lr 5e-4, batch 128, 100
+epochs on CIFAR-10 (300 on CIFAR-100), standard augmentation (random crop with 4-pixel zero
+padding + horizontal flip). Optional PGD adversarial training (Madry et al., ICLR 2018):
+``min_theta E max_{||delta||_inf <= eps} CE(f(x + delta), y)`` with eps given in units of 1/255
+(the paper's Table 3 uses eps in {0.25, 0.5, 1}/255).
+
+One checkpoint per configuration, ``<checkpoint_dir>/<model>-d<depth>-<hash>.pt`` where the hash is
+over the full training configuration (model config, data, optimisation, seed). It is written
+atomically at the end of every epoch (model, optimizer, epoch, RNG state), so an interrupted run
+resumes where it stopped and a finished one is returned without retraining. All randomness of an
+epoch (shuffling, augmentation, PGD start) comes from a generator seeded by ``(seed, epoch)``, so a
+resumed run is bit-identical to an uninterrupted one on CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .device import resolve_device
+from .models import DEFAULT_CONFIG, count_parameters, create_model, model_from_config
+from .seeding import seed_everything
+
+__all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment", "split_tensors",
+           "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
+           "load_model", "pgd_linf"]
+
+CHECKPOINT_FORMAT = "dalib-train-v1"
+CHECKPOINTS_ENV = "DALIB_CHECKPOINTS"
+LR_SCHEDULES = ("constant", "cosine")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is corrupt or belongs to another configuration (the message names the
+    file and the fix)."""
+
+
+# --------------------------------------------------------------------------------------------
+# data as tensors
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def checkpoint_dir(path=None) -> Path:
+    """``path`` if given, else ``$DALIB_CHECKPOINTS``, else ``<repo>/checkpoints``."""
+    return Path(path or os.environ.get(CHECKPOINTS_ENV) or _repo_root() / "checkpoints")
+
+
+def split_tensors(dataset: str, split: str, root=None, n: int | None = None):
+    """A whole split as tensors ``(x uint8 (N, C, H, W), y int64 (N,))`` via
+    ``dalib.data.as_tensors`` (decoded once and cached by ``dalib.data``). ``n`` takes the fixed
+    class-balanced subset ``dalib.data.fixed_subset(n, seed=0)``: the same images for every model
+    and training seed."""
+    from .data import as_tensors
+    kw = {} if root is None else {"root": root}
+    return as_tensors(dataset, split, n=n, seed=0, dtype=torch.uint8, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# augmentation and PGD
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random crop with ``pad``-pixel zero padding + random horizontal flip, batched on tensors.
+
+    x: (B, C, H, W) float in [0, 1] -> same shape; randomness from ``gen`` only."""
+    B, C, H, W = x.shape  # (batch, channels, height, width)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (B,), generator=gen)
+    ox = torch.randint(0, 2 * pad + 1, (B,), generator=gen)
+    flip = torch.rand(B, generator=gen) < 0.5
+    rows = (oy[:, None] + torch.arange(H)).to(x.device)  # (B, H)
+    cols = (ox[:, None] + torch.arange(W)).to(x.device)  # (B, W)
+    cols = torch.where(flip.to(x.device)[:, None], cols.flip(-1), cols)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def pgd_linf(model, x, y, eps: float, alpha: float, steps: int, gen: torch.Generator | None = None):
+    """Untargeted L_inf PGD with a uniform random start (Madry et al. 2018), x in [0, 1]:
+    ``x_{t+1} = clip_[0,1](Proj_eps(x_t + alpha sign(grad CE)))``. Used for adversarial training
+    (the evaluation attacks live in ``dalib.attacks``)."""
+    noise = torch.rand(x.shape, generator=gen).to(x.device)
+    x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1).detach()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        loss = F.cross_entropy(model(x_adv), y)
+        (grad,) = torch.autograd.grad(loss, x_adv)
+        x_adv = x_adv.detach() + alpha * grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1).detach()
+    return x_adv
+
+
+# --------------------------------------------------------------------------------------------
+# configuration and checkpoints
+
+
+def train_config(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
+                 n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
+                 adv_eps=0.0, adv_steps=10, seed=0) -> dict:
+    """The full, validated training configuration (what the checkpoint hash is over)."""
+    m = create_model(model, **(model_config or {}))  # validates name and keys before any compute
+    for key, v in (("epochs", epochs), ("batch_size", batch_size), ("adv_steps", adv_steps)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{key} must be a positive int, got {v!r}")
+    for key, v in (("n_train", n_train), ("n_test", n_test)):
+        if v is not None and (not isinstance(v, int) or v < 1):
+            raise ValueError(f"{key} must be a positive int or None (whole split), got {v!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive float, got {lr!r}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; valid: {list(LR_SCHEDULES)}")
+    if not (isinstance(adv_eps, (int, float)) and 0 <= adv_eps <= 255):
+        raise ValueError(f"adv_eps is in units of 1/255 and must lie in [0, 255], got {adv_eps!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    return {"format": CHECKPOINT_FORMAT, **m.config, "dataset": str(dataset), "n_train": n_train,
+            "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
+            "lr_schedule": lr_schedule, "augment": "crop4+flip", "bf16": bool(bf16),
+            "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
+
+
+def config_hash(config: dict) -> str:
+    """First 12 hex digits of the SHA-256 of the config as canonical JSON."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def checkpoint_path(config: dict, directory=None) -> Path:
+    """``<checkpoint_dir>/<model>-d<depth>-<hash>.pt`` for a training config."""
+    return checkpoint_dir(directory) / f"{config['model']}-d{config['depth']}-{config_hash(config)}.pt"
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+            "python_version": random.getstate()[0], "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "numpy_pos": int(np_state[2])}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"]))
+
+
+def load_checkpoint(path, expected_config: dict | None = None) -> dict:
+    """Load and check a training checkpoint.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (naming the file
+    and the fix) for a corrupt file, a non-dalib file, or a config different from
+    ``expected_config``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; train the configuration first "
+                                "(dalib.train.train or notebooks/experiments/train.md)")
+    fix = f"delete {path} and rerun training to recreate it"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: "
+                              f"{str(e)[:200]}); {fix}") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} training checkpoint; {fix}")
+    missing = {"config", "model_state", "optimizer_state", "epoch", "rng_state", "history"} - set(ckpt)
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {sorted(missing)} (truncated?); {fix}")
+    if expected_config is not None and ckpt["config"] != expected_config:
+        diff = sorted(k for k in set(ckpt["config"]) | set(expected_config)
+                      if ckpt["config"].get(k) != expected_config.get(k))
+        raise CheckpointError(
+            f"checkpoint {path} was written for another configuration (differs in {diff}: file has "
+            f"{ {k: ckpt['config'].get(k) for k in diff} }, expected { {k: expected_config.get(k) for k in diff} }); "
+            f"{fix}, or point DALIB_CHECKPOINTS elsewhere")
+    return ckpt
+
+
+def _model_config(cfg: dict) -> dict:
+    """The model part (``{"model": name, ...}``) of a training config."""
+    return {k: v for k, v in cfg.items() if k == "model" or k in DEFAULT_CONFIG}
+
+
+def _model_from_checkpoint(ckpt: dict, path) -> torch.nn.Module:
+    model_cfg = _model_config(ckpt["config"])
+    model = model_from_config(model_cfg)
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path}: model weights do not match the "
+                              f"{model_cfg['model']} architecture of its config ({str(e)[:300]}); "
+                              f"delete {path} and rerun training") from e
+    return model
+
+
+def load_model(path, device="auto") -> torch.nn.Module:
+    """The trained model (eval mode) from a checkpoint file written by :func:`train`."""
+    ckpt = load_checkpoint(path)
+    return _model_from_checkpoint(ckpt, path).to(resolve_device(device)).eval()
+
+
+# --------------------------------------------------------------------------------------------
+# training
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model (eval mode) and its record row."""
+    model: torch.nn.Module
+    config: dict
+    config_hash: str
+    checkpoint_path: str
+    test_accuracy: float
+    train_time_s: float
+    epochs: int
+    images_per_s: float
+    n_params: int
+    history: list = field(default_factory=list)
+    trained_now: bool = True  # False: returned from a finished checkpoint without training
+
+    def row(self) -> dict:
+        """Flat row for ``dalib.records.write_rows``."""
+        last = self.history[-1] if self.history else {}
+        return {"model": self.config["model"], "depth": self.config["depth"],
+                "lambda_init": str(self.config["lambda_init"]), "embed_dim": self.config["embed_dim"],
+                "num_heads": self.config["num_heads"], "patch_size": self.config["patch_size"],
+                "dataset": self.config["dataset"], "n_train": self.config["n_train"] or -1,
+                "epochs": self.epochs, "batch_size": self.config["batch_size"], "lr": self.config["lr"],
+                "lr_schedule": self.config["lr_schedule"], "bf16": self.config["bf16"],
+                "adv_eps": self.config["adv_eps"], "seed": self.config["seed"],
+                "clean_accuracy": self.test_accuracy, "train_loss": last.get("loss", float("nan")),
+                "train_accuracy": last.get("accuracy", float("nan")), "train_time_s": self.train_time_s,
+                "images_per_s": self.images_per_s, "n_params": self.n_params,
+                "checkpoint": Path(self.checkpoint_path).name, "config_hash": self.config_hash,
+                "trained_now": self.trained_now}
+
+
+@torch.no_grad()
+def evaluate(model, x, y, batch_size: int = 500, device="auto") -> float:
+    """Top-1 accuracy in float32 of ``model`` (eval mode) on uint8 or [0, 1] float images."""
+    dev = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        xb = x[i:i + batch_size].to(dev)
+        xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
+        correct += (model(xb).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
+    model.train(was_training)
+    return correct / len(y)
+
+
+def _lr_at(cfg, step, total_steps):
+    if cfg["lr_schedule"] == "cosine":
+        return cfg["lr"] * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+    return cfg["lr"]
+
+
+def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
+          n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
+          adv_eps=0.0, adv_steps=10, seed=0, device="auto", data_root=None, checkpoints=None,
+          data=None, progress=True, stop_after_epoch=None) -> TrainResult:
+    """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
+
+    Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation; ``bf16``
+    autocasts the training forward/backward (evaluation stays float32); ``adv_eps > 0`` (units of
+    1/255) trains on PGD examples (``adv_steps`` steps, step ``2.5 eps / adv_steps``).
+    ``data=(x_train, y_train, x_test, y_test)`` (uint8 or [0, 1] images) replaces ``dataset``
+    (its content hash enters the config). ``stop_after_epoch`` stops early as if interrupted (the
+    next call resumes). The checkpoint lives under ``checkpoints`` (default ``$DALIB_CHECKPOINTS``
+    or ``<repo>/checkpoints``).
+    """
+    if data is not None:
+        x_tr, y_tr, x_te, y_te = data
+        h = hashlib.sha256()
+        for t in data:
+            h.update(t.contiguous().cpu().numpy().tobytes())
+        dataset = f"tensors:{h.hexdigest()[:12]}"
+    cfg = train_config(model, model_config, dataset=dataset, n_train=n_train, n_test=n_test,
+                       epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, bf16=bf16,
+                       adv_eps=adv_eps, adv_steps=adv_steps, seed=seed)
+    dev = resolve_device(device)
+    path = checkpoint_path(cfg, checkpoints)
+    ckpt = load_checkpoint(path, cfg) if path.exists() else None
+
+    seed_everything(seed)
+    net = _model_from_checkpoint(ckpt, path) if ckpt else model_from_config(_model_config(cfg))
+    net = net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+    start_epoch, history = 0, []
+    if ckpt:
+        opt.load_state_dict(ckpt["optimizer_state"])
+        start_epoch, history = ckpt["epoch"], list(ckpt["history"])
+        _set_rng_state(ckpt["rng_state"])
+        if ckpt.get("done"):
+            return _result(net.eval(), cfg, path, ckpt["test_accuracy"], history, trained_now=False)
+
+    if data is None:
+        x_tr, y_tr = split_tensors(dataset, "train", root=data_root, n=n_train)
+        x_te, y_te = split_tensors(dataset, "test", root=data_root, n=n_test)
+    n = len(y_tr)
+    steps_per_epoch = math.ceil(n / batch_size)
+    eps, alpha = cfg["adv_eps"] / 255, 2.5 * cfg["adv_eps"] / 255 / max(cfg["adv_steps"], 1)
+    last_epoch = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
+
+    from tqdm import tqdm
+    for epoch in range(start_epoch, last_epoch):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=gen)
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
+                   disable=not progress, mininterval=2.0, leave=True)
+        for step in bar:
+            idx = perm[step * batch_size:(step + 1) * batch_size]
+            xb = x_tr[idx]
+            xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
+            xb, yb = augment(xb, gen).to(dev), y_tr[idx].to(dev)
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cfg["bf16"]), \
+                    warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
+                if eps > 0:
+                    xb = pgd_linf(net, xb, yb, eps, alpha, cfg["adv_steps"], gen)
+                logits = net(xb)
+                loss = F.cross_entropy(logits.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+            seen += len(idx)
+            if step % 10 == 0 or step == steps_per_epoch - 1:
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+        history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
+                        "time_s": time.perf_counter() - t0, "images": seen})
+        _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
+                            "optimizer_state": opt.state_dict(), "epoch": epoch + 1,
+                            "rng_state": _rng_state(), "history": history, "done": False}, path)
+
+    if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
+        return _result(net.eval(), cfg, path, float("nan"), history)
+    acc = evaluate(net, x_te, y_te, device=dev)
+    _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
+                        "optimizer_state": opt.state_dict(), "epoch": epochs, "rng_state": _rng_state(),
+                        "history": history, "done": True, "test_accuracy": acc}, path)
+    return _result(net.eval(), cfg, path, acc, history)
+
+
+def _result(net, cfg, path, acc, history, trained_now=True) -> TrainResult:
+    t = sum(h["time_s"] for h in history)
+    imgs = sum(h["images"] for h in history)
+    return TrainResult(model=net, config=cfg, config_hash=config_hash(cfg), checkpoint_path=str(path),
+                       test_accuracy=acc, train_time_s=t, epochs=len(history),
+                       images_per_s=imgs / t if t > 0 else float("nan"), n_params=count_parameters(net),
+                       history=history, trained_now=trained_now)

@@ -1,0 +1,149 @@
+"""dalib.train on tiny seeded models and synthetic data (no dataset download or decode)."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dalib.train import (CheckpointError, augment, checkpoint_path, load_checkpoint, load_model,
+                         pgd_linf, train, train_config)
+
+TINY = dict(depth=1, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=4)
+
+
+def synthetic(n=256, n_test=64, seed=0):
+    """Learnable 4-class data: each class a fixed colour (survives crop and flip) plus noise, uint8."""
+    g = torch.Generator().manual_seed(seed)
+    protos = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.9, 0.1], [0.1, 0.1, 0.9], [0.8, 0.8, 0.1]])[:, :, None, None]
+
+    def draw(m):
+        y = torch.arange(m) % 4
+        x = (0.7 * protos[y] + 0.3 * torch.rand(m, 3, 8, 8, generator=g)).clamp(0, 1)
+        return (x * 255).round().to(torch.uint8), y
+    return (*draw(n), *draw(n_test))
+
+
+def _train(tmp_path, name="diffvit", **kw):
+    args = dict(data=synthetic(), epochs=1, batch_size=64, seed=0, checkpoints=tmp_path, progress=False)
+    return train(name, TINY, **{**args, **kw})
+
+
+def test_checkpoint_round_trip(tmp_path):
+    res = _train(tmp_path)
+    assert res.trained_now and 0.0 <= res.test_accuracy <= 1.0
+    assert res.checkpoint_path == str(checkpoint_path(res.config, tmp_path))
+    model = load_model(res.checkpoint_path)
+    x = torch.rand(5, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model(x), res.model(x))
+    assert model.config == res.model.config
+    again = _train(tmp_path)  # same config: returned from the finished checkpoint
+    assert not again.trained_now and again.test_accuracy == res.test_accuracy
+    assert again.config_hash == res.config_hash
+    row = res.row()
+    assert row["checkpoint"].endswith(f"{res.config_hash}.pt") and row["n_params"] == res.n_params
+    assert all(isinstance(v, (str, int, float, bool)) for v in row.values())
+
+
+def test_corrupt_checkpoint_raises_clear_error(tmp_path):
+    res = _train(tmp_path)
+    path = res.checkpoint_path
+    with open(path, "wb") as f:
+        f.write(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"corrupt.*delete .* and rerun"):
+        _train(tmp_path)
+    with pytest.raises(CheckpointError, match=str(path).replace(".", r"\.")):
+        load_model(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_mismatched_checkpoint_raises_clear_error(tmp_path):
+    res = _train(tmp_path)
+    ckpt = torch.load(res.checkpoint_path, weights_only=True)
+    # a file whose stored config is another configuration's
+    ckpt_other = {**ckpt, "config": {**ckpt["config"], "lr": 1.0}}
+    torch.save(ckpt_other, res.checkpoint_path)
+    with pytest.raises(CheckpointError, match=r"another configuration.*\['lr'\]"):
+        _train(tmp_path)
+    # weights that do not fit the architecture
+    ckpt_bad = {**ckpt, "model_state": {k + "_renamed": v for k, v in ckpt["model_state"].items()}}
+    torch.save(ckpt_bad, res.checkpoint_path)
+    with pytest.raises(CheckpointError, match=r"do not match the diffvit architecture"):
+        load_model(res.checkpoint_path)
+    torch.save({"format": "something-else"}, res.checkpoint_path)
+    with pytest.raises(CheckpointError, match=r"not a dalib-train-v1"):
+        load_model(res.checkpoint_path)
+
+
+def test_training_steps_lower_the_loss(tmp_path):
+    from dalib.models import create_model
+    from dalib.seeding import seed_everything
+    x, y, _, _ = data = synthetic(256)
+    xf = x.float() / 255
+    res = train("vit", TINY, data=data, epochs=3, batch_size=64, lr=2e-3, seed=0,
+                checkpoints=tmp_path, progress=False)
+    with torch.no_grad():
+        seed_everything(0)  # same seed -> the initial weights train() started from
+        init = create_model("vit", **TINY).eval()
+        loss0 = F.cross_entropy(init(xf), y).item()
+        loss1 = F.cross_entropy(res.model(xf), y).item()
+    assert loss1 < loss0 - 0.1, f"loss on the 256 training images: before {loss0:.3f}, after {loss1:.3f}"
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+
+
+def test_deterministic_and_resume_is_bit_identical(tmp_path):
+    full = _train(tmp_path / "a", epochs=2)
+    again = _train(tmp_path / "b", epochs=2)
+    part = _train(tmp_path / "c", epochs=2, stop_after_epoch=1)  # "interrupted" after epoch 1
+    assert math.isnan(part.test_accuracy) and part.epochs == 1
+    assert load_checkpoint(part.checkpoint_path)["epoch"] == 1
+    resumed = _train(tmp_path / "c", epochs=2)
+    assert resumed.trained_now and resumed.epochs == 2
+    for other in (again, resumed):
+        sa, sb = full.model.state_dict(), other.model.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert resumed.test_accuracy == full.test_accuracy
+
+
+def test_bf16_and_adversarial_training_run(tmp_path):
+    res = _train(tmp_path, name="vit", bf16=True, adv_eps=8.0, adv_steps=2)
+    assert res.config["bf16"] and res.config["adv_eps"] == 8.0 and res.config["adv_steps"] == 2
+    assert all(p.dtype == torch.float32 for p in res.model.parameters())
+
+
+def test_pgd_stays_in_ball():
+    torch.manual_seed(0)
+    from dalib.models import create_model
+    model = create_model("vit", **TINY).eval()
+    x, y = torch.rand(6, 3, 8, 8), torch.arange(6) % 4
+    eps = 4 / 255
+    x_adv = pgd_linf(model, x, y, eps=eps, alpha=eps / 2, steps=3, gen=torch.Generator().manual_seed(0))
+    assert (x_adv - x).abs().max() <= eps + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    with torch.no_grad():
+        assert F.cross_entropy(model(x_adv), y) >= F.cross_entropy(model(x), y)
+
+
+def test_augment_is_crop_of_padded_and_flip():
+    x = torch.rand(64, 3, 8, 8)
+    out = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    for i in range(64):  # every output is some 8x8 window of the padded image, maybe mirrored
+        hits = [(dy, dx, fl) for dy in range(9) for dx in range(9) for fl in (False, True)
+                if torch.equal(out[i], (lambda w: w.flip(-1) if fl else w)(padded[i, :, dy:dy + 8, dx:dx + 8]))]
+        assert hits, f"image {i} is not a crop of its padded input"
+    assert not torch.equal(out, x)
+
+
+def test_bad_config_errors_before_compute(tmp_path):
+    with pytest.raises(ValueError, match=r"adv_eps is in units of 1/255"):
+        train_config("vit", TINY, adv_eps=300)
+    with pytest.raises(ValueError, match=r"unknown lr_schedule 'step'"):
+        train_config("vit", TINY, lr_schedule="step")
+    with pytest.raises(ValueError, match=r"unknown model"):
+        train_config("resnet")
+    with pytest.raises(ValueError, match=r"epochs must be a positive int"):
+        train_config("vit", TINY, epochs=0)
+    assert train_config("vit", TINY) != train_config("diffvit", TINY)
