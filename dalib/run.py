@@ -93,6 +93,33 @@ def _front_matter(text: str, rel: str) -> dict:
 _PARAM_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(:tags:[^\n]*\bparameters\b[^\n]*)\n(.*?)^```", re.S | re.M)
 
 
+_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b,
+           ast.Mod: lambda a, b: a % b}
+
+
+def literal_value(node):
+    """``ast.literal_eval`` plus arithmetic on numbers (``eps = 8 / 255``); ValueError otherwise."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        pass
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        a, b = literal_value(node.left), literal_value(node.right)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            if isinstance(node.op, ast.Pow) and abs(b) > 64:
+                raise ValueError("exponent too large")
+            try:
+                return _BINOPS[type(node.op)](a, b)
+            except ArithmeticError as e:
+                raise ValueError(str(e)) from None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v = literal_value(node.operand)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if isinstance(node.op, ast.USub) else v
+    raise ValueError(f"not a literal: {ast.unparse(node)}")
+
+
 def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
     """Names, literal defaults and comments of a parameters cell (``name = literal  # comment``)."""
     try:
@@ -109,7 +136,7 @@ def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
         else:
             continue
         try:
-            default = ast.literal_eval(value)
+            default = literal_value(value)
         except ValueError:
             default = _NO_LITERAL
         line = lines[node.end_lineno - 1]
@@ -173,7 +200,7 @@ def resolve_notebook(name: str, root: Path) -> Path:
 
 def _parse_value(raw: str):
     try:
-        return ast.literal_eval(raw)
+        return literal_value(ast.parse(raw.strip(), mode="eval").body)
     except (ValueError, SyntaxError):
         return raw
 
@@ -210,7 +237,8 @@ def _unknown(names, nb: Notebook, source: str) -> RunError:
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``["eps=0.03", "model='vit'"]`` -> ``{"eps": 0.03, "model": "vit"}`` (literal, else string)."""
+    """``["eps=2/255", "model=vit"]`` -> ``{"eps": "2/255", "model": "vit"}``; values are parsed
+    later against the defaults (a literal or arithmetic on numbers, else a string)."""
     out = {}
     for pair in pairs or []:
         if "=" not in pair:

@@ -157,6 +157,8 @@ def test_profile_merge_defaults_profile_then_overrides(proj):
     assert paper["n"] == 7 and paper["model"] == "diffvit"  # -p beats the profile; bare string ok
     assert paper["scale"] == 2.0 and isinstance(paper["scale"], float)  # int accepted for float
     assert given == {"n": 7, "model": "diffvit"}
+    eps, _ = runner.resolve_parameters(nb, "cpu", {"scale": "2/255", "model": "'vit_small'"})
+    assert eps["scale"] == 2 / 255 and eps["model"] == "vit_small"  # arithmetic; quoted string
 
 
 def test_key_depends_on_source_and_parameters(proj):
