@@ -2,6 +2,8 @@
 #   make book   install, run pending experiments on the default CPU profile, build the book
 #   make test   install, run the test suite
 PROFILE ?= cpu
+# flags for `python -m dalib.run --all` (cell output streamed as progress for long runs)
+RUNFLAGS ?= --log-output
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
@@ -34,7 +36,7 @@ test-slow: install
 	$(PY) -m pytest -q -m "not browser"
 
 results: install
-	$(PY) -m dalib.run --all --profile $(PROFILE)
+	$(PY) -m dalib.run --all --profile $(PROFILE) $(RUNFLAGS)
 
 book: results
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
@@ -45,7 +47,7 @@ check-book:
 	$(PY) -m pytest -q -m browser
 
 benchmarks: install
-	$(PY) -m dalib.run --all --profile $(PROFILE) --kind benchmark --force
+	$(PY) -m dalib.run --all --profile $(PROFILE) --kind benchmark --force $(RUNFLAGS)
 
 clean-book:
 	rm -rf _build

@@ -388,6 +388,17 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
     import jupytext
     import papermill as pm
 
+    if log_output:  # papermill logs cell output through its logger at INFO level
+        import logging
+
+        pm_log = logging.getLogger("papermill")
+        if not pm_log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("  | %(message)s"))
+            pm_log.addHandler(handler)
+            pm_log.setLevel(logging.INFO)
+            pm_log.propagate = False
+
     staging_root = results_dir(root) / p.profile / ".staging"
     run_dir = staging_root / f"{p.nb.stem}-{p.key}-{os.getpid()}"
     if run_dir.exists():
