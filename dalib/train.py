@@ -38,7 +38,7 @@ from .seeding import seed_everything
 
 __all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment", "split_tensors",
            "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
-           "load_model", "pgd_linf"]
+           "load_model"]
 
 CHECKPOINT_FORMAT = "dalib-train-v1"
 CHECKPOINTS_ENV = "DALIB_CHECKPOINTS"
@@ -74,7 +74,7 @@ def split_tensors(dataset: str, split: str, root=None, n: int | None = None):
 
 
 # --------------------------------------------------------------------------------------------
-# augmentation and PGD
+# augmentation
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -92,21 +92,6 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
     b = torch.arange(B, device=x.device)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return out.permute(0, 3, 1, 2).contiguous()
-
-
-def pgd_linf(model, x, y, eps: float, alpha: float, steps: int, gen: torch.Generator | None = None):
-    """Untargeted L_inf PGD with a uniform random start (Madry et al. 2018), x in [0, 1]:
-    ``x_{t+1} = clip_[0,1](Proj_eps(x_t + alpha sign(grad CE)))``. Used for adversarial training
-    (the evaluation attacks live in ``dalib.attacks``)."""
-    noise = torch.rand(x.shape, generator=gen).to(x.device)
-    x_adv = (x + (2 * noise - 1) * eps).clamp(0, 1).detach()
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        loss = F.cross_entropy(model(x_adv), y)
-        (grad,) = torch.autograd.grad(loss, x_adv)
-        x_adv = x_adv.detach() + alpha * grad.sign()
-        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1).detach()
-    return x_adv
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,7 +278,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
 
     Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation; ``bf16``
     autocasts the training forward/backward (evaluation stays float32); ``adv_eps > 0`` (units of
-    1/255) trains on PGD examples (``adv_steps`` steps, step ``2.5 eps / adv_steps``).
+    1/255) trains on ``dalib.attacks.PGD`` examples (``adv_steps`` steps, step ``2.5 eps / adv_steps``).
     ``data=(x_train, y_train, x_test, y_test)`` (uint8 or [0, 1] images) replaces ``dataset``
     (its content hash enters the config). ``stop_after_epoch`` stops early as if interrupted (the
     next call resumes). The checkpoint lives under ``checkpoints`` (default ``$DALIB_CHECKPOINTS``
@@ -333,6 +318,8 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
     last_epoch = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
 
     from tqdm import tqdm
+
+    from .attacks.pgd import PGD
     for epoch in range(start_epoch, last_epoch):
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=gen)
@@ -351,8 +338,9 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cfg["bf16"]), \
                     warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
-                if eps > 0:
-                    xb = pgd_linf(net, xb, yb, eps, alpha, cfg["adv_steps"], gen)
+                if eps > 0:  # PGD of dalib.attacks, its random start seeded from this epoch's generator
+                    attack_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+                    xb = PGD(net, eps=eps, alpha=alpha, steps=cfg["adv_steps"], seed=attack_seed)(xb, yb)
                 logits = net(xb)
                 loss = F.cross_entropy(logits.float(), yb)
             opt.zero_grad(set_to_none=True)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dalib.train import (CheckpointError, augment, checkpoint_path, load_checkpoint, load_model,
-                         pgd_linf, train, train_config)
+from dalib.train import (CheckpointError, augment, checkpoint_path, load_checkpoint, load_model, train,
+                         train_config)
 
 TINY = dict(depth=1, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=4)
 
@@ -111,18 +111,10 @@ def test_bf16_and_adversarial_training_run(tmp_path):
     res = _train(tmp_path, name="vit", bf16=True, adv_eps=8.0, adv_steps=2)
     assert res.config["bf16"] and res.config["adv_eps"] == 8.0 and res.config["adv_steps"] == 2
     assert all(p.dtype == torch.float32 for p in res.model.parameters())
-
-
-def test_pgd_stays_in_ball():
-    torch.manual_seed(0)
-    from dalib.models import create_model
-    model = create_model("vit", **TINY).eval()
-    x, y = torch.rand(6, 3, 8, 8), torch.arange(6) % 4
-    eps = 4 / 255
-    x_adv = pgd_linf(model, x, y, eps=eps, alpha=eps / 2, steps=3, gen=torch.Generator().manual_seed(0))
-    assert (x_adv - x).abs().max() <= eps + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
-    with torch.no_grad():
-        assert F.cross_entropy(model(x_adv), y) >= F.cross_entropy(model(x), y)
+    clean = _train(tmp_path, name="vit", bf16=True)
+    assert clean.config_hash != res.config_hash
+    sa, sb = res.model.state_dict(), clean.model.state_dict()
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa), "adversarial training must change the updates"
 
 
 def test_augment_is_crop_of_padded_and_flip():
