@@ -400,6 +400,7 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
             pm_log.propagate = False
 
     staging_root = results_dir(root) / p.profile / ".staging"
+    _remove_dead_staging(staging_root)
     run_dir = staging_root / f"{p.nb.stem}-{p.key}-{os.getpid()}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -476,6 +477,20 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
         try:
             staging_root.rmdir()  # only if empty
         except OSError:
+            pass
+
+
+def _remove_dead_staging(staging_root: Path) -> None:
+    """Remove staging folders left by runs that were killed outright (SIGKILL, power loss)."""
+    for d in staging_root.glob("*-*-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if not (d.is_dir() and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
             pass
 
 
