@@ -108,7 +108,7 @@ def gram_probe(f, x, *, n_probes=64, group_dims=0, seed=0, probe="gaussian", bat
             v = torch.randn((s, *x.shape), generator=gen, device=x.device, dtype=x.dtype)
         else:
             v = torch.randint(0, 2, (s, *x.shape), generator=gen, device=x.device).to(x.dtype) * 2 - 1
-        xr = x.unsqueeze(0).expand(s, *x.shape).reshape(s * B, *x.shape[1:])
+        xr = x.unsqueeze(0).expand(s, *x.shape).reshape(s * B, *x.shape[1:]).contiguous()
         _, tangents = jvp(lambda z: _as_tuple(f(z)), xr, v.reshape(s * B, *x.shape[1:]))
         flat, K = zip(*[split_groups(t.reshape(s * B, *t.shape[1:]), s * B, group_dims) for t in tangents])
         T = torch.stack(flat, dim=2).reshape(s, B, flat[0].shape[1], len(flat), -1)  # (s, B, G, k, R)

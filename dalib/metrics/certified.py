@@ -63,6 +63,8 @@ def certified_radius(model, x, y, *, estimator="power", eps=EPS_PAPER, factor=1.
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {y!r}")
     check_eps(eps)
+    if estimator not in LIPSCHITZ_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {LIPSCHITZ_ESTIMATORS}, got {estimator!r}")
     if not (isinstance(factor, (int, float)) and factor > 0):
         raise ValueError(f"factor must be a positive number (1 or sqrt(2)), got {factor!r}")
     with eval_mode(model), torch.no_grad():

@@ -31,7 +31,7 @@ import math
 import torch
 
 from ._groups import (check_clip, check_eps, check_group_dims, check_input, check_positive_int,
-                      generator, group_blocks, group_selector, jvp, split_groups)
+                      Linearization, generator, group_blocks, group_selector, split_groups)
 
 EPS_PAPER = 8 / 255
 ESTIMATORS = ("sampling", "ascent", "power")
@@ -181,15 +181,14 @@ def power_lipschitz(f, x, *, n_iter=100, tol=1e-8, group_dims=0, seed=0, group_c
         g = len(groups)
         fg = group_selector(f, group_dims, groups)
         xr = x.unsqueeze(0).expand(g, *x.shape).contiguous()
-        _, vjp_fn = torch.func.vjp(fg, xr)
+        lin = Linearization(fg, xr)
         v = torch.randn((g, *x.shape), generator=gen, device=x.device, dtype=x.dtype)
         v = v / v.flatten(2).norm(dim=-1).reshape(g, B, *([1] * len(D)))
         sigma = torch.zeros(g, B, dtype=fx.dtype, device=fx.device)
         for _ in range(n_iter):
-            _, jv = jvp(fg, xr, v)  # (g, B, R)
-            new = jv.flatten(2).norm(dim=-1).detach()
-            (w,) = vjp_fn(jv)
-            w = w.detach()
+            jv = lin.jvp(v)  # (g, B, R)
+            new = jv.flatten(2).norm(dim=-1)
+            w = lin.vjp(jv)  # J^T J v
             wn = w.flatten(2).norm(dim=-1)
             if bool((wn == 0).all()):
                 sigma = new
@@ -199,8 +198,8 @@ def power_lipschitz(f, x, *, n_iter=100, tol=1e-8, group_dims=0, seed=0, group_c
             sigma = new
             if done:
                 break
-        _, jv = jvp(fg, xr, v)
-        sigma = torch.maximum(sigma, jv.flatten(2).norm(dim=-1).detach())
+        sigma = torch.maximum(sigma, lin.jvp(v).flatten(2).norm(dim=-1))
+        del lin
         sigma_all[:, groups] = sigma.transpose(0, 1)
         if return_vector:
             vec_all[groups] = v

@@ -112,9 +112,8 @@ class eval_mode:
         self.model = model
 
     def __enter__(self):
-        from dalib.models import attention_layers
         self.was_training = self.model.training
-        self.fused = [(m, m.fused_attn) for m in attention_layers(self.model) if hasattr(m, "fused_attn")]
+        self.fused = [(m, m.fused_attn) for m in self.model.modules() if hasattr(m, "fused_attn")]
         self.model.eval()
         for m, _ in self.fused:
             m.fused_attn = False
