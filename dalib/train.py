@@ -324,7 +324,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=gen)
         net.train()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(range(steps_per_epoch), desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
                    disable=not progress, mininterval=2.0, leave=True)
@@ -353,14 +353,17 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         bar.close()
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
-                        "time_s": time.perf_counter() - t0, "images": seen})
+                        "time_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                        "images": seen})
         _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
                             "optimizer_state": opt.state_dict(), "epoch": epoch + 1,
                             "rng_state": _rng_state(), "history": history, "done": False}, path)
 
     if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
         return _result(net.eval(), cfg, path, float("nan"), history)
+    t0 = time.perf_counter()
     acc = evaluate(net, x_te, y_te, device=dev)
+    history[-1]["eval_time_s"] = time.perf_counter() - t0
     _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
                         "optimizer_state": opt.state_dict(), "epoch": epochs, "rng_state": _rng_state(),
                         "history": history, "done": True, "test_accuracy": acc}, path)

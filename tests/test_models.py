@@ -96,6 +96,8 @@ def test_schedule_values_match_diff_transformer():
     assert got == pytest.approx(expected, abs=6e-4)
     const = create_model("diffvit", depth=3, lambda_init=0.9, **TINY)
     assert [a.lambda_init for a in attention_layers(const)] == [0.9, 0.9, 0.9]
+    as_text = create_model("diffvit", depth=1, lambda_init="0.5", **TINY)  # notebook parameters are text
+    assert attention_layers(as_text)[0].lambda_init == 0.5 and as_text.config["lambda_init"] == 0.5
 
 
 @pytest.mark.parametrize("name", ["vit", "diffvit"])

@@ -10,7 +10,7 @@ from .vit import CIFAR10_MEAN, CIFAR10_STD, ViTClassifier
 # Every config key with its default (a lightweight CIFAR ViT: 32x32 images, 4x4 patches).
 DEFAULT_CONFIG = {
     "depth": 12,            # number of transformer blocks
-    "lambda_init": 0.8,     # DiffViT: constant lambda_init (float) or "schedule" (Diff Transformer); ignored by vit
+    "lambda_init": 0.8,     # DiffViT: constant lambda_init (float, or its text) or "schedule" (Diff Transformer); ignored by vit
     "num_classes": 10,      # classifier outputs
     "img_size": 32,         # input height = width (pixels)
     "patch_size": 4,        # patch side (pixels)
@@ -31,9 +31,13 @@ def _check_config(name, config):
             raise ValueError(f"{name}: config {key!r} must be a positive int, got {v!r}")
         c[key] = int(v)
     lam = c["lambda_init"]
+    if isinstance(lam, str) and lam != "schedule":  # a number given as text (notebook parameters)
+        try:
+            lam = c["lambda_init"] = float(lam)
+        except ValueError:
+            raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}") from None
     if isinstance(lam, str):
-        if lam != "schedule":
-            raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}")
+        pass
     elif isinstance(lam, numbers.Real) and not isinstance(lam, bool):
         c["lambda_init"] = float(lam)
     else:
