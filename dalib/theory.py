@@ -258,7 +258,7 @@ def depth_bound_da(alpha, L_da, depth, xi_norm=1.0, alpha_first=None):
     ``alpha`` and ``L_da`` are geometric means over layers (``prod_d alpha_d L_d =
     (alpha_bar L_bar)^D``). With ``alpha_first`` given, the first DA layer has its own
     cancellation factor: ``alpha_first L_da (alpha L_da)^(D-1) ||xi||`` for ``D >= 1`` (``||xi||``
-    at ``D = 0``); ``alpha_first = 1`` is a first layer without cancellation, the model under
+    for ``D < 1``); ``alpha_first = 1`` is a first layer without cancellation, the model under
     which Corollary 1's crossover can exist (see ``crossover_depth``). ``None`` means
     ``alpha_first = alpha`` (the printed eq. 5).
     """
