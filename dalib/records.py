@@ -173,39 +173,45 @@ def _producer_command(stem: str, profile: str) -> str:
 RUNS = ("current", "all", "latest")
 
 
-def current_record(stem: str, profile: str | None = None, root: Path | None = None) -> Path | None:
-    """Path of the record that ``python -m dalib.run <stem> --profile <profile>`` would produce now
-    (key of the current notebook source and profile parameters), or None if the notebook is not
-    found under ``notebooks/``."""
-    from dalib.run import RunError, load_notebook, plan, resolve_notebook
+def _current_text(stem: str, root: Path) -> str | None:
+    """Source text of notebook ``stem`` in this checkout, or None if it is not found."""
+    from dalib.run import RunError, resolve_notebook
 
-    root = Path(root or project_root())
     try:
-        pl = plan(load_notebook(resolve_notebook(stem, root), root), current_profile(profile), None, root)
+        return resolve_notebook(stem, root).read_text(encoding="utf-8")
     except RunError:
         return None
-    return pl.record
 
 
-def records_for(stem: str, profile: str | None = None, root: Path | None = None, runs: str = "all") -> list[Path]:
-    """Record files (``results/<profile>/<stem>/<key>.json``) of notebook ``stem``.
+def is_current(record: dict, text: str) -> bool:
+    """True if ``record`` was produced by notebook source ``text`` (its key is the hash of that
+    source and the record's own parameters): not stale."""
+    from dalib.run import run_key
 
-    ``runs="all"``: every record, oldest first; ``"latest"``: the newest one; ``"current"``: the
-    record of the current notebook source with the profile's parameters (what ``make results``
-    makes), falling back to every record if the notebook source is not in this checkout.
-    Empty list if there are none.
+    return run_key(text, record.get("params", {})) == record.get("key")
+
+
+def records_for(stem: str, profile: str | None = None, root: Path | None = None, runs: str = "current") -> list[Path]:
+    """Record files (``results/<profile>/<stem>/<key>.json``) of notebook ``stem``, oldest first.
+
+    ``runs="current"`` (default): the records produced by the notebook's current source text,
+    whatever their parameters (profile defaults, sweep points, ``-p`` runs); records of an older
+    source are *stale* and left out. If the notebook is not in this checkout, every record.
+    ``"all"``: every record. ``"latest"``: the newest current record. Empty list if none.
     """
     if runs not in RUNS:
         raise ValueError(f"runs must be one of {RUNS}, got {runs!r}")
     root = Path(root or project_root())
     folder = results_dir(root) / current_profile(profile) / stem
-    if runs == "current":
-        cur = current_record(stem, profile, root)
-        if cur is not None:
-            return [cur] if cur.exists() else []
-    paths = [p for p in folder.glob("*.json") if not p.name.startswith(".")]
-    recs = sorted((read_record(p).get("finished", ""), p) for p in paths)
-    paths = [p for _, p in recs]
+    recs = []
+    for p in folder.glob("*.json"):
+        if not p.name.startswith("."):
+            recs.append((read_record(p), p))
+    if runs in ("current", "latest"):
+        text = _current_text(stem, root)
+        if text is not None:
+            recs = [(r, p) for r, p in recs if is_current(r, text)]
+    paths = [p for r, p in sorted(recs, key=lambda rp: (rp[0].get("finished", ""), rp[1].name))]
     return paths[-1:] if runs == "latest" else paths
 
 
@@ -241,12 +247,12 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
     (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
     ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
     ``git_commit``, ``profile``, ``device``, ``wall_time_s``, ``custom`` (True if the run had
-    ``-p`` overrides) and ``notebook``.
+    ``-p`` overrides), ``seed`` and ``notebook``.
 
-    ``runs`` picks the records (see :func:`records_for`): by default ``"current"``, the record of
-    the notebook's current source and profile parameters, so an edited notebook never silently
-    mixes stale rows in; ``"all"`` includes older and ``-p`` runs (tell them apart by ``key``,
-    ``custom`` and the ``param.*`` columns).
+    ``runs`` picks the records (see :func:`records_for`): by default ``"current"``, every record
+    made by the notebook's current source (all sweep points and ``-p`` runs; tell them apart by
+    the ``param.*`` columns, ``custom`` is True for ``-p`` runs), so an edited notebook never
+    silently mixes stale rows in; ``"all"`` includes stale records too.
 
     Raises :class:`RecordNotFoundError` naming the command that produces a record.
     """
@@ -259,8 +265,8 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
         others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
         hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
         if runs == "current" and profile in others:
-            hint = (" (older records exist, from an earlier notebook source or other parameters: "
-                    "the notebook changed since; rerun it, or pass runs='all')")
+            hint = (" (only stale records exist, made by an earlier source of the notebook: "
+                    "rerun it, or pass runs='all' to read them)")
         raise RecordNotFoundError(
             f"no record for notebook {stem!r} under profile {profile!r} in {results_dir(root) / profile / stem}"
             f"{hint}; produce one with `{_producer_command(stem, profile)}` "
@@ -283,6 +289,7 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
             device=rec.get("device"),
             wall_time_s=rec.get("wall_time_s"),
             custom=bool(rec.get("overrides")),
+            seed=rec.get("seed"),
             notebook=rec.get("notebook"),
         )
         frames.append(pd.DataFrame([{**row, **prov} for row in rows]))

@@ -8,9 +8,20 @@ Usage::
     python -m dalib.run NOTEBOOK --dry-run
 
 ``NOTEBOOK`` is a path under ``notebooks/`` or its stem (``bench_attacks``). Parameters are
-resolved as: ``parameters``-cell defaults <- front-matter ``dalib.profiles[<profile>]`` <- ``-p``
-overrides, and validated (known name, same type as the default; an int is accepted for a float)
-before any kernel starts. The run is keyed by a short hash of the notebook source text and the
+resolved as: ``parameters``-cell defaults <- front-matter ``dalib.profiles[<profile>]`` <- a point
+of the front-matter ``dalib.sweep`` grid, if any <- ``-p`` overrides, and validated (known name,
+same type as the default; an int is accepted for a float) before any kernel starts.
+
+A notebook that needs several runs per profile (e.g. every model and depth) declares a sweep::
+
+    dalib:
+      kind: experiment
+      profiles: {smoke: {epochs: 1}, cpu: {epochs: 5}}
+      sweep: {model: [vit, diffvit], depth: [1, 2, 4]}     # all profiles, or per profile:
+      # sweep: {smoke: {model: [vit, diffvit]}, cpu: {model: [vit, diffvit], depth: [1, 2, 4]}}
+
+``--all`` (and ``NOTEBOOK`` without ``-p``) then runs one record per grid point; with ``-p`` a
+single run is made and the sweep is ignored. The run is keyed by a short hash of the notebook source text and the
 resolved parameters; ``results/<profile>/<stem>/<key>.json`` (the record) and ``<key>.ipynb``
 (the executed notebook) are written atomically after success. An existing record means the run
 is skipped (``--force`` reruns it). A failed or interrupted run leaves no record.
@@ -73,6 +84,7 @@ class Notebook:
     kind: str | None
     profiles: dict
     params: dict[str, Param] = field(default_factory=dict)
+    sweeps: dict = field(default_factory=dict)  # profile -> {param: [values]} (cartesian product)
 
 
 def _front_matter(text: str, rel: str) -> dict:
@@ -162,7 +174,26 @@ def load_notebook(path: Path, root: Path) -> Notebook:
         raise RunError(f"{rel}: unknown profile(s) {unknown_profiles} in front matter; profiles are {', '.join(PROFILES)}")
     m = _PARAM_CELL.search(text)
     params = parse_parameters(m.group(2), rel) if m else {}
-    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params)
+    sweeps = _parse_sweep(dalib_fm.get("sweep"), rel)
+    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps)
+
+
+def _parse_sweep(sweep, rel: str) -> dict:
+    """Front matter ``dalib.sweep``: ``{param: [values]}`` for every profile, or
+    ``{profile: {param: [values]}}`` per profile. Returns ``{profile: {param: [values]}}``."""
+    if not sweep:
+        return {}
+    if not isinstance(sweep, dict):
+        raise RunError(f"{rel}: front matter dalib.sweep must map param -> [values] (or profile -> that)")
+    if all(k in PROFILES and isinstance(v, dict) for k, v in sweep.items()):
+        per_profile = {k: v for k, v in sweep.items()}
+    else:
+        per_profile = {p: sweep for p in PROFILES}
+    for prof, grid in per_profile.items():
+        for name, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise RunError(f"{rel}: dalib.sweep {name!r} ({prof}) must be a non-empty list of values, got {values!r}")
+    return per_profile
 
 
 def runnable_notebooks(root: Path, kind: str | None = None) -> list[Path]:
@@ -251,19 +282,26 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | None = None) -> tuple[dict, dict]:
-    """(resolved parameters, validated -p overrides): defaults <- profile <- overrides."""
+def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | None = None,
+                       sweep: dict | None = None) -> tuple[dict, dict]:
+    """(resolved parameters, validated -p overrides): defaults <- profile <- sweep point <- overrides."""
     overrides = overrides or {}
-    prof = nb.profiles.get(profile, {})
+    prof = dict(nb.profiles.get(profile, {}))
     bad = [n for n in prof if n not in nb.params]
     if bad:
         raise _unknown(bad, nb, f"front matter dalib.profiles.{profile}")
+    bad = [n for grid in nb.sweeps.values() for n in grid if n not in nb.params]
+    if bad:
+        raise _unknown(sorted(set(bad)), nb, "front matter dalib.sweep")
+    for n, v in (sweep or {}).items():
+        prof[n] = v
     bad = [n for n in overrides if n not in nb.params]
     if bad:
         raise _unknown(bad, nb, "-p")
     params = {n: p.default for n, p in nb.params.items() if p.default is not _NO_LITERAL}
     for n, v in prof.items():
-        params[n] = _coerce(n, v, nb.params[n].default, f"profile {profile}")
+        where = f"sweep ({profile})" if sweep and n in sweep else f"profile {profile}"
+        params[n] = _coerce(n, v, nb.params[n].default, where)
     given = {}
     for n, raw in overrides.items():
         default = nb.params[n].default
@@ -339,6 +377,7 @@ class Plan:
     profile: str
     params: dict
     overrides: dict
+    sweep: dict
     key: str
     record: Path
     executed: Path
@@ -348,16 +387,30 @@ class Plan:
         return self.record.exists()
 
 
-def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path) -> Plan:
+def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path,
+         sweep: dict | None = None) -> Plan:
     if nb.kind is None:
         raise RunError(
             f"{nb.rel} has no `dalib: kind:` (experiment or benchmark) in its front matter; only "
             "experiment/benchmark notebooks are run by dalib.run (theory notebooks run at book build)"
         )
-    params, given = resolve_parameters(nb, profile, overrides)
+    params, given = resolve_parameters(nb, profile, overrides, sweep)
     key = run_key(nb.text, params)
     folder = results_dir(root) / profile / nb.stem
-    return Plan(nb, profile, params, given, key, folder / f"{key}.json", folder / f"{key}.ipynb")
+    sweep = json.loads(json.dumps(sweep or {}))
+    return Plan(nb, profile, params, given, sweep, key, folder / f"{key}.json", folder / f"{key}.ipynb")
+
+
+def profile_plans(nb: Notebook, profile: str, root: Path) -> list[Plan]:
+    """The runs a profile asks of a notebook: one per point of its ``dalib.sweep`` grid for that
+    profile (cartesian product, in the order written), else the single run with profile values."""
+    import itertools
+
+    grid = nb.sweeps.get(profile) or {}
+    if not grid:
+        return [plan(nb, profile, None, root)]
+    names = list(grid)
+    return [plan(nb, profile, None, root, dict(zip(names, combo))) for combo in itertools.product(*grid.values())]
 
 
 def format_record(record: dict) -> str:
@@ -443,6 +496,7 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
             "profile": p.profile,
             "params": p.params,
             "overrides": p.overrides,
+            "sweep": p.sweep,
             "seed": p.params.get("seed"),
             "git_commit": commit,
             "git_dirty": dirty,
@@ -543,21 +597,26 @@ def main(argv=None) -> int:
             plans, broken = [], []
             for path in runnable_notebooks(root, args.kind):
                 try:
-                    plans.append(plan(load_notebook(path, root), args.profile, None, root))
+                    plans += profile_plans(load_notebook(path, root), args.profile, root)
                 except RunError as e:
                     broken.append(_rel(path, root))
                     print(f"dalib.run: error: {e}", file=sys.stderr)
             if args.list:
                 for pl in plans:
                     state = "done   " if pl.done else "pending"
-                    print(f"{state} {pl.nb.kind:10s} {pl.nb.rel}  [{args.profile}] key {pl.key}")
+                    point = f"  sweep {_fmt_params(pl.sweep)}" if pl.sweep else ""
+                    print(f"{state} {pl.nb.kind:10s} {pl.nb.rel}  [{args.profile}] key {pl.key}{point}")
                     print(f"        {_fmt_params(pl.params)}")
                 return 1 if broken else 0
             return max(_run_many(plans, root, args), 1 if broken else 0)
         if not args.notebook:
             ap.error("give a NOTEBOOK, or --all / --list")
         nb = load_notebook(resolve_notebook(args.notebook, root), root)
-        pl = plan(nb, args.profile, parse_overrides(args.param), root)
+        overrides = parse_overrides(args.param)
+        if not overrides and nb.sweeps.get(args.profile) and nb.kind is not None:
+            # no -p: every point of the notebook's sweep for this profile
+            return _run_many(profile_plans(nb, args.profile, root), root, args)
+        pl = plan(nb, args.profile, overrides, root)
         if args.dry_run:
             status = "exists (would skip; --force reruns)" if pl.done else "pending (would run)"
             print(f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {_fmt_params(pl.params)}\n"
@@ -581,7 +640,7 @@ def main(argv=None) -> int:
 def _run_many(plans: list[Plan], root: Path, args) -> int:
     todo = [pl for pl in plans if args.force or not pl.done]
     n = len(plans)
-    print(f"dalib.run: profile {args.profile}: {n} notebook(s), {len(todo)} to run", flush=True)
+    print(f"dalib.run: profile {args.profile}: {n} run(s), {len(todo)} to run", flush=True)
     if args.dry_run:
         for pl in todo:
             print(f"  would run {pl.nb.rel} key {pl.key}: {_fmt_params(pl.params)}")
@@ -589,7 +648,7 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
     failed = []
     t_all = time.perf_counter()
     for i, pl in enumerate(plans, 1):
-        tag = f"[{i}/{n}] {pl.nb.rel}"
+        tag = f"[{i}/{n}] {pl.nb.rel}" + (f" ({_fmt_params(pl.sweep)})" if pl.sweep else "")
         if pl not in todo:
             print(f"{tag}: up to date ({_rel(pl.record, root)})", flush=True)
             continue

@@ -200,6 +200,21 @@ def test_dry_run_and_list_start_nothing(proj, no_kernel, capsys):
     assert not (proj / "results").exists()
 
 
+def test_sweep_makes_one_run_per_grid_point(proj, no_kernel, capsys):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: {model: [vit, diffvit], n: [1, 2]}}\n  profiles:"))
+    nb = demo(proj)
+    plans = runner.profile_plans(nb, "cpu", proj)
+    assert [(p.params["model"], p.params["n"]) for p in plans] == [("vit", 1), ("vit", 2), ("diffvit", 1), ("diffvit", 2)]
+    assert len({p.key for p in plans}) == 4 and plans[0].sweep == {"model": "vit", "n": 1}
+    assert len(runner.profile_plans(nb, "smoke", proj)) == 1  # no sweep for smoke
+    assert runner.main(["--list"]) == 0 and capsys.readouterr().out.count("demo.md  [cpu]") == 4
+    assert runner.main(["demo", "--dry-run"]) == 0 and capsys.readouterr().out.count("would run") == 4
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {n: [1, 2.5]}\n  profiles:"))
+    with pytest.raises(runner.RunError, match="must be int"):
+        runner.profile_plans(demo(proj), "cpu", proj)
+
+
 # ---------------------------------------------------------------------------------------------
 # records (no kernel)
 
@@ -250,17 +265,16 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     assert rec["tables"]["summary"] == [{"total": 6.0}]
     assert not (proj / "results/cpu/.staging").exists()
 
-    # load_rows round trip (runs="all": this record was made with -p)
-    df = load_rows("demo", runs="all")
+    # load_rows round trip
+    df = load_rows("demo")
     assert df["value"].tolist() == [0.0, 2.0, 4.0]
     assert set(df["param.scale"]) == {2.0} and set(df["record"]) == {f"results/cpu/demo/{pl.key}.json"}
     for col in ("git_commit", "profile", "device", "wall_time_s"):
         assert df[col].notna().all()
-    assert load_rows("demo", table="summary", runs="all")["total"].tolist() == [6.0]
+    assert load_rows("demo", table="summary")["total"].tolist() == [6.0]
     assert f"results/cpu/demo/{pl.key}.json" in caption_source(df)
     assert "notebooks/experiments/demo.md" in caption_source(df)
-    with pytest.raises(FileNotFoundError, match="notebook changed since|-p"):
-        load_rows("demo")  # the current (default-parameter) record does not exist
+    assert df["custom"].all()
 
     # second run: skipped
     mtime = pl.record.stat().st_mtime_ns
@@ -274,6 +288,13 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     assert json.loads(pl.record.read_text())["finished"] >= rec["finished"]
     assert pl.record.stat().st_mtime_ns != mtime
     assert records_for("demo") == [pl.record]
+
+    # editing the notebook makes the record stale: load_rows no longer reads it, but can
+    nb_path = proj / "notebooks/experiments/demo.md"
+    nb_path.write_text(nb_path.read_text() + "\nAn edit.\n")
+    with pytest.raises(FileNotFoundError, match="stale"):
+        load_rows("demo")
+    assert len(load_rows("demo", runs="all")) == 3
 
 
 def test_failing_notebook_exits_nonzero_with_the_error_and_no_record(proj):
