@@ -220,7 +220,7 @@ def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, esti
     ``per_head``: one value per head (``head`` = index) or per whole layer map (``head = -1``).
     ``estimators``: subset of ``("sampling", "ascent", "power")``.
 
-    Returns flat rows ``{sample, layer, map, head, wrt, eps, lambda, L_sampling_max,
+    Returns flat rows ``{sample, layer, map, head, wrt, eps, lambda (None for ViT), L_sampling_max,
     L_sampling_mean, L_ascent, L_power}`` (only the requested estimators' columns);
     ``sample = sample_offset + index in x``.
     """

@@ -82,9 +82,9 @@ def layer_map_fn(model, layer: int, keys=None):
 
 
 def layer_lambdas(model) -> list:
-    """Learned lambda per layer (floats; ``nan`` for standard attention)."""
+    """Learned lambda per layer (floats; ``None`` for standard attention)."""
     from dalib.models import attention_layers, is_diff_attention, lambda_of
-    return [float(lambda_of(m).detach()) if is_diff_attention(m) else float("nan")
+    return [float(lambda_of(m).detach()) if is_diff_attention(m) else None
             for m in attention_layers(model)]
 
 
