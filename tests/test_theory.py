@@ -174,19 +174,40 @@ def test_sym_forms_match_numeric(rng):
     import sympy as sp
 
     s = th.sym
-    g, lam, rho, c = 1.3, 0.7, 0.9, -0.4
-    sub = {s.gamma: g, s.lam: lam, s.rho: rho, s.c: c}
-    assert float(s.sensitivity_ratio.subs(sub)) == pytest.approx(th.sensitivity_ratio(g, lam, rho, c))
-    assert float(s.amplification_threshold.subs(sub)) == pytest.approx(th.amplification_threshold(g, lam, rho))
-    assert float(s.amplification_factor_aligned.subs({s.lam: 0.8, s.rho: 2.5})) == pytest.approx(1.0)
-    assert float(s.radius_ratio_bound.subs({**sub, s.delta_m: 1.1})) == pytest.approx(
-        th.radius_ratio_bound(1.1, g, lam, rho, c)
-    )
-    assert float(s.radius_ratio_bound_printed.subs({**sub, s.delta_m: 1.1})) == pytest.approx(
-        th.radius_ratio_bound_printed(1.1, g, lam, rho, c)
-    )
-    subd = {s.alpha: 0.5, s.alpha_first: 1.0, s.L_da: 1.2, s.L_base: 1.0}
-    assert float(s.crossover_depth.subs(subd)) == pytest.approx(th.crossover_depth(0.5, 1.2, 1.0))
+    n = 500
+    G, L, R, C = rng.uniform(0.2, 3, n), rng.uniform(0.01, 2, n), rng.uniform(0.01, 3, n), rng.uniform(-1, 1, n)
+    N1, N2, K, DM = rng.uniform(0, 2, n), rng.uniform(0, 2, n), rng.uniform(1, 4, n), rng.uniform(0.1, 3, n)
+    args = (s.gamma, s.lam, s.rho, s.c, s.n1, s.n2, s.kappa_base, s.delta_m)
+    vals = (G, L, R, C, N1, N2, K, DM)
+    pairs = [
+        (sp.sqrt(s.da_grad_norm_sq), th.da_grad_norm(N1, N2, L, C)),
+        (s.amplification_factor, th.amplification_factor(L, R, C)),
+        (s.amplification_factor_aligned, th.amplification_factor_aligned(L, R)),
+        (s.amplification_factor_opposed, th.amplification_factor_opposed(L, R)),
+        (s.sensitivity_ratio, th.sensitivity_ratio(G, L, R, C)),
+        (s.amplification_threshold, th.amplification_threshold(G, L, R)),
+        (s.lipschitz_ratio_bound, th.lipschitz_ratio_bound(G, L, R, C, K)),
+        (s.radius_ratio_bound, th.radius_ratio_bound(DM, G, L, R, C)),
+    ]
+    for expr, num in pairs:
+        np.testing.assert_allclose(sp.lambdify(args, expr, "numpy")(*vals), num, rtol=1e-12, err_msg=str(expr))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(sp.lambdify(args, s.radius_ratio_bound_printed, "numpy")(*vals),
+                                   th.radius_ratio_bound_printed(DM, G, L, R, C), rtol=1e-12)
+    for expr, fn in [(s.amplifying_angle_exists, th.amplifying_angle_exists), (s.all_angles_amplify, th.all_angles_amplify)]:
+        np.testing.assert_array_equal(sp.lambdify(args, expr, "numpy")(*vals), fn(G, L, R))
+
+    al, a1, Ld, Lb = rng.uniform(0.05, 0.999, n), rng.uniform(0.05, 1, n), rng.uniform(0.2, 3, n), rng.uniform(0.2, 3, n)
+    D = rng.integers(1, 30, n).astype(float)
+    dargs, dvals = (s.alpha, s.alpha_first, s.L_da, s.L_base, s.D), (al, a1, Ld, Lb, D)
+    ev = lambda expr: sp.lambdify(dargs, expr, "numpy")(*dvals)  # noqa: E731
+    np.testing.assert_allclose(ev(s.depth_bound_base), th.depth_bound_base(Lb, D), rtol=1e-12)
+    np.testing.assert_allclose(ev(s.depth_bound_da), th.depth_bound_da(al, Ld, D), rtol=1e-12)
+    np.testing.assert_allclose(ev(s.depth_bound_da_first), th.depth_bound_da(al, Ld, D, alpha_first=a1), rtol=1e-12)
+    d_num = th.crossover_depth(al, Ld, Lb, alpha_first=a1)
+    has = ~np.isnan(d_num)
+    assert has.any()
+    np.testing.assert_allclose(ev(s.crossover_depth)[has], d_num[has], rtol=1e-12)
     assert sp.simplify(s.depth_bound_da_first.subs(s.alpha_first, s.alpha) - s.depth_bound_da) == 0
 
 
