@@ -144,14 +144,34 @@ def test_every_internal_link_and_anchor_resolves(doms):
     assert not broken, "broken internal links:\n" + "\n".join(sorted(set(broken)))
 
 
-def test_screenshots_of_intro_and_a_results_page(chromium):
+# A 1280x2000 frame around the first figure of a page: the page is loaded in an iframe that is
+# shifted up so that its first output image sits near the top (headless Chromium cannot screenshot
+# a page scrolled to an anchor: the shot comes out blank).
+_FRAME = """<!DOCTYPE html><html><body style="margin:0;overflow:hidden">
+<iframe id="f" src="{url}" style="border:0;width:1280px;height:40000px;position:absolute;top:0;left:0"></iframe>
+<script>
+document.getElementById("f").onload = function () {{
+  var d = this.contentDocument, img = d && d.querySelector('img[src*="_images/"]');
+  if (img) {{ this.style.top = (-Math.max(0, img.getBoundingClientRect().top - 300)) + "px"; }}
+}};
+</script></body></html>
+"""
+
+
+def test_screenshots_of_intro_and_a_results_page(chromium, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     results_page = next(p for p in RESULT_PAGES if (HTML / p).exists())
-    for page, name in [("book/intro.html", "intro.png"), (results_page, "results.png")]:
+    frame = tmp_path / "first-figure.html"
+    frame.write_text(_FRAME.format(url=(HTML / results_page).as_uri()), encoding="utf-8")
+    shots = [((HTML / "book/intro.html").as_uri(), "intro.png"),
+             (frame.as_uri(), "results.png"),
+             ((HTML / "book/runs.html").as_uri(), "runs.png")]
+    for url, name in shots:
         out = SHOTS / name
         if out.exists():
             out.unlink()
+        # the time budget lets MathJax typeset (and the frame shift) before the shot
         chromium(f"--screenshot={out}", "--window-size=1280,2000", "--virtual-time-budget=15000",
-                 (HTML / page).as_uri())  # the budget lets MathJax typeset before the shot
-        assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot of {page}"
-        assert out.stat().st_size > 20_000, f"screenshot of {page} looks blank ({out.stat().st_size} bytes)"
+                 "--allow-file-access-from-files", url)
+        assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {name}"
+        assert out.stat().st_size > 20_000, f"screenshot {name} looks blank ({out.stat().st_size} bytes)"
