@@ -29,6 +29,8 @@ from types import SimpleNamespace
 import numpy as np
 
 __all__ = [
+    # definitions
+    "frobenius_quantities",
     # Lemma 1, Theorems 1-3
     "da_grad_norm",
     "amplification_factor",
@@ -104,6 +106,33 @@ def _out(a):
     """numpy scalar for 0-d results, array otherwise."""
     a = np.asarray(a)
     return a[()] if a.ndim == 0 else a
+
+
+# ----------------------------------------------------------------------------------------------
+# definitions (Section 4.1)
+# ----------------------------------------------------------------------------------------------
+def frobenius_quantities(J1, J2, J_base=None):
+    """``(gamma, rho, cos_theta)`` of Lemma 1 / Theorems 1-2 from explicit Jacobians (or gradients).
+
+    ``cos_theta = <J1, J2>_F / (||J1||_F ||J2||_F)``, ``rho = ||J2||_F / ||J1||_F``,
+    ``gamma = ||J1||_F / ||J_base||_F`` (``nan`` without ``J_base``). Arrays of any (equal) shape,
+    flattened whole; for Jacobians of real models use ``dalib.metrics.gradient_alignment``.
+    """
+    a, b = _arr("J1", J1).ravel(), _arr("J2", J2).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"J1 and J2 must have the same number of entries, got {a.size} and {b.size}")
+    fro = lambda v: np.sqrt(np.sum(np.square(v)))  # noqa: E731  (ufuncs only: no BLAS threads)
+    n1, n2 = fro(a), fro(b)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("J1 and J2 must be non-zero (the angle between them is undefined otherwise)")
+    cos = float(np.clip(np.sum(a * b) / (n1 * n2), -1.0, 1.0))
+    gamma = float("nan")
+    if J_base is not None:
+        nb = fro(_arr("J_base", J_base))
+        if nb == 0:
+            raise ValueError("J_base must be non-zero (gamma = ||J1|| / ||J_base||)")
+        gamma = float(n1 / nb)
+    return gamma, float(n2 / n1), cos
 
 
 # ----------------------------------------------------------------------------------------------

@@ -211,6 +211,19 @@ def test_sym_forms_match_numeric(rng):
     assert sp.simplify(s.depth_bound_da_first.subs(s.alpha_first, s.alpha) - s.depth_bound_da) == 0
 
 
+def test_frobenius_quantities(rng):
+    a, b, base = rng.normal(size=(3, 4, 6))
+    g, r, c = th.frobenius_quantities(a, b, base)
+    assert g == pytest.approx(np.linalg.norm(a) / np.linalg.norm(base))
+    assert r == pytest.approx(np.linalg.norm(b) / np.linalg.norm(a))
+    assert c == pytest.approx(_cos(a, b))
+    assert np.isnan(th.frobenius_quantities(a, b)[0])
+    with pytest.raises(ValueError, match="non-zero"):
+        th.frobenius_quantities(a, np.zeros_like(b))
+    with pytest.raises(ValueError, match="same number"):
+        th.frobenius_quantities(a, b[:2])
+
+
 # ---------------------------------------------------------------- validation
 @pytest.mark.parametrize(
     "call",
