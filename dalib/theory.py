@@ -254,8 +254,9 @@ def lipschitz_ratio_bound(gamma, lam, rho, cos_theta, kappa_base=1.0):
     (``kappa_base <= sqrt(rank J_base)`` gives a bound free of the spectrum).
 
     The printed form (``kappa_base = 1``) divides two upper bounds, which is invalid; it holds
-    when ``J_base`` has rank one (a scalar attention entry, where ``L = ||grad||`` exactly) and
-    fails otherwise (counterexample in ``notebooks/theory/fragile_principle.md``). Note also that
+    iff ``kappa_base <= kappa_DA`` (e.g. when ``J_base`` has rank one: a scalar attention entry,
+    where ``L = ||grad||`` exactly) and fails otherwise (counterexamples in
+    ``notebooks/theory/fragile_principle.md``). Note also that
     eq. (4) as printed takes the sup over *all* ``xi != 0``; then ``L(x) >= ||J||_op`` and the
     appendix's step ``L(x) <= ||grad f(x)||`` fails for non-linear maps.
     """
