@@ -244,6 +244,8 @@ class TrainResult:
                 "adv_eps": self.config["adv_eps"], "seed": self.config["seed"],
                 "clean_accuracy": self.test_accuracy, "train_loss": last.get("loss", float("nan")),
                 "train_accuracy": last.get("accuracy", float("nan")), "train_time_s": self.train_time_s,
+                "train_cpu_s": sum(h.get("cpu_s", float("nan")) for h in self.history),
+                "eval_time_s": last.get("eval_time_s", float("nan")),
                 "images_per_s": self.images_per_s, "n_params": self.n_params,
                 "checkpoint": Path(self.checkpoint_path).name, "config_hash": self.config_hash,
                 "trained_now": self.trained_now}
