@@ -66,6 +66,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import tarfile
 import tempfile
 import warnings
@@ -105,7 +106,6 @@ FIDELITY = {
 }
 TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINY_IMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
-CIFAR_HOST_URL = "https://www.cs.toronto.edu/~kriz/"
 PROBE_TIMEOUT_S = 3.0
 DOWNLOAD_TIMEOUT_S = 60.0
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -188,6 +188,29 @@ def _merge_move(src: Path, dst: Path) -> None:
             _merge_move(child, dst / child.name)
 
 
+def _extract(archive: Path, dest: Path, top: str) -> None:
+    """Extract ``archive`` into ``dest``. Members are checked first (plain files and directories
+    under ``top/`` only); the system ``tar`` then extracts (about 4x faster than ``tarfile`` for
+    60k small files), with ``tarfile``'s safe ``data`` filter as the fallback."""
+    with tarfile.open(archive, "r:*") as tf:
+        for m in tf:
+            parts = Path(m.name).parts
+            if (not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in parts
+                    or not parts or parts[0] != top):
+                raise ArchiveChecksumError(f"offline archive {archive} has an unexpected member "
+                                           f"{m.name!r}; refusing to extract it")
+    tar = shutil.which("tar")
+    if tar:
+        proc = subprocess.run([tar, "-xzf", str(archive), "-C", str(dest), "--no-same-owner",
+                               "--no-same-permissions"], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return
+        log.info("system tar failed (%s); extracting with tarfile", proc.stderr.strip())
+        shutil.rmtree(dest / top, ignore_errors=True)
+    with tarfile.open(archive, "r:*") as tf:
+        tf.extractall(dest, filter="data")
+
+
 def _unpack_archive(name: str, root: Path, tried: list[str]) -> Path | None:
     """Find the offline archive of ``name``, check its sha256 and unpack it once into ``root``.
     Returns the unpacked top-level directory, or None (with ``tried`` extended) if absent."""
@@ -209,8 +232,7 @@ def _unpack_archive(name: str, root: Path, tried: list[str]) -> Path | None:
         tmp = Path(tempfile.mkdtemp(prefix=f".unpack-{top}-", dir=root))
         try:
             log.info("unpacking %s into %s", archive, root)
-            with tarfile.open(archive, "r:*") as tf:
-                tf.extractall(tmp, filter="data")
+            _extract(archive, tmp, top)
             if not (tmp / top).is_dir():
                 raise ArchiveChecksumError(f"offline archive {archive} does not contain {top}/")
             _merge_move(tmp / top, root / top)
@@ -339,9 +361,10 @@ def _cache_max_bytes() -> float:
 def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path]) -> str:
     """Hash of the file list (paths relative to the data root, sizes, mtimes) and the size."""
     h = hashlib.sha256(f"{CACHE_FORMAT}|{name}|{split}|{size}|{len(files)}".encode())
-    for f in files:
+    prefix = os.path.join(str(root), "")
+    for f in map(str, files):
         st = os.stat(f)
-        rel = os.path.relpath(f, root)
+        rel = f[len(prefix):] if f.startswith(prefix) else os.path.relpath(f, root)
         h.update(f"|{rel}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
@@ -493,7 +516,8 @@ def _image_folder(split_dir: Path):
     for c, cls in enumerate(classes):
         names = sorted(e.name for e in os.scandir(split_dir / cls)
                        if e.is_file() and e.name.lower().endswith(_IMAGE_EXTS))
-        files += [split_dir / cls / n for n in names]
+        d = os.path.join(split_dir, cls)
+        files += [os.path.join(d, n) for n in names]  # str: 10x cheaper than Path for 50k files
         labels += [c] * len(names)
     return files, torch.tensor(labels, dtype=torch.int64), classes
 
@@ -501,17 +525,25 @@ def _image_folder(split_dir: Path):
 # --------------------------------------------------------------------------- loaders
 
 
-def _cifar(name: str, split: str, root: Path, download, image_size, transform, cache):
-    import torchvision
+CIFAR_TORCHVISION = {  # name -> (torchvision class, its folder, its download URL)
+    "cifar10": ("CIFAR10", "cifar-10-batches-py",
+                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "cifar100": ("CIFAR100", "cifar-100-python",
+                 "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+}
 
-    tv = {"cifar10": (torchvision.datasets.CIFAR10, "cifar-10-batches-py"),
-          "cifar100": (torchvision.datasets.CIFAR100, "cifar-100-python")}[name]
-    cls, folder = tv
+
+def _cifar(name: str, split: str, root: Path, download, image_size, transform, cache):
+    cls_name, folder, url = CIFAR_TORCHVISION[name]
     size = image_size or 32
     tried: list[str] = []
 
+    def tv_class():  # imported only when needed: importing torchvision takes seconds
+        import torchvision
+        return getattr(torchvision.datasets, cls_name)
+
     def from_torchvision():
-        ds = cls(str(root), train=(split == "train"), download=False)
+        ds = tv_class()(str(root), train=(split == "train"), download=False)
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
         if size != 32:
             from PIL import Image
@@ -550,9 +582,8 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
         ds = image_folder()
     if ds is not None:
         return ds
-    url = getattr(cls, "url", CIFAR_HOST_URL)
-    if _try_download(lambda: cls(str(root), train=True, download=True), url, download, tried,
-                     name):
+    if _try_download(lambda: tv_class()(str(root), train=True, download=True), url, download,
+                     tried, name):
         ds = canonical()
         if ds is not None:
             return ds
@@ -566,7 +597,7 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
     raise DatasetNotFoundError(
         name, split, tried,
         f"set DALIB_DATA (or pass root=) to a directory containing {folder}/ (the python version "
-        f"from {url}, as torchvision.datasets.{cls.__name__} stores it) or {name}/{{train,test}}/"
+        f"from {url}, as torchvision.datasets.{cls_name} stores it) or {name}/{{train,test}}/"
         f"<class>/*.png, or run once with internet so torchvision can download it.")
 
 

@@ -1,8 +1,12 @@
 """Tests of dalib.data: offline archives, error messages, decode cache, whole-tensor helpers.
 
-The network is disabled for every test (sockets refuse at once). The archives are unpacked into a
-session-scoped temp data root; directories already unpacked in the default data root
-(``$DALIB_DATA`` or ``<repo>/data``) are linked in instead, to keep the suite fast.
+The network is disabled for every test (sockets refuse at once). Tests of the offline archives use
+a session-scoped temp data root into which the unpacked stand-ins of the default data root
+(``$DALIB_DATA`` or ``<repo>/data``) and its decode cache are linked. A stand-in not yet unpacked
+there is unpacked there first (checksum-checked, exactly what the first ``load_dataset`` call
+does): unpacking 60k small files is the slow part, so it is done once per checkout, not per run.
+The temp root keeps other content of the default root (e.g. a real ``cifar-10-batches-py/``,
+which would take precedence) out of the tests.
 """
 
 import hashlib
@@ -22,10 +26,10 @@ import dalib.data as data
 from dalib.data import (CIFAR10_CLASSES, ArchiveChecksumError, DatasetNotFoundError,
                         TensorImageDataset, as_tensors, fixed_subset, load_dataset)
 
-UNPACKED = {  # top-level directory -> file proving it is completely unpacked
-    "cifar10": "cifar10/test/truck",
-    "tiny-imagenet-200": "tiny-imagenet-200/val/val_annotations.txt",
-    "coco2014_val_samples": "coco2014_val_samples/multilabel.json",
+UNPACKED = {  # dataset -> (top-level directory, file proving it is completely unpacked)
+    "cifar10": ("cifar10", "cifar10/test/truck"),
+    "tiny-imagenet": ("tiny-imagenet-200", "tiny-imagenet-200/val/val_annotations.txt"),
+    "coco2014-val": ("coco2014_val_samples", "coco2014_val_samples/multilabel.json"),
 }
 
 
@@ -43,11 +47,14 @@ def archive_root(tmp_path_factory):
     """Data root holding the offline stand-ins (unpacked by dalib, or linked if already there)."""
     root = tmp_path_factory.mktemp("dalib-data")
     default = data.data_root()
-    for top, proof in UNPACKED.items():
+    for name, (top, proof) in UNPACKED.items():
+        if not (default / proof).exists():
+            data._unpack_archive(name, default, [])  # no-op if the archive is absent
         if (default / proof).exists():
             (root / top).symlink_to(default / top, target_is_directory=True)
-    if (default / ".cache").is_dir() and any((root / top).is_symlink() for top in UNPACKED):
+    if any((root / top).is_symlink() for top, _ in UNPACKED.values()):
         # decode caches are keyed by root-relative paths, sizes and mtimes: valid here too
+        (default / ".cache").mkdir(exist_ok=True)
         (root / ".cache").symlink_to(default / ".cache", target_is_directory=True)
     return root
 
@@ -223,6 +230,30 @@ def test_bad_image_size():
 
 
 # --------------------------------------------------------------------------- canonical layouts
+
+
+def test_cifar100_torchvision_layout_is_used_first(tmp_path, monkeypatch):
+    import pickle
+
+    import torchvision.datasets.cifar as tv_cifar
+
+    # a miniature cifar-100-python/ in torchvision's format; md5 checks patched out
+    base = tmp_path / "cifar-100-python"
+    base.mkdir()
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(6, 3072), dtype=np.uint8)
+    with open(base / "test", "wb") as f:
+        pickle.dump({"data": pixels, "fine_labels": [0, 1, 2, 99, 5, 5]}, f)
+    with open(base / "meta", "wb") as f:
+        pickle.dump({"fine_label_names": [f"class{k}" for k in range(100)]}, f)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    monkeypatch.setattr(tv_cifar.CIFAR100, "_check_integrity", lambda self: True)
+    ds = load_dataset("cifar100", "test", root=tmp_path)
+    assert len(ds) == 6 and len(ds.classes) == 100 and ds.targets == [0, 1, 2, 99, 5, 5]
+    x, y = ds[3]
+    assert x.shape == (3, 32, 32) and y == 99
+    want = torch.from_numpy(pixels[3].reshape(3, 32, 32).astype(np.float32) / 255)
+    assert torch.equal(x, want)
 
 
 def test_imagenet_class_folder_layout_lazy(tmp_path):
