@@ -153,8 +153,8 @@ def shared_data_dirs() -> list[Path]:
     return out
 
 
-def _listed_sha256(archive: Path) -> str | None:
-    """The sha256 listed for ``archive`` in a README next to it, else the built-in one."""
+def _listed_sha256(archive: Path) -> tuple[str | None, str]:
+    """``(sha256, where it is listed)``: from a README next to ``archive``, else built in."""
     for readme in sorted(archive.parent.glob("README*")):
         try:
             text = readme.read_text(errors="replace")
@@ -162,8 +162,8 @@ def _listed_sha256(archive: Path) -> str | None:
             continue
         for m in re.finditer(r"^\s*([0-9a-fA-F]{64})\s+\*?(\S+)\s*$", text, re.M):
             if m.group(2) == archive.name:
-                return m.group(1).lower()
-    return KNOWN_SHA256.get(archive.name)
+                return m.group(1).lower(), str(readme)
+    return KNOWN_SHA256.get(archive.name), "dalib.data.KNOWN_SHA256"
 
 
 def _sha256(path: Path) -> str:
@@ -220,12 +220,12 @@ def _unpack_archive(name: str, root: Path, tried: list[str]) -> Path | None:
         if not archive.is_file():
             tried.append(f"offline archive {archive} (absent)")
             continue
-        expected = _listed_sha256(archive)
+        expected, where = _listed_sha256(archive)
         actual = _sha256(archive)
         if expected is None or actual != expected:
             raise ArchiveChecksumError(
                 f"offline archive {archive} has sha256 {actual}, but {expected or 'no checksum'} is "
-                f"listed for it (in {d / 'README.md'}); it is corrupt or was replaced. Nothing was "
+                f"listed for it (in {where}); it is corrupt or was replaced. Nothing was "
                 f"extracted. Fix: restore the original archive, or point DALIB_SHARED_DATA to a "
                 f"directory with intact archives, or provide the data under {root}.")
         root.mkdir(parents=True, exist_ok=True)
@@ -752,7 +752,7 @@ def load_imagenet_val(split, root, download, image_size=None, transform=None, ca
         meta = d.parent / "meta.bin"  # written by torchvision.datasets.ImageNet
         if meta.is_file():
             try:
-                wnid_to_classes = torch.load(meta, weights_only=False)[0]
+                wnid_to_classes = torch.load(meta, weights_only=True)[0]
                 names = [wnid_to_classes[w][0] for w in wnids]
             except Exception:  # noqa: BLE001 - names are a nicety
                 names = wnids

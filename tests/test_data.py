@@ -11,10 +11,8 @@ which would take precedence) out of the tests.
 
 import hashlib
 import json
-import os
 import socket
 import tarfile
-import warnings
 from pathlib import Path
 
 import numpy as np
