@@ -26,7 +26,7 @@ REQUIRE = os.environ.get("DALIB_REQUIRE_BROWSER") == "1"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars"]
-# pages written by the book's owners that show results; the first one that exists is shot
+# pages that show results (figures drawn from records); each one that exists is shot
 RESULT_PAGES = ["book/attacks.html", "book/metrics.html", "book/models.html", "book/runs.html"]
 
 
@@ -152,20 +152,26 @@ _FRAME = """<!DOCTYPE html><html><body style="margin:0;overflow:hidden">
 <script>
 document.getElementById("f").onload = function () {{
   var d = this.contentDocument, img = d && d.querySelector('img[src*="_images/"]');
-  if (img) {{ this.style.top = (-Math.max(0, img.getBoundingClientRect().top - 300)) + "px"; }}
+  var end = d && (d.querySelector(".prev-next-area") || img);  // the end of the page's content
+  var bottom = end ? end.getBoundingClientRect().bottom + 150 : 1e9;
+  if (img) {{
+    this.style.top = (-Math.max(0, Math.min(img.getBoundingClientRect().top - 300, bottom - 2000))) + "px";
+  }}
 }};
 </script></body></html>
 """
 
 
-def test_screenshots_of_intro_and_a_results_page(chromium, tmp_path):
+def test_screenshots_of_intro_and_results_pages(chromium, tmp_path):
+    """intro.png, runs.png, and results-<page>.png framing the first figure of each results page."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    results_page = next(p for p in RESULT_PAGES if (HTML / p).exists())
-    frame = tmp_path / "first-figure.html"
-    frame.write_text(_FRAME.format(url=(HTML / results_page).as_uri()), encoding="utf-8")
-    shots = [((HTML / "book/intro.html").as_uri(), "intro.png"),
-             (frame.as_uri(), "results.png"),
-             ((HTML / "book/runs.html").as_uri(), "runs.png")]
+    shots = [((HTML / "book/intro.html").as_uri(), "intro.png"), ((HTML / "book/runs.html").as_uri(), "runs.png")]
+    for page in RESULT_PAGES[:-1]:
+        if (HTML / page).exists():
+            frame = tmp_path / f"frame-{Path(page).stem}.html"
+            frame.write_text(_FRAME.format(url=(HTML / page).as_uri()), encoding="utf-8")
+            shots.append((frame.as_uri(), f"results-{Path(page).stem}.png"))
+    assert len(shots) > 2, f"none of the results pages {RESULT_PAGES[:-1]} was built"
     for url, name in shots:
         out = SHOTS / name
         if out.exists():
