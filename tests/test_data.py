@@ -375,3 +375,9 @@ def test_cifar10_train_from_archive(archive_root):
     assert torch.bincount(ds.labels, minlength=10).tolist() == [5000] * 10
     x, _ = as_tensors(ds, n=1000)
     assert x.shape == (1000, 3, 32, 32) and 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_command_line_reports_missing(tmp_path, capsys):
+    assert data.main(["cifar100", "--root", str(tmp_path), "--offline"]) == 1
+    out = capsys.readouterr().out
+    assert "cifar100/train: MISSING" in out and "cifar100/test: MISSING" in out
