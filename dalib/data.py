@@ -25,6 +25,14 @@ API
     permutation for multi-label data. ``fixed_subset(ds, m)`` is a prefix of ``fixed_subset(ds, n)``
     for ``m <= n``.
 
+``python -m dalib.data [NAME ...] [--root DIR] [--offline]``
+    Finds (unpacks, decodes, caches) every split and prints its source, or why it is missing.
+
+Image sizes: CIFAR 32, Tiny ImageNet 64 (native); COCO and ImageNet 224 (shorter side resized
+bicubically to 224, then centre-cropped: CLIP's preprocessing without its normalisation);
+``image_size=`` overrides. ``coco2014-val`` from ``instances_val2014.json`` keeps the images with
+at least one annotation (the usual multi-label protocol); labels are ordered by category id.
+
 Datasets carry ``name``, ``split``, ``classes`` (class names; category names for COCO),
 ``labels`` (tensor), ``targets`` (list, single-label only), ``multilabel``, ``source`` (where the
 images came from) and ``fidelity`` (a note when the source is a lossy stand-in).
