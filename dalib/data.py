@@ -267,7 +267,12 @@ def _download_enabled(download) -> bool:
 
 def _host_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
     """Probe ``url``'s host with a short TCP connect so an offline download fails in seconds."""
+    import urllib.request
+
     u = urlparse(url)
+    proxy = urllib.request.getproxies().get(u.scheme)
+    if proxy and not urllib.request.proxy_bypass(u.hostname or ""):
+        u = urlparse(proxy if "://" in proxy else f"http://{proxy}")  # probe the proxy instead
     port = u.port or (443 if u.scheme == "https" else 80)
     try:
         socket.create_connection((u.hostname, port), timeout=timeout).close()
