@@ -301,7 +301,10 @@ def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | N
     params = {n: p.default for n, p in nb.params.items() if p.default is not _NO_LITERAL}
     for n, v in prof.items():
         where = f"sweep ({profile})" if sweep and n in sweep else f"profile {profile}"
-        params[n] = _coerce(n, v, nb.params[n].default, where)
+        default = nb.params[n].default
+        if isinstance(v, str) and default is not _NO_LITERAL and not isinstance(default, str):
+            v = _parse_value(v)  # YAML reads 1e-3 (no dot) and 8/255 as strings
+        params[n] = _coerce(n, v, default, where)
     given = {}
     for n, raw in overrides.items():
         default = nb.params[n].default

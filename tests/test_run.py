@@ -32,7 +32,7 @@ dalib:
   kind: {kind}
   profiles:
     smoke: {{n: 2}}
-    paper: {{n: 50, scale: 2}}
+    paper: {{n: 50, scale: 2e-1}}
 ---
 """
 
@@ -155,8 +155,10 @@ def test_profile_merge_defaults_profile_then_overrides(proj):
     assert smoke["n"] == 2 and smoke["scale"] == 0.5
     paper, given = runner.resolve_parameters(nb, "paper", {"n": "7", "model": "diffvit"})
     assert paper["n"] == 7 and paper["model"] == "diffvit"  # -p beats the profile; bare string ok
-    assert paper["scale"] == 2.0 and isinstance(paper["scale"], float)  # int accepted for float
+    assert paper["scale"] == 0.2  # YAML reads 2e-1 as a string: parsed against the float default
     assert given == {"n": 7, "model": "diffvit"}
+    smoke, _ = runner.resolve_parameters(nb, "smoke", {"scale": "2"})
+    assert smoke["scale"] == 2.0 and isinstance(smoke["scale"], float)  # int accepted for float
     eps, _ = runner.resolve_parameters(nb, "cpu", {"scale": "2/255", "model": "'vit_small'"})
     assert eps["scale"] == 2 / 255 and eps["model"] == "vit_small"  # arithmetic; quoted string
 
