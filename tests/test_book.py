@@ -25,7 +25,7 @@ SHOTS = ROOT / "_build" / "screenshots"
 REQUIRE = os.environ.get("DALIB_REQUIRE_BROWSER") == "1"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars"]
+         "--disable-dev-shm-usage"]
 # pages that show results (figures drawn from records); each one that exists is shot
 RESULT_PAGES = ["book/attacks.html", "book/metrics.html", "book/models.html", "book/runs.html"]
 

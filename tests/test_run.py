@@ -192,6 +192,13 @@ def test_stem_resolution(proj, no_kernel, capsys):
     assert runner.main(["nope"]) == 2 and "no notebook 'nope'" in capsys.readouterr().err
 
 
+def test_all_reports_a_broken_notebook_and_exits_nonzero(proj, no_kernel, capsys):
+    (proj / "notebooks/benchmarks/broken.md").write_text(DEMO.replace("smoke: {n: 2}", "smoke: {nn: 2}"))
+    assert runner.main(["--all", "--profile", "smoke", "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "'nn'" in err and "notebooks/benchmarks/broken.md" in err
+
+
 def test_dry_run_and_list_start_nothing(proj, no_kernel, capsys):
     assert runner.main(["demo", "--dry-run", "-p", "n=5"]) == 0
     out = capsys.readouterr().out
