@@ -326,7 +326,7 @@ def _start_gated(proj, gate):
     return p
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_interrupted_run_leaves_no_record_and_reruns(proj, tmp_path_factory, sig):
     gate = str(tmp_path_factory.mktemp("gate") / "release")
     p = _start_gated(proj, gate)
