@@ -36,7 +36,7 @@ from .device import resolve_device
 from .models import DEFAULT_CONFIG, count_parameters, create_model, model_from_config
 from .seeding import seed_everything
 
-__all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment", "split_tensors",
+__all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment_batch", "split_tensors",
            "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
            "load_model"]
 
@@ -77,7 +77,7 @@ def split_tensors(dataset: str, split: str, root=None, n: int | None = None):
 # augmentation
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
     """Random crop with ``pad``-pixel zero padding + random horizontal flip, batched on tensors.
 
     x: (B, C, H, W) float in [0, 1] -> same shape; randomness from ``gen`` only."""
@@ -100,7 +100,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
 
 def train_config(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
                  n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
-                 adv_eps=0.0, adv_steps=10, seed=0) -> dict:
+                 adv_eps=0.0, adv_steps=10, seed=0, augment=True) -> dict:
     """The full, validated training configuration (what the checkpoint hash is over)."""
     m = create_model(model, **(model_config or {}))  # validates name and keys before any compute
     for key, v in (("epochs", epochs), ("batch_size", batch_size), ("adv_steps", adv_steps)):
@@ -119,7 +119,7 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
         raise ValueError(f"seed must be an int, got {seed!r}")
     return {"format": CHECKPOINT_FORMAT, **m.config, "dataset": str(dataset), "n_train": n_train,
             "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
-            "lr_schedule": lr_schedule, "augment": "crop4+flip", "bf16": bool(bf16),
+            "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "bf16": bool(bf16),
             "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
 
 
@@ -274,8 +274,8 @@ def _lr_at(cfg, step, total_steps):
 
 def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
           n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
-          adv_eps=0.0, adv_steps=10, seed=0, device="auto", data_root=None, checkpoints=None,
-          data=None, progress=True, stop_after_epoch=None) -> TrainResult:
+          adv_eps=0.0, adv_steps=10, seed=0, augment=True, device="auto", data_root=None,
+          checkpoints=None, data=None, progress=True, stop_after_epoch=None) -> TrainResult:
     """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
 
     Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation; ``bf16``
@@ -294,7 +294,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
         dataset = f"tensors:{h.hexdigest()[:12]}"
     cfg = train_config(model, model_config, dataset=dataset, n_train=n_train, n_test=n_test,
                        epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, bf16=bf16,
-                       adv_eps=adv_eps, adv_steps=adv_steps, seed=seed)
+                       adv_eps=adv_eps, adv_steps=adv_steps, seed=seed, augment=augment)
     dev = resolve_device(device)
     path = checkpoint_path(cfg, checkpoints)
     ckpt = load_checkpoint(path, cfg) if path.exists() else None
@@ -334,7 +334,9 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
             idx = perm[step * batch_size:(step + 1) * batch_size]
             xb = x_tr[idx]
             xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
-            xb, yb = augment(xb, gen).to(dev), y_tr[idx].to(dev)
+            if cfg["augment"] != "none":
+                xb = augment_batch(xb, gen)
+            xb, yb = xb.to(dev), y_tr[idx].to(dev)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cfg["bf16"]), \

@@ -170,7 +170,7 @@ def test_gradcheck_da_map_float64():
 @pytest.mark.parametrize("depth", [1, 2, 4, 8, 12])
 @pytest.mark.parametrize("name", ["vit", "diffvit"])
 def test_depths_construct_and_run(name, depth):
-    model = _tiny(name, depth=depth)
+    model = _tiny(name, depth=depth, global_pool="avg" if depth == 2 else "token")
     x = torch.rand(2, 3, 8, 8, requires_grad=True)
     logits = model(x)
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
@@ -231,5 +231,7 @@ def test_bad_input_errors():
         create_model("diffvit", embed_dim=48, num_heads=3)
     with pytest.raises(ValueError, match=r"lambda_init"):
         create_model("diffvit", lambda_init="linear")
+    with pytest.raises(ValueError, match=r"global_pool must be 'token' or 'avg'"):
+        create_model("vit", global_pool="max")
     with pytest.raises(ValueError, match=r"not divisible by patch_size"):
         create_model("vit", img_size=30, patch_size=4)

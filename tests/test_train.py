@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dalib.train import (CheckpointError, augment, checkpoint_path, load_checkpoint, load_model, train,
+from dalib.train import (CheckpointError, augment_batch, checkpoint_path, load_checkpoint, load_model, train,
                          train_config)
 
 TINY = dict(depth=1, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=4)
@@ -119,7 +119,7 @@ def test_bf16_and_adversarial_training_run(tmp_path):
 
 def test_augment_is_crop_of_padded_and_flip():
     x = torch.rand(64, 3, 8, 8)
-    out = augment(x, torch.Generator().manual_seed(0))
+    out = augment_batch(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     padded = F.pad(x, (4, 4, 4, 4))
     for i in range(64):  # every output is some 8x8 window of the padded image, maybe mirrored

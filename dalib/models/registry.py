@@ -18,6 +18,7 @@ DEFAULT_CONFIG = {
     "num_heads": 6,         # heads of the standard model; DiffViT uses num_heads // 2 differential heads
     "mlp_ratio": 4.0,       # MLP hidden width / C
     "qkv_bias": True,       # bias in the q/k/v projection
+    "global_pool": "token", # classifier input: "token" (class token, standard ViT) or "avg" (mean of patch tokens)
     "mean": list(CIFAR10_MEAN),  # per-channel normalisation mean (inside the model)
     "std": list(CIFAR10_STD),    # per-channel normalisation std (inside the model)
 }
@@ -55,6 +56,8 @@ def _check_config(name, config):
         raise ValueError(f"{name}: mean and std must have one entry per channel and std > 0, "
                          f"got mean={c['mean']}, std={c['std']}")
     c["qkv_bias"] = bool(c["qkv_bias"])
+    if c["global_pool"] not in ("token", "avg"):
+        raise ValueError(f"{name}: global_pool must be 'token' or 'avg', got {c['global_pool']!r}")
     return c
 
 

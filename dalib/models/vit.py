@@ -41,13 +41,14 @@ class ViTClassifier(nn.Module):
     """
 
     def __init__(self, *, attn, depth, lambda_init, num_classes, img_size, patch_size, embed_dim,
-                 num_heads, mlp_ratio, qkv_bias, mean, std, config=None):
+                 num_heads, mlp_ratio, qkv_bias, global_pool, mean, std, config=None):
         super().__init__()
         diff = attn == "diff"
         self.vit = VisionTransformer(
             img_size=img_size, patch_size=patch_size, in_chans=len(mean), num_classes=num_classes,
             embed_dim=embed_dim, depth=depth, num_heads=num_heads // 2 if diff else num_heads,
-            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, attn_layer="diff" if diff else "attn",
+            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, global_pool=global_pool,
+            attn_layer="diff" if diff else "attn",
         )
         if diff:
             for i, block in enumerate(self.vit.blocks):
