@@ -235,3 +235,13 @@ def test_bad_input_errors():
         create_model("vit", global_pool="max")
     with pytest.raises(ValueError, match=r"not divisible by patch_size"):
         create_model("vit", img_size=30, patch_size=4)
+
+
+def test_measure_throughput_modes():
+    from dalib.models import measure_throughput
+    model = _tiny("diffvit", depth=1)
+    for mode in ("train", "infer"):
+        r = measure_throughput(model, mode, batch_size=4, steps=1, warmup=0, img_size=8, num_classes=3)
+        assert set(r) == {"img_per_s", "img_per_cpu_s"} and all(v > 0 for v in r.values())
+    with pytest.raises(ValueError, match=r"unknown mode 'fit'"):
+        measure_throughput(model, "fit")
