@@ -175,12 +175,14 @@ RUNS = ("current", "all", "latest")
 
 def _current_text(stem: str, root: Path) -> str | None:
     """Source text of notebook ``stem`` in this checkout, or None if it is not found."""
-    from dalib.run import RunError, resolve_notebook
+    from dalib.run import RunError, resolve_notebook, runnable_notebooks
 
+    hits = [p for p in runnable_notebooks(root) if p.stem == stem]  # records come from these
     try:
-        return resolve_notebook(stem, root).read_text(encoding="utf-8")
+        path = hits[0] if len(hits) == 1 else resolve_notebook(stem, root)
     except RunError:
         return None
+    return path.read_text(encoding="utf-8")
 
 
 def is_current(record: dict, text: str) -> bool:
