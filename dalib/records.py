@@ -1,14 +1,26 @@
 """Result records: the contract between experiment notebooks, the runner and the book.
 
-Notebooks write flat rows with :func:`write_rows`; under the runner (``python -m dalib.run``)
-the rows are staged in ``$DALIB_RUN_DIR`` and the runner writes one record per run,
-``results/<profile>/<notebook-stem>/<key>.json`` (+ the executed ``<key>.ipynb``), atomically
-and only after the notebook succeeded. Book pages read records with :func:`load_rows` and cite
-them with :func:`caption_source`.
+In a notebook (``notebooks/experiments``, ``notebooks/benchmarks``)::
+
+    from dalib.records import set_meta, write_rows
+    set_meta(device=str(device))                    # the device actually used
+    write_rows(rows, table="results")               # rows: list of flat dicts
+
+Under the runner (``python -m dalib.run``) the rows are staged in ``$DALIB_RUN_DIR`` and the runner
+writes one record per run, ``results/<profile>/<notebook-stem>/<key>.json`` (+ the executed
+``<key>.ipynb``), atomically and only after the notebook succeeded. Interactively nothing is saved.
+
+In a book page::
+
+    from dalib.records import caption_source, load_rows
+    df = load_rows("bench_attacks", table="results")   # profile: $DALIB_PROFILE, default "cpu"
+    caption_source(df)  # "Produced by notebooks/...md; records results/cpu/.../<key>.json"
 
 A record is one JSON object: flat provenance (``notebook``, ``key``, ``profile``, ``params``,
-``seed``, ``git_commit``, ``git_dirty``, package versions, ``device``, timestamps,
-``wall_time_s``, ``hostname``, ``cpu_count``) plus ``tables``: ``{table name: [row, ...]}``.
+``overrides``, ``sweep``, ``seed``, ``git_commit``, ``git_dirty``, ``<package>_version``,
+``device``, ``started``, ``finished``, ``wall_time_s``, ``hostname``, ``cpu_count``) plus
+``tables``: ``{table name: [row, ...]}``. A record is *current* if its key is the hash of the
+notebook's present source text and its own parameters, *stale* otherwise.
 
 This module imports neither torch nor pandas at import time (pandas is loaded by
 :func:`load_rows` only), so ``from dalib.records import write_rows`` is cheap.
