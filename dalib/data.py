@@ -85,6 +85,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from .atomic import atomic_torch_save
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -390,21 +392,6 @@ def clear_memory_cache() -> None:
     _MEMO.clear()
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cache_path(root: Path, name: str, split: str, size: int, files: list[Path]) -> Path:
     """Where the decoded images of this file list are (or will be) cached."""
     return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(root, name, split, size, files)}.pt"
@@ -432,7 +419,7 @@ def _cached_images(root: Path, name: str, split: str, size: int, files: list[Pat
         log.info("decoding %d images of %s/%s (once; cache %s)", len(files), name, split, path)
         images = _decode_files(files, size, native=native)
         try:
-            _atomic_torch_save({"images": images, "format": CACHE_FORMAT}, path)
+            atomic_torch_save({"images": images, "format": CACHE_FORMAT}, path)
         except OSError as e:
             warnings.warn(f"dalib.data: could not write the decode cache {path} ({e}); "
                           f"images are kept in memory only")

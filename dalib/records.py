@@ -32,8 +32,9 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from pathlib import Path
+
+from .atomic import atomic_write_text
 
 RUN_DIR_ENV = "DALIB_RUN_DIR"  # set by the runner for the kernel: staging directory of this run
 PROFILE_ENV = "DALIB_PROFILE"  # profile whose records book pages read (default "cpu")
@@ -64,30 +65,6 @@ def results_dir(root: Path | None = None) -> Path:
 def current_profile(profile: str | None = None) -> str:
     """``profile`` if given, else ``$DALIB_PROFILE``, else ``"cpu"``."""
     return profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``:
-    readers see the old file or the new one, never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-# --------------------------------------------------------------------------------------------
-# writing (inside a notebook)
 
 
 def _clean_value(key, value):

@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from importlib import metadata as _metadata
 from pathlib import Path
 
-from dalib.records import RUN_DIR_ENV, PROFILE_ENV, atomic_write_text, project_root, results_dir
+from dalib.atomic import atomic_write_text
+from dalib.records import RUN_DIR_ENV, PROFILE_ENV, project_root, results_dir
 
 PROFILES = ("smoke", "cpu", "paper")
 KINDS = ("experiment", "benchmark")

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .atomic import atomic_torch_save
 from .device import resolve_device
 from .models import DEFAULT_CONFIG, count_parameters, create_model, model_from_config
 from .seeding import seed_everything
@@ -131,19 +131,6 @@ def config_hash(config: dict) -> str:
 def checkpoint_path(config: dict, directory=None) -> Path:
     """``<checkpoint_dir>/<model>-d<depth>-<hash>.pt`` for a training config."""
     return checkpoint_dir(directory) / f"{config['model']}-d{config['depth']}-{config_hash(config)}.pt"
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rng_state() -> dict:
@@ -359,7 +346,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
                         "time_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                         "images": seen})
-        _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
+        atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
                             "optimizer_state": opt.state_dict(), "epoch": epoch + 1,
                             "rng_state": _rng_state(), "history": history, "done": False}, path)
 
@@ -368,7 +355,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
     t0 = time.perf_counter()
     acc = evaluate(net, x_te, y_te, device=dev)
     history[-1]["eval_time_s"] = time.perf_counter() - t0
-    _atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
                         "optimizer_state": opt.state_dict(), "epoch": epochs, "rng_state": _rng_state(),
                         "history": history, "done": True, "test_accuracy": acc}, path)
     return _result(net.eval(), cfg, path, acc, history)
