@@ -11,24 +11,12 @@ the same seed gives the same ``x_adv``; ``repr(attack)`` is the full configurati
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import torch
 from torch import nn
 
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module):
-    """Put ``model`` (all sub-modules) in eval mode; restore each sub-module's own previous
-    ``training`` flag on exit, also on exceptions."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
+from dalib.models.modes import eval_mode  # noqa: F401  (re-exported: dalib.attacks.eval_mode)
 
 
 def model_device(model: nn.Module) -> torch.device | None:

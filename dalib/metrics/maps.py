@@ -102,25 +102,11 @@ def views(model, x, wrt, keys=None):
         yield layer, layer_map_fn(model, layer, keys), hs[layer]
 
 
-class eval_mode:
+def eval_mode(model):
     """Context manager for metric computations: the model in eval mode (dropout off) and every
     attention layer on timm's explicit (non-fused) path, which is mathematically the same
     function but supports forward-mode AD, double backward and ``vmap`` (the fused SDPA kernel
-    does not). The old mode and flags are restored on exit."""
+    does not). Modes and flags are restored on exit (``dalib.models.modes.eval_mode``)."""
+    from dalib.models.modes import eval_mode as _eval_mode
 
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.fused = [(m, m.fused_attn) for m in self.model.modules() if hasattr(m, "fused_attn")]
-        self.model.eval()
-        for m, _ in self.fused:
-            m.fused_attn = False
-        return self.model
-
-    def __exit__(self, *exc):
-        for m, flag in self.fused:
-            m.fused_attn = flag
-        self.model.train(self.was_training)
-        return False
+    return _eval_mode(model, explicit_attention=True)
