@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from dalib import theory
+
 from ._groups import check_eps, check_input
 from .lipschitz import EPS_PAPER, ascent_lipschitz, power_lipschitz, sampling_lipschitz
 
@@ -74,7 +76,9 @@ def certified_radius(model, x, y, *, estimator="power", eps=EPS_PAPER, factor=1.
     m = margin(logits, y.to(logits.device))
     L = logit_lipschitz(model, x, estimator=estimator, eps=eps, n_samples=n_samples, steps=steps,
                         n_iter=n_iter, seed=seed)
-    radius = m / (factor * L)
+    # Appendix B, R = margin / L (written once, in dalib.theory)
+    radius = torch.as_tensor(theory.certified_radius(m.detach().cpu().double().numpy(),
+                                                     (factor * L).detach().cpu().double().numpy()))
     pred = logits.argmax(dim=1)
     return [{"sample": sample_offset + b, "label": int(y[b]), "pred": int(pred[b]),
              "correct": bool(pred[b] == y[b]), "margin": float(m[b]), "L_logits": float(L[b]),
