@@ -493,7 +493,7 @@ class FileImageDataset(ImageDataset):
         return _decode_one(self.files[i], self.image_size)
 
 
-def _make(name, split, root, files, labels, size, cache, native=None, **kw) -> ImageDataset:
+def _make(name, split, root, files, labels, size, cache, native: bool = False, **kw) -> ImageDataset:
     """A dataset over ``files``: decoded once and cached if it fits, else decoded lazily."""
     if not files:
         raise DatasetNotFoundError(name, split, [f"{kw.get('source')} (no image files)"],
@@ -502,7 +502,7 @@ def _make(name, split, root, files, labels, size, cache, native=None, **kw) -> I
     if cache is None:
         cache = nbytes <= _cache_max_bytes()
     if cache:
-        images, path = _cached_images(root, name, split, size, files, native=bool(native))
+        images, path = _cached_images(root, name, split, size, files, native=native)
         kw["extra"] = {**kw.get("extra", {}), "cache_file": path}
         return TensorImageDataset(images, name=name, split=split, labels=labels,
                                   image_size=size, **kw)
@@ -544,10 +544,11 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
 
     def from_torchvision():
         ds = tv_class()(str(root), train=(split == "train"), download=False)
-        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
         if size != 32:
             from PIL import Image
             images = torch.stack([_decode_one_pil(Image.fromarray(a), size) for a in ds.data])
+        else:
+            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
         return TensorImageDataset(images, name=name, split=split,
                                   labels=torch.tensor(ds.targets, dtype=torch.int64),
                                   classes=ds.classes, source=root / folder,

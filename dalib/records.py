@@ -40,7 +40,6 @@ RUN_DIR_ENV = "DALIB_RUN_DIR"  # set by the runner for the kernel: staging direc
 PROFILE_ENV = "DALIB_PROFILE"  # profile whose records book pages read (default "cpu")
 ROOT_ENV = "DALIB_ROOT"  # project root (default: the checkout holding this package)
 DEFAULT_PROFILE = "cpu"
-PROVENANCE_COLUMNS = ("record", "git_commit", "profile", "device", "wall_time_s")
 
 
 class RecordNotFoundError(FileNotFoundError):

@@ -160,7 +160,7 @@ def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
 
 def load_notebook(path: Path, root: Path) -> Notebook:
     path = path.resolve()
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    rel = _rel(path, root)
     text = path.read_text(encoding="utf-8")
     fm = _front_matter(text, rel)
     dalib_fm = fm.get("dalib") or {}
@@ -518,7 +518,6 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
         }
         if not tables:
             print(f"dalib.run: note: {p.nb.rel} wrote no rows (call dalib.records.write_rows)", file=sys.stderr)
-        p.record.parent.mkdir(parents=True, exist_ok=True)
         # executed notebook first, record last: a record's existence means the run completed
         atomic_write_text(p.executed, out_nb.read_text(encoding="utf-8"))
         atomic_write_text(p.record, format_record(record))
@@ -617,7 +616,7 @@ def main(argv=None) -> int:
             ap.error("give a NOTEBOOK, or --all / --list")
         nb = load_notebook(resolve_notebook(args.notebook, root), root)
         overrides = parse_overrides(args.param)
-        if not overrides and nb.sweeps.get(args.profile) and nb.kind is not None:
+        if not overrides and nb.sweeps.get(args.profile):
             # no -p: every point of the notebook's sweep for this profile
             return _run_many(profile_plans(nb, args.profile, root), root, args)
         pl = plan(nb, args.profile, overrides, root)
