@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from .atomic import atomic_torch_save
 from .device import resolve_device
-from .models import DEFAULT_CONFIG, count_parameters, create_model, model_from_config
+from .models import DEFAULT_CONFIG, eval_mode, count_parameters, create_model, model_from_config
 from .seeding import seed_everything
 
 __all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment_batch", "split_tensors",
@@ -242,15 +242,17 @@ class TrainResult:
 def evaluate(model, x, y, batch_size: int = 500, device="auto") -> float:
     """Top-1 accuracy in float32 of ``model`` (eval mode) on uint8 or [0, 1] float images."""
     dev = resolve_device(device)
-    was_training = model.training
-    model.eval()
     correct = 0
-    for i in range(0, len(y), batch_size):
-        xb = x[i:i + batch_size].to(dev)
-        xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
-        correct += (model(xb).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
-    model.train(was_training)
+    with eval_mode(model):
+        for i in range(0, len(y), batch_size):
+            xb = _as_float01(x[i:i + batch_size].to(dev))
+            correct += (model(xb).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
     return correct / len(y)
+
+
+def _as_float01(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [0, 1]; float images -> float32 unchanged in value."""
+    return x.float() / 255 if x.dtype == torch.uint8 else x.float()
 
 
 def _lr_at(cfg, step, total_steps):
@@ -319,8 +321,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
                    disable=not progress, mininterval=2.0, leave=True)
         for step in bar:
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = x_tr[idx]
-            xb = xb.float() / 255 if xb.dtype == torch.uint8 else xb.float()
+            xb = _as_float01(x_tr[idx])
             if cfg["augment"] != "none":
                 xb = augment_batch(xb, gen)
             xb, yb = xb.to(dev), y_tr[idx].to(dev)

@@ -219,8 +219,7 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
     lam = lam.reshape(1, -1, *([1] * (grams.dim() - 4)))  # broadcast over (B, L[, H])
     stats = alignment_from_gram(grams, lam=lam, k_da=2)
     if baseline is not None:
-        with eval_mode(baseline):
-            nb = attention_jacobian_norms(baseline, x_eval, **opts)["A"]  # (B, L[, Hb])
+        nb = attention_jacobian_norms(baseline, x_eval, **opts)["A"]  # (B, L[, Hb])
         if nb.shape[:2] != grams.shape[:2]:
             raise ValueError(f"baseline has {nb.shape[1]} layers for {grams.shape[1]} in the model; pass the "
                              "matched ViT (same depth, image and patch size)")
@@ -233,6 +232,7 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
         stats["norm_Jbase_rms"] = base_rms.expand_as(stats["norm_J1"])
         stats["gamma"] = stats["norm_J1"] * scale / base_rms
         stats["ratio_DA_base"] = stats["norm_JDA"] * scale / base_rms
+    stats = {k: v.cpu() for k, v in stats.items()}  # one device->host copy, not one per cell
     rows = []
     B, L = grams.shape[:2]
     H = grams.shape[2] if per_head else 1

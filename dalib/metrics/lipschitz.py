@@ -133,7 +133,6 @@ def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims
         xi = _ball_rescale(xi, eps)
         best = torch.full((g, B), -math.inf, dtype=fx.dtype, device=fx.device)
         lr = torch.full((g, B), float(step_size), dtype=x.dtype, device=x.device)
-        prev = best.clone()
         bshape = (g, B) + (1,) * len(D)
         for it in range(steps + 1):
             xi = xi.detach().requires_grad_(True)
@@ -144,11 +143,11 @@ def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims
                 ratio = torch.where(nxi > 0, ratio, 0.0)
                 grad = torch.autograd.grad(ratio.sum(), xi)[0] if it < steps else None
             r = ratio.detach()
+            improved = r > best
             best = torch.maximum(best, r)
             if grad is None:
                 break
-            lr = torch.where(r > prev, lr, lr * 0.5)
-            prev = torch.maximum(prev, r)
+            lr = torch.where(improved, lr, lr * 0.5)
             with torch.no_grad():
                 gn = grad.flatten(2).norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
                 radius = xi.flatten(2).norm(dim=-1)
@@ -251,6 +250,7 @@ def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, esti
             if "power" in estimators:
                 res["L_power"] = power_lipschitz(f, inp, n_iter=power_iter, group_dims=group_dims, seed=seed,
                                                  group_chunk=group_chunk)
+            res = {k: v.cpu() for k, v in res.items()}  # one device->host copy, not one per cell
             first = next(iter(res.values()))  # (B, L, M[, H])
             for idx in torch.cartesian_prod(*[torch.arange(n) for n in first.shape]).reshape(-1, first.dim()).tolist():
                 b, l, m = idx[:3]

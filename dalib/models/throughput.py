@@ -9,6 +9,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from ..device import resolve_device
+
 MODES = ("train", "infer")
 
 
@@ -27,7 +29,7 @@ def measure_throughput(model, mode: str, batch_size: int = 128, steps: int = 5, 
         raise ValueError(f"unknown mode {mode!r}; valid: {list(MODES)}")
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise ValueError(f"need steps >= 1, warmup >= 0, batch_size >= 1; got {steps}, {warmup}, {batch_size}")
-    dev = torch.device(device)
+    dev = resolve_device(device)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(batch_size, 3, img_size, img_size, generator=g).to(dev)
     y = torch.randint(0, num_classes, (batch_size,), generator=g).to(dev)
