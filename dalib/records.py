@@ -224,6 +224,29 @@ def all_records(profile: str | None = None, root: Path | None = None) -> list[di
     return out
 
 
+def pack_flags(flags) -> str:
+    """0/1 flags (length n) as a compact hex string (``np.packbits``, big-endian bit order): how a
+    record stores per-sample outcomes in one cell (1,000 flags take 250 characters). The length is
+    not encoded; store it beside (e.g. column ``n``) and pass it to :func:`unpack_flags`."""
+    import numpy as np
+
+    return np.packbits(np.asarray(flags, dtype=bool)).tobytes().hex()
+
+
+def unpack_flags(text: str, n: int):
+    """Inverse of :func:`pack_flags`: a bool array of length ``n``; ValueError if ``text`` holds
+    fewer than ``n`` flags or is not hex."""
+    import numpy as np
+
+    try:
+        raw = bytes.fromhex(text)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"unpack_flags: not a hex string of packed flags ({e})") from None
+    if not (0 <= n <= 8 * len(raw)) or len(raw) != (n + 7) // 8:
+        raise ValueError(f"unpack_flags: {len(raw)} bytes cannot hold exactly n={n} flags")
+    return np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=n).astype(bool)
+
+
 def _relpath(p: Path, root: Path) -> str:
     try:
         return p.resolve().relative_to(root.resolve()).as_posix()

@@ -19,9 +19,12 @@ A notebook that needs several runs per profile (e.g. every model and depth) decl
       profiles: {smoke: {epochs: 1}, cpu: {epochs: 5}}
       sweep: {model: [vit, diffvit], depth: [1, 2, 4]}     # all profiles, or per profile:
       # sweep: {smoke: {model: [vit, diffvit]}, cpu: {model: [vit, diffvit], depth: [1, 2, 4]}}
+      # a list of grids is their union (duplicate points run once):
+      # sweep: {cpu: [{model: [vit, diffvit], seed: [0, 1]}, {model: [diffvit], lambda_init: ["0.5"]}]}
 
 ``--all`` (and ``NOTEBOOK`` without ``-p``) then runs one record per grid point; with ``-p`` a
-single run is made and the sweep is ignored. The run is keyed by a short hash of the notebook source text and the
+single run is made and the sweep is ignored. ``--jobs N`` runs the pending points in N processes
+(``--shard K/N`` is one of them: every N-th point from the K-th, K = 0..N-1). The run is keyed by a short hash of the notebook source text and the
 resolved parameters; ``results/<profile>/<stem>/<key>.json`` (the record) and ``<key>.ipynb``
 (the executed notebook) are written atomically after success. An existing record means the run
 is skipped (``--force`` reruns it). A failed or interrupted run leaves no record.
@@ -85,7 +88,7 @@ class Notebook:
     kind: str | None
     profiles: dict
     params: dict[str, Param] = field(default_factory=dict)
-    sweeps: dict = field(default_factory=dict)  # profile -> {param: [values]} (cartesian product)
+    sweeps: dict = field(default_factory=dict)  # profile -> [{param: [values]}, ...] (union of cartesian products)
 
 
 def _front_matter(text: str, rel: str) -> dict:
@@ -180,21 +183,28 @@ def load_notebook(path: Path, root: Path) -> Notebook:
 
 
 def _parse_sweep(sweep, rel: str) -> dict:
-    """Front matter ``dalib.sweep``: ``{param: [values]}`` for every profile, or
-    ``{profile: {param: [values]}}`` per profile. Returns ``{profile: {param: [values]}}``."""
+    """Front matter ``dalib.sweep``: ``{param: [values]}`` (or a list of such grids) for every
+    profile, or ``{profile: that}`` per profile. Returns ``{profile: [{param: [values]}, ...]}``."""
     if not sweep:
         return {}
-    if not isinstance(sweep, dict):
+    if not isinstance(sweep, (dict, list)):
         raise RunError(f"{rel}: front matter dalib.sweep must map param -> [values] (or profile -> that)")
-    if all(k in PROFILES and isinstance(v, dict) for k, v in sweep.items()):
-        per_profile = {k: v for k, v in sweep.items()}
+    if isinstance(sweep, dict) and sweep and all(k in PROFILES and isinstance(v, (dict, list)) for k, v in sweep.items()):
+        per_profile = dict(sweep)
     else:
         per_profile = {p: sweep for p in PROFILES}
-    for prof, grid in per_profile.items():
-        for name, values in grid.items():
-            if not isinstance(values, list) or not values:
-                raise RunError(f"{rel}: dalib.sweep {name!r} ({prof}) must be a non-empty list of values, got {values!r}")
-    return per_profile
+    out = {}
+    for prof, grids in per_profile.items():
+        grids = grids if isinstance(grids, list) else [grids]
+        for grid in grids:
+            if not isinstance(grid, dict) or not grid:
+                raise RunError(f"{rel}: dalib.sweep ({prof}) must be a grid {{param: [values]}} or a list of "
+                               f"such grids, got {grid!r}")
+            for name, values in grid.items():
+                if not isinstance(values, list) or not values:
+                    raise RunError(f"{rel}: dalib.sweep {name!r} ({prof}) must be a non-empty list of values, got {values!r}")
+        out[prof] = grids
+    return out
 
 
 def runnable_notebooks(root: Path, kind: str | None = None) -> list[Path]:
@@ -291,7 +301,7 @@ def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | N
     bad = [n for n in prof if n not in nb.params]
     if bad:
         raise _unknown(bad, nb, f"front matter dalib.profiles.{profile}")
-    bad = [n for grid in nb.sweeps.values() for n in grid if n not in nb.params]
+    bad = [n for grids in nb.sweeps.values() for grid in grids for n in grid if n not in nb.params]
     if bad:
         raise _unknown(sorted(set(bad)), nb, "front matter dalib.sweep")
     for n, v in (sweep or {}).items():
@@ -406,15 +416,37 @@ def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Pat
 
 
 def profile_plans(nb: Notebook, profile: str, root: Path) -> list[Plan]:
-    """The runs a profile asks of a notebook: one per point of its ``dalib.sweep`` grid for that
-    profile (cartesian product, in the order written), else the single run with profile values."""
+    """The runs a profile asks of a notebook: one per point of its ``dalib.sweep`` grids for that
+    profile (cartesian product of each grid, grids in the order written, a point that resolves to
+    the same run as an earlier one dropped), else the single run with profile values."""
     import itertools
 
-    grid = nb.sweeps.get(profile) or {}
-    if not grid:
+    grids = nb.sweeps.get(profile) or []
+    if not grids:
         return [plan(nb, profile, None, root)]
-    names = list(grid)
-    return [plan(nb, profile, None, root, dict(zip(names, combo))) for combo in itertools.product(*grid.values())]
+    plans, keys = [], set()
+    for grid in grids:
+        names = list(grid)
+        for combo in itertools.product(*grid.values()):
+            pl = plan(nb, profile, None, root, dict(zip(names, combo)))
+            if pl.key not in keys:
+                keys.add(pl.key)
+                plans.append(pl)
+    return plans
+
+
+def notebook_parameters(name: str, profile: str = "cpu", overrides: dict | None = None,
+                        root: Path | None = None) -> dict:
+    """The resolved parameters of runnable notebook ``name`` (a stem or path) under ``profile``
+    with ``overrides`` (``{name: value}``, Python values, validated like ``-p``): how one notebook
+    reuses another's recipe (e.g. the training recipe of ``train``) without copying it."""
+    root = Path(root or project_root())
+    if profile not in PROFILES:
+        raise RunError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
+    nb = load_notebook(resolve_notebook(name, root), root)
+    params, _ = resolve_parameters(nb, profile, {k: repr(v) if not isinstance(v, str) else v
+                                                 for k, v in (overrides or {}).items()})
+    return params
 
 
 def format_record(record: dict) -> str:
@@ -588,8 +620,20 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="resolve parameters and show the plan, run nothing")
     ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="run the pending sweep points / notebooks in N parallel processes (default 1)")
+    ap.add_argument("--shard", default=None, metavar="K/N",
+                    help="run only every N-th planned run starting at the K-th (K = 0..N-1); what --jobs uses")
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     root = project_root()
+    try:
+        args.shard = _parse_shard(args.shard)
+        if args.jobs < 1:
+            raise RunError(f"--jobs must be >= 1, got {args.jobs}")
+    except RunError as e:
+        print(f"dalib.run: error: {e}", file=sys.stderr)
+        return 2
     if _main_thread():  # Ctrl-C / kill -INT interrupt the run even if SIGINT was ignored by the parent shell
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -640,7 +684,45 @@ def main(argv=None) -> int:
         return 130
 
 
+def _parse_shard(text):
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not m or not int(m.group(1)) < int(m.group(2)):
+        raise RunError(f"--shard must be K/N with 0 <= K < N, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _run_jobs(argv: list[str], jobs: int) -> int:
+    """Run ``python -m dalib.run <argv> --shard k/jobs`` for k = 0..jobs-1 in parallel; worst exit code."""
+    procs = [subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"])
+             for k in range(jobs)]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
+    return max(codes)
+
+
 def _run_many(plans: list[Plan], root: Path, args) -> int:
+    if args.shard is not None:  # this process's share of the pending runs
+        k, n_shards = args.shard
+        plans = [pl for pl in plans if args.force or not pl.done][k::n_shards]
+    elif args.jobs > 1 and not args.dry_run:
+        pending = [pl for pl in plans if args.force or not pl.done]
+        if len(pending) > 1:
+            argv, skip = [], False
+            for a in args.argv:
+                if skip or a.startswith("--jobs"):
+                    skip = a == "--jobs"
+                    continue
+                argv.append(a)
+            print(f"dalib.run: {len(pending)} pending run(s) in {args.jobs} processes", flush=True)
+            return _run_jobs(argv, min(args.jobs, len(pending)))
     todo = [pl for pl in plans if args.force or not pl.done]
     n = len(plans)
     print(f"dalib.run: profile {args.profile}: {n} run(s), {len(todo)} to run", flush=True)

@@ -36,7 +36,7 @@ from .device import resolve_device
 from .models import DEFAULT_CONFIG, eval_mode, count_parameters, create_model, model_from_config
 from .seeding import seed_everything
 
-__all__ = ["train", "TrainResult", "CheckpointError", "evaluate", "augment_batch", "split_tensors",
+__all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult", "CheckpointError", "evaluate", "augment_batch", "split_tensors",
            "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
            "load_model"]
 
@@ -360,6 +360,39 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
                         "optimizer_state": opt.state_dict(), "epoch": epochs, "rng_state": _rng_state(),
                         "history": history, "done": True, "test_accuracy": acc}, path)
     return _result(net.eval(), cfg, path, acc, history)
+
+
+# the parameters of notebooks/experiments/train.md that configure the model (the rest go to train())
+MODEL_PARAMETERS = ("depth", "lambda_init", "num_classes", "embed_dim", "num_heads", "patch_size",
+                    "global_pool")
+_PROCESS_PARAMETERS = ("num_threads",)  # process settings, not part of the training configuration
+
+
+def _split_parameters(params: dict):
+    p = {k: v for k, v in params.items() if k not in _PROCESS_PARAMETERS}
+    if "model" not in p:
+        raise ValueError("params lacks 'model' (a registry key of dalib.models: 'vit' or 'diffvit')")
+    model = p.pop("model")
+    return model, {k: p.pop(k) for k in MODEL_PARAMETERS if k in p}, p
+
+
+def train_from_parameters(params: dict, **kwargs) -> TrainResult:
+    """:func:`train` from the flat parameter set of ``notebooks/experiments/train.md`` (``model``,
+    the :data:`MODEL_PARAMETERS`, and :func:`train`'s keyword arguments; ``num_threads`` is
+    ignored): the one mapping from that notebook's parameters to a training run, shared by the
+    notebook and by experiments that reuse its recipe via ``dalib.run.notebook_parameters``.
+    ``kwargs`` (e.g. ``progress``, ``checkpoints``) are passed to :func:`train`."""
+    model, model_config, rest = _split_parameters(params)
+    return train(model, model_config, **rest, **kwargs)
+
+
+def config_from_parameters(params: dict) -> dict:
+    """The training configuration (what the checkpoint hash is over, :func:`train_config`) that
+    :func:`train_from_parameters` would train for ``params``, without training: lets an analysis
+    check that a result was made with the current recipe (compare :func:`config_hash`)."""
+    model, model_config, rest = _split_parameters(params)
+    rest = {k: v for k, v in rest.items() if k not in ("device", "data_root", "checkpoints", "progress")}
+    return train_config(model, model_config, **rest)
 
 
 def _result(net, cfg, path, acc, history, trained_now=True) -> TrainResult:

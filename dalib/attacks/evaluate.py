@@ -71,6 +71,18 @@ class AttackEvaluation:
     flags: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
 
+    def record(self, flags=("changed", "clean_correct", "adv_correct"), **extra) -> dict:
+        """One flat row: the summary, ``extra`` columns, and each of ``flags`` packed into a hex
+        string column ``<flag>_flags`` (``dalib.records.pack_flags``; unpack with
+        ``unpack_flags(row["<flag>_flags"], row["n"])``): the per-sample outcomes that paired
+        comparisons between models need, at 250 characters per 1,000 samples."""
+        from ..records import pack_flags
+
+        missing = [k for k in flags if k not in self.flags]
+        if missing:
+            raise KeyError(f"record: no per-sample flags {missing}; available: {sorted(self.flags)}")
+        return {**self.summary, **extra, **{f"{k}_flags": pack_flags(self.flags[k]) for k in flags}}
+
     def rows(self, **extra) -> list[dict]:
         """Per-sample flat rows (``index`` + every flag + ``extra`` columns)."""
         n = len(next(iter(self.flags.values()))) if self.flags else 0

@@ -1,0 +1,125 @@
+"""Analysis of attack records across models and training seeds: the computations behind the
+results chapters (book pages only call these and plot).
+
+Input is the DataFrame of ``dalib.records.load_rows("asr", table="asr")``: one row per (trained
+model, attack, budget) with the summary and the per-image flags packed as hex
+(``changed_flags``, ``clean_correct_flags``, ``adv_correct_flags``; n in ``n``).
+
+- :func:`recipe_check` marks rows whose model was trained with a recipe that is no longer the
+  current one of ``notebooks/experiments/train.md`` (the config hash differs), so that an edited
+  training recipe never silently mixes with old results.
+- :func:`seed_summary`: mean and Student-t 95% CI over training seeds, per group.
+- :func:`paired_comparison`: model B against model A on the same images, per attack and budget:
+  per seed, McNemar's exact test and the difference of rates; over seeds, the mean difference with
+  its t CI and the verdict of :func:`dalib.stats.verdict` (claim: B > A).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .records import unpack_flags
+from .stats import PRACTICAL_MARGIN, mcnemar, mcnemar_pooled, mean_ci, verdict
+
+__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "flags_of"]
+
+MODEL_KEYS = ("model", "depth", "lambda_init")
+
+
+def recipe_check(df):
+    """``df`` with a bool column ``recipe_current``: True if the row's ``config_hash`` equals the
+    hash of the configuration that the current ``train`` notebook recipe (profile
+    ``param.train_profile``) gives for the row's model, depth, lambda_init, seed and dataset."""
+    from .run import notebook_parameters
+    from .train import config_from_parameters, config_hash
+
+    cache = {}
+
+    def expected(r):
+        k = (r["param.train_profile"], r["model"], int(r["depth"]), str(r["lambda_init"]), int(r["seed"]),
+             r["param.dataset"])
+        if k not in cache:
+            params = notebook_parameters("train", k[0], dict(model=k[1], depth=k[2], lambda_init=k[3],
+                                                             seed=k[4], dataset=k[5]))
+            cache[k] = config_hash(config_from_parameters(params))
+        return cache[k]
+
+    out = df.copy()
+    out["recipe_current"] = [r["config_hash"] == expected(r) for _, r in out.iterrows()]
+    return out
+
+
+def select(df, **where):
+    """Rows of ``df`` whose columns equal the given values (``lambda_init`` compared as text)."""
+    mask = np.ones(len(df), dtype=bool)
+    for col, val in where.items():
+        mask &= (df[col].astype(str) == str(val)).to_numpy() if col == "lambda_init" else (df[col] == val).to_numpy()
+    return df[mask]
+
+
+def flags_of(row, flag: str = "changed"):
+    """The per-image bool array ``flag`` of one record row."""
+    return unpack_flags(row[f"{flag}_flags"], int(row["n"]))
+
+
+def seed_summary(df, by, value: str = "asr"):
+    """Per group of ``by`` columns: mean of ``value`` over the rows (one per training seed), its
+    Student-t 95% CI, the number of seeds and the per-seed values (text, seed order)."""
+    import pandas as pd
+
+    out = []
+    for key, g in df.groupby(list(by), sort=True):
+        g = g.sort_values("seed")
+        s = mean_ci(g[value].astype(float))
+        key = key if isinstance(key, tuple) else (key,)
+        out.append({**dict(zip(by, key)), "mean": s["mean"], "ci_low": s["low"], "ci_high": s["high"],
+                    "n_seeds": s["n"], "per_seed": ", ".join(f"{v:.4f}" for v in g[value])})
+    return pd.DataFrame(out)
+
+
+def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: str = "changed",
+                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05):
+    """Model ``b`` vs model ``a`` (each a dict of column values, e.g. ``{"model": "vit"}``), per
+    group of ``on``, paired by training seed and by image.
+
+    Per seed present for both: McNemar's exact test on the per-image ``flag`` and the difference
+    ``rate_b - rate_a``. Over seeds: mean difference with its t 95% CI and the verdict for the claim
+    "b has the higher rate" (:func:`dalib.stats.verdict`). Columns: the ``on`` keys, ``a_mean``,
+    ``b_mean``, ``diff_mean``, ``diff_low``, ``diff_high``, ``n_seeds``, ``p_per_seed`` (text),
+    ``p_pooled`` (:func:`dalib.stats.mcnemar_pooled`),
+    ``seeds_b_higher`` / ``seeds_a_higher`` (seeds with McNemar p < ``alpha`` in each direction),
+    ``verdict``, ``reason``. Rows of ``a`` and ``b`` must come from the same images (same ``n``)."""
+    import pandas as pd
+
+    A, B = select(df, **a), select(df, **b)
+    out = []
+    for key, gb in B.groupby(list(on), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ga = select(A, **dict(zip(on, key)))
+        seeds = sorted(set(ga["seed"]) & set(gb["seed"]))
+        diffs, ps, ra, rb, hi_b, hi_a, tables = [], [], [], [], 0, 0, []
+        for s in seeds:
+            (_, row_a), = select(ga, seed=s).iterrows()
+            (_, row_b), = select(gb, seed=s).iterrows()
+            if int(row_a["n"]) != int(row_b["n"]):
+                raise ValueError(f"paired_comparison: seed {s} {key}: {row_a['n']} vs {row_b['n']} images; "
+                                 "pairs need the same images")
+            m = mcnemar(flags_of(row_a, flag), flags_of(row_b, flag))
+            tables.append(m)
+            diffs.append(m["diff"])
+            ps.append(m["p"])
+            ra.append(m["rate_a"])
+            rb.append(m["rate_b"])
+            hi_b += m["p"] < alpha and m["diff"] > 0
+            hi_a += m["p"] < alpha and m["diff"] < 0
+        s = mean_ci(diffs) if diffs else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+        pooled = mcnemar_pooled(tables)["p"] if tables else np.nan
+        v, why = verdict(s["low"], s["high"], s["n"], p=pooled, alpha=alpha, margin=margin,
+                         what="the difference")
+        out.append({**dict(zip(on, key)), "a_mean": float(np.mean(ra)) if ra else np.nan,
+                    "b_mean": float(np.mean(rb)) if rb else np.nan, "diff_mean": s["mean"],
+                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"],
+                    "p_per_seed": ", ".join(f"{p:.2g}" for p in ps), "p_pooled": pooled,
+                    "seeds_b_higher": int(hi_b),
+                    "seeds_a_higher": int(hi_a), "verdict": v, "reason": why})
+    return pd.DataFrame(out)

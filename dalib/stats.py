@@ -1,0 +1,138 @@
+"""Statistics for comparing attack outcomes: seed-level confidence intervals, paired tests on
+per-sample flags, and the plain verdict the results chapter gives each claim of the paper.
+
+Two sources of variation are kept apart (the paper reports single runs without error bars):
+
+- **Across training seeds** (is the effect a property of the architecture, or of one training
+  run?): per-seed values or per-seed paired differences, summarised by the mean and a Student-t
+  95% confidence interval, :func:`mean_ci`. With 3 seeds the t quantile is 4.30, so the interval is
+  wide; that is the honest width of a 3-seed experiment.
+- **Across images, for one pair of trained models** (is the difference between these two models
+  more than the luck of the 1,000 test images?): McNemar's exact test on the discordant pairs of
+  per-sample flags (McNemar 1947; exact binomial form), :func:`mcnemar`, and a paired bootstrap
+  CI of the difference of the two rates, :func:`paired_bootstrap`.
+
+:func:`verdict` turns a seed-level CI of a difference (in the direction the paper claims) into
+"reproduced", "not reproduced" or "inconclusive" with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["mean_ci", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict", "VERDICTS", "PRACTICAL_MARGIN"]
+
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
+
+
+def mean_ci(values, level: float = 0.95) -> dict:
+    """Mean of ``values`` (e.g. one number per training seed) with a Student-t CI.
+
+    Returns ``{"mean", "low", "high", "sd", "n"}``; ``low``/``high`` are NaN for n < 2 (one seed
+    says nothing about seed-to-seed variation). NaN values are an error, not dropped."""
+    from scipy import stats as st
+
+    v = np.asarray(values, dtype=float).ravel()
+    if np.isnan(v).any():
+        raise ValueError(f"mean_ci: values contain NaN: {v.tolist()}")
+    n = int(v.size)
+    if n == 0:
+        return {"mean": math.nan, "low": math.nan, "high": math.nan, "sd": math.nan, "n": 0}
+    m = float(v.mean())
+    if n < 2:
+        return {"mean": m, "low": math.nan, "high": math.nan, "sd": math.nan, "n": 1}
+    sd = float(v.std(ddof=1))
+    half = float(st.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": m, "low": m - half, "high": m + half, "sd": sd, "n": n}
+
+
+def _flags_pair(a, b):
+    a, b = np.asarray(a, dtype=bool).ravel(), np.asarray(b, dtype=bool).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired flags must have the same length, got {a.size} and {b.size}")
+    return a, b
+
+
+def mcnemar(a, b) -> dict:
+    """McNemar's exact test that two paired 0/1 outcomes (same samples) have equal rates.
+
+    ``a``, ``b``: flags of the same n samples (e.g. ``changed`` for ViT and DiffViT on the same
+    images). Only discordant pairs carry information: ``n_b_only`` = #(not a, b) and ``n_a_only``
+    = #(a, not b); under H0 each discordant pair is b-only with probability 1/2, so the two-sided
+    p-value is the exact binomial one, ``min(1, 2 P[X <= min(n_a_only, n_b_only)])``,
+    X ~ Bin(n_a_only + n_b_only, 1/2). Returns those counts, ``rate_a``, ``rate_b``,
+    ``diff = rate_b - rate_a`` and ``p``."""
+    from scipy import stats as st
+
+    a, b = _flags_pair(a, b)
+    n = int(a.size)
+    b_only, a_only = int((~a & b).sum()), int((a & ~b).sum())
+    k = b_only + a_only
+    p = 1.0 if k == 0 else float(min(1.0, 2 * st.binom.cdf(min(a_only, b_only), k, 0.5)))
+    ra, rb = (float(a.mean()), float(b.mean())) if n else (math.nan, math.nan)
+    return {"n": n, "n_a_only": a_only, "n_b_only": b_only, "rate_a": ra, "rate_b": rb,
+            "diff": rb - ra, "p": p}
+
+
+def mcnemar_pooled(tables) -> dict:
+    """McNemar's exact test pooled over strata (e.g. training seeds): the discordant counts of the
+    :func:`mcnemar` results ``tables`` are summed and tested as one binomial. Valid when the
+    strata share the direction of the effect under the alternative; returns ``n_a_only``,
+    ``n_b_only`` and ``p``."""
+    from scipy import stats as st
+
+    a_only = int(sum(t["n_a_only"] for t in tables))
+    b_only = int(sum(t["n_b_only"] for t in tables))
+    k = a_only + b_only
+    p = 1.0 if k == 0 else float(min(1.0, 2 * st.binom.cdf(min(a_only, b_only), k, 0.5)))
+    return {"n_a_only": a_only, "n_b_only": b_only, "p": p}
+
+
+def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile bootstrap CI of ``mean(b) - mean(a)`` over paired samples: the same resampled
+    indices for both (seeded NumPy generator). Returns ``{"diff", "low", "high", "n"}``."""
+    a, b = _flags_pair(a, b)
+    n = int(a.size)
+    if n == 0:
+        return {"diff": math.nan, "low": math.nan, "high": math.nan, "n": 0}
+    d = b.astype(float) - a.astype(float)  # (n,) per-sample difference in {-1, 0, 1}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    means = d[idx].mean(1)
+    q = (1 - level) / 2
+    return {"diff": float(d.mean()), "low": float(np.quantile(means, q)),
+            "high": float(np.quantile(means, 1 - q)), "n": n}
+
+
+def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
+            margin: float = PRACTICAL_MARGIN, what: str = "the difference") -> tuple[str, str]:
+    """``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
+    effect in the claimed direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` seeds and, if given,
+    the p-value ``p`` of an image-level test pooled over the seeds (e.g. McNemar on all pairs):
+
+    - **reproduced**: the CI lies above 0 (and ``p < alpha``);
+    - **not reproduced**: the CI lies below 0 (and ``p < alpha``): the opposite effect; or the CI
+      lies inside ``(-margin, margin)``: no effect of practical size;
+    - **inconclusive**: otherwise (the CI contains 0 and reaches beyond the margin; or the seeds
+      agree but the images do not settle it, ``p >= alpha``, which happens when a few seeds give
+      near-identical differences and the t interval collapses), or fewer than two seeds (no CI).
+    """
+    if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
+        return "inconclusive", f"only {n} seed(s): no confidence interval over training seeds"
+    ci = f"95% CI of {what} over {n} seeds [{low:+.3f}, {high:+.3f}]"
+    pooled = "" if p is None else f", pooled image-level p = {p:.2g}"
+    weak = p is not None and not p < alpha
+    if low > 0:
+        if weak:
+            return "inconclusive", f"{ci} lies above 0, but the images do not settle it{pooled}"
+        return "reproduced", f"{ci} lies above 0{pooled}"
+    if high < 0:
+        if weak:
+            return "inconclusive", f"{ci} lies below 0, but the images do not settle it{pooled}"
+        return "not reproduced", f"{ci} lies below 0: the opposite effect{pooled}"
+    if -margin < low and high < margin:
+        return "not reproduced", f"{ci} lies within ±{margin:.2f}: no effect of practical size"
+    return "inconclusive", f"{ci} contains 0{pooled}"
