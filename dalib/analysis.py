@@ -21,7 +21,7 @@ import numpy as np
 from .records import unpack_flags
 from .stats import PRACTICAL_MARGIN, mcnemar, mcnemar_pooled, mean_ci, verdict
 
-__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "flags_of"]
+__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
 
@@ -122,4 +122,30 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
                     "p_per_seed": ", ".join(f"{p:.2g}" for p in ps), "p_pooled": pooled,
                     "seeds_b_higher": int(hi_b),
                     "seeds_a_higher": int(hi_a), "verdict": v, "reason": why})
+    return pd.DataFrame(out)
+
+
+def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: str = "asr_correct",
+                    margin: float = PRACTICAL_MARGIN):
+    """Like :func:`paired_comparison` but for a summary column ``value`` whose per-image pairing is
+    lost (e.g. ``asr_correct``, whose denominator is each model's own set of correctly classified
+    images): per seed ``value_b - value_a``, their mean with the t 95% CI over seeds, and the
+    verdict for "b is higher" from the seed-level CI alone. Columns: the ``on`` keys, ``a_mean``,
+    ``b_mean``, ``diff_mean``, ``diff_low``, ``diff_high``, ``n_seeds``, ``verdict``, ``reason``."""
+    import pandas as pd
+
+    A, B = select(df, **a), select(df, **b)
+    out = []
+    for key, gb in B.groupby(list(on), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ga = select(A, **dict(zip(on, key)))
+        seeds = sorted(set(ga["seed"]) & set(gb["seed"]))
+        va = [float(select(ga, seed=s_)[value].iloc[0]) for s_ in seeds]
+        vb = [float(select(gb, seed=s_)[value].iloc[0]) for s_ in seeds]
+        s = mean_ci(np.subtract(vb, va)) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+        v, why = verdict(s["low"], s["high"], s["n"], margin=margin, what="the difference")
+        out.append({**dict(zip(on, key)), "a_mean": float(np.mean(va)) if va else np.nan,
+                    "b_mean": float(np.mean(vb)) if vb else np.nan, "diff_mean": s["mean"],
+                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "verdict": v,
+                    "reason": why})
     return pd.DataFrame(out)

@@ -733,7 +733,8 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
     failed = []
     t_all = time.perf_counter()
     for i, pl in enumerate(plans, 1):
-        tag = f"[{i}/{n}] {pl.nb.rel}" + (f" ({_fmt_params(pl.sweep)})" if pl.sweep else "")
+        shard = f"shard {args.shard[0]}/{args.shard[1]} " if args.shard else ""
+        tag = f"{shard}[{i}/{n}] {pl.nb.rel}" + (f" ({_fmt_params(pl.sweep)})" if pl.sweep else "")
         if pl not in todo:
             print(f"{tag}: up to date ({_rel(pl.record, root)})", flush=True)
             continue

@@ -137,6 +137,13 @@ def test_evaluation_flags_and_denominators(net, test_set):
     assert all(isinstance(v, (str, int, float, bool)) for v in s.values())  # flat, write_rows-ready
     rows = ev.rows(model="tiny")
     assert len(rows) == 128 and rows[0]["model"] == "tiny" and isinstance(rows[0]["changed"], bool)
+    rec = ev.record(model="tiny")  # one row: summary + packed per-sample flags
+    from dalib.records import unpack_flags
+    for k in ("changed", "clean_correct", "adv_correct"):
+        assert (unpack_flags(rec[f"{k}_flags"], rec["n"]) == f[k]).all()
+    assert rec["model"] == "tiny" and rec["asr"] == s["asr"]
+    with pytest.raises(KeyError, match="nope"):
+        ev.record(flags=("nope",))
     # batching does not change a deterministic attack's result
     ev2 = evaluate_attack(PGD(net, eps=4 / 255, steps=5, random_start=False), x, y, batch_size=128)
     ev3 = evaluate_attack(PGD(net, eps=4 / 255, steps=5, random_start=False), x, y, batch_size=32)

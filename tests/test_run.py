@@ -341,3 +341,62 @@ def test_interrupted_run_leaves_no_record_and_reruns(proj, tmp_path_factory, sig
     r = cli(proj, "demo", "-p", f"gate={gate}")
     assert r.returncode == 0, r.stderr
     assert len(list(folder.glob("*.json"))) == 1 and len(list(folder.glob("*.ipynb"))) == 1
+
+
+def test_sweep_list_of_grids_is_their_union_without_duplicates(proj, no_kernel):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  sweep:\n    cpu:\n      - {model: [vit, diffvit], n: [1]}\n"
+                                 "      - {model: [diffvit], n: [1, 2]}\n  profiles:"))
+    plans = runner.profile_plans(demo(proj), "cpu", proj)
+    # (diffvit, 1) is in both grids: it runs once
+    assert [(p.params["model"], p.params["n"]) for p in plans] == [("vit", 1), ("diffvit", 1), ("diffvit", 2)]
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: [{model: [vit]}, {}]}\n  profiles:"))
+    with pytest.raises(runner.RunError, match="grid"):
+        demo(proj)
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: [{nope: [1]}]}\n  profiles:"))
+    with pytest.raises(runner.RunError, match="nope"):
+        runner.profile_plans(demo(proj), "cpu", proj)
+
+
+def test_shard_splits_pending_runs_and_bad_shard_is_rejected(proj, monkeypatch, capsys):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: {n: [1, 2, 3, 4, 5]}}\n  profiles:"))
+    ran = {}
+
+    def fake_execute(pl, root, **kw):
+        ran.setdefault("n", []).append(pl.params["n"])
+        return {"wall_time_s": 0.0}
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    assert runner.main(["demo", "--shard", "1/2"]) == 0
+    assert ran["n"] == [2, 4]
+    ran.clear()
+    assert runner.main(["demo", "--shard", "0/2"]) == 0
+    assert ran["n"] == [1, 3, 5]
+    for bad in ("2/2", "x", "1/0"):
+        assert runner.main(["demo", "--shard", bad]) == 2
+        assert "--shard must be K/N" in capsys.readouterr().err
+    assert runner.main(["demo", "--jobs", "0"]) == 2
+
+
+def test_jobs_runs_the_sweep_in_parallel_processes(proj):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: {n: [1, 2, 3]}}\n  profiles:"))
+    r = cli(proj, "demo", "--jobs", "2", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "3 pending run(s) in 2 processes" in r.stdout
+    assert sorted(len(json.loads(p.read_text())["tables"]["results"])
+                  for p in (proj / "results/cpu/demo").glob("*.json")) == [1, 2, 3]
+    r = cli(proj, "demo", "--jobs", "2")
+    assert r.returncode == 0 and "0 run, 0 failed, 3 up to date" in r.stdout
+
+
+def test_notebook_parameters_resolves_profile_and_overrides(proj):
+    p = runner.notebook_parameters("demo", "smoke", {"scale": 3, "model": "diffvit"}, root=proj)
+    assert p["n"] == 2 and p["scale"] == 3.0 and p["model"] == "diffvit"
+    with pytest.raises(runner.RunError, match="nope"):
+        runner.notebook_parameters("demo", "smoke", {"nope": 1}, root=proj)
+    with pytest.raises(runner.RunError, match="unknown profile"):
+        runner.notebook_parameters("demo", "gpu", root=proj)
+    with pytest.raises(runner.RunError, match="must be int"):
+        runner.notebook_parameters("demo", "cpu", {"n": "many"}, root=proj)

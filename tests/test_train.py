@@ -139,3 +139,24 @@ def test_bad_config_errors_before_compute(tmp_path):
     with pytest.raises(ValueError, match=r"epochs must be a positive int"):
         train_config("vit", TINY, epochs=0)
     assert train_config("vit", TINY) != train_config("diffvit", TINY)
+
+
+def test_train_from_parameters_is_train_with_the_notebook_mapping(tmp_path):
+    from dalib.run import notebook_parameters
+    from dalib.train import config_from_parameters, config_hash, train_from_parameters
+
+    params = notebook_parameters("train", "smoke", {"model": "diffvit", "n_train": 64, "n_test": 32})
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(64) % 10
+    r = train_from_parameters({**params, "device": "cpu"}, data=(x, y, x[:32], y[:32]), checkpoints=tmp_path,
+                              progress=False)
+    assert r.config["embed_dim"] == params["embed_dim"] and r.config["epochs"] == params["epochs"]
+    assert r.config["model"] == "diffvit" and float(r.config["lambda_init"]) == float(params["lambda_init"])
+    # the configuration is computable without training (dataset replaced by data -> differs only there)
+    cfg = config_from_parameters(params)
+    assert {k: v for k, v in cfg.items() if k != "dataset"} == {k: v for k, v in r.config.items() if k != "dataset"}
+    assert config_hash(config_from_parameters(params)) == config_hash(cfg)
+    with pytest.raises(ValueError, match="model"):
+        train_from_parameters({"depth": 1})
+    with pytest.raises(TypeError, match="bogus"):
+        train_from_parameters({**params, "bogus": 1})
