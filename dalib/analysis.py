@@ -77,6 +77,15 @@ def seed_summary(df, by, value: str = "asr"):
     return pd.DataFrame(out)
 
 
+def _matched(df, a: dict, b: dict, on):
+    """Per group of ``on`` present in ``b``: ``(key, rows of a, rows of b, seeds present in both)``."""
+    A, B = select(df, **a), select(df, **b)
+    for key, gb in B.groupby(list(on), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ga = select(A, **dict(zip(on, key)))
+        yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"]))
+
+
 def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: str = "changed",
                       margin: float = PRACTICAL_MARGIN, alpha: float = 0.05):
     """Model ``b`` vs model ``a`` (each a dict of column values, e.g. ``{"model": "vit"}``), per
@@ -91,12 +100,8 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     ``verdict``, ``reason``. Rows of ``a`` and ``b`` must come from the same images (same ``n``)."""
     import pandas as pd
 
-    A, B = select(df, **a), select(df, **b)
     out = []
-    for key, gb in B.groupby(list(on), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        ga = select(A, **dict(zip(on, key)))
-        seeds = sorted(set(ga["seed"]) & set(gb["seed"]))
+    for key, ga, gb, seeds in _matched(df, a, b, on):
         diffs, ps, ra, rb, hi_b, hi_a, tables = [], [], [], [], 0, 0, []
         for s in seeds:
             (_, row_a), = select(ga, seed=s).iterrows()
@@ -134,12 +139,8 @@ def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: s
     ``b_mean``, ``diff_mean``, ``diff_low``, ``diff_high``, ``n_seeds``, ``verdict``, ``reason``."""
     import pandas as pd
 
-    A, B = select(df, **a), select(df, **b)
     out = []
-    for key, gb in B.groupby(list(on), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        ga = select(A, **dict(zip(on, key)))
-        seeds = sorted(set(ga["seed"]) & set(gb["seed"]))
+    for key, ga, gb, seeds in _matched(df, a, b, on):
         va = [float(select(ga, seed=s_)[value].iloc[0]) for s_ in seeds]
         vb = [float(select(gb, seed=s_)[value].iloc[0]) for s_ in seeds]
         s = mean_ci(np.subtract(vb, va)) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
