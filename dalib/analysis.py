@@ -87,7 +87,7 @@ def _matched(df, a: dict, b: dict, on):
 
 
 def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: str = "changed",
-                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05):
+                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, paper_effect=None):
     """Model ``b`` vs model ``a`` (each a dict of column values, e.g. ``{"model": "vit"}``), per
     group of ``on``, paired by training seed and by image.
 
@@ -97,7 +97,9 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     ``b_mean``, ``diff_mean``, ``diff_low``, ``diff_high``, ``n_seeds``, ``p_per_seed`` (text),
     ``p_pooled`` (:func:`dalib.stats.mcnemar_pooled`),
     ``seeds_b_higher`` / ``seeds_a_higher`` (seeds with McNemar p < ``alpha`` in each direction),
-    ``verdict``, ``reason``. Rows of ``a`` and ``b`` must come from the same images (same ``n``)."""
+    ``verdict``, ``reason``. Rows of ``a`` and ``b`` must come from the same images (same ``n``).
+    ``paper_effect``: the paper's ``rate_b - rate_a``, if it reports one (a number, or a dict from
+    the ``on`` key tuple to a number), passed to the verdict."""
     import pandas as pd
 
     out = []
@@ -119,8 +121,9 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
             hi_a += m["p"] < alpha and m["diff"] < 0
         s = mean_ci(diffs) if diffs else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
         pooled = mcnemar_pooled(tables)["p"] if tables else np.nan
+        pe = paper_effect.get(key) if isinstance(paper_effect, dict) else paper_effect
         v, why = verdict(s["low"], s["high"], s["n"], p=pooled, alpha=alpha, margin=margin,
-                         what="the difference")
+                         what="the difference", paper_effect=pe)
         out.append({**dict(zip(on, key)), "a_mean": float(np.mean(ra)) if ra else np.nan,
                     "b_mean": float(np.mean(rb)) if rb else np.nan, "diff_mean": s["mean"],
                     "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"],

@@ -108,7 +108,8 @@ def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.9
 
 
 def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
-            margin: float = PRACTICAL_MARGIN, what: str = "the difference") -> tuple[str, str]:
+            margin: float = PRACTICAL_MARGIN, what: str = "the difference",
+            paper_effect: float | None = None) -> tuple[str, str]:
     """``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
     effect in the claimed direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` seeds and, if given,
     the p-value ``p`` of an image-level test pooled over the seeds (e.g. McNemar on all pairs):
@@ -119,20 +120,30 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
     - **inconclusive**: otherwise (the CI contains 0 and reaches beyond the margin; or the seeds
       agree but the images do not settle it, ``p >= alpha``, which happens when a few seeds give
       near-identical differences and the t interval collapses), or fewer than two seeds (no CI).
+
+    ``paper_effect``: the size of the effect the paper reports (same units, > 0), if it reports
+    one. A CI that contains 0 but lies wholly below it excludes the paper's effect: **not
+    reproduced** (an effect of the paper's size is ruled out; a smaller one is not). A CI above 0
+    but below it stays **reproduced**, with the smaller size stated.
     """
     if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"only {n} seed(s): no confidence interval over training seeds"
     ci = f"95% CI of {what} over {n} seeds [{low:+.3f}, {high:+.3f}]"
     pooled = "" if p is None else f", pooled image-level p = {p:.2g}"
     weak = p is not None and not p < alpha
+    size = "" if paper_effect is None else f"; the paper's difference is {paper_effect:+.3f}"
     if low > 0:
         if weak:
             return "inconclusive", f"{ci} lies above 0, but the images do not settle it{pooled}"
-        return "reproduced", f"{ci} lies above 0{pooled}"
+        smaller = paper_effect is not None and high < paper_effect
+        return "reproduced", f"{ci} lies above 0{pooled}" + (f"{size} (ours is smaller)" if smaller else "")
     if high < 0:
         if weak:
             return "inconclusive", f"{ci} lies below 0, but the images do not settle it{pooled}"
         return "not reproduced", f"{ci} lies below 0: the opposite effect{pooled}"
     if -margin < low and high < margin:
         return "not reproduced", f"{ci} lies within ±{margin:.2f}: no effect of practical size"
-    return "inconclusive", f"{ci} contains 0{pooled}"
+    if paper_effect is not None and high < paper_effect:
+        return "not reproduced", (f"{ci} contains 0 and excludes the paper's difference "
+                                  f"{paper_effect:+.3f}: an effect of that size is ruled out, a smaller one is not")
+    return "inconclusive", f"{ci} contains 0{pooled}{size}"

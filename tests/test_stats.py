@@ -70,3 +70,12 @@ def test_paired_bootstrap_is_seeded_and_covers_the_difference():
 def test_verdict_rules(low, high, n, p, expected):
     v, reason = verdict(low, high, n, p=p)
     assert v == expected and reason
+
+
+def test_verdict_against_the_papers_effect_size():
+    v, why = verdict(-0.04, 0.10, 3, p=0.01, paper_effect=0.44)
+    assert v == "not reproduced" and "+0.440" in why and "ruled out" in why
+    v, _ = verdict(-0.04, 0.50, 3, p=0.01, paper_effect=0.44)
+    assert v == "inconclusive"
+    v, why = verdict(0.02, 0.10, 3, p=0.001, paper_effect=0.44)
+    assert v == "reproduced" and "smaller" in why
