@@ -709,11 +709,11 @@ def _run_jobs(argv: list[str], jobs: int) -> int:
 
 
 def _run_many(plans: list[Plan], root: Path, args) -> int:
+    pending = [pl for pl in plans if args.force or not pl.done]
     if args.shard is not None:  # this process's share of the pending runs
         k, n_shards = args.shard
-        plans = [pl for pl in plans if args.force or not pl.done][k::n_shards]
+        plans = pending = pending[k::n_shards]
     elif args.jobs > 1 and not args.dry_run:
-        pending = [pl for pl in plans if args.force or not pl.done]
         if len(pending) > 1:
             argv, skip = [], False
             for a in args.argv:
@@ -723,7 +723,7 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
                 argv.append(a)
             print(f"dalib.run: {len(pending)} pending run(s) in {args.jobs} processes", flush=True)
             return _run_jobs(argv, min(args.jobs, len(pending)))
-    todo = [pl for pl in plans if args.force or not pl.done]
+    todo = pending
     n = len(plans)
     print(f"dalib.run: profile {args.profile}: {n} run(s), {len(todo)} to run", flush=True)
     if args.dry_run:

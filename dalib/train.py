@@ -36,8 +36,8 @@ from .device import resolve_device
 from .models import DEFAULT_CONFIG, eval_mode, count_parameters, create_model, model_from_config
 from .seeding import seed_everything
 
-__all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult", "CheckpointError", "evaluate", "augment_batch", "split_tensors",
-           "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
+__all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult",
+           "CheckpointError", "evaluate", "augment_batch", "split_tensors", "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
            "load_model"]
 
 CHECKPOINT_FORMAT = "dalib-train-v1"
