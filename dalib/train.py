@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from .atomic import atomic_torch_save
 from .device import resolve_device
-from .models import DEFAULT_CONFIG, eval_mode, count_parameters, create_model, model_from_config
+from .models import DEFAULT_CONFIG, eval_mode, count_parameters, model_from_config, validated_config
 from .seeding import seed_everything
 
 __all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult",
@@ -102,7 +102,7 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
                  n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
                  adv_eps=0.0, adv_steps=10, seed=0, augment=True) -> dict:
     """The full, validated training configuration (what the checkpoint hash is over)."""
-    m = create_model(model, **(model_config or {}))  # validates name and keys before any compute
+    model_cfg = validated_config(model, **(model_config or {}))  # validates name and keys, builds nothing
     for key, v in (("epochs", epochs), ("batch_size", batch_size), ("adv_steps", adv_steps)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{key} must be a positive int, got {v!r}")
@@ -117,7 +117,7 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
         raise ValueError(f"adv_eps is in units of 1/255 and must lie in [0, 255], got {adv_eps!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    return {"format": CHECKPOINT_FORMAT, **m.config, "dataset": str(dataset), "n_train": n_train,
+    return {"format": CHECKPOINT_FORMAT, **model_cfg, "dataset": str(dataset), "n_train": n_train,
             "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
             "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "bf16": bool(bf16),
             "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
@@ -175,6 +175,13 @@ def load_checkpoint(path, expected_config: dict | None = None) -> dict:
             f"{ {k: ckpt['config'].get(k) for k in diff} }, expected { {k: expected_config.get(k) for k in diff} }); "
             f"{fix}, or point DALIB_CHECKPOINTS elsewhere")
     return ckpt
+
+
+def _save(path, cfg, net, opt, epoch, history, **extra) -> None:
+    """Write a training checkpoint atomically: weights, optimizer, epoch, RNG state, history."""
+    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
+                       "optimizer_state": opt.state_dict(), "epoch": epoch, "rng_state": _rng_state(),
+                       "history": history, **extra}, path)
 
 
 def _model_config(cfg: dict) -> dict:
@@ -347,18 +354,14 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
                         "time_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                         "images": seen})
-        atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
-                            "optimizer_state": opt.state_dict(), "epoch": epoch + 1,
-                            "rng_state": _rng_state(), "history": history, "done": False}, path)
+        _save(path, cfg, net, opt, epoch + 1, history, done=False)
 
     if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
         return _result(net.eval(), cfg, path, float("nan"), history)
     t0 = time.perf_counter()
     acc = evaluate(net, x_te, y_te, device=dev)
     history[-1]["eval_time_s"] = time.perf_counter() - t0
-    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
-                        "optimizer_state": opt.state_dict(), "epoch": epochs, "rng_state": _rng_state(),
-                        "history": history, "done": True, "test_accuracy": acc}, path)
+    _save(path, cfg, net, opt, epochs, history, done=True, test_accuracy=acc)
     return _result(net.eval(), cfg, path, acc, history)
 
 

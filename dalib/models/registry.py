@@ -61,20 +61,26 @@ def _check_config(name, config):
     return c
 
 
+def _validated(attn, config):
+    """The full, validated config of the ``attn`` model (defaults filled in), without building it."""
+    name = "diffvit" if attn == "diff" else "vit"
+    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; "
+                         f"valid keys: {sorted(DEFAULT_CONFIG)}")
+    c = _check_config(name, {**DEFAULT_CONFIG, **config})
+    if attn == "diff" and c["num_heads"] % 2:
+        raise ValueError(
+            f"diffvit: num_heads={c['num_heads']} is odd; num_heads counts the heads of the standard "
+            f"model and DiffViT uses num_heads // 2 differential heads, so pass an even num_heads "
+            f"(e.g. {c['num_heads'] + 1})")
+    return c
+
+
 def _factory(attn):
     def factory(**config):
-        name = "diffvit" if attn == "diff" else "vit"
-        unknown = sorted(set(config) - set(DEFAULT_CONFIG))
-        if unknown:
-            raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; "
-                             f"valid keys: {sorted(DEFAULT_CONFIG)}")
-        c = _check_config(name, {**DEFAULT_CONFIG, **config})
-        if attn == "diff" and c["num_heads"] % 2:
-            raise ValueError(
-                f"diffvit: num_heads={c['num_heads']} is odd; num_heads counts the heads of the standard "
-                f"model and DiffViT uses num_heads // 2 differential heads, so pass an even num_heads "
-                f"(e.g. {c['num_heads'] + 1})")
-        return ViTClassifier(attn=attn, **c, config={"model": name, **c})
+        c = _validated(attn, config)
+        return ViTClassifier(attn=attn, **c, config={"model": factory.__name__, **c})
     factory.__name__ = "diffvit" if attn == "diff" else "vit"
     factory.__doc__ = (f"Build a {'DiffViT' if attn == 'diff' else 'ViT'} classifier; config keys and "
                        f"defaults: DEFAULT_CONFIG.")
@@ -97,6 +103,14 @@ def create_model(name, **config):
     if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
     return MODELS[name](**config)
+
+
+def validated_config(name, **config):
+    """What ``create_model(name, **config).config`` would be (``{"model": name, **full_config}``),
+    validated the same way, without building the model."""
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
+    return {"model": name, **_validated("diff" if name == "diffvit" else "standard", config)}
 
 
 def model_from_config(config):
