@@ -32,6 +32,14 @@ def model_device(model: nn.Module) -> torch.device | None:
 # hyper-parameter validation helpers (raise before any compute, naming the problem and the fix)
 
 
+def config_int(model, key: str):
+    """``model.config[key]`` if the model has a dict ``config`` holding an int there (dalib models
+    do), else None: how attacks read ``img_size`` / ``num_classes`` without requiring dalib models."""
+    cfg = getattr(model, "config", None)
+    v = cfg.get(key) if isinstance(cfg, dict) else None
+    return v if isinstance(v, int) else None
+
+
 def check_unknown(cls_name: str, unknown: dict, valid) -> None:
     if unknown:
         raise TypeError(f"{cls_name}: unknown hyper-parameter(s) {sorted(unknown)}; "

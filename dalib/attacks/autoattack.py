@@ -10,7 +10,7 @@ import logging
 
 import torch
 
-from .attack import Attack, check_int, check_real, check_seed, check_unknown, model_device
+from .attack import Attack, check_int, check_real, check_seed, check_unknown, config_int, model_device
 
 VERSIONS = ("standard", "plus", "rand", "custom")
 ATTACK_NAMES = ("apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t")
@@ -68,9 +68,7 @@ class AutoAttack(Attack):
             raise ValueError(f"{n}: attacks={attacks!r} is only used with version='custom' "
                              f"(version={version!r} fixes its own list)")
         if n_classes is None:
-            cfg = getattr(model, "config", None)
-            if isinstance(cfg, dict) and isinstance(cfg.get("num_classes"), int):
-                n_classes = cfg["num_classes"]
+            n_classes = config_int(model, "num_classes")
         if n_classes is not None:
             n_classes = check_int(n, "n_classes", n_classes, 2)
             self._check_classes(n_classes, version, attacks)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import torch
 
-from .attack import check_int, check_unknown
+from .attack import check_int, check_unknown, config_int
 from .pgd import PGD
 
 
@@ -42,9 +42,8 @@ class PatchPGD(PGD):
         super().__init__(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start,
                          n_restarts=n_restarts, loss=loss, seed=seed)
         w = check_int(type(self).__name__, "w", w, 1)
-        img_size = getattr(model, "config", {}).get("img_size") if isinstance(
-            getattr(model, "config", None), dict) else None
-        if isinstance(img_size, int) and w > img_size:
+        img_size = config_int(model, "img_size")
+        if img_size is not None and w > img_size:
             raise ValueError(f"PatchPGD: patch side w={w} does not fit the model's {img_size}x{img_size} "
                              f"images; use w <= {img_size}")
         self._hparams = {"w": w, **self._hparams}
