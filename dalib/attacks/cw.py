@@ -91,6 +91,7 @@ class CW(Attack):
         o_adv = x.clone()
         o_c = torch.full((B,), float("nan"), device=dev, dtype=torch.float64)
         abort_every = max(1, h["max_steps"] // 10)
+        kappa_col = torch.full((B, 1), kappa, device=dev, dtype=x.dtype)  # +kappa on the label's logit
         repeat = h["search_steps"] >= 10
 
         for s in range(h["search_steps"]):
@@ -112,8 +113,7 @@ class CW(Attack):
                 (w.grad,) = torch.autograd.grad(loss, w)
                 opt.step()
                 with torch.no_grad():
-                    comp = logits.detach().scatter_add(
-                        1, y[:, None], torch.full((B, 1), kappa, device=dev, dtype=logits.dtype))
+                    comp = logits.detach().scatter_add(1, y[:, None], kappa_col.to(logits.dtype))
                     succ = comp.argmax(1) != y
                     l2d = l2sq.detach()
                     best_l2sq = torch.where(succ & (l2d < best_l2sq), l2d, best_l2sq)
