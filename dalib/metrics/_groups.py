@@ -64,6 +64,11 @@ def generator(seed, device) -> torch.Generator:
     return g
 
 
+def uniform_linf(shape, eps: float, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """``shape`` draws from U([-eps, eps]) (the l_inf ball), on ``like``'s device and dtype, from ``gen``."""
+    return (torch.rand(shape, generator=gen, device=like.device, dtype=like.dtype) * 2 - 1) * eps
+
+
 def split_groups(out: torch.Tensor, batch: int, group_dims: int):
     """``(B, *K, *R) -> ((B, G, R_flat), K)``."""
     if out.dim() < 1 + group_dims or out.shape[0] != batch:

@@ -30,7 +30,7 @@ import math
 import torch
 
 from ._groups import (check_eps, check_group_dims, check_input, check_positive_int, generator, jvp,
-                      split_groups)
+                      split_groups, uniform_linf)
 
 METHODS = ("exact", "probe")
 JACOBIAN_METHODS = ("vmap", "loop")
@@ -52,10 +52,12 @@ def jacobian(f, x, *, method="vmap", chunk_size=None):
     x = check_input(x).detach()
     if method not in JACOBIAN_METHODS:
         raise ValueError(f"method must be one of {JACOBIAN_METHODS}, got {method!r}")
-    single_out = not isinstance(f(x[:1]), (tuple, list))
+    returns_tuple = []  # whether f returns a tuple, seen on the forward the Jacobian needs anyway
     if method == "vmap":
         def single(xb):
-            return tuple(o.squeeze(0) for o in _as_tuple(f(xb.unsqueeze(0))))
+            out = f(xb.unsqueeze(0))
+            returns_tuple.append(isinstance(out, (tuple, list)))
+            return tuple(o.squeeze(0) for o in _as_tuple(out))
 
         J = torch.func.vmap(torch.func.jacrev(single, chunk_size=chunk_size))(x)
         J = tuple(j.detach() for j in J)
@@ -63,7 +65,9 @@ def jacobian(f, x, *, method="vmap", chunk_size=None):
         B, D = x.shape[0], tuple(x.shape[1:])
         with torch.enable_grad():
             xr = x.clone().requires_grad_(True)
-            outs = _as_tuple(f(xr))
+            out = f(xr)
+            returns_tuple.append(isinstance(out, (tuple, list)))
+            outs = _as_tuple(out)
             J = []
             for o in outs:
                 flat = o.reshape(B, -1)
@@ -71,7 +75,7 @@ def jacobian(f, x, *, method="vmap", chunk_size=None):
                         for r in range(flat.shape[1])]
                 J.append(torch.stack(rows, dim=1).reshape(*o.shape, *D))
         J = tuple(J)
-    return J[0] if single_out else J
+    return J if returns_tuple[0] else J[0]
 
 
 def gram_exact(f, x, *, group_dims=0, method="vmap", chunk_size=None):
@@ -144,7 +148,7 @@ def _perturbed(x, perturb_eps, seed):
         return x
     eps = check_eps(perturb_eps)
     gen = generator(seed, x.device)
-    xi = (torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) * 2 - 1) * eps
+    xi = uniform_linf(x.shape, eps, gen, x)
     return (x + xi).clamp(0.0, 1.0)
 
 

@@ -31,7 +31,7 @@ import math
 import torch
 
 from ._groups import (check_clip, check_eps, check_group_dims, check_input, check_positive_int,
-                      Linearization, generator, group_blocks, group_selector, split_groups)
+                      Linearization, generator, group_blocks, group_selector, split_groups, uniform_linf)
 
 EPS_PAPER = 8 / 255
 ESTIMATORS = ("sampling", "ascent", "power")
@@ -64,7 +64,7 @@ def sampling_lipschitz(f, x, *, eps=EPS_PAPER, n_samples=64, group_dims=0, clip=
     count = torch.zeros_like(best)
     for start in range(0, n_samples, batch_size):
         s = min(batch_size, n_samples - start)
-        xi = (torch.rand((s, *x.shape), generator=gen, device=x.device, dtype=x.dtype) * 2 - 1) * eps
+        xi = uniform_linf((s, *x.shape), eps, gen, x)
         xp, xi_eff = _apply_clip(x, x.unsqueeze(0) + xi, clip)
         nxi = xi_eff.flatten(2).norm(dim=-1)  # (s, B)
         out = f(xp.reshape(s * B, *x.shape[1:])).reshape(s, B, fx.shape[1], -1)
@@ -127,7 +127,7 @@ def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims
         f0 = fx[:, groups].transpose(0, 1)  # (g, B, R)
         xr = x.unsqueeze(0).expand(g, *x.shape)
         if init is None:
-            xi = (torch.rand((g, *x.shape), generator=gen, device=x.device, dtype=x.dtype) * 2 - 1) * eps
+            xi = uniform_linf((g, *x.shape), eps, gen, x)
         else:
             xi = init[groups].clone()
         xi = _ball_rescale(xi, eps)
