@@ -675,20 +675,27 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
                  extra={"class_names": [words.get(w, w) for w in wnids]})
 
 
+def _multi_hot(cat_ids: list, per_row: list) -> torch.Tensor:
+    """float32 ``(len(per_row), len(cat_ids))``: row r has 1 in the column of each category id of
+    ``per_row[r]`` (columns in the order of ``cat_ids``)."""
+    col = {cid: j for j, cid in enumerate(cat_ids)}
+    labels = torch.zeros((len(per_row), len(cat_ids)), dtype=torch.float32)
+    for r, ids in enumerate(per_row):
+        labels[r, sorted(col[c] for c in ids)] = 1.0
+    return labels
+
+
 def _coco_labels_from_instances(ann_file: Path, image_dir: Path):
     """instances_val2014.json -> (files, multi-hot labels, category ids, names); images with no
     annotation are dropped (the usual multi-label protocol)."""
     data = json.loads(ann_file.read_text())
     cats = sorted((c["id"], c["name"]) for c in data["categories"])
-    col = {cid: j for j, (cid, _) in enumerate(cats)}
     per_image: dict[int, set] = {}
     for a in data["annotations"]:
-        per_image.setdefault(a["image_id"], set()).add(col[a["category_id"]])
+        per_image.setdefault(a["image_id"], set()).add(a["category_id"])
     images = sorted((im["file_name"], im["id"]) for im in data["images"] if im["id"] in per_image)
     files = [image_dir / fn for fn, _ in images]
-    labels = torch.zeros((len(images), len(cats)), dtype=torch.float32)
-    for r, (_, iid) in enumerate(images):
-        labels[r, sorted(per_image[iid])] = 1.0
+    labels = _multi_hot([c for c, _ in cats], [per_image[iid] for _, iid in images])
     return files, labels, [c for c, _ in cats], [n for _, n in cats]
 
 
@@ -710,11 +717,8 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
     if (sample / "multilabel.json").is_file():
         meta = json.loads((sample / "multilabel.json").read_text())
         cats = sorted((int(c), n) for c, n in meta["categories"])
-        col = {cid: j for j, (cid, _) in enumerate(cats)}
         fnames = sorted(meta["labels"])
-        labels = torch.zeros((len(fnames), len(cats)), dtype=torch.float32)
-        for r, fn in enumerate(fnames):
-            labels[r, [col[c] for c in meta["labels"][fn]]] = 1.0
+        labels = _multi_hot([c for c, _ in cats], [meta["labels"][fn] for fn in fnames])
         return _make(name, split, root, [sample / "images" / f for f in fnames], labels, size,
                      cache, classes=[n for _, n in cats], source=sample / "images",
                      fidelity=FIDELITY["coco2014-val"], transform=transform,
