@@ -189,6 +189,11 @@ def records_for(stem: str, profile: str | None = None, root: Path | None = None,
     source are *stale* and left out. If the notebook is not in this checkout, every record.
     ``"all"``: every record. ``"latest"``: the newest current record. Empty list if none.
     """
+    return [p for _, p in _records(stem, profile, root, runs)]
+
+
+def _records(stem: str, profile: str | None, root: Path | None, runs: str) -> list[tuple[dict, Path]]:
+    """``(record, path)`` pairs of :func:`records_for`, each file read once."""
     if runs not in RUNS:
         raise ValueError(f"runs must be one of {RUNS}, got {runs!r}")
     root = Path(root or project_root())
@@ -201,8 +206,8 @@ def records_for(stem: str, profile: str | None = None, root: Path | None = None,
         text = _current_text(stem, root)
         if text is not None:
             recs = [(r, p) for r, p in recs if is_current(r, text)]
-    paths = [p for r, p in sorted(recs, key=lambda rp: (rp[0].get("finished", ""), rp[1].name))]
-    return paths[-1:] if runs == "latest" else paths
+    recs = sorted(recs, key=lambda rp: (rp[0].get("finished", ""), rp[1].name))
+    return recs[-1:] if runs == "latest" else recs
 
 
 def read_record(path) -> dict:
@@ -273,8 +278,8 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
 
     profile = current_profile(profile)
     root = Path(root or project_root())
-    paths = records_for(stem, profile, root, runs=runs)
-    if not paths:
+    recs = _records(stem, profile, root, runs)
+    if not recs:
         others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
         hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
         if runs == "current" and profile in others:
@@ -287,8 +292,7 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
         )
     frames = []
     seen_table = False
-    for p in paths:
-        rec = read_record(p)
+    for rec, p in recs:
         rows = rec.get("tables", {}).get(table)
         if rows is None:
             continue
@@ -307,7 +311,7 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
         )
         frames.append(pd.DataFrame([{**row, **prov} for row in rows]))
     if not seen_table:
-        tables = sorted({t for p in paths for t in read_record(p).get("tables", {})})
+        tables = sorted({t for rec, _ in recs for t in rec.get("tables", {})})
         raise RecordNotFoundError(
             f"records of {stem!r} ({profile}) have no table {table!r}; tables present: {tables or 'none'}"
         )
@@ -319,10 +323,10 @@ def caption_source(df_or_stem, profile: str | None = None, runs: str = "current"
     ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``.
     Accepts a DataFrame from :func:`load_rows` or a notebook stem."""
     if isinstance(df_or_stem, str):
-        paths = records_for(df_or_stem, profile, runs=runs)
+        recs = _records(df_or_stem, profile, None, runs)
         root = project_root()
-        records = [_relpath(p, root) for p in paths]
-        notebooks = sorted({read_record(p).get("notebook", "?") for p in paths})
+        records = [_relpath(p, root) for _, p in recs]
+        notebooks = sorted({rec.get("notebook", "?") for rec, _ in recs})
     else:
         records = sorted(df_or_stem["record"].unique())
         notebooks = sorted(df_or_stem["notebook"].dropna().unique())
