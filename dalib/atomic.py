@@ -23,8 +23,8 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     umask = os.umask(0)
     os.umask(umask)
     try:
-        os.chmod(tmp, 0o666 & ~umask)
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # after write: a writer may have replaced the file
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

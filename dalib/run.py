@@ -24,7 +24,7 @@ A notebook that needs several runs per profile (e.g. every model and depth) decl
 
 ``--all`` (and ``NOTEBOOK`` without ``-p``) then runs one record per grid point; with ``-p`` a
 single run is made and the sweep is ignored. ``--jobs N`` runs the pending points in N processes
-(``--shard K/N`` is one of them: every N-th point from the K-th, K = 0..N-1). The run is keyed by a short hash of the notebook source text and the
+(``--shard K/N`` is one of them: every N-th point from the K-th, K = 0..N-1). The run is keyed by a short hash of the notebook's code cells (not its prose) and the
 resolved parameters; ``results/<profile>/<stem>/<key>.json`` (the record) and ``<key>.ipynb``
 (the executed notebook) are written atomically after success. An existing record means the run
 is skipped (``--force`` reruns it). A failed or interrupted run leaves no record.
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -330,9 +331,20 @@ def _is_quoted(raw: str) -> bool:
     return len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
 
 
+@functools.lru_cache(maxsize=64)
+def code_cells(text: str) -> tuple[str, ...]:
+    """The sources of the code cells of a MyST notebook text, in order (markdown, front matter
+    and cell metadata left out): what a run computes, as opposed to the prose around it."""
+    import jupytext
+
+    nb = jupytext.reads(text, fmt="md:myst")
+    return tuple(c.source.strip() for c in nb.cells if c.cell_type == "code")
+
+
 def run_key(text: str, params: dict) -> str:
-    """Short hash of the notebook source text and the resolved parameters."""
-    h = hashlib.sha256(text.encode("utf-8"))
+    """Short hash of the notebook's code cells and the resolved parameters. Prose (markdown
+    cells) is not hashed, so editing it never makes a record stale; any change of code is."""
+    h = hashlib.sha256("\0\0".join(code_cells(text)).encode("utf-8"))
     h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
     return h.hexdigest()[:12]
 

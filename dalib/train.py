@@ -7,12 +7,22 @@ padding + horizontal flip). Optional PGD adversarial training (Madry et al., ICL
 ``min_theta E max_{||delta||_inf <= eps} CE(f(x + delta), y)`` with eps given in units of 1/255
 (the paper's Table 3 uses eps in {0.25, 0.5, 1}/255).
 
-One checkpoint per configuration, ``<checkpoint_dir>/<model>-d<depth>-<hash>.pt`` where the hash is
-over the full training configuration (model config, data, optimisation, seed). It is written
-atomically at the end of every epoch (model, optimizer, epoch, RNG state), so an interrupted run
-resumes where it stopped and a finished one is returned without retraining. All randomness of an
-epoch (shuffling, augmentation, PGD start) comes from a generator seeded by ``(seed, epoch)``, so a
-resumed run is bit-identical to an uninterrupted one on CPU.
+A training run is named ``<model>-d<depth>-<hash>``, the hash over the full training configuration
+(model config, data, optimisation, requested precision, seed). :func:`train` returns, in order of
+preference:
+
+1. the committed model zoo entry ``zoo/<name>.safetensors`` (``dalib.models.zoo``; checksum and
+   configuration checked), so a user never retrains a model the book uses;
+2. the finished checkpoint ``<checkpoint_dir>/<name>.pt``;
+3. a new or resumed training run. The checkpoint is written atomically at the end of every epoch
+   (model, optimizer, epoch, RNG state), so an interrupted run resumes where it stopped. All
+   randomness of an epoch (shuffling, augmentation, PGD start) comes from a generator seeded by
+   ``(seed, epoch)``, so a resumed run is bit-identical to an uninterrupted one on CPU. With
+   ``save_to_zoo`` the finished weights become a zoo entry.
+
+``precision="auto"`` trains in bf16 autocast only where this device multiplies bf16 faster than
+fp32 (``dalib.precision``); the precision actually used is stored in the checkpoint, the zoo entry
+and the record, and a resumed run keeps the precision it started with.
 """
 
 from __future__ import annotations
@@ -34,10 +44,12 @@ import torch.nn.functional as F
 from .atomic import atomic_torch_save
 from .device import resolve_device
 from .models import DEFAULT_CONFIG, eval_mode, count_parameters, model_from_config, validated_config
+from .models import zoo as _zoo
+from .precision import check_precision, resolve_precision
 from .seeding import seed_everything
 
 __all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult",
-           "CheckpointError", "evaluate", "augment_batch", "split_tensors", "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
+           "CheckpointError", "run_name", "evaluate", "augment_batch", "split_tensors", "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
            "load_model"]
 
 CHECKPOINT_FORMAT = "dalib-train-v1"
@@ -99,7 +111,7 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.
 
 
 def train_config(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
-                 n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
+                 n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
                  adv_eps=0.0, adv_steps=10, seed=0, augment=True) -> dict:
     """The full, validated training configuration (what the checkpoint hash is over)."""
     model_cfg = validated_config(model, **(model_config or {}))  # validates name and keys, builds nothing
@@ -117,9 +129,10 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
         raise ValueError(f"adv_eps is in units of 1/255 and must lie in [0, 255], got {adv_eps!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    check_precision(precision)
     return {"format": CHECKPOINT_FORMAT, **model_cfg, "dataset": str(dataset), "n_train": n_train,
             "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
-            "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "bf16": bool(bf16),
+            "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "precision": precision,
             "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
 
 
@@ -128,9 +141,14 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def run_name(config: dict) -> str:
+    """``<model>-d<depth>-<hash>``: the name of a training run's checkpoint and zoo entry."""
+    return f"{config['model']}-d{config['depth']}-{config_hash(config)}"
+
+
 def checkpoint_path(config: dict, directory=None) -> Path:
     """``<checkpoint_dir>/<model>-d<depth>-<hash>.pt`` for a training config."""
-    return checkpoint_dir(directory) / f"{config['model']}-d{config['depth']}-{config_hash(config)}.pt"
+    return checkpoint_dir(directory) / f"{run_name(config)}.pt"
 
 
 def _rng_state() -> dict:
@@ -224,7 +242,11 @@ class TrainResult:
     images_per_s: float
     n_params: int
     history: list = field(default_factory=list)
-    trained_now: bool = True  # False: returned from a finished checkpoint without training
+    trained_now: bool = True  # False: returned from the zoo or a finished checkpoint without training
+    precision: str = "fp32"   # the precision the model was trained in ("fp32" or "bf16")
+    source: str = "trained"   # "zoo", "checkpoint" or "trained"
+    zoo_path: str = ""        # the zoo entry's weights file ("" if none)
+    zoo_sha256: str = ""      # its SHA-256 ("" if none)
 
     def row(self) -> dict:
         """Flat row for ``dalib.records.write_rows``."""
@@ -234,7 +256,8 @@ class TrainResult:
                 "num_heads": self.config["num_heads"], "patch_size": self.config["patch_size"],
                 "dataset": self.config["dataset"], "n_train": self.config["n_train"] or -1,
                 "epochs": self.epochs, "batch_size": self.config["batch_size"], "lr": self.config["lr"],
-                "lr_schedule": self.config["lr_schedule"], "bf16": self.config["bf16"],
+                "lr_schedule": self.config["lr_schedule"], "precision": self.precision,
+                "precision_requested": self.config["precision"],
                 "adv_eps": self.config["adv_eps"], "seed": self.config["seed"],
                 "clean_accuracy": self.test_accuracy, "train_loss": last.get("loss", float("nan")),
                 "train_accuracy": last.get("accuracy", float("nan")), "train_time_s": self.train_time_s,
@@ -242,7 +265,8 @@ class TrainResult:
                 "eval_time_s": last.get("eval_time_s", float("nan")),
                 "images_per_s": self.images_per_s, "n_params": self.n_params,
                 "checkpoint": Path(self.checkpoint_path).name, "config_hash": self.config_hash,
-                "trained_now": self.trained_now}
+                "trained_now": self.trained_now, "source": self.source,
+                "zoo_file": Path(self.zoo_path).name if self.zoo_path else "", "zoo_sha256": self.zoo_sha256}
 
 
 @torch.no_grad()
@@ -269,18 +293,22 @@ def _lr_at(cfg, step, total_steps):
 
 
 def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
-          n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", bf16=False,
+          n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
           adv_eps=0.0, adv_steps=10, seed=0, augment=True, device="auto", data_root=None,
-          checkpoints=None, data=None, progress=True, stop_after_epoch=None) -> TrainResult:
+          checkpoints=None, zoo=None, save_to_zoo=False, data=None, progress=True,
+          stop_after_epoch=None) -> TrainResult:
     """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
 
-    Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation; ``bf16``
-    autocasts the training forward/backward (evaluation stays float32); ``adv_eps > 0`` (units of
-    1/255) trains on ``dalib.attacks.PGD`` examples (``adv_steps`` steps, step ``2.5 eps / adv_steps``).
-    ``data=(x_train, y_train, x_test, y_test)`` (uint8 or [0, 1] images) replaces ``dataset``
-    (its content hash enters the config). ``stop_after_epoch`` stops early as if interrupted (the
-    next call resumes). The checkpoint lives under ``checkpoints`` (default ``$DALIB_CHECKPOINTS``
-    or ``<repo>/checkpoints``).
+    Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation;
+    ``precision`` ("auto", "fp32" or "bf16") sets the autocast of the training forward/backward
+    (evaluation stays float32; "auto" is resolved by ``dalib.precision``); ``adv_eps > 0`` (units
+    of 1/255) trains on ``dalib.attacks.PGD`` examples (``adv_steps`` steps, step
+    ``2.5 eps / adv_steps``). ``data=(x_train, y_train, x_test, y_test)`` (uint8 or [0, 1] images)
+    replaces ``dataset`` (its content hash enters the config). ``stop_after_epoch`` stops early as
+    if interrupted (the next call resumes). A zoo entry of the configuration (under ``zoo``,
+    default ``$DALIB_ZOO`` or ``<repo>/zoo``) is returned without training; ``save_to_zoo`` writes
+    the finished model there. The checkpoint lives under ``checkpoints`` (default
+    ``$DALIB_CHECKPOINTS`` or ``<repo>/checkpoints``).
     """
     if data is not None:
         x_tr, y_tr, x_te, y_te = data
@@ -289,10 +317,13 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
             h.update(t.contiguous().cpu().numpy().tobytes())
         dataset = f"tensors:{h.hexdigest()[:12]}"
     cfg = train_config(model, model_config, dataset=dataset, n_train=n_train, n_test=n_test,
-                       epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, bf16=bf16,
-                       adv_eps=adv_eps, adv_steps=adv_steps, seed=seed, augment=augment)
+                       epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+                       precision=precision, adv_eps=adv_eps, adv_steps=adv_steps, seed=seed, augment=augment)
     dev = resolve_device(device)
+    name = run_name(cfg)
     path = checkpoint_path(cfg, checkpoints)
+    if _zoo.has_entry(name, zoo):
+        return _from_zoo(name, cfg, path, zoo, dev)
     ckpt = load_checkpoint(path, cfg) if path.exists() else None
 
     seed_everything(seed)
@@ -300,12 +331,17 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
     net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     start_epoch, history = 0, []
+    # a resumed run keeps the precision it started in; a new one resolves "auto" on this device
+    prec = ckpt.get("precision_resolved") if ckpt else None
+    prec = prec or resolve_precision(cfg["precision"], dev)
     if ckpt:
         opt.load_state_dict(ckpt["optimizer_state"])
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
         _set_rng_state(ckpt["rng_state"])
         if ckpt.get("done"):
-            return _result(net.eval(), cfg, path, ckpt["test_accuracy"], history, trained_now=False)
+            res = _result(net.eval(), cfg, path, ckpt["test_accuracy"], history, trained_now=False,
+                          precision=prec, source="checkpoint")
+            return _to_zoo(res, name, zoo) if save_to_zoo else res
 
     if data is None:
         x_tr, y_tr = split_tensors(dataset, "train", root=data_root, n=n_train)
@@ -334,7 +370,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
             xb, yb = xb.to(dev), y_tr[idx].to(dev)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cfg["bf16"]), \
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=prec == "bf16"), \
                     warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
                 if eps > 0:  # PGD of dalib.attacks, its random start seeded from this epoch's generator
@@ -354,15 +390,40 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
                         "time_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                         "images": seen})
-        _save(path, cfg, net, opt, epoch + 1, history, done=False)
+        _save(path, cfg, net, opt, epoch + 1, history, done=False, precision_resolved=prec)
 
     if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
-        return _result(net.eval(), cfg, path, float("nan"), history)
+        return _result(net.eval(), cfg, path, float("nan"), history, precision=prec)
     t0 = time.perf_counter()
     acc = evaluate(net, x_te, y_te, device=dev)
     history[-1]["eval_time_s"] = time.perf_counter() - t0
-    _save(path, cfg, net, opt, epochs, history, done=True, test_accuracy=acc)
-    return _result(net.eval(), cfg, path, acc, history)
+    _save(path, cfg, net, opt, epochs, history, done=True, test_accuracy=acc, precision_resolved=prec)
+    res = _result(net.eval(), cfg, path, acc, history, precision=prec)
+    return _to_zoo(res, name, zoo) if save_to_zoo else res
+
+
+def _from_zoo(name, cfg, path, zoo, dev) -> TrainResult:
+    """The finished model of zoo entry ``name`` (checked by ``dalib.models.zoo.load_entry``)."""
+    entry = _zoo.load_entry(name, cfg, zoo)
+    net = model_from_config(_model_config(cfg))
+    try:
+        net.load_state_dict(entry.state_dict)
+    except RuntimeError as e:
+        raise _zoo.ZooError(f"model zoo file {entry.path}: its weights do not match the "
+                            f"{cfg['model']} architecture of its configuration ({str(e)[:300]}); "
+                            f"delete {name}.safetensors and {name}.sha256 to retrain it") from e
+    m = entry.meta
+    return _result(net.to(dev).eval(), cfg, path, m["test_accuracy"], m["history"], trained_now=False,
+                   precision=m["precision"], source="zoo", zoo_path=str(entry.path), zoo_sha256=entry.sha256)
+
+
+def _to_zoo(res: TrainResult, name, zoo) -> TrainResult:
+    """Write the finished model of ``res`` as zoo entry ``name``; ``res`` with its path and hash."""
+    meta = {"precision": res.precision, "test_accuracy": res.test_accuracy, "history": res.history,
+            "n_params": res.n_params}
+    weights, sha = _zoo.save_entry(name, res.model, res.config, meta, zoo)
+    res.zoo_path, res.zoo_sha256 = str(weights), sha
+    return res
 
 
 # the parameters of notebooks/experiments/train.md that configure the model (the rest go to train())
@@ -394,14 +455,15 @@ def config_from_parameters(params: dict) -> dict:
     :func:`train_from_parameters` would train for ``params``, without training: lets an analysis
     check that a result was made with the current recipe (compare :func:`config_hash`)."""
     model, model_config, rest = _split_parameters(params)
-    rest = {k: v for k, v in rest.items() if k not in ("device", "data_root", "checkpoints", "progress")}
+    rest = {k: v for k, v in rest.items()
+            if k not in ("device", "data_root", "checkpoints", "zoo", "save_to_zoo", "progress")}
     return train_config(model, model_config, **rest)
 
 
-def _result(net, cfg, path, acc, history, trained_now=True) -> TrainResult:
+def _result(net, cfg, path, acc, history, trained_now=True, **extra) -> TrainResult:
     t = sum(h["time_s"] for h in history)
     imgs = sum(h["images"] for h in history)
     return TrainResult(model=net, config=cfg, config_hash=config_hash(cfg), checkpoint_path=str(path),
                        test_accuracy=acc, train_time_s=t, epochs=len(history),
                        images_per_s=imgs / t if t > 0 else float("nan"), n_params=count_parameters(net),
-                       history=history, trained_now=trained_now)
+                       history=history, trained_now=trained_now, **extra)

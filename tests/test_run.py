@@ -168,8 +168,23 @@ def test_key_depends_on_source_and_parameters(proj):
     k = runner.plan(nb, "cpu", None, proj).key
     assert runner.plan(nb, "cpu", {"n": "3"}, proj).key == k  # same resolved parameters
     assert runner.plan(nb, "cpu", {"n": "4"}, proj).key != k
-    nb.text += "\n"
-    assert runner.plan(nb, "cpu", None, proj).key != k
+    code = nb.text
+    nb.text = code.replace("# Pipeline self-check", "# Pipeline self-check, with a typo fixed\n\nMore prose.")
+    assert nb.text != code and runner.plan(nb, "cpu", None, proj).key == k  # prose is not hashed
+    nb.text = code.replace("write_rows([{\"total\"", "write_rows([{\"sum\"")
+    assert runner.plan(nb, "cpu", None, proj).key != k  # any code change is
+
+
+def test_prose_edit_keeps_records_current(proj):
+    """Editing a markdown cell of a notebook never makes its records stale (records.is_current)."""
+    from dalib.records import is_current
+
+    nb = demo(proj)
+    p = runner.plan(nb, "cpu", None, proj)
+    record = {"key": p.key, "params": p.params}
+    assert is_current(record, nb.text)
+    assert is_current(record, nb.text.replace("# Pipeline self-check", "# Pipeline self-check (edited)"))
+    assert not is_current(record, nb.text.replace("n * scale", "n * scale * 2"))
 
 
 def test_unknown_parameter_in_profile_front_matter(proj, no_kernel, capsys):
@@ -298,9 +313,9 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     assert pl.record.stat().st_mtime_ns != mtime
     assert records_for("demo") == [pl.record]
 
-    # editing the notebook makes the record stale: load_rows no longer reads it, but can
+    # editing the notebook's code makes the record stale: load_rows no longer reads it, but can
     nb_path = proj / "notebooks/experiments/demo.md"
-    nb_path.write_text(nb_path.read_text() + "\nAn edit.\n")
+    nb_path.write_text(nb_path.read_text() + "\n```{code-cell} ipython3\nprint('an edit')\n```\n")
     with pytest.raises(FileNotFoundError, match="stale"):
         load_rows("demo")
     assert len(load_rows("demo", runs="all")) == 3

@@ -108,10 +108,10 @@ def test_deterministic_and_resume_is_bit_identical(tmp_path):
 
 
 def test_bf16_and_adversarial_training_run(tmp_path):
-    res = _train(tmp_path, name="vit", bf16=True, adv_eps=8.0, adv_steps=2)
-    assert res.config["bf16"] and res.config["adv_eps"] == 8.0 and res.config["adv_steps"] == 2
+    res = _train(tmp_path, name="vit", precision="bf16", adv_eps=8.0, adv_steps=2)
+    assert res.precision == "bf16" and res.config["adv_eps"] == 8.0 and res.config["adv_steps"] == 2
     assert all(p.dtype == torch.float32 for p in res.model.parameters())
-    clean = _train(tmp_path, name="vit", bf16=True)
+    clean = _train(tmp_path, name="vit", precision="bf16")
     assert clean.config_hash != res.config_hash
     sa, sb = res.model.state_dict(), clean.model.state_dict()
     assert any(not torch.equal(sa[k], sb[k]) for k in sa), "adversarial training must change the updates"
