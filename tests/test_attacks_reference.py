@@ -37,7 +37,7 @@ def test_pgd_asr_matches_torchattacks(net, test_set, random_start):
     torchattacks = pytest.importorskip("torchattacks")
     x, y = test_set
     ours = PGD(net, eps=4 / 255, steps=10, random_start=random_start, seed=0)
-    ev = evaluate_attack(ours, x, y, grad_check=False)
+    ev = evaluate_attack(ours, x, y, attack_labels="true", grad_check=False)  # torchattacks: true labels
     ref = torchattacks.PGD(net, eps=4 / 255, alpha=ours.hparams["alpha"], steps=10,
                            random_start=random_start)
     asr_ref = _changed(net, x, ref(x, y))
@@ -51,7 +51,7 @@ def test_autoattack_wrapper_equals_official(net, test_set):
 
     x, y = test_set[0][:64], test_set[1][:64]
     ours = AutoAttack(net, eps=4 / 255, version="custom", attacks=("apgd-ce",), seed=0)
-    ev = evaluate_attack(ours, x, y, grad_check=False)
+    ev = evaluate_attack(ours, x, y, attack_labels="true", grad_check=False)
     official = Official(net.eval(), attacks=["apgd-ce"], version="custom", eps=4 / 255, seed=0, device="cpu")
     x_off, _ = official.run_standard_evaluation(x, y, batch_size=250)
     with torch.no_grad():
@@ -153,8 +153,8 @@ def test_evaluation_flags_and_denominators(net, test_set):
 def test_evaluation_clean_pred_labels(net, test_set):
     x, y = test_set[0][:64], test_set[1][:64]
     a = PGD(net, eps=4 / 255, steps=5, random_start=False)
-    true = evaluate_attack(a, x, y, grad_check=False)
-    pred = evaluate_attack(a, x, y, attack_labels="clean_pred", grad_check=False)
+    true = evaluate_attack(a, x, y, attack_labels="true", grad_check=False)
+    pred = evaluate_attack(a, x, y, grad_check=False)  # the default: the clean prediction
     cc = true.flags["clean_correct"]
     # identical on correctly classified samples (the labels coincide there)
     assert (true.flags["adv_pred"][cc] == pred.flags["adv_pred"][cc]).all()

@@ -4,9 +4,14 @@
 inside the model). Hyper-parameters are validated at construction, before any compute; the
 model runs in eval mode during the attack and every sub-module's previous mode is restored
 afterwards (also when the attack raises); parameters' ``requires_grad`` flags and ``.grad``
-buffers are never touched; randomness comes from a local ``torch.Generator`` seeded with the
-``seed`` hyper-parameter on every call (the global RNG is not disturbed), so the same call with
-the same seed gives the same ``x_adv``; ``repr(attack)`` is the full configuration.
+buffers are never touched; ``repr(attack)`` is the full configuration.
+
+Randomness is per sample. ``attack(x, y, index=...)`` takes the global indices ``(B,)`` of the
+samples in the evaluation set (default ``0..B-1``); every random draw for sample ``i`` (random
+start, patch location, restarts) comes from its own stream, a generator seeded by
+``(seed, index[i])`` (:class:`SampleStreams`). So a sample's adversarial example does not depend
+on which other samples share its batch, on the batch size, or on how a run is sharded, up to
+float rounding, and the global RNG is never touched.
 """
 
 from __future__ import annotations
@@ -86,10 +91,46 @@ def check_seed(cls_name: str, value) -> int:
     return int(value)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def stream_seed(seed: int, index: int) -> int:
+    """A 63-bit generator seed for sample ``index`` of an attack seeded ``seed`` (SplitMix64 of
+    the pair, so that nearby pairs give unrelated streams)."""
+    z = (int(seed) * 0x9E3779B97F4A7C15 + int(index) + 0x632BE59BD9B4E019) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) >> 1
+
+
+class SampleStreams:
+    """One random stream per sample, keyed by ``(seed, index[i])``.
+
+    Each draw takes the next values of every sample's own CPU generator, so draws in the same
+    order (e.g. patch location, then the random start of each restart) give every sample the same
+    numbers whatever batch it is in. Results are moved to ``device``."""
+
+    def __init__(self, seed: int, index: torch.Tensor, device):
+        self.device = device
+        self.gens = [torch.Generator().manual_seed(stream_seed(seed, i)) for i in index.tolist()]
+
+    def rand(self, shape, dtype=torch.float32) -> torch.Tensor:
+        """Uniform [0, 1) of shape ``(B, *shape)``: row i from sample i's stream."""
+        if not self.gens:
+            return torch.empty(0, *shape, dtype=dtype, device=self.device)
+        return torch.stack([torch.rand(tuple(shape), generator=g, dtype=dtype) for g in self.gens]).to(self.device)
+
+    def randint(self, high: int) -> torch.Tensor:
+        """One integer in ``[0, high)`` per sample, shape ``(B,)``."""
+        return torch.tensor([int(torch.randint(0, high, (1,), generator=g)) for g in self.gens],
+                            dtype=torch.long, device=self.device)
+
+
 class Attack:
     """Base class: subclasses set ``self._hparams`` (ordered dict of the full configuration) in
-    ``__init__`` and implement ``_attack(x, y) -> x_adv`` on tensors already on the model's
-    device, called in eval mode."""
+    ``__init__`` and implement ``_attack(x, y, index) -> x_adv`` on tensors already on the model's
+    device, called in eval mode; ``index`` (B,) holds the samples' global indices (CPU, int64)
+    for :meth:`_streams`."""
 
     def __init__(self, model: nn.Module):
         if not isinstance(model, nn.Module):
@@ -109,10 +150,9 @@ class Attack:
         return f"{type(self).__name__}({args})"
 
     # ---- running
-    def _generator(self, device: torch.device) -> torch.Generator:
-        g = torch.Generator(device=device)
-        g.manual_seed(self._hparams["seed"])
-        return g
+    def _streams(self, index: torch.Tensor, device) -> SampleStreams:
+        """The per-sample random streams of this call (``self._index``, set by ``_call``)."""
+        return SampleStreams(self._hparams["seed"], index, device)
 
     def _check_inputs(self, x, y):
         name = type(self).__name__
@@ -127,13 +167,16 @@ class Attack:
             raise ValueError(f"{name}: x must lie in [0, 1] (got [{x.min().item():.4g}, "
                              f"{x.max().item():.4g}]); normalisation belongs inside the model")
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Adversarial examples for images ``x`` (B, C, H, W) in [0, 1] and labels ``y`` (B,)."""
-        out = self._call(x, y)
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, index=None) -> torch.Tensor:
+        """Adversarial examples for images ``x`` (B, C, H, W) in [0, 1] and labels ``y`` (B,);
+        ``index`` (B,): the samples' global indices, which key their random streams (default
+        ``0..B-1``)."""
+        out = self._call(x, y, index)
         return out if isinstance(out, torch.Tensor) else out.x_adv
 
-    def _call(self, x, y):
+    def _call(self, x, y, index=None):
         self._check_inputs(x, y)
+        index = self._check_index(index, x.shape[0])
         out_device = x.device
         dev = model_device(self.model) or x.device
         x = x.detach().to(dev)
@@ -141,13 +184,24 @@ class Attack:
         if x.shape[0] == 0:
             return self._empty(x, y)
         with eval_mode(self.model):
-            out = self._attack(x, y)
+            out = self._attack(x, y, index)
         return _to(out, out_device)
+
+    def _check_index(self, index, B: int) -> torch.Tensor:
+        if index is None:
+            return torch.arange(B)
+        index = torch.as_tensor(index).detach().cpu()
+        if index.shape != (B,) or index.is_floating_point() or index.dtype == torch.bool:
+            raise ValueError(f"{type(self).__name__}: index must be ({B},) integer sample indices, got "
+                             f"dtype {index.dtype}, shape {tuple(index.shape)}")
+        if B and int(index.min()) < 0:
+            raise ValueError(f"{type(self).__name__}: index must be non-negative sample indices")
+        return index.long()
 
     def _empty(self, x, y):
         return x.clone()
 
-    def _attack(self, x, y):  # pragma: no cover - abstract
+    def _attack(self, x, y, index):  # pragma: no cover - abstract
         raise NotImplementedError
 
 

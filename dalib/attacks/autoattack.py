@@ -41,6 +41,12 @@ class AutoAttack(Attack):
         seed: passed to the official code (which seeds the global torch RNG with it; we restore
             the global RNG state afterwards).
 
+    Randomness is the official code's: one global stream for the whole call, drawn batch by batch.
+    Unlike dalib's own attacks it is therefore not keyed per sample (``index`` is accepted and
+    ignored): a result depends on which samples are attacked together. Attack the whole
+    evaluation set in one call (``evaluate_attack(..., batch_size=len(x))``) to make it depend on
+    that set and ``seed`` only.
+
     Progress is logged by the official code on the ``auto-attack`` logger (``logging``).
     """
 
@@ -115,7 +121,7 @@ class AutoAttack(Attack):
             aa.fab.n_target_classes = self.n_target_classes(C)
         return aa
 
-    def _attack(self, x, y):
+    def _attack(self, x, y, index):
         h = self._hparams
         C = h["n_classes"]
         if C is None:

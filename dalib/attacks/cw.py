@@ -35,9 +35,11 @@ class CW(Attack):
     ``c = upper`` (as kkew3). Like Carlini's original code (and unlike kkew3, which warm-starts),
     ``w`` and the Adam state restart from zero perturbation at every search step.
 
-    Early abort: every ``max(1, max_steps // 10)`` steps, stop the current search step if the
-    batch loss did not decrease by a relative 1e-4 (kkew3/Carlini; the batch loss is summed over
-    the batch, so abort timing depends on the batch).
+    Early abort, per sample: every ``max(1, max_steps // 10)`` steps, a sample whose loss did not
+    decrease by a relative 1e-4 since the last check stops for the rest of the search step (its
+    ``w`` is frozen and it leaves the forward pass); the step ends when no sample is left. Carlini's
+    and kkew3's code apply the same rule to the loss summed over the batch, which makes a sample's
+    result depend on its batch; per sample, it does not (up to float rounding).
 
     ``run(x, y) -> CWResult(x_adv, l2, success, c)``; ``attack(x, y)`` returns ``x_adv`` only.
     Failing samples are returned unchanged with ``l2 = inf`` and ``success = False``. A sample
@@ -68,15 +70,15 @@ class CW(Attack):
             "seed": check_seed(n, seed),
         }
 
-    def run(self, x: torch.Tensor, y: torch.Tensor) -> CWResult:
+    def run(self, x: torch.Tensor, y: torch.Tensor, index=None) -> CWResult:
         """Minimum-norm adversarial examples with their L2 norms and success flags."""
-        return self._call(x, y)
+        return self._call(x, y, index)
 
     def _empty(self, x, y):
         z = torch.zeros(0, device=x.device)
         return CWResult(x.clone(), z, z.bool(), z)
 
-    def _attack(self, x, y) -> CWResult:
+    def _attack(self, x, y, index) -> CWResult:
         h = self._hparams
         B = x.shape[0]
         dev = x.device
@@ -101,31 +103,43 @@ class CW(Attack):
             w = torch.zeros_like(x, requires_grad=True)  # perturbation in tanh space
             opt = torch.optim.Adam([w], lr=h["lr"])
             best_l2sq = torch.full((B,), float("inf"), device=dev)
-            prev = float("inf")
+            prev = torch.full((B,), float("inf"), device=dev)
+            active = torch.ones(B, dtype=torch.bool, device=dev)
             for it in range(h["max_steps"]):
-                x_adv = (torch.tanh(x_tanh + w) + 1) / 2
-                logits = self.model(x_adv)  # (B, num_classes)
-                l2sq = (x_adv - x0).pow(2).flatten(1).sum(1)
-                real = logits.gather(1, y[:, None]).squeeze(1)
-                other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+                act = active.nonzero().squeeze(1)  # samples still optimising
+                if act.numel() == 0:
+                    break
+                x_all = (torch.tanh(x_tanh + w) + 1) / 2
+                x_adv = x_all[act]
+                ya = y[act]
+                logits = self.model(x_adv)  # (A, num_classes)
+                l2sq = (x_adv - x0[act]).pow(2).flatten(1).sum(1)
+                real = logits.gather(1, ya[:, None]).squeeze(1)
+                other = logits.scatter(1, ya[:, None], float("-inf")).amax(1)
                 f = (real - other + kappa).clamp(min=0)
-                loss = (l2sq + c_f * f).sum()
-                (w.grad,) = torch.autograd.grad(loss, w)
+                loss_i = l2sq + c_f[act] * f  # (A,)
+                (w.grad,) = torch.autograd.grad(loss_i.sum(), w)  # zero on the frozen rows
+                w_before = w.detach().clone()
                 opt.step()
                 with torch.no_grad():
-                    comp = logits.detach().scatter_add(1, y[:, None], kappa_col.to(logits.dtype))
-                    succ = comp.argmax(1) != y
-                    l2d = l2sq.detach()
+                    w.copy_(torch.where(active.view(-1, *[1] * (x.dim() - 1)), w, w_before))
+                    comp = logits.detach().scatter_add(1, ya[:, None], kappa_col[act].to(logits.dtype))
+                    succ = torch.zeros(B, dtype=torch.bool, device=dev)
+                    succ[act] = comp.argmax(1) != ya
+                    l2d = torch.full((B,), float("inf"), device=dev)
+                    l2d[act] = l2sq.detach()
                     best_l2sq = torch.where(succ & (l2d < best_l2sq), l2d, best_l2sq)
                     better = succ & (l2d < o_l2sq)
                     o_l2sq = torch.where(better, l2d, o_l2sq)
-                    o_adv = torch.where(better.view(-1, *[1] * (x.dim() - 1)), x_adv.detach(), o_adv)
+                    adv_full = o_adv.clone()
+                    adv_full[act] = x_adv.detach()
+                    o_adv = torch.where(better.view(-1, *[1] * (x.dim() - 1)), adv_full, o_adv)
                     o_c = torch.where(better, c, o_c)
                     if h["abort_early"] and it % abort_every == 0:
-                        lv = loss.item()
-                        if lv > prev * (1 - 1e-4):
-                            break
-                        prev = lv
+                        lv = torch.full((B,), float("inf"), device=dev)
+                        lv[act] = loss_i.detach()
+                        active &= ~(lv > prev * (1 - 1e-4))
+                        prev = torch.where(active, lv, prev)
             found = torch.isfinite(best_l2sq)
             upper = torch.where(found, torch.minimum(upper, c), upper)
             lower = torch.where(found, lower, torch.maximum(lower, c))

@@ -38,6 +38,7 @@ from .attack import eval_mode, model_device
 from .losses import CrossEntropyLoss, predict_fn
 
 ASR_DEFINITION = "prediction changed vs. clean prediction, over all trials (paper Sec. 5.2)"
+DEFAULT_ATTACK_LABELS = "clean_pred"
 ATTACK_LABELS = ("true", "clean_pred")
 
 
@@ -110,15 +111,21 @@ def _rate(summary, name, flags, n_boot, seed):
 
 
 def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256,
-                    attack_labels: str = "true", n_boot: int = 1000, ci_seed: int = 0,
-                    grad_check: bool = True) -> AttackEvaluation:
+                    attack_labels: str = DEFAULT_ATTACK_LABELS, n_boot: int = 1000, ci_seed: int = 0,
+                    grad_check: bool = True, index_offset: int = 0) -> AttackEvaluation:
     """Run ``attack`` on ``(x, y)`` in batches; return per-sample flags and the summary.
 
-    ``attack_labels``: the labels the attack is given: ``"true"`` (``y``, default) or
-    ``"clean_pred"`` (the clean prediction, so that the attack directly targets the paper's
-    success criterion "prediction changed", also for initially misclassified samples). The flags
-    always compare with the true ``y`` for accuracies and with the clean prediction for ``changed``.
-    Predictions use the attack loss's ``predict`` (e.g. CLIP zero-shot) if it has one, else argmax.
+    ``attack_labels``: the labels the attack is given: ``"clean_pred"`` (default: the clean
+    prediction, so that the attack ascends the paper's success criterion "prediction changed",
+    also on initially misclassified samples) or ``"true"`` (``y``: a misclassified sample is then
+    pushed away from a class it is not in). The flags always compare with the true ``y`` for
+    accuracies and with the clean prediction for ``changed``. The gradient-masking check uses the
+    labels the attack was given. Predictions use the attack loss's ``predict`` (e.g. CLIP
+    zero-shot) if it has one, else argmax.
+
+    Sample ``i`` of ``x`` is attacked with global index ``index_offset + i``, which keys its
+    random stream: the outcome of a sample does not depend on ``batch_size`` (nor, with the right
+    offset, on how a set is split between runs), up to float rounding.
     """
     if attack_labels not in ATTACK_LABELS:
         raise ValueError(f"attack_labels must be one of {ATTACK_LABELS}, got {attack_labels!r}")
@@ -137,7 +144,9 @@ def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int
         yb = y[s:s + batch_size].to(dev)
         with eval_mode(model), torch.no_grad():
             clean_pred = predict(model(xb))
-        x_adv = attack(xb, clean_pred if attack_labels == "clean_pred" else yb).to(dev)
+        labels = clean_pred if attack_labels == "clean_pred" else yb
+        index = torch.arange(index_offset + s, index_offset + s + xb.shape[0])
+        x_adv = attack(xb, labels, index=index).to(dev)
         with eval_mode(model), torch.no_grad():
             adv_pred = predict(model(x_adv))
         d = (x_adv - xb).flatten(1)
@@ -147,7 +156,7 @@ def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int
         cols["linf"].append(d.abs().amax(1).cpu())
         cols["l2"].append(d.norm(dim=1).cpu())
         if grad_check:
-            g = input_gradients(model, xb, yb, loss).flatten(1)
+            g = input_gradients(model, xb, labels, loss).flatten(1)
             zero_samples += int((g == 0).all(1).sum())
             zero_entries += int((g == 0).sum())
             entries += g.numel()

@@ -30,8 +30,9 @@ class PatchPGD(PGD):
     Pixels outside the patch are never changed. Hyper-parameters are those of :class:`PGD` plus
     ``w`` (patch side in pixels, >= 1, must fit the image); the defaults differ: ``eps = 1.0``
     (the paper's patch setting: any value inside the patch) and ``alpha = 2.5 * eps / steps``.
-    The top-left corner is drawn uniformly from ``[0, H - w] x [0, W - w]`` per image from the
-    local generator (before the random starts); restarts reuse the same locations.
+    The top-left corner is drawn uniformly from ``[0, H - w] x [0, W - w]`` per image from its
+    own random stream (keyed by ``(seed, index)``, before the random starts, so a location does
+    not depend on the batch); restarts reuse the same locations.
     ``run(x, y)`` returns a :class:`PatchResult` with the locations; ``attack(x, y)`` only x_adv.
     """
 
@@ -55,13 +56,12 @@ class PatchPGD(PGD):
             raise ValueError(f"PatchPGD: patch side w={w} does not fit images of shape {tuple(x.shape)} "
                              f"(expected (B, C, H, W) with H, W >= w)")
 
-    def locations(self, x: torch.Tensor, gen: torch.Generator):
-        """Top-left corners ``(top, left)``, each (B,), uniform over all positions that fit."""
-        B, _, H, W = x.shape  # (batch, channels, height, width)
+    def locations(self, x: torch.Tensor, streams):
+        """Top-left corners ``(top, left)``, each (B,), uniform over all positions that fit, one
+        per sample from its stream (:class:`dalib.attacks.attack.SampleStreams`)."""
+        _, _, H, W = x.shape  # (batch, channels, height, width)
         w = self._hparams["w"]
-        top = torch.randint(0, H - w + 1, (B,), generator=gen, device=x.device)
-        left = torch.randint(0, W - w + 1, (B,), generator=gen, device=x.device)
-        return top, left
+        return streams.randint(H - w + 1), streams.randint(W - w + 1)
 
     def patch_mask(self, x: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) bool mask, True inside each image's w x w square."""
@@ -73,17 +73,17 @@ class PatchPGD(PGD):
         in_c = (cols >= left[:, None]) & (cols < left[:, None] + w)  # (B, W)
         return (in_r[:, :, None] & in_c[:, None, :])[:, None]  # (B, 1, H, W)
 
-    def _attack(self, x, y):
-        gen = self._generator(x.device)
-        top, left = self.locations(x, gen)
+    def _attack(self, x, y, index):
+        streams = self._streams(index, x.device)
+        top, left = self.locations(x, streams)
         mask = self.patch_mask(x, top, left)
-        x_adv = self._restarts(x, y, gen, mask)
+        x_adv = self._restarts(x, y, streams, mask)
         return PatchResult(x_adv, top, left, mask)
 
     def _empty(self, x, y):
         e = torch.zeros(0, dtype=torch.long, device=x.device)
         return PatchResult(x.clone(), e, e, torch.zeros(0, 1, *x.shape[-2:], dtype=torch.bool, device=x.device))
 
-    def run(self, x: torch.Tensor, y: torch.Tensor) -> PatchResult:
-        """Like ``attack(x, y)`` but also returns the patch locations and masks."""
-        return self._call(x, y)
+    def run(self, x: torch.Tensor, y: torch.Tensor, index=None) -> PatchResult:
+        """Like ``attack(x, y, index)`` but also returns the patch locations and masks."""
+        return self._call(x, y, index)

@@ -44,7 +44,9 @@ class PGD(Attack):
             ties broken by the larger loss (Appendix D.3 uses 3).
         loss: callable ``(output, y) -> (B,)`` to maximise (default :class:`CrossEntropyLoss`);
             its optional ``predict(output)`` method defines success for restarts.
-        seed: seed of the local generator drawing random starts (default 0).
+        seed: seed of the per-sample random streams drawing random starts (default 0): sample
+            ``i`` draws from a stream keyed by ``(seed, index[i])``, so its result does not
+            depend on its batch (``dalib.attacks.attack.SampleStreams``).
     """
 
     def __init__(self, model, *, eps=8 / 255, alpha=None, steps=10, random_start=True,
@@ -74,19 +76,19 @@ class PGD(Attack):
         args = ", ".join(f"{k}={(_loss_repr(v) if k == 'loss' else v)!r}" for k, v in self._hparams.items())
         return f"{type(self).__name__}({args})"
 
-    def _attack(self, x, y):
-        return self._restarts(x, y, self._generator(x.device), mask=None)
+    def _attack(self, x, y, index):
+        return self._restarts(x, y, self._streams(index, x.device), mask=None)
 
-    def _restarts(self, x, y, gen, mask):
+    def _restarts(self, x, y, streams, mask):
         """Best of ``n_restarts`` runs; ``mask`` (bool, broadcastable to x) confines the
         perturbation (PatchPGD), ``None`` = the whole image."""
         R = self._hparams["n_restarts"]
         if R == 1:
-            return self._single(x, y, gen, mask)
+            return self._single(x, y, streams, mask)
         predict = predict_fn(self.loss)
         best = best_loss = best_succ = None
         for _ in range(R):
-            x_r = self._single(x, y, gen, mask)
+            x_r = self._single(x, y, streams, mask)
             with torch.no_grad():
                 out = self.model(x_r)
                 loss_r = self.loss(out, y).float()
@@ -100,7 +102,7 @@ class PGD(Attack):
             best_succ = best_succ | succ_r
         return best
 
-    def _single(self, x, y, gen, mask):
+    def _single(self, x, y, streams, mask):
         """One PGD run from one (random) start; returns the last iterate, detached."""
         h = self._hparams
         eps, alpha = h["eps"], h["alpha"]
@@ -110,7 +112,7 @@ class PGD(Attack):
             lo = torch.where(mask, lo, x)
             hi = torch.where(mask, hi, x)
         if h["random_start"]:
-            noise = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+            noise = streams.rand(x.shape[1:], dtype=x.dtype)
             x_adv = torch.minimum(torch.maximum(x + (2 * noise - 1) * eps, lo), hi)
         else:
             x_adv = x.clone()
