@@ -76,3 +76,23 @@ def test_recipe_check_compares_with_the_current_train_recipe():
                        {"param.train_profile": "smoke", "param.dataset": "cifar10", "model": "vit", "depth": 1,
                         "lambda_init": "0.8", "seed": 1, "config_hash": "000000000000"}])
     assert recipe_check(df)["recipe_current"].tolist() == [True, False]
+
+
+def test_paired_comparison_holm_family_and_saturation():
+    rng = np.random.default_rng(5)
+    rows = []
+    for seed in (0, 1, 2):
+        for budget, (ra, rb) in {1.0: (0.3, 0.5), 2.0: (0.5, 0.52), 8.0: (0.995, 0.999)}.items():
+            for model, rate in (("vit", ra), ("diffvit", rb)):
+                changed = rng.random(500) < rate
+                if budget == 8.0:
+                    changed[:] = True
+                    changed[:int(500 * (1 - rate))] = False
+                rows.append({"model": model, "lambda_init": "0.8", "seed": seed, "attack_kind": "pgd_linf",
+                             "budget": budget, "n": 500, "asr": changed.mean(), "changed_flags": pack_flags(changed)})
+    c = paired_comparison(pd.DataFrame(rows), a={"model": "vit"}, b={"model": "diffvit"})
+    assert set(c["family_size"]) == {3}
+    assert (c["p_pooled_holm"] >= c["p_pooled"]).all() and (c["p_seed_holm"] >= c["p_seed"]).all()
+    by = c.set_index("budget")
+    assert by.loc[1.0, "verdict"] == "reproduced"
+    assert by.loc[8.0, "verdict"] == "saturated"
