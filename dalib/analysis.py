@@ -21,7 +21,8 @@ import numpy as np
 from .records import unpack_flags
 from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
 
-__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of"]
+__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
+           "l2_values", "cw_asr_curve", "l2_for_full_asr"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
 
@@ -187,3 +188,27 @@ def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: s
                                             what="the difference", p_seed=r["p_seed_holm"],
                                             family=r["family_size"], rates=(r["a_mean"], r["b_mean"]))
     return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------------------------
+# CW-L2: per-image minimal norms -> ASR as a function of the L2 budget
+
+
+def l2_values(row) -> np.ndarray:
+    """The per-image minimal L2 norms of one CW record row (``l2_values``; inf where CW found no
+    adversarial example)."""
+    return np.array([float(v) for v in str(row["l2_values"]).split(",")], dtype=float)
+
+
+def cw_asr_curve(rows, budgets) -> np.ndarray:
+    """ASR of CW-L2 at each L2 budget, ``mean_i [l2_i <= budget]``, one row per record row:
+    shape ``(len(rows), len(budgets))``."""
+    b = np.asarray(budgets, dtype=float)
+    return np.array([(l2_values(r)[:, None] <= b[None, :]).mean(0) for _, r in rows.iterrows()])
+
+
+def l2_for_full_asr(row) -> float:
+    """The smallest L2 budget at which CW-L2 reaches 100 % ASR on this row's images: the largest
+    minimal norm, or inf if CW failed on any image (it never reaches 100 %)."""
+    v = l2_values(row)
+    return float(v.max()) if v.size else float("nan")
