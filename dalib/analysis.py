@@ -22,7 +22,7 @@ from .records import unpack_flags
 from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
 
 __all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
-           "l2_values", "cw_asr_curve", "l2_for_full_asr"]
+           "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
 
@@ -212,3 +212,32 @@ def l2_for_full_asr(row) -> float:
     minimal norm, or inf if CW failed on any image (it never reaches 100 %)."""
     v = l2_values(row)
     return float(v.max()) if v.size else float("nan")
+
+
+def l2_comparison(df, a: dict, b: dict, alpha: float = 0.05) -> dict:
+    """Does model ``b`` need smaller CW-L2 perturbations than model ``a`` on the same images?
+
+    Per training seed, a sign statistic over the images: ``(#[l2_b < l2_a] - #[l2_b > l2_a]) / n``
+    (in [-1, 1]; an image CW fails on has norm inf, so two failures tie). Over seeds: its mean with
+    the Student-t CI, and a two-sided exact sign test pooled over seeds on the untied images (the
+    McNemar form of :func:`dalib.stats.mcnemar_pooled`). Returns ``per_seed`` (list of dicts: seed,
+    median_a, median_b, stat), ``mean``, ``low``, ``high``, ``p``, ``verdict``, ``reason``
+    (claim: b needs smaller perturbations)."""
+    rows_a = select(df, **a)
+    rows_b = select(df, **b)
+    seeds = sorted(set(rows_a["seed"]) & set(rows_b["seed"]))
+    per, tables = [], []
+    for s in seeds:
+        la, lb = l2_values(select(rows_a, seed=s).iloc[0]), l2_values(select(rows_b, seed=s).iloc[0])
+        if la.size != lb.size:
+            raise ValueError(f"l2_comparison: seed {s}: {la.size} vs {lb.size} images; pairs need the same images")
+        b_less, a_less = int((lb < la).sum()), int((la < lb).sum())
+        tables.append({"n_a_only": a_less, "n_b_only": b_less})
+        per.append({"seed": s, "median_a": float(np.median(la)), "median_b": float(np.median(lb)),
+                    "stat": (b_less - a_less) / la.size})
+    s = mean_ci([r["stat"] for r in per]) if per else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+    p = mcnemar_pooled(tables)["p"] if tables else np.nan
+    v, why = verdict(s["low"], s["high"], s["n"], p=p, alpha=alpha, margin=0.0,
+                     what="the sign statistic P(b smaller) − P(a smaller)")
+    return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v,
+            "reason": why}
