@@ -96,3 +96,27 @@ def test_paired_comparison_holm_family_and_saturation():
     by = c.set_index("budget")
     assert by.loc[1.0, "verdict"] == "reproduced"
     assert by.loc[8.0, "verdict"] == "saturated"
+
+
+def test_cw_curve_full_budget_and_l2_comparison():
+    from dalib.analysis import cw_asr_curve, l2_comparison, l2_for_full_asr, l2_values
+
+    rows = []
+    rng = np.random.default_rng(2)
+    for seed in (0, 1, 2):
+        vit = rng.uniform(0.2, 1.0, 300)
+        dv = vit * rng.uniform(0.5, 0.9, 300)  # DiffViT needs smaller norms on every image
+        vit[:3] = np.inf  # CW failed on three images of the ViT
+        for model, l2 in (("vit", vit), ("diffvit", dv)):
+            rows.append({"model": model, "seed": seed, "attack_kind": "cw_l2", "budget": 0.0, "n": 300,
+                         "l2_values": ",".join(f"{v:.5g}" for v in l2)})
+    df = pd.DataFrame(rows)
+    r0 = df.iloc[0]
+    assert np.isinf(l2_values(r0)[:3]).all() and l2_for_full_asr(r0) == np.inf
+    assert l2_for_full_asr(df.iloc[1]) == pytest.approx(l2_values(df.iloc[1]).max())
+    curve = cw_asr_curve(df.iloc[:2], [0.0, 0.5, 10.0])
+    assert curve.shape == (2, 3) and (np.diff(curve, axis=1) >= 0).all()
+    assert curve[0, 2] == pytest.approx(297 / 300) and curve[1, 2] == 1.0
+    c = l2_comparison(df, a={"model": "vit"}, b={"model": "diffvit"})
+    assert c["verdict"] == "reproduced" and all(r["stat"] == 1.0 for r in c["per_seed"])
+    assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "not reproduced"
