@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from .records import unpack_flags
-from .stats import PRACTICAL_MARGIN, mcnemar, mcnemar_pooled, mean_ci, verdict
+from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
 
-__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of"]
+__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
+           "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
 
@@ -86,8 +87,23 @@ def _matched(df, a: dict, b: dict, on):
         yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"]))
 
 
+def _holm_within(rows, family_by, keys=("p_seed", "p_pooled")):
+    """Holm-adjust ``keys`` of ``rows`` (dicts) within each family of equal ``family_by`` values;
+    adds ``<key>_holm`` and ``family_size``."""
+    fams = {}
+    for i, r in enumerate(rows):
+        fams.setdefault(tuple(r[k] for k in family_by), []).append(i)
+    for idx in fams.values():
+        for k in keys:
+            for i, v in zip(idx, holm([rows[i][k] for i in idx])):
+                rows[i][f"{k}_holm"] = v
+        for i in idx:
+            rows[i]["family_size"] = len(idx)
+
+
 def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: str = "changed",
-                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, paper_effect=None):
+                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, paper_effect=None,
+                      family_by=None):
     """Model ``b`` vs model ``a`` (each a dict of column values, e.g. ``{"model": "vit"}``), per
     group of ``on``, paired by training seed and by image.
 
@@ -99,9 +115,17 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     ``seeds_b_higher`` / ``seeds_a_higher`` (seeds with McNemar p < ``alpha`` in each direction),
     ``verdict``, ``reason``. Rows of ``a`` and ``b`` must come from the same images (same ``n``).
     ``paper_effect``: the paper's ``rate_b - rate_a``, if it reports one (a number, or a dict from
-    the ``on`` key tuple to a number), passed to the verdict."""
+    the ``on`` key tuple to a number), passed to the verdict.
+
+    One claim over several budgets is one family of tests: the seed-level t-test p-value
+    (``p_seed``) and the pooled McNemar p-value of every group are Holm-adjusted within each family
+    of equal ``family_by`` columns (default: all of ``on`` but the last, e.g. per attack kind over
+    its budgets), giving ``p_seed_holm``, ``p_pooled_holm`` and ``family_size``; the verdict reads
+    the adjusted values. A budget where both models' mean rates reach
+    :data:`dalib.stats.SATURATION` is *saturated*."""
     import pandas as pd
 
+    family_by = tuple(on[:-1]) if family_by is None else tuple(family_by)
     out = []
     for key, ga, gb, seeds in _matched(df, a, b, on):
         diffs, ps, ra, rb, hi_b, hi_a, tables = [], [], [], [], 0, 0, []
@@ -122,34 +146,98 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
         s = mean_ci(diffs) if diffs else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
         pooled = mcnemar_pooled(tables)["p"] if tables else np.nan
         pe = paper_effect.get(key) if isinstance(paper_effect, dict) else paper_effect
-        v, why = verdict(s["low"], s["high"], s["n"], p=pooled, alpha=alpha, margin=margin,
-                         what="the difference", paper_effect=pe)
         out.append({**dict(zip(on, key)), "a_mean": float(np.mean(ra)) if ra else np.nan,
                     "b_mean": float(np.mean(rb)) if rb else np.nan, "diff_mean": s["mean"],
                     "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"],
                     "p_per_seed": ", ".join(f"{p:.2g}" for p in ps), "p_pooled": pooled,
-                    "seeds_b_higher": int(hi_b),
-                    "seeds_a_higher": int(hi_a), "verdict": v, "reason": why})
+                    "p_seed": t_test_p(diffs), "seeds_b_higher": int(hi_b),
+                    "seeds_a_higher": int(hi_a), "_paper_effect": pe})
+    _holm_within(out, family_by)
+    for r in out:
+        pe = r.pop("_paper_effect")
+        r["verdict"], r["reason"] = verdict(
+            r["diff_low"], r["diff_high"], r["n_seeds"], p=r["p_pooled_holm"], alpha=alpha, margin=margin,
+            what="the difference", paper_effect=pe, p_seed=r["p_seed_holm"], family=r["family_size"],
+            rates=(r["a_mean"], r["b_mean"]))
     return pd.DataFrame(out)
 
 
 def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: str = "asr_correct",
-                    margin: float = PRACTICAL_MARGIN):
+                    margin: float = PRACTICAL_MARGIN, family_by=None):
     """Like :func:`paired_comparison` but for a summary column ``value`` whose per-image pairing is
     lost (e.g. ``asr_correct``, whose denominator is each model's own set of correctly classified
     images): per seed ``value_b - value_a``, their mean with the t 95% CI over seeds, and the
-    verdict for "b is higher" from the seed-level CI alone. Columns: the ``on`` keys, ``a_mean``,
-    ``b_mean``, ``diff_mean``, ``diff_low``, ``diff_high``, ``n_seeds``, ``verdict``, ``reason``."""
+    verdict for "b is higher" from the seed-level CI alone (Holm-adjusted within each family, as in
+    :func:`paired_comparison`). Columns: the ``on`` keys, ``a_mean``, ``b_mean``, ``diff_mean``,
+    ``diff_low``, ``diff_high``, ``n_seeds``, ``p_seed``, ``p_seed_holm``, ``family_size``,
+    ``verdict``, ``reason``."""
     import pandas as pd
 
     out = []
     for key, ga, gb, seeds in _matched(df, a, b, on):
         va = [float(select(ga, seed=s_)[value].iloc[0]) for s_ in seeds]
         vb = [float(select(gb, seed=s_)[value].iloc[0]) for s_ in seeds]
-        s = mean_ci(np.subtract(vb, va)) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
-        v, why = verdict(s["low"], s["high"], s["n"], margin=margin, what="the difference")
+        d = np.subtract(vb, va)
+        s = mean_ci(d) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
         out.append({**dict(zip(on, key)), "a_mean": float(np.mean(va)) if va else np.nan,
                     "b_mean": float(np.mean(vb)) if vb else np.nan, "diff_mean": s["mean"],
-                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "verdict": v,
-                    "reason": why})
+                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "p_seed": t_test_p(d)})
+    _holm_within(out, tuple(on[:-1]) if family_by is None else tuple(family_by), keys=("p_seed",))
+    for r in out:
+        r["verdict"], r["reason"] = verdict(r["diff_low"], r["diff_high"], r["n_seeds"], margin=margin,
+                                            what="the difference", p_seed=r["p_seed_holm"],
+                                            family=r["family_size"], rates=(r["a_mean"], r["b_mean"]))
     return pd.DataFrame(out)
+
+
+# --------------------------------------------------------------------------------------------
+# CW-L2: per-image minimal norms -> ASR as a function of the L2 budget
+
+
+def l2_values(row) -> np.ndarray:
+    """The per-image minimal L2 norms of one CW record row (``l2_values``; inf where CW found no
+    adversarial example)."""
+    return np.array([float(v) for v in str(row["l2_values"]).split(",")], dtype=float)
+
+
+def cw_asr_curve(rows, budgets) -> np.ndarray:
+    """ASR of CW-L2 at each L2 budget, ``mean_i [l2_i <= budget]``, one row per record row:
+    shape ``(len(rows), len(budgets))``."""
+    b = np.asarray(budgets, dtype=float)
+    return np.array([(l2_values(r)[:, None] <= b[None, :]).mean(0) for _, r in rows.iterrows()])
+
+
+def l2_for_full_asr(row) -> float:
+    """The smallest L2 budget at which CW-L2 reaches 100 % ASR on this row's images: the largest
+    minimal norm, or inf if CW failed on any image (it never reaches 100 %)."""
+    v = l2_values(row)
+    return float(v.max()) if v.size else float("nan")
+
+
+def l2_comparison(df, a: dict, b: dict, alpha: float = 0.05) -> dict:
+    """Does model ``b`` need smaller CW-L2 perturbations than model ``a`` on the same images?
+
+    Per training seed, a sign statistic over the images: ``(#[l2_b < l2_a] - #[l2_b > l2_a]) / n``
+    (in [-1, 1]; an image CW fails on has norm inf, so two failures tie). Over seeds: its mean with
+    the Student-t CI, and a two-sided exact sign test pooled over seeds on the untied images (the
+    McNemar form of :func:`dalib.stats.mcnemar_pooled`). Returns ``per_seed`` (list of dicts: seed,
+    median_a, median_b, stat), ``mean``, ``low``, ``high``, ``p``, ``verdict``, ``reason``
+    (claim: b needs smaller perturbations)."""
+    rows_a = select(df, **a)
+    rows_b = select(df, **b)
+    seeds = sorted(set(rows_a["seed"]) & set(rows_b["seed"]))
+    per, tables = [], []
+    for s in seeds:
+        la, lb = l2_values(select(rows_a, seed=s).iloc[0]), l2_values(select(rows_b, seed=s).iloc[0])
+        if la.size != lb.size:
+            raise ValueError(f"l2_comparison: seed {s}: {la.size} vs {lb.size} images; pairs need the same images")
+        b_less, a_less = int((lb < la).sum()), int((la < lb).sum())
+        tables.append({"n_a_only": a_less, "n_b_only": b_less})
+        per.append({"seed": s, "median_a": float(np.median(la)), "median_b": float(np.median(lb)),
+                    "stat": (b_less - a_less) / la.size})
+    s = mean_ci([r["stat"] for r in per]) if per else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
+    p = mcnemar_pooled(tables)["p"] if tables else np.nan
+    v, why = verdict(s["low"], s["high"], s["n"], p=p, alpha=alpha, margin=0.0,
+                     what="the sign statistic P(b smaller) − P(a smaller)")
+    return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v,
+            "reason": why}

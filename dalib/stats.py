@@ -13,7 +13,9 @@ Two sources of variation are kept apart (the paper reports single runs without e
   CI of the difference of the two rates, :func:`paired_bootstrap`.
 
 :func:`verdict` turns a seed-level CI of a difference (in the direction the paper claims) into
-"reproduced", "not reproduced" or "inconclusive" with the reason.
+"reproduced", "not reproduced", "inconclusive" or "saturated" with the reason. A claim that spans
+several budgets (e.g. "DiffViT has the higher ASR at every eps") is one family of tests: its
+p-values are adjusted with Holm's step-down method (:func:`holm`) before they decide a verdict.
 """
 
 from __future__ import annotations
@@ -22,10 +24,42 @@ import math
 
 import numpy as np
 
-__all__ = ["mean_ci", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict", "VERDICTS", "PRACTICAL_MARGIN"]
+__all__ = ["mean_ci", "t_test_p", "holm", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict",
+           "VERDICTS", "PRACTICAL_MARGIN", "SATURATION"]
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "saturated")
 PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
+SATURATION = 0.98        # both rates at least this high: the attack breaks (almost) everything
+
+
+def t_test_p(values) -> float:
+    """Two-sided p-value of the one-sample Student t test that the mean of ``values`` is 0 (the
+    test whose 95% interval is :func:`mean_ci`'s: p < 0.05 exactly when that CI excludes 0).
+    NaN for fewer than 2 values; 0 or 1 for zero spread, by the sign of the mean."""
+    from scipy import stats as st
+
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size < 2:
+        return math.nan
+    if float(v.std(ddof=1)) == 0.0:
+        return 1.0 if float(v.mean()) == 0.0 else 0.0
+    return float(st.ttest_1samp(v, 0.0).pvalue)
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjustment (Holm 1979) of a family of p-values: with ``p_(1) <= ... <=
+    p_(k)`` sorted, ``adj_(j) = max_{i <= j} min(1, (k - i + 1) p_(i))``, returned in the input order.
+    Rejecting where ``adj < alpha`` controls the family-wise error rate at ``alpha``. NaN entries
+    stay NaN and do not count towards ``k``."""
+    p = np.asarray(pvalues, dtype=float).ravel()
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    k = ok.size
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (k - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
 
 
 def mean_ci(values, level: float = 0.95) -> dict:
@@ -109,11 +143,15 @@ def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.9
 
 def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
             margin: float = PRACTICAL_MARGIN, what: str = "the difference",
-            paper_effect: float | None = None) -> tuple[str, str]:
+            paper_effect: float | None = None, p_seed: float | None = None,
+            family: int = 1, rates: tuple | None = None,
+            saturation: float = SATURATION) -> tuple[str, str]:
     """``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
     effect in the claimed direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` seeds and, if given,
     the p-value ``p`` of an image-level test pooled over the seeds (e.g. McNemar on all pairs):
 
+    - **saturated**: both rates ``rates = (rate_a, rate_b)`` are at least ``saturation``: the
+      attack breaks (almost) every image of both models, so the budget cannot tell them apart;
     - **reproduced**: the CI lies above 0 (and ``p < alpha``);
     - **not reproduced**: the CI lies below 0 (and ``p < alpha``): the opposite effect; or the CI
       lies inside ``(-margin, margin)``: no effect of practical size;
@@ -121,15 +159,29 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
       agree but the images do not settle it, ``p >= alpha``, which happens when a few seeds give
       near-identical differences and the t interval collapses), or fewer than two seeds (no CI).
 
+    Multiple budgets: when the test is one of a ``family`` of ``k > 1`` (one claim over several
+    budgets), pass the Holm-adjusted p-values (:func:`holm`): ``p`` for the pooled image-level
+    test and ``p_seed`` for the seed-level t test (:func:`t_test_p`). An effect (a CI beside 0)
+    then also needs ``p_seed < alpha``; one that is significant only before the adjustment is
+    **inconclusive**. The margin and paper-effect rules read the unadjusted 95% CI.
+
     ``paper_effect``: the size of the effect the paper reports (same units, > 0), if it reports
     one. A CI that contains 0 but lies wholly below it excludes the paper's effect: **not
     reproduced** (an effect of the paper's size is ruled out; a smaller one is not). A CI above 0
     but below it stays **reproduced**, with the smaller size stated.
     """
+    if rates is not None and min(rates) >= saturation:
+        return "saturated", (f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
+                             "the attack breaks almost every image of both models")
     if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"only {n} seed(s): no confidence interval over training seeds"
     ci = f"95% CI of {what} over {n} seeds [{low:+.3f}, {high:+.3f}]"
-    pooled = "" if p is None else f", pooled image-level p = {p:.2g}"
+    adj = f" (Holm-adjusted over {family} budgets)" if family > 1 else ""
+    pooled = "" if p is None else f", pooled image-level p = {p:.2g}{adj}"
+    if p_seed is not None and family > 1 and (low > 0 or high < 0) and not p_seed < alpha:
+        side = "above" if low > 0 else "below"
+        return "inconclusive", (f"{ci} lies {side} 0, but not after the Holm correction over {family} "
+                                f"budgets (seed-level p = {p_seed:.2g}){pooled}")
     weak = p is not None and not p < alpha
     size = "" if paper_effect is None else f"; the paper's difference is {paper_effect:+.3f}"
     if low > 0:

@@ -76,3 +76,47 @@ def test_recipe_check_compares_with_the_current_train_recipe():
                        {"param.train_profile": "smoke", "param.dataset": "cifar10", "model": "vit", "depth": 1,
                         "lambda_init": "0.8", "seed": 1, "config_hash": "000000000000"}])
     assert recipe_check(df)["recipe_current"].tolist() == [True, False]
+
+
+def test_paired_comparison_holm_family_and_saturation():
+    rng = np.random.default_rng(5)
+    rows = []
+    for seed in (0, 1, 2):
+        for budget, (ra, rb) in {1.0: (0.3, 0.5), 2.0: (0.5, 0.52), 8.0: (0.995, 0.999)}.items():
+            for model, rate in (("vit", ra), ("diffvit", rb)):
+                changed = rng.random(500) < rate
+                if budget == 8.0:
+                    changed[:] = True
+                    changed[:int(500 * (1 - rate))] = False
+                rows.append({"model": model, "lambda_init": "0.8", "seed": seed, "attack_kind": "pgd_linf",
+                             "budget": budget, "n": 500, "asr": changed.mean(), "changed_flags": pack_flags(changed)})
+    c = paired_comparison(pd.DataFrame(rows), a={"model": "vit"}, b={"model": "diffvit"})
+    assert set(c["family_size"]) == {3}
+    assert (c["p_pooled_holm"] >= c["p_pooled"]).all() and (c["p_seed_holm"] >= c["p_seed"]).all()
+    by = c.set_index("budget")
+    assert by.loc[1.0, "verdict"] == "reproduced"
+    assert by.loc[8.0, "verdict"] == "saturated"
+
+
+def test_cw_curve_full_budget_and_l2_comparison():
+    from dalib.analysis import cw_asr_curve, l2_comparison, l2_for_full_asr, l2_values
+
+    rows = []
+    rng = np.random.default_rng(2)
+    for seed in (0, 1, 2):
+        vit = rng.uniform(0.2, 1.0, 300)
+        dv = vit * rng.uniform(0.5, 0.9, 300)  # DiffViT needs smaller norms on every image
+        vit[:3] = np.inf  # CW failed on three images of the ViT
+        for model, l2 in (("vit", vit), ("diffvit", dv)):
+            rows.append({"model": model, "seed": seed, "attack_kind": "cw_l2", "budget": 0.0, "n": 300,
+                         "l2_values": ",".join(f"{v:.5g}" for v in l2)})
+    df = pd.DataFrame(rows)
+    r0 = df.iloc[0]
+    assert np.isinf(l2_values(r0)[:3]).all() and l2_for_full_asr(r0) == np.inf
+    assert l2_for_full_asr(df.iloc[1]) == pytest.approx(l2_values(df.iloc[1]).max())
+    curve = cw_asr_curve(df.iloc[:2], [0.0, 0.5, 10.0])
+    assert curve.shape == (2, 3) and (np.diff(curve, axis=1) >= 0).all()
+    assert curve[0, 2] == pytest.approx(297 / 300) and curve[1, 2] == 1.0
+    c = l2_comparison(df, a={"model": "vit"}, b={"model": "diffvit"})
+    assert c["verdict"] == "reproduced" and all(r["stat"] == 1.0 for r in c["per_seed"])
+    assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "not reproduced"

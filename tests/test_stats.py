@@ -79,3 +79,36 @@ def test_verdict_against_the_papers_effect_size():
     assert v == "inconclusive"
     v, why = verdict(0.02, 0.10, 3, p=0.001, paper_effect=0.44)
     assert v == "reproduced" and "smaller" in why
+
+
+def test_holm_matches_the_step_down_definition():
+    from dalib.stats import holm
+
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4*0.005=0.02, 3*0.01=0.03, 2*0.03=0.06, max(0.06, 1*0.04)=0.06
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5]) == [0.5]
+    adj = holm([0.01, float("nan"), 0.02])  # NaN stays NaN and is not counted
+    assert np.isnan(adj[1]) and adj[0] == pytest.approx(0.02) and adj[2] == pytest.approx(0.02)
+    assert holm([0.9, 0.8]) == [1.0, 1.0]  # 2 * 0.8 capped at 1, and monotone
+
+
+def test_t_test_p_agrees_with_the_t_interval():
+    from dalib.stats import mean_ci, t_test_p
+
+    for v in ([0.02, 0.05, 0.04], [-0.01, 0.03, 0.02], [0.1, 0.12, 0.3, 0.05]):
+        ci = mean_ci(v)
+        assert (t_test_p(v) < 0.05) == (ci["low"] > 0 or ci["high"] < 0)
+    assert np.isnan(t_test_p([0.1])) and t_test_p([0.1, 0.1]) == 0.0
+
+
+def test_verdict_saturated_and_holm():
+    v, why = verdict(-0.01, 0.01, 3, p=0.5, rates=(0.99, 0.995))
+    assert v == "saturated" and "0.98" in why
+    v, _ = verdict(-0.01, 0.01, 3, p=0.5, rates=(0.97, 0.995))
+    assert v == "not reproduced"  # one model below the saturation level: the margin rule applies
+    # significant before the adjustment, not after it
+    v, why = verdict(0.01, 0.2, 3, p=0.001, p_seed=0.09, family=4)
+    assert v == "inconclusive" and "Holm" in why
+    v, why = verdict(0.01, 0.2, 3, p=0.001, p_seed=0.01, family=4)
+    assert v == "reproduced" and "Holm-adjusted over 4 budgets" in why
