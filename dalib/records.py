@@ -318,10 +318,12 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
     return pd.concat(frames, ignore_index=True)
 
 
-def caption_source(df_or_stem, profile: str | None = None, runs: str = "current") -> str:
+def caption_source(df_or_stem, profile: str | None = None, runs: str = "current", max_listed: int = 3) -> str:
     """A caption fragment naming the producer notebook(s) and record file(s):
-    ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``.
-    Accepts a DataFrame from :func:`load_rows` or a notebook stem."""
+    ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``. More than
+    ``max_listed`` records are given as a count per folder (``"21 records in results/cpu/asr/"``),
+    each of which the book's Runs page lists. Accepts a DataFrame from :func:`load_rows` or a
+    notebook stem."""
     if isinstance(df_or_stem, str):
         recs = _records(df_or_stem, profile, None, runs)
         root = project_root()
@@ -330,4 +332,10 @@ def caption_source(df_or_stem, profile: str | None = None, runs: str = "current"
     else:
         records = sorted(df_or_stem["record"].unique())
         notebooks = sorted(df_or_stem["notebook"].dropna().unique())
-    return f"Produced by {', '.join(notebooks)}; records {', '.join(records)}"
+    if len(records) <= max_listed:
+        return f"Produced by {', '.join(notebooks)}; records {', '.join(records)}"
+    folders = {}
+    for r in records:
+        folders.setdefault(r.rsplit("/", 1)[0] + "/", []).append(r)
+    counted = ", ".join(f"{len(v)} records in {k}" for k, v in sorted(folders.items()))
+    return f"Produced by {', '.join(notebooks)}; {counted} (each listed on the Runs page)"

@@ -298,6 +298,11 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     assert load_rows("demo", table="summary")["total"].tolist() == [6.0]
     assert f"results/cpu/demo/{pl.key}.json" in caption_source(df)
     assert "notebooks/experiments/demo.md" in caption_source(df)
+    import pandas as pd
+
+    many = pd.concat([df.assign(record=f"results/cpu/demo/k{i}.json") for i in range(5)])
+    assert caption_source(many).endswith("5 records in results/cpu/demo/ (each listed on the Runs page)")
+    assert "k4.json" in caption_source(many, max_listed=5)
     assert df["custom"].all()
 
     # second run: skipped
