@@ -171,3 +171,26 @@ def test_resumed_run_keeps_its_precision(tmp_path, probe):
 def test_probe_measures_a_ratio():
     s = precision.bf16_matmul_speedup(torch.device("cpu"), n=64)
     assert s > 0 and s == s  # a positive, finite ratio (its size depends on the CPU)
+
+
+def test_cpu_recipe_loads_the_committed_zoo_without_training(tmp_path):
+    """The depth-1 chapter's models: the train notebook's cpu recipe finds each committed entry
+    (no training, no checkpoint), and its accuracy is the one its train record reports."""
+    from dalib.records import load_rows
+    from dalib.run import notebook_parameters
+    from dalib.train import train_from_parameters
+
+    if not any(REPO_ZOO.glob("*.safetensors")):
+        pytest.skip("no committed zoo entries in this checkout")
+    rows = load_rows("train", table="results", profile="cpu")
+    rows = rows[rows["zoo_file"].astype(str).str.len() > 0] if "zoo_file" in rows else rows.iloc[:0]
+    if not len(rows):
+        pytest.skip("no current cpu train record with a zoo entry")
+    r = rows.iloc[0]
+    recipe = notebook_parameters("train", "cpu", {"model": r["model"], "depth": int(r["depth"]),
+                                                  "lambda_init": str(r["lambda_init"]), "seed": int(r["seed"])})
+    res = train_from_parameters(recipe, progress=False, checkpoints=tmp_path)  # an empty checkpoint dir
+    assert res.source == "zoo" and not res.trained_now
+    assert Path(res.zoo_path).name == r["zoo_file"] and res.zoo_sha256 == r["zoo_sha256"]
+    assert res.test_accuracy == r["clean_accuracy"] and res.precision == r["precision"]
+    assert not any(tmp_path.iterdir())
