@@ -176,9 +176,10 @@ def _current_text(stem: str, root: Path) -> str | None:
 def is_current(record: dict, text: str) -> bool:
     """True if ``record`` was produced by notebook source ``text`` (its key is the hash of that
     source and the record's own parameters): not stale."""
-    from dalib.run import run_key
+    from dalib.run import legacy_run_key, run_key
 
-    return run_key(text, record.get("params", {})) == record.get("key")
+    params = record.get("params", {})
+    return record.get("key") in (run_key(text, params), legacy_run_key(text, params))
 
 
 def records_for(stem: str, profile: str | None = None, root: Path | None = None, runs: str = "current") -> list[Path]:

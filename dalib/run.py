@@ -349,6 +349,15 @@ def run_key(text: str, params: dict) -> str:
     return h.hexdigest()[:12]
 
 
+def legacy_run_key(text: str, params: dict) -> str:
+    """The key of records written before keys hashed code cells only: a hash of the whole notebook
+    text and the parameters. Such a record still counts (as done, and as current) while the
+    notebook's text is unchanged; a rerun replaces it with a record under :func:`run_key`."""
+    h = hashlib.sha256(text.encode("utf-8"))
+    h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
+    return h.hexdigest()[:12]
+
+
 # --------------------------------------------------------------------------------------------
 # provenance
 
@@ -407,10 +416,18 @@ class Plan:
     key: str
     record: Path
     executed: Path
+    legacy_record: Path | None = None  # the same run's record under its legacy key, if any
 
     @property
     def done(self) -> bool:
-        return self.record.exists()
+        return self.record.exists() or (self.legacy_record is not None and self.legacy_record.exists())
+
+    @property
+    def existing(self) -> Path:
+        """The record file that makes this run done (``record`` unless only the legacy one exists)."""
+        if not self.record.exists() and self.legacy_record is not None and self.legacy_record.exists():
+            return self.legacy_record
+        return self.record
 
 
 def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path,
@@ -424,7 +441,8 @@ def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Pat
     key = run_key(nb.text, params)
     folder = results_dir(root) / profile / nb.stem
     sweep = json.loads(json.dumps(sweep or {}))
-    return Plan(nb, profile, params, given, sweep, key, folder / f"{key}.json", folder / f"{key}.ipynb")
+    legacy = folder / f"{legacy_run_key(nb.text, params)}.json"
+    return Plan(nb, profile, params, given, sweep, key, folder / f"{key}.json", folder / f"{key}.ipynb", legacy)
 
 
 def profile_plans(nb: Notebook, profile: str, root: Path) -> list[Plan]:
@@ -565,6 +583,9 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
         # executed notebook first, record last: a record's existence means the run completed
         atomic_write_text(p.executed, out_nb.read_text(encoding="utf-8"))
         atomic_write_text(p.record, format_record(record))
+        if p.legacy_record is not None and p.legacy_record != p.record:  # superseded by this run
+            p.legacy_record.unlink(missing_ok=True)
+            p.legacy_record.with_suffix(".ipynb").unlink(missing_ok=True)
         return record
     finally:
         if old_term is not None:
@@ -682,7 +703,7 @@ def main(argv=None) -> int:
                   f"  record: {_rel(pl.record, root)} {status}")
             return 0
         if pl.done and not args.force:
-            print(f"dalib.run: {nb.rel} [{args.profile}] up to date: {_rel(pl.record, root)} (--force reruns)")
+            print(f"dalib.run: {nb.rel} [{args.profile}] up to date: {_rel(pl.existing, root)} (--force reruns)")
             return 0
         print(f"dalib.run: {nb.rel} [{args.profile}] key {pl.key}: {_fmt_params(pl.params)}", flush=True)
         rec = execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
@@ -748,7 +769,7 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
         shard = f"shard {args.shard[0]}/{args.shard[1]} " if args.shard else ""
         tag = f"{shard}[{i}/{n}] {pl.nb.rel}" + (f" ({_fmt_params(pl.sweep)})" if pl.sweep else "")
         if pl not in todo:
-            print(f"{tag}: up to date ({_rel(pl.record, root)})", flush=True)
+            print(f"{tag}: up to date ({_rel(pl.existing, root)})", flush=True)
             continue
         print(f"{tag}: running (key {pl.key})", flush=True)
         t0 = time.perf_counter()

@@ -420,3 +420,30 @@ def test_notebook_parameters_resolves_profile_and_overrides(proj):
         runner.notebook_parameters("demo", "gpu", root=proj)
     with pytest.raises(runner.RunError, match="must be int"):
         runner.notebook_parameters("demo", "cpu", {"n": "many"}, root=proj)
+
+
+def test_legacy_record_keys_still_count(proj):
+    """A record written before keys hashed code cells only (its key hashes the whole text) is done
+    and current while the notebook text is unchanged, and a --force rerun replaces it."""
+    from dalib.records import load_rows, records_for
+
+    nb = demo(proj)
+    pl = runner.plan(nb, "cpu", {"scale": "3.0"}, proj)
+    r = cli(proj, "demo", "-p", "scale=3.0")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(pl.record.read_text())
+    legacy_key = runner.legacy_run_key(nb.text, pl.params)
+    assert legacy_key != pl.key and pl.legacy_record.name == f"{legacy_key}.json"
+    pl.legacy_record.write_text(json.dumps({**rec, "key": legacy_key}))  # as an old runner wrote it
+    pl.record.unlink()
+    pl.executed.unlink()
+    again = runner.plan(nb, "cpu", {"scale": "3.0"}, proj)
+    assert again.done and again.existing == pl.legacy_record
+    assert records_for("demo") == [pl.legacy_record]
+    assert load_rows("demo")["value"].tolist() == [0.0, 3.0, 6.0]
+    r = cli(proj, "demo", "-p", "scale=3.0")
+    assert r.returncode == 0 and "up to date" in r.stdout and pl.legacy_record.name in r.stdout
+    r = cli(proj, "demo", "-p", "scale=3.0", "--force")
+    assert r.returncode == 0, r.stderr
+    assert pl.record.exists() and not pl.legacy_record.exists()
+    assert records_for("demo") == [pl.record]
