@@ -75,7 +75,7 @@ def seed_summary(df, by, value: str = "asr"):
         key = key if isinstance(key, tuple) else (key,)
         out.append({**dict(zip(by, key)), "mean": s["mean"], "ci_low": s["low"], "ci_high": s["high"],
                     "n_seeds": s["n"], "per_seed": ", ".join(f"{v:.4f}" for v in g[value])})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=[*by, "mean", "ci_low", "ci_high", "n_seeds", "per_seed"])
 
 
 def _matched(df, a: dict, b: dict, on):
@@ -153,6 +153,10 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
                     "p_seed": t_test_p(diffs), "seeds_b_higher": int(hi_b),
                     "seeds_a_higher": int(hi_a), "_paper_effect": pe})
     _holm_within(out, family_by)
+    if not out:  # no model pair yet: an empty table with the documented columns
+        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_seeds",
+                                     "p_per_seed", "p_pooled", "p_seed", "seeds_b_higher", "seeds_a_higher",
+                                     "p_seed_holm", "p_pooled_holm", "family_size", "verdict", "reason"])
     for r in out:
         pe = r.pop("_paper_effect")
         r["verdict"], r["reason"] = verdict(
@@ -183,6 +187,9 @@ def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: s
                     "b_mean": float(np.mean(vb)) if vb else np.nan, "diff_mean": s["mean"],
                     "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "p_seed": t_test_p(d)})
     _holm_within(out, tuple(on[:-1]) if family_by is None else tuple(family_by), keys=("p_seed",))
+    if not out:
+        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_seeds",
+                                     "p_seed", "p_seed_holm", "family_size", "verdict", "reason"])
     for r in out:
         r["verdict"], r["reason"] = verdict(r["diff_low"], r["diff_high"], r["n_seeds"], margin=margin,
                                             what="the difference", p_seed=r["p_seed_holm"],
