@@ -151,7 +151,7 @@ class Attack:
 
     # ---- running
     def _streams(self, index: torch.Tensor, device) -> SampleStreams:
-        """The per-sample random streams of this call (``self._index``, set by ``_call``)."""
+        """The per-sample random streams for the samples ``index`` (B,) of one call."""
         return SampleStreams(self._hparams["seed"], index, device)
 
     def _check_inputs(self, x, y):
