@@ -344,7 +344,11 @@ def code_cells(text: str) -> tuple[str, ...]:
 def run_key(text: str, params: dict) -> str:
     """Short hash of the notebook's code cells and the resolved parameters. Prose (markdown
     cells) is not hashed, so editing it never makes a record stale; any change of code is."""
-    h = hashlib.sha256("\0\0".join(code_cells(text)).encode("utf-8"))
+    return _key("\0\0".join(code_cells(text)), params)
+
+
+def _key(source: str, params: dict) -> str:
+    h = hashlib.sha256(source.encode("utf-8"))
     h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
     return h.hexdigest()[:12]
 
@@ -353,9 +357,7 @@ def legacy_run_key(text: str, params: dict) -> str:
     """The key of records written before keys hashed code cells only: a hash of the whole notebook
     text and the parameters. Such a record still counts (as done, and as current) while the
     notebook's text is unchanged; a rerun replaces it with a record under :func:`run_key`."""
-    h = hashlib.sha256(text.encode("utf-8"))
-    h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
-    return h.hexdigest()[:12]
+    return _key(text, params)
 
 
 # --------------------------------------------------------------------------------------------
