@@ -35,3 +35,11 @@ CLAIM_FIG2 = ("Figure 2(a) and 2(c) show ASR under adversarial examples and patc
               "Across all cases, DiffViT exhibits higher ASR than ViT, consistent with the Fragile Principle.")
 CLAIM_TABLE1 = ("Table 1 shows ASR on CIFAR-10 increases steadily up to lambda_init = 0.8, after which it "
                 "declines, suggesting over-subtraction reduces vulnerability.")
+
+# Claims of Sec. 5.3-5.4 that the mechanism chapter tests (quoted). Fig. 4 and 5 print no values.
+CLAIM_FIG4 = ("In all settings, DA-equipped models exhibit significantly higher Lipschitz estimates than baselines, "
+              "with maxima at layers using larger λ.")
+CLAIM_FIG5 = ("For CIFAR-trained ViT/DiffViT, even the simplest single-layer variants show dominant negative "
+              "alignment.")
+CLAIM_FIG1B = ("(b) With adversarial perturbations, the gradients (red arrows) of the two attention branches may "
+               "become negatively aligned, amplifying small input changes and leading to conflicting responses.")

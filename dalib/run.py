@@ -743,12 +743,22 @@ def _run_jobs(argv: list[str], jobs: int) -> int:
     return max(codes)
 
 
+def shard_plans(plans: list[Plan], shard) -> list[Plan]:
+    """Shard ``k/n`` of ``plans``: every n-th run from the k-th, over the *whole* plan, before any
+    run done is filtered out. Every process of a ``--jobs`` group then agrees on who owns which
+    run, even when runs finish between the moments the processes look (filtering first let two
+    processes see different pending lists, so a run could be skipped by both or run twice)."""
+    if shard is None:
+        return list(plans)
+    k, n_shards = shard
+    return list(plans)[k::n_shards]
+
+
 def _run_many(plans: list[Plan], root: Path, args) -> int:
+    if args.shard is not None:  # this process's share of the whole plan
+        plans = shard_plans(plans, args.shard)
     pending = [pl for pl in plans if args.force or not pl.done]
-    if args.shard is not None:  # this process's share of the pending runs
-        k, n_shards = args.shard
-        plans = pending = pending[k::n_shards]
-    elif args.jobs > 1 and not args.dry_run:
+    if args.shard is None and args.jobs > 1 and not args.dry_run:
         if len(pending) > 1:
             argv, skip = [], False
             for a in args.argv:

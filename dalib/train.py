@@ -28,6 +28,7 @@ and the record, and a resumed run keeps the precision it started with.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -292,7 +293,40 @@ def _lr_at(cfg, step, total_steps):
     return cfg["lr"]
 
 
-def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
+def train(model: str, model_config: dict | None = None, **kwargs) -> TrainResult:
+    """Train ``model`` (a registry name) with config ``model_config``, or load it: see
+    :func:`_train` for the arguments. One owner per configuration: while a process trains it
+    (holding ``<checkpoint>.lock``, :class:`dalib.lock.FileLock`), another that asks for the same
+    configuration waits, then loads the finished weights instead of training them a second time.
+    A lock left by a process that died on this host is taken over."""
+    from .lock import FileLock
+
+    bound = inspect.signature(_train).bind(model, model_config, **kwargs)
+    bound.apply_defaults()
+    a = bound.arguments
+    cfg, _ = _config_of(a["model"], a["model_config"], a["dataset"], a["data"], a)
+    if _zoo.has_entry(run_name(cfg), a["zoo"]):
+        return _train(**a)
+    path = checkpoint_path(cfg, a["checkpoints"])
+    with FileLock(path.with_name(path.name + ".lock")):
+        return _train(**a)  # re-checks the zoo and a finished checkpoint first: nothing is trained twice
+
+
+def _config_of(model, model_config, dataset, data, a) -> tuple[dict, str]:
+    """The training config (what the checkpoint and zoo names hash) and the dataset name."""
+    if data is not None:
+        h = hashlib.sha256()
+        for t in data:
+            h.update(t.contiguous().cpu().numpy().tobytes())
+        dataset = f"tensors:{h.hexdigest()[:12]}"
+    cfg = train_config(model, model_config, dataset=dataset, n_train=a["n_train"], n_test=a["n_test"],
+                       epochs=a["epochs"], batch_size=a["batch_size"], lr=a["lr"], lr_schedule=a["lr_schedule"],
+                       precision=a["precision"], adv_eps=a["adv_eps"], adv_steps=a["adv_steps"], seed=a["seed"],
+                       augment=a["augment"])
+    return cfg, dataset
+
+
+def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
           n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
           adv_eps=0.0, adv_steps=10, seed=0, augment=True, device="auto", data_root=None,
           checkpoints=None, zoo=None, save_to_zoo=False, data=None, progress=True,
@@ -312,13 +346,7 @@ def train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_
     """
     if data is not None:
         x_tr, y_tr, x_te, y_te = data
-        h = hashlib.sha256()
-        for t in data:
-            h.update(t.contiguous().cpu().numpy().tobytes())
-        dataset = f"tensors:{h.hexdigest()[:12]}"
-    cfg = train_config(model, model_config, dataset=dataset, n_train=n_train, n_test=n_test,
-                       epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-                       precision=precision, adv_eps=adv_eps, adv_steps=adv_steps, seed=seed, augment=augment)
+    cfg, dataset = _config_of(model, model_config, dataset, data, locals())
     dev = resolve_device(device)
     name = run_name(cfg)
     path = checkpoint_path(cfg, checkpoints)

@@ -447,3 +447,26 @@ def test_legacy_record_keys_still_count(proj):
     assert r.returncode == 0, r.stderr
     assert pl.record.exists() and not pl.legacy_record.exists()
     assert records_for("demo") == [pl.record]
+
+
+def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
+    """The shard race: process 0 plans, then run n=1 finishes (its record appears), then process 1
+    plans. Filtering before sharding would give process 1 a shifted pending list, so that one run
+    is skipped by both and another run twice. Sharding the whole plan keeps every owner fixed."""
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: {n: [1, 2, 3, 4, 5]}}\n  profiles:"))
+    ran = []
+
+    def fake_execute(pl, root, **kw):
+        ran.append(pl.params["n"])
+        pl.record.parent.mkdir(parents=True, exist_ok=True)
+        pl.record.write_text("{}")  # the run is now done for everyone who looks later
+        return {"wall_time_s": 0.0}
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    assert runner.main(["demo", "--shard", "0/2"]) == 0  # runs 1, 3, 5; the others see them done
+    assert runner.main(["demo", "--shard", "1/2"]) == 0  # still owns 2 and 4, whatever finished
+    assert sorted(ran) == [1, 2, 3, 4, 5] and len(ran) == 5
+    plans = runner.profile_plans(demo(proj), "cpu", proj)
+    owners = [runner.shard_plans(plans, (k, 2)) for k in range(2)]
+    assert [p.params["n"] for p in owners[0]] == [1, 3, 5] and [p.params["n"] for p in owners[1]] == [2, 4]

@@ -160,3 +160,51 @@ def test_train_from_parameters_is_train_with_the_notebook_mapping(tmp_path):
         train_from_parameters({"depth": 1})
     with pytest.raises(TypeError, match="bogus"):
         train_from_parameters({**params, "bogus": 1})
+
+
+def _train_in_child(tmp, out):
+    import torch as _t
+    _t.set_num_threads(1)
+    res = _train(tmp, zoo=tmp / "zoo", epochs=2)
+    out.put((res.trained_now, res.source, res.test_accuracy))
+
+
+def test_one_owner_per_configuration(tmp_path):
+    """Two processes ask for the same configuration at once: one trains it, the other waits on
+    the lock and loads the finished checkpoint (no configuration is ever trained twice at once)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_train_in_child, args=(tmp_path, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    got = sorted([out.get(timeout=5) for _ in procs])
+    assert [g[0] for g in got] == [False, True]  # exactly one trained
+    assert got[0][1] == "checkpoint" and got[0][2] == got[1][2]  # the other loaded the same weights
+    assert not list(tmp_path.glob("*.lock"))  # released
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from dalib.lock import FileLock, LockTimeout
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = tmp_path / "x.pt.lock"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": 0}))
+    with FileLock(lock, poll_s=0.01) as held:
+        assert not held.waited and json.loads(lock.read_text())["pid"] != dead.pid
+    assert not lock.exists()
+    lock.write_text(json.dumps({"host": "another-host", "pid": 1, "started": 0}))  # cannot be checked: wait
+    msgs = []
+    with pytest.raises(LockTimeout, match="still held"):
+        FileLock(lock, poll_s=0.01, max_wait_s=0.05, on_wait=msgs.append).acquire()
+    assert "another-host" in msgs[0] and str(lock) in msgs[0]
