@@ -90,6 +90,7 @@ class Notebook:
     profiles: dict
     params: dict[str, Param] = field(default_factory=dict)
     sweeps: dict = field(default_factory=dict)  # profile -> [{param: [values]}, ...] (union of cartesian products)
+    validator: str | None = None  # "module.function" checking resolved parameter values (front matter)
 
 
 def _front_matter(text: str, rel: str) -> dict:
@@ -180,7 +181,32 @@ def load_notebook(path: Path, root: Path) -> Notebook:
     m = _PARAM_CELL.search(text)
     params = parse_parameters(m.group(2), rel) if m else {}
     sweeps = _parse_sweep(dalib_fm.get("sweep"), rel)
-    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps)
+    validator = dalib_fm.get("validator")
+    if validator is not None and not (isinstance(validator, str) and re.fullmatch(r"[\w.]+\.\w+", validator)):
+        raise RunError(f"{rel}: front matter dalib.validator must name a function as 'package.module.function', "
+                       f"got {validator!r}")
+    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps,
+                    validator)
+
+
+def validate_parameters(nb: Notebook, params: dict) -> None:
+    """Run the notebook's front-matter ``validator`` on resolved parameters, before any kernel
+    starts: a bad value (``model="vitt"``, ``depth=0``, ``lr=-1``) becomes a :class:`RunError`
+    that names the notebook, the parameter, the value and the valid range (the validator's
+    message), also under ``--dry-run`` and ``--list``."""
+    if not nb.validator:
+        return
+    import importlib
+
+    module, _, name = nb.validator.rpartition(".")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise RunError(f"{nb.rel}: front matter dalib.validator {nb.validator!r} cannot be imported: {e}") from None
+    try:
+        fn(dict(params))
+    except (ValueError, TypeError, KeyError, RunError) as e:
+        raise RunError(f"{nb.rel}: bad parameter value: {e}") from None
 
 
 def _parse_sweep(sweep, rel: str) -> dict:
@@ -440,6 +466,7 @@ def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Pat
             "experiment/benchmark notebooks are run by dalib.run (theory notebooks run at book build)"
         )
     params, given = resolve_parameters(nb, profile, overrides, sweep)
+    validate_parameters(nb, params)
     key = run_key(nb.text, params)
     folder = results_dir(root) / profile / nb.stem
     sweep = json.loads(json.dumps(sweep or {}))

@@ -495,3 +495,23 @@ def _result(net, cfg, path, acc, history, trained_now=True, **extra) -> TrainRes
                        test_accuracy=acc, train_time_s=t, epochs=len(history),
                        images_per_s=imgs / t if t > 0 else float("nan"), n_params=count_parameters(net),
                        history=history, trained_now=trained_now, **extra)
+
+
+def recipe_of(params: dict) -> dict:
+    """The training recipe an experiment notebook's parameters name: ``train.md`` under profile
+    ``params["train_profile"]`` with the model's ``model, depth, lambda_init, seed, dataset``."""
+    from .run import PROFILES, notebook_parameters
+
+    prof = params.get("train_profile", "cpu")
+    if prof not in PROFILES:
+        raise ValueError(f"train_profile must be one of {list(PROFILES)}, got {prof!r}")
+    keys = ("model", "depth", "lambda_init", "seed", "dataset")
+    return notebook_parameters("train", prof, {k: params[k] for k in keys if k in params})
+
+
+def check_recipe(params: dict) -> dict:
+    """Validator (front matter ``dalib.validator``) of a notebook that trains or loads one model:
+    raises ``ValueError`` naming the bad parameter, its value and the valid range; returns the
+    training config. Accepts ``train.md``'s own parameters or an experiment's (``train_profile``)."""
+    recipe = recipe_of(params) if "train_profile" in params else params
+    return config_from_parameters(recipe)

@@ -470,3 +470,33 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
     plans = runner.profile_plans(demo(proj), "cpu", proj)
     owners = [runner.shard_plans(plans, (k, 2)) for k in range(2)]
     assert [p.params["n"] for p in owners[0]] == [1, 3, 5] and [p.params["n"] for p in owners[1]] == [2, 4]
+
+
+@pytest.mark.parametrize("stem, override, message", [
+    ("train", "model=vitt", "unknown model 'vitt'"),
+    ("train", "depth=0", "'depth' must be a positive int, got 0"),
+    ("train", "lr=-1", "lr must be a positive float, got -1"),
+    ("asr", "depth=0", "'depth' must be a positive int, got 0"),
+    ("asr", "n_eval_cw=5000", "n_eval_cw must be an int in [0, n_eval=1000], got 5000"),
+    ("asr", "eps=[0]", "eps must be a list of numbers in (0, 255]"),
+    ("mechanism", "n_exact=900", "n_exact must be an int in [0, 500], got 900"),
+    ("mechanism", "train_profile=fast", "train_profile must be one of"),
+])
+def test_bad_values_are_rejected_before_any_kernel(monkeypatch, capsys, stem, override, message):
+    """The notebooks' front-matter validators run in plan(): --dry-run already says what is wrong."""
+    monkeypatch.delenv("DALIB_ROOT", raising=False)
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    assert runner.main([stem, "-p", override, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"notebooks/experiments/{stem}.md: bad parameter value" in err and message in err
+    assert runner.main([stem, "-p", override]) == 2
+
+
+def test_validator_must_be_importable(proj):
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  validator: dalib.nowhere.check\n  profiles:"))
+    with pytest.raises(runner.RunError, match="cannot be imported"):
+        runner.plan(demo(proj), "cpu", None, proj)
+    path.write_text(DEMO.replace("  profiles:", "  validator: not a function\n  profiles:"))
+    with pytest.raises(runner.RunError, match="must name a function"):
+        demo(proj)

@@ -225,3 +225,37 @@ def sweep(make_attack, param: str, values, x, y, *, tol: float = 0.0, **evaluate
         r["gm_message"] = msg
     return rows
 
+
+
+def check_asr_parameters(params: dict) -> None:
+    """Validator of ``notebooks/experiments/asr.md`` (front matter ``dalib.validator``): the model's
+    training recipe, the budgets and the image counts, checked before any kernel starts. Raises
+    ``ValueError`` naming the parameter, its value and the valid range (the notebook builds every
+    attack once more on a placeholder model, which checks the rest)."""
+    from dalib.train import check_recipe
+
+    def budgets(name, high):
+        v = params[name]
+        if not isinstance(v, list) or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b <= high
+                                              for b in v):
+            raise ValueError(f"{name} must be a list of numbers in (0, {high}], got {v!r}")
+
+    for name in ("eps", "restart_eps", "aa_eps", "true_label_eps"):
+        budgets(name, 255)
+    budgets("patch_w", 1024)
+    if not params["eps"]:
+        raise ValueError("eps must name at least one PGD budget (units of 1/255), got []")
+    n = params["n_eval"]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n_eval must be a positive int, got {n!r}")
+    for name in ("n_eval_aa", "n_eval_cw"):
+        v = params[name]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= n:
+            raise ValueError(f"{name} must be an int in [0, n_eval={n}], got {v!r}")
+    for name in ("steps", "n_restarts", "batch_size", "n_boot"):
+        v = params[name]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if params["attack_labels"] not in ("clean_pred", "true"):
+        raise ValueError(f"attack_labels must be 'clean_pred' or 'true', got {params['attack_labels']!r}")
+    check_recipe(params)
