@@ -75,9 +75,15 @@ def _seed_effect_rows(per_seed, pooled_p, layer, extra):
             "per_seed": ", ".join(f"{v:+.3f}" for v in per_seed)}
 
 
+_CLAIM_COLUMNS = ["layer", "effect", "effect_low", "effect_high", "n_seeds", "p_seed", "p_pooled", "per_seed",
+                  "p_seed_holm", "p_pooled_holm", "family_size", "verdict", "reason"]
+
+
 def _finish(rows, what, margin, paper_effect=None):
     import pandas as pd
 
+    if not rows:  # no model pair measured yet: an empty table with the documented columns
+        return pd.DataFrame(columns=_CLAIM_COLUMNS)
     for key in ("p_seed", "p_pooled"):
         for r, v in zip(rows, holm([r[key] for r in rows])):
             r[f"{key}_holm"] = v

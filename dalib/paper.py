@@ -43,3 +43,47 @@ CLAIM_FIG5 = ("For CIFAR-trained ViT/DiffViT, even the simplest single-layer var
               "alignment.")
 CLAIM_FIG1B = ("(b) With adversarial perturbations, the gradients (red arrows) of the two attention branches may "
                "become negatively aligned, amplifying small input changes and leading to conflicting responses.")
+
+
+# The paper's artifacts: one entry each, with the claim (quoted or summarised from the caption), our
+# producer notebook and book page, and what the scorecard (dalib.scorecard) derives the status from:
+# "claims" (ids of the chapters' verdict code), "theorem" (dalib.theory.PRINTED_STATUS), "blocked"
+# (why it cannot run here) or "pending" (no producer yet).
+_D1 = dict(producer="notebooks/experiments/asr.md", page="book/results_depth1.md")
+_MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_mechanism.md")
+_THEORY = dict(producer="notebooks/theory/fragile_principle.md", page="notebooks/theory/fragile_principle.md")
+_NO_CLIP = "needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here"
+ARTIFACTS = [
+    dict(id="Fig. 2a", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's at every PGD budget (depth 1, CIFAR-10)",
+         claims=["fig2a_pgd", "fig2a_autoattack"], **_D1),
+    dict(id="Fig. 2b", claim="DiffCLIP is more vulnerable than CLIP under PGD (COCO, ImageNet zero-shot)",
+         paper="plot, no values", blocked=_NO_CLIP, producer="", page=""),
+    dict(id="Fig. 2c", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's for every patch size",
+         claims=["fig2c_patch"], **_D1),
+    dict(id="Fig. 2d", claim="DiffCLIP is more vulnerable than CLIP under patch attacks",
+         paper="plot, no values", blocked=_NO_CLIP, producer="", page=""),
+    dict(id="Table 1", claim=CLAIM_TABLE1,
+         paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
+         claims=["table1_lambda"], **_D1),
+    dict(id="Fig. 3a", claim="PGD: DA fragile at depth 1-2; at 1/255 DiffViT's ASR drops with depth below ViT's",
+         paper="plot, no values", pending="depth chapter not built yet"),
+    dict(id="Fig. 3b", claim="AutoAttack: the same depth trend", paper="plot, no values",
+         pending="depth chapter not built yet"),
+    dict(id="Fig. 3c", claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
+         paper="plot, no values",
+         pending="depth chapter not built yet (the depth-1 CW comparison is in the depth-1 chapter)"),
+    dict(id="Fig. 3d", claim="Mean local Lipschitz estimates over layers rise with depth", paper="plot, no values",
+         pending="depth chapter not built yet"),
+    dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
+    dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
+    dict(id="Table 2", claim="Tiny ImageNet, depth 4: DiffViT ASR above ViT's",
+         paper=f"PGD 1/255: DiffViT {TABLE2_TINY_IMAGENET['diffvit'][('pgd_linf', 1.0)]:.2f}, "
+               f"ViT {TABLE2_TINY_IMAGENET['vit'][('pgd_linf', 1.0)]:.2f}",
+         pending="Tiny ImageNet chapter not built yet"),
+    dict(id="Table 3", claim="Adversarial training with small budgets lowers DiffViT's ASR",
+         paper=f"vanilla DiffViT ASR at 1/255: {TABLE3_DIFFVIT_ASR[1.0]:.2f}", pending="not built yet"),
+    dict(id="Fig. 6", claim="PGD with 3 random restarts gives the same picture as PGD (Appendix D.3)",
+         paper="plot, no values", claims=["fig6_restarts"], **_D1),
+    *[dict(id=t, claim=f"{t} of Sec. 4 / Appendix B", paper="as printed", theorem=t, **_THEORY)
+      for t in ("Lemma 1", "Theorem 1", "Theorem 2", "Theorem 3", "Lemma 2", "Theorem 4", "Corollary 1", "Theorem 5")],
+]

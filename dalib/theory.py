@@ -56,6 +56,21 @@ __all__ = [
     "sym",
 ]
 
+#: Each statement of the paper's Sec. 4 and Appendix B: "holds as printed", or "corrected" where the
+#: printed form has a slip that the function of the same statement here corrects (its docstring says
+#: what and why; the theory notebooks give a numerical counterexample to each printed slip). The
+#: scorecard of the book's first page reads it.
+PRINTED_STATUS = {
+    "Lemma 1": "holds as printed",
+    "Theorem 1": "corrected",  # eq. (2), aligned case: |1 - lam rho|, not (1 - lam rho)
+    "Theorem 2": "holds as printed",
+    "Theorem 3": "corrected",  # when an amplifying angle exists: gamma (1 + lam rho) > 1
+    "Lemma 2": "corrected",  # the bound needs kappa_base = ||J_base||_F / ||J_base||_op
+    "Theorem 4": "holds as printed",
+    "Corollary 1": "corrected",  # as printed no crossover exists; it needs a first layer without cancellation
+    "Theorem 5": "corrected",  # eq. (6): the square root covers the whole factor; kappa_base as in Lemma 2
+}
+
 #: Tolerance on ``|cos_theta| <= 1`` for cosines computed in floating point (values within it are
 #: clipped to [-1, 1]; anything further out raises).
 COS_TOL = 1e-12
