@@ -291,3 +291,28 @@ def lambda_relation(lip_long, jac_long, models):
         acc["seed"] = acc["seed"].astype(int)
         out = out.merge(acc, on=["lambda_init", "seed"], how="left")
     return out
+
+
+def sampling_vs_frobenius(lip_long, jac_long, n_inputs, method="exact"):
+    """What the paper's estimator measures: for xi uniform in an l_inf ball and a map that is
+    locally linear, ``E ||J xi||^2 / E ||xi||^2 = ||J||_F^2 / D`` (``D = n_inputs``, the image's
+    dimension), so the mean difference quotient should sit at about ``||J||_F / sqrt(D)``. Per
+    (model, map): the median and range of ``L_sampling_mean / (||J||_F / sqrt(D))`` over (seed,
+    image, head) at the clean images, and the correlation of the two."""
+    import pandas as pd
+
+    idx = ["model", "lambda_init", "seed", "layer", "head", "sample"]
+    rows = []
+    L = lip_long[(lip_long["quantity"] == "L_sampling_mean") & (lip_long["point"] == "clean")]
+    J = jac_long[(jac_long["method"] == method) & (jac_long["point"] == "clean")
+                 & jac_long["quantity"].str.startswith("norm_A")]
+    for (m, lam, mp), g in L.groupby(["model", "lambda_init", "map"]):
+        f = J[(J["model"] == m) & (J["lambda_init"] == lam) & (J["quantity"] == f"norm_{mp}")]
+        t = g.merge(f, on=idx, suffixes=("_L", "_F"))
+        if t.empty:
+            continue
+        r = t["value_L"] / (t["value_F"] / math.sqrt(n_inputs))
+        rows.append({"model": m, "lambda_init": lam, "map": mp, "n_cells": len(t), "ratio_median": float(r.median()),
+                     "ratio_min": float(r.min()), "ratio_max": float(r.max()),
+                     "correlation": float(np.corrcoef(t["value_L"], t["value_F"])[0, 1]) if len(t) > 1 else np.nan})
+    return pd.DataFrame(rows)

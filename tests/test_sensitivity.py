@@ -170,3 +170,10 @@ def test_attack_shift_pairs_by_image(measured):
     assert math.isclose(r["change"], math.log(2.0), rel_tol=1e-9)
     r = sh[sh.quantity == "cos"].iloc[0]
     assert r["change"] == 0 and math.isnan(r["p_pooled"])
+
+
+def test_sampling_estimate_is_a_scaled_frobenius_norm(measured):
+    lip, jac = measured
+    sf = mech.sampling_vs_frobenius(lip, jac, n_inputs=3 * 8 * 8)
+    assert set(sf["map"]) == {"A", "A1", "A2", "A_DA"}
+    assert ((sf["ratio_median"] > 0.6) & (sf["ratio_median"] < 1.4)).all()  # 4 draws per image: a loose band
