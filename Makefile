@@ -21,9 +21,9 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-lock.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-lock.txt requirements-nodeps.txt requirements-ray.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --disable-pip-version-check -q -r requirements.txt -c requirements-lock.txt
+	$(PIP) install --disable-pip-version-check -q -r requirements.txt -r requirements-ray.txt -c requirements-lock.txt
 	$(PIP) install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
 	$(PIP) install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null

@@ -91,6 +91,7 @@ class Notebook:
     params: dict[str, Param] = field(default_factory=dict)
     sweeps: dict = field(default_factory=dict)  # profile -> [{param: [values]}, ...] (union of cartesian products)
     validator: str | None = None  # "module.function" checking resolved parameter values (front matter)
+    resources: dict = field(default_factory=dict)  # profile -> {num_cpus, num_gpus} per run (Ray backend)
 
 
 def _front_matter(text: str, rel: str) -> dict:
@@ -185,8 +186,13 @@ def load_notebook(path: Path, root: Path) -> Notebook:
     if validator is not None and not (isinstance(validator, str) and re.fullmatch(r"[\w.]+\.\w+", validator)):
         raise RunError(f"{rel}: front matter dalib.validator must name a function as 'package.module.function', "
                        f"got {validator!r}")
+    res = dalib_fm.get("resources") or {}
+    if not (isinstance(res, dict) and all(k in PROFILES and isinstance(v, dict)
+                                           and set(v) <= {"num_cpus", "num_gpus"} for k, v in res.items())):
+        raise RunError(f"{rel}: front matter dalib.resources must map profile -> {{num_cpus: n, num_gpus: n}}, "
+                       f"got {res!r}")
     return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps,
-                    validator)
+                    validator, res)
 
 
 def validate_parameters(nb: Notebook, params: dict) -> None:
@@ -684,6 +690,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
     ap.add_argument("--jobs", type=int, default=1, metavar="N",
                     help="run the pending sweep points / notebooks in N parallel processes (default 1)")
+    ap.add_argument("--backend", default="local", choices=("local", "ray"),
+                    help="local processes (default) or one Ray task per pending run")
+    ap.add_argument("--address", default=None, metavar="ADDR",
+                    help="with --backend ray: the address of a running Ray cluster (default: start a local one)")
+    ap.add_argument("--max-retries", type=int, default=2, metavar="N",
+                    help="with --backend ray: resubmit a failed task (or one whose node died) up to N times")
     ap.add_argument("--shard", default=None, metavar="K/N",
                     help="run only every N-th planned run starting at the K-th (K = 0..N-1); what --jobs uses")
     args = ap.parse_args(argv)
@@ -785,6 +797,8 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
     if args.shard is not None:  # this process's share of the whole plan
         plans = shard_plans(plans, args.shard)
     pending = [pl for pl in plans if args.force or not pl.done]
+    if getattr(args, "backend", "local") == "ray" and not args.dry_run:
+        return _run_ray(pending, len(plans), root, args)
     if args.shard is None and args.jobs > 1 and not args.dry_run:
         if len(pending) > 1:
             argv, skip = [], False
@@ -825,6 +839,25 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
         print("dalib.run: failed: " + ", ".join(failed), file=sys.stderr)
         return 1
     return 0
+
+
+def _run_ray(pending: list[Plan], n_planned: int, root: Path, args) -> int:
+    from . import ray_backend
+
+    print(f"dalib.run: profile {args.profile}: {n_planned} run(s), {len(pending)} to run on Ray"
+          + (f" at {args.address}" if args.address else ""), flush=True)
+    if not pending:
+        return 0
+    try:
+        out = ray_backend.run_plans(pending, root, address=args.address, max_retries=args.max_retries,
+                                    progress=not args.no_progress)
+    except ImportError as e:
+        raise RunError(str(e)) from None
+    print(f"dalib.run: {len(out['done'])} done, {len(out['failed'])} failed, {out['retried']} retried "
+          f"({out['wall_time_s']:.0f} s)", flush=True)
+    for key, err in out["failed"].items():
+        print(f"dalib.run: FAILED {key}: {err}", file=sys.stderr)
+    return 1 if out["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""The Ray backend of the runner (dalib.ray_backend) on a local Ray cluster on loopback with 2 CPUs:
+the same records as the local backend, bounded retries, nothing half-written."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from dalib import run as runner  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_run import DEMO  # noqa: E402
+
+FLAKY = DEMO.replace('fail = False  # raise inside the notebook',
+                     'fail = False  # raise inside the notebook\nflaky = ""  # fail once: while this file is absent')
+FLAKY = FLAKY.replace('if fail:\n', 'if flaky and not os.path.exists(flaky):\n    Path(flaky).touch()\n'
+                      '    raise RuntimeError("first attempt fails")\nif fail:\n')
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # one declared GPU (none needed): Ray sets CUDA_VISIBLE_DEVICES for a task that asks for it
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _project(root: Path, text: str, sweep: str):
+    for sub in ("experiments", "benchmarks", "theory"):
+        (root / "notebooks" / sub).mkdir(parents=True, exist_ok=True)
+    (root / "notebooks/experiments/demo.md").write_text(text.replace("  profiles:", f"  sweep: {sweep}\n  profiles:"))
+
+
+def _records(root: Path) -> dict:
+    out = {}
+    for p in sorted((root / "results/cpu/demo").glob("*.json")):
+        rec = json.loads(p.read_text())
+        out[rec["key"]] = (rec["params"], rec["tables"])
+    return out
+
+
+def test_ray_backend_writes_the_records_of_the_local_backend(cluster, tmp_path, monkeypatch):
+    monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
+    monkeypatch.delenv("DALIB_PROFILE", raising=False)
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    for root in (local, remote):
+        _project(root, DEMO, "{cpu: {n: [1, 2, 3]}}")
+    monkeypatch.setenv("DALIB_ROOT", str(local))
+    assert runner.main(["demo", "--no-progress"]) == 0
+    monkeypatch.setenv("DALIB_ROOT", str(remote))
+    assert runner.main(["demo", "--backend", "ray", "--no-progress"]) == 0
+    a, b = _records(local), _records(remote)
+    assert len(a) == 3 and a == b  # same keys, same parameters, same rows
+    assert not list((remote / "results/cpu").glob(".staging/*"))
+    assert runner.main(["demo", "--backend", "ray", "--no-progress"]) == 0  # all done: nothing resubmitted
+    assert _records(remote) == b
+
+
+def test_ray_backend_retries_a_bounded_number_of_times(cluster, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
+    monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
+    marker = tmp_path / "first-attempt-done"
+    _project(tmp_path, FLAKY, f"{{cpu: [{{flaky: ['{marker}']}}, {{fail: [true]}}]}}")
+    nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)
+    plans = runner.profile_plans(nb, "cpu", tmp_path)
+    from dalib.ray_backend import resources, run_plans
+
+    assert resources(plans[0]) == {"num_cpus": 1.0, "num_gpus": 0.0}
+    out = run_plans(plans, tmp_path, max_retries=1, progress=False)
+    flaky, failing = plans
+    assert out["done"] == [flaky.key] and list(out["failed"]) == [failing.key]
+    assert out["retried"] == 2  # the flaky run once, the failing run once (then given up)
+    assert flaky.record.exists() and not failing.record.exists() and not failing.executed.exists()
+
+
+def test_declared_gpu_reaches_the_kernel(cluster, tmp_path, monkeypatch):
+    """A run whose profile declares a GPU gets one from Ray, and the papermill kernel inherits it."""
+    monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
+    monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
+    text = DEMO.replace('write_rows([{"total": n * scale}], table="summary")',
+                        'write_rows([{"total": n * scale}], table="summary")\n'
+                        'write_rows([{"cuda": os.environ.get("CUDA_VISIBLE_DEVICES", "unset")}], table="env")')
+    text = text.replace("  profiles:", "  resources: {cpu: {num_cpus: 1, num_gpus: 1}}\n  profiles:")
+    _project(tmp_path, text, "{cpu: {n: [1]}}")
+    nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)
+    plans = runner.profile_plans(nb, "cpu", tmp_path)
+    from dalib.ray_backend import resources, run_plans
+
+    assert resources(plans[0]) == {"num_cpus": 1.0, "num_gpus": 1.0}
+    out = run_plans(plans, tmp_path, progress=False)
+    assert out["done"] == [plans[0].key]
+    rec = json.loads(plans[0].record.read_text())
+    assert rec["tables"]["env"] == [{"cuda": "0"}]
