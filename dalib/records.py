@@ -163,7 +163,7 @@ RUNS = ("current", "all", "latest")
 
 def _current_text(stem: str, root: Path) -> str | None:
     """Source text of notebook ``stem`` in this checkout, or None if it is not found."""
-    from dalib.run import RunError, resolve_notebook, runnable_notebooks
+    from dalib.notebooks import RunError, resolve_notebook, runnable_notebooks
 
     hits = [p for p in runnable_notebooks(root) if p.stem == stem]  # records come from these
     try:
@@ -176,7 +176,7 @@ def _current_text(stem: str, root: Path) -> str | None:
 def is_current(record: dict, text: str) -> bool:
     """True if ``record`` was produced by notebook source ``text`` (its key is the hash of that
     source and the record's own parameters): not stale."""
-    from dalib.run import legacy_run_key, run_key
+    from dalib.notebooks import legacy_run_key, run_key
 
     params = record.get("params", {})
     return record.get("key") in (run_key(text, params), legacy_run_key(text, params))

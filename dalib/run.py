@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
-import functools
-import hashlib
 import json
 import os
 import platform
@@ -52,17 +50,12 @@ from importlib import metadata as _metadata
 from pathlib import Path
 
 from dalib.atomic import atomic_write_text
+from dalib.notebooks import (KINDS, PROFILES, RUNNABLE_DIRS, RunError, code_cells, legacy_run_key,  # noqa: F401
+                             resolve_notebook, run_key, runnable_notebooks)
 from dalib.records import RUN_DIR_ENV, PROFILE_ENV, project_root, results_dir
 
-PROFILES = ("smoke", "cpu", "paper")
-KINDS = ("experiment", "benchmark")
-RUNNABLE_DIRS = {"experiment": "notebooks/experiments", "benchmark": "notebooks/benchmarks"}
 VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "pandas", "papermill")
 _NO_LITERAL = object()
-
-
-class RunError(Exception):
-    """A user-facing error of the runner (bad notebook name, parameter, front matter...)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,35 +233,6 @@ def _parse_sweep(sweep, rel: str) -> dict:
     return out
 
 
-def runnable_notebooks(root: Path, kind: str | None = None) -> list[Path]:
-    """Experiment and benchmark notebooks (``notebooks/{experiments,benchmarks}/*.md``)."""
-    kinds = [kind] if kind else list(KINDS)
-    out = []
-    for k in kinds:
-        out += sorted((root / RUNNABLE_DIRS[k]).glob("*.md"))
-    return out
-
-
-def resolve_notebook(name: str, root: Path) -> Path:
-    """A path (absolute, relative to cwd or to the root) or a stem of a notebook under ``notebooks/``."""
-    cands = [Path(name), root / name]
-    for p in cands:
-        if p.is_file():
-            return p.resolve()
-    if Path(name).suffix == ".md" or "/" in name:
-        raise RunError(f"notebook {name!r} not found (looked for {', '.join(str(c) for c in cands)})")
-    everything = sorted((root / "notebooks").rglob("*.md"))
-    everything = [p for p in everything if ".ipynb_checkpoints" not in p.parts]
-    hits = [p for p in everything if p.stem == name]
-    if len(hits) == 1:
-        return hits[0].resolve()
-    listing = lambda ps: "\n  ".join(p.relative_to(root).as_posix() for p in ps)  # noqa: E731
-    if len(hits) > 1:
-        raise RunError(f"notebook stem {name!r} is ambiguous; give the path, one of:\n  {listing(hits)}")
-    close = [p for p in everything if name.lower() in p.stem.lower()] or runnable_notebooks(root)
-    raise RunError(f"no notebook {name!r} under {root / 'notebooks'}; candidates:\n  {listing(close) or '(none)'}")
-
-
 # --------------------------------------------------------------------------------------------
 # parameters
 
@@ -361,35 +325,6 @@ def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | N
 def _is_quoted(raw: str) -> bool:
     raw = raw.strip()
     return len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
-
-
-@functools.lru_cache(maxsize=64)
-def code_cells(text: str) -> tuple[str, ...]:
-    """The sources of the code cells of a MyST notebook text, in order (markdown, front matter
-    and cell metadata left out): what a run computes, as opposed to the prose around it."""
-    import jupytext
-
-    nb = jupytext.reads(text, fmt="md:myst")
-    return tuple(c.source.strip() for c in nb.cells if c.cell_type == "code")
-
-
-def run_key(text: str, params: dict) -> str:
-    """Short hash of the notebook's code cells and the resolved parameters. Prose (markdown
-    cells) is not hashed, so editing it never makes a record stale; any change of code is."""
-    return _key("\0\0".join(code_cells(text)), params)
-
-
-def _key(source: str, params: dict) -> str:
-    h = hashlib.sha256(source.encode("utf-8"))
-    h.update(b"\0" + json.dumps(params, sort_keys=True).encode("utf-8"))
-    return h.hexdigest()[:12]
-
-
-def legacy_run_key(text: str, params: dict) -> str:
-    """The key of records written before keys hashed code cells only: a hash of the whole notebook
-    text and the parameters. Such a record still counts (as done, and as current) while the
-    notebook's text is unchanged; a rerun replaces it with a record under :func:`run_key`."""
-    return _key(text, params)
 
 
 # --------------------------------------------------------------------------------------------

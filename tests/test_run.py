@@ -500,3 +500,14 @@ def test_validator_must_be_importable(proj):
     path.write_text(DEMO.replace("  profiles:", "  validator: not a function\n  profiles:"))
     with pytest.raises(runner.RunError, match="must name a function"):
         demo(proj)
+
+
+def test_records_do_not_import_the_runner():
+    """dalib.records stands on dalib.notebooks, not on dalib.run (no import circle)."""
+    import ast as _ast
+
+    for mod in ("records", "notebooks"):
+        tree = _ast.parse((Path(runner.__file__).parent / f"{mod}.py").read_text())
+        imported = {n.module for n in _ast.walk(tree) if isinstance(n, _ast.ImportFrom) and n.module}
+        imported |= {a.name for n in _ast.walk(tree) if isinstance(n, _ast.Import) for a in n.names}
+        assert "dalib.run" not in imported, f"dalib/{mod}.py imports dalib.run"
