@@ -681,6 +681,8 @@ def main(argv=None) -> int:
         if pl.done and not args.force:
             print(f"dalib.run: {nb.rel} [{args.profile}] up to date: {_rel(pl.existing, root)} (--force reruns)")
             return 0
+        if args.backend == "ray":
+            return _run_ray([pl], 1, root, args)
         print(f"dalib.run: {nb.rel} [{args.profile}] key {pl.key}: {_fmt_params(pl.params)}", flush=True)
         rec = execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
         print(f"dalib.run: wrote {_rel(pl.record, root)} ({rec['wall_time_s']:.1f} s, device {rec['device']})")

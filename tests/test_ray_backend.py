@@ -2,6 +2,8 @@
 the same records as the local backend, bounded retries, nothing half-written."""
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,10 +23,19 @@ FLAKY = FLAKY.replace('if fail:\n', 'if flaky and not os.path.exists(flaky):\n  
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(tmp_path_factory):
+    # Ray workers inherit the environment of the process that starts the cluster: their own
+    # checkpoint folder, so that a training run on Ray never finds the local backend's checkpoint
+    ckpt = tmp_path_factory.mktemp("ray-checkpoints")
+    old = os.environ.get("DALIB_CHECKPOINTS")
+    os.environ["DALIB_CHECKPOINTS"] = str(ckpt)
     # one declared GPU (none needed): Ray sets CUDA_VISIBLE_DEVICES for a task that asks for it
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    yield
+    if old is None:
+        os.environ.pop("DALIB_CHECKPOINTS")
+    else:
+        os.environ["DALIB_CHECKPOINTS"] = old
+    yield ckpt
     ray.shutdown()
 
 
@@ -94,3 +105,31 @@ def test_declared_gpu_reaches_the_kernel(cluster, tmp_path, monkeypatch):
     assert out["done"] == [plans[0].key]
     rec = json.loads(plans[0].record.read_text())
     assert rec["tables"]["env"] == [{"cuda": "0"}]
+
+
+TIMING = ("time", "per_s", "cpu_s")  # wall and CPU times differ between any two runs
+
+
+def test_real_smoke_training_run_matches_the_local_backend(cluster, tmp_path, monkeypatch):
+    """The train notebook's smoke run (real data, a real model trained for one epoch) through both
+    backends: the same key and the same rows, up to the timing columns."""
+    repo = Path(runner.__file__).resolve().parents[1]
+    monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
+    monkeypatch.delenv("DALIB_PROFILE", raising=False)
+    monkeypatch.setenv("DALIB_DATA", os.environ.get("DALIB_DATA") or str(repo / "data"))
+    monkeypatch.setenv("DALIB_CHECKPOINTS", str(tmp_path / "local-checkpoints"))
+    recs = {}
+    for backend in ("local", "ray"):
+        root = tmp_path / backend
+        (root / "notebooks/experiments").mkdir(parents=True)
+        shutil.copy(repo / "notebooks/experiments/train.md", root / "notebooks/experiments/train.md")
+        monkeypatch.setenv("DALIB_ROOT", str(root))
+        assert runner.main(["train", "--profile", "smoke", "--backend", backend, "--no-progress"]) == 0
+        (path,) = (root / "results/smoke/train").glob("*.json")
+        recs[backend] = json.loads(path.read_text())
+    a, b = recs["local"], recs["ray"]
+    assert a["key"] == b["key"] and a["params"] == b["params"]
+    strip = lambda rows: [{k: v for k, v in r.items() if not any(t in k for t in TIMING)} for r in rows]
+    assert set(a["tables"]) == set(b["tables"])
+    for t in a["tables"]:
+        assert strip(a["tables"][t]) == strip(b["tables"][t]), t
