@@ -181,3 +181,70 @@ def test_screenshots_of_intro_and_results_pages(chromium, tmp_path):
                  "--allow-file-access-from-files", url)
         assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {name}"
         assert out.stat().st_size > 20_000, f"screenshot {name} looks blank ({out.stat().st_size} bytes)"
+
+
+# Layout checks need the rendered page: it is loaded in an iframe of a small harness page, whose
+# script waits for MathJax, inspects the page and writes a JSON report into its own DOM, which
+# Chromium then dumps (--dump-dom runs scripts but cannot evaluate our own).
+_CHECK = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="{url}" style="border:0;width:1400px;height:3000px"></iframe>
+<pre id="report">pending</pre>
+<script>
+document.getElementById("f").onload = function () {{
+  var frame = this;
+  setTimeout(function () {{
+    var d = frame.contentDocument, w = frame.contentWindow;
+    var art = d.querySelector("article.bd-article") || d.querySelector("main") || d.body;
+    var right = art.getBoundingClientRect().right + 2, wide = [];
+    art.querySelectorAll("*").forEach(function (e) {{
+      var r = e.getBoundingClientRect();
+      if (!(r.width > 0 && r.right > right)) return;
+      for (var p = e.parentElement; p && p !== art; p = p.parentElement) {{
+        var ox = w.getComputedStyle(p).overflowX;
+        if (ox === "auto" || ox === "scroll") return;  // scrolls inside its own box
+      }}
+      wide.push(e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? "." + e.className : ""));
+    }});
+    var broken = Array.prototype.filter.call(d.images, function (i) {{ return !(i.complete && i.naturalWidth > 0); }})
+      .map(function (i) {{ return i.getAttribute("src"); }});
+    document.getElementById("report").textContent = JSON.stringify({{
+      wide: wide.slice(0, 8), n_wide: wide.length, broken_images: broken,
+      math_errors: d.querySelectorAll("mjx-merror").length,
+      stderr_blocks: d.querySelectorAll(".output.stderr, .stderr").length}});
+  }}, 4000);
+}};
+</script></body></html>
+"""
+
+
+def _layout_report(chromium, tmp_path, page):
+    import json
+
+    harness = tmp_path / f"check-{Path(page).stem}.html"
+    harness.write_text(_CHECK.format(url=(HTML / page).as_uri()), encoding="utf-8")
+    dom = chromium("--dump-dom", "--window-size=1400,3000", "--virtual-time-budget=20000",
+                   "--allow-file-access-from-files", harness.as_uri(), timeout=120)
+    m = re.search(r'<pre id="report">(.*?)</pre>', dom, re.S)
+    assert m and m.group(1) != "pending", f"{page}: the layout check did not run"
+    import html as _html
+    return json.loads(_html.unescape(m.group(1)))
+
+
+def test_pages_render_cleanly_at_1400px(chromium, tmp_path):
+    """Every book page at 1400 px: nothing wider than the text column (unless it scrolls inside
+    its own box), every image loaded, MathJax without errors, no stderr output block."""
+    problems = []
+    for p in pages():
+        rel = p.relative_to(HTML).as_posix()
+        if rel in ("genindex.html", "search.html") or _redirect(p):
+            continue
+        rep = _layout_report(chromium, tmp_path, rel)
+        if rep["n_wide"]:
+            problems.append(f"{rel}: {rep['n_wide']} element(s) wider than the text column, e.g. {rep['wide']}")
+        if rep["broken_images"]:
+            problems.append(f"{rel}: images not loaded: {rep['broken_images']}")
+        if rep["math_errors"]:
+            problems.append(f"{rel}: {rep['math_errors']} MathJax error(s)")
+        if rep["stderr_blocks"]:
+            problems.append(f"{rel}: {rep['stderr_blocks']} stderr output block(s)")
+    assert not problems, "\n".join(problems)
