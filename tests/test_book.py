@@ -248,3 +248,22 @@ def test_pages_render_cleanly_at_1400px(chromium, tmp_path):
         if rep["stderr_blocks"]:
             problems.append(f"{rel}: {rep['stderr_blocks']} stderr output block(s)")
     assert not problems, "\n".join(problems)
+
+
+def test_screenshot_of_every_page(chromium):
+    """_build/screenshots/pages/<page>.png for every page of the book (1400 px wide): CI keeps them
+    with the run, so a reviewer sees every page as a reader does."""
+    out_dir = SHOTS / "pages"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for p in pages():
+        rel = p.relative_to(HTML).as_posix()
+        if rel in ("genindex.html", "search.html") or _redirect(p):
+            continue
+        out = out_dir / (rel.removesuffix(".html").replace("/", "__") + ".png")
+        if out.exists():
+            out.unlink()
+        chromium(f"--screenshot={out}", "--window-size=1400,2400", "--virtual-time-budget=10000", p.as_uri())
+        assert out.exists() and out.stat().st_size > 10_000, f"no or blank screenshot of {rel}"
+        n += 1
+    assert n >= 10
