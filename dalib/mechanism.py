@@ -285,7 +285,7 @@ def lambda_relation(lip_long, jac_long, models):
                      np.nan, "L_sampling_mean": float(_is(g, quantity="L_sampling_mean")["value"].mean()),
                      "L_power": float(_is(g, quantity="L_power")["value"].mean()),
                      "freq_negative": float((cs < 0).mean()) if len(cs) else np.nan})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["lambda_init", "seed", "lambda", "L_sampling_mean", "L_power", "freq_negative"])
     if not out.empty and models is not None and "clean_accuracy" in models.columns:
         acc = models[["lambda_init", "seed", "clean_accuracy"]].copy()
         acc["seed"] = acc["seed"].astype(int)

@@ -56,7 +56,8 @@ def per_layer(groups, ylabel, title, hline=None, logy=False):
     ax.set(ylabel=ylabel, title=title)
     if logy:
         ax.set_yscale("log")
-    ax.legend(fontsize=8, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
