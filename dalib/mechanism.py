@@ -153,7 +153,8 @@ def theorem_checks(jac_long, lip_long, da=None, base=None):
     ``||J_base||`` is the rms over the ViT layer's heads (DiffViT has half as many heads, so heads
     are not matched one to one); ``gamma = ||J1||_F / ||J_base||``. Columns: ``ratio`` =
     ||J_DA||_F / ||J_base|| (measured), ``thm2`` = gamma sqrt(1 + lambda^2 rho^2 - 2 lambda rho cos)
-    and ``thm2_rel_err``; with ``L`` the power-iteration spectral norms (``L_base`` their rms over
+    and ``thm2_rel_err``; ``alignment_gain`` = sqrt(1 + (lambda rho)^2 - 2 lambda rho cos) /
+    sqrt(1 + (lambda rho)^2), what the alignment adds to ||J_DA|| over orthogonal branches; with ``L`` the power-iteration spectral norms (``L_base`` their rms over
     the ViT heads), ``lip_ratio`` = L_DA / L_base, ``kappa_base`` = ||J_base||_F / L_base, and
     whether Lemma 2 holds as printed (``lip_ratio <= thm2``) and corrected
     (``lip_ratio <= kappa_base * thm2``, :func:`dalib.theory.lipschitz_ratio_bound`)."""
@@ -174,7 +175,7 @@ def theorem_checks(jac_long, lip_long, da=None, base=None):
     t = J.merge(jb.reset_index(), on=idx).merge(L, on=[*idx, "head"], how="left").merge(lb.reset_index(), on=idx,
                                                                                          how="left")
     if t.empty:
-        return pd.DataFrame(columns=[*idx, "head", "gamma", "ratio", "thm2", "thm2_rel_err", "lip_ratio",
+        return pd.DataFrame(columns=[*idx, "head", "gamma", "ratio", "thm2", "thm2_rel_err", "alignment_gain", "lip_ratio",
                                      "kappa_base", "lemma2_printed", "lemma2_corrected"])
     t["gamma"] = t["norm_A1"] / t["norm_base"]
     t["ratio"] = t["norm_A_DA"] / t["norm_base"]
@@ -182,6 +183,9 @@ def theorem_checks(jac_long, lip_long, da=None, base=None):
     t["thm2"] = theory.sensitivity_ratio(t["gamma"].to_numpy(), t["lambda"].to_numpy(), t["rho"].to_numpy(),
                                          cos.to_numpy())
     t["thm2_rel_err"] = (t["ratio"] - t["thm2"]).abs() / t["ratio"]
+    # what the alignment itself contributes: ||J_DA|| against orthogonal branches (cos = 0)
+    lr = t["lambda"] * t["rho"]
+    t["alignment_gain"] = np.sqrt((1 + lr ** 2 - 2 * lr * cos) / (1 + lr ** 2))
     t["lip_ratio"] = t["L_DA"] / t["L_base"]
     t["kappa_base"] = t["norm_base"] / t["L_base"]
     t["lemma2_printed"] = (t["lip_ratio"] <= t["thm2"]).astype(float)  # 1.0 holds, 0.0 fails, nan unmeasured
