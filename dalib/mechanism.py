@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from .analysis import select
 from .stats import holm, mean_ci, t_test_p, verdict
 
 #: |log ratio| below which a Lipschitz difference counts as absent (a ratio within 5%).
@@ -55,16 +56,9 @@ def wide(long, quantities=None, index=None):
     return w
 
 
-def _is(df, **where):
-    m = np.ones(len(df), dtype=bool)
-    for k, v in where.items():
-        m &= (df[k] == v).to_numpy()
-    return df[m]
-
-
 def _head_mean(long, quantity, **where):
     """Per (seed, layer, image): the mean over heads of ``quantity``."""
-    d = _is(long[long["quantity"] == quantity], **where)
+    d = select(long[long["quantity"] == quantity], **where)
     return d.groupby(["seed", "layer", "sample"])["value"].mean()
 
 
@@ -134,7 +128,7 @@ def alignment_claim(jac_long, method="probe", where=None, point="clean"):
     from scipy.stats import binomtest
 
     where = where or {"model": "diffvit", "lambda_init": "0.8"}
-    c = _is(jac_long[jac_long["quantity"] == "cos"], method=method, point=point, **where)
+    c = select(jac_long[jac_long["quantity"] == "cos"], method=method, point=point, **where)
     rows = []
     for layer, g in c.groupby("layer"):
         per_seed = [float((gs["value"] < 0).mean()) - 0.5 for _, gs in g.groupby("seed")]
@@ -165,12 +159,12 @@ def theorem_checks(jac_long, lip_long, da=None, base=None):
     da = da or {"model": "diffvit", "lambda_init": "0.8"}
     base = base or {"model": "vit"}
     idx = ["seed", "layer", "sample"]
-    J = wide(_is(jac_long, method="exact", point="clean", **da), index=[*idx, "head", "lambda"])
-    Jb = _is(jac_long, method="exact", point="clean", quantity="norm_A", **base)
+    J = wide(select(jac_long, method="exact", point="clean", **da), index=[*idx, "head", "lambda"])
+    Jb = select(jac_long, method="exact", point="clean", quantity="norm_A", **base)
     jb = Jb.groupby(idx)["value"].apply(lambda v: float(np.sqrt(np.mean(np.square(v))))).rename("norm_base")
-    L = _is(lip_long, point="clean", quantity="L_power", map="A_DA", **da)[[*idx, "head", "value"]]
+    L = select(lip_long, point="clean", quantity="L_power", map="A_DA", **da)[[*idx, "head", "value"]]
     L = L.rename(columns={"value": "L_DA"})
-    Lb = _is(lip_long, point="clean", quantity="L_power", map="A", **base)
+    Lb = select(lip_long, point="clean", quantity="L_power", map="A", **base)
     lb = Lb.groupby(idx)["value"].apply(lambda v: float(np.sqrt(np.mean(np.square(v))))).rename("L_base")
     t = J.merge(jb.reset_index(), on=idx).merge(L, on=[*idx, "head"], how="left").merge(lb.reset_index(), on=idx,
                                                                                          how="left")
@@ -200,7 +194,7 @@ def estimator_gap(lip_long, point="clean"):
     (seed, image, head) of each estimate divided by ``L_power``, and the per-seed medians."""
     import pandas as pd
 
-    w = wide(_is(lip_long, point=point), quantities=("L_sampling_mean", "L_sampling_max", "L_ascent", "L_power"))
+    w = wide(select(lip_long, point=point), quantities=("L_sampling_mean", "L_sampling_max", "L_ascent", "L_power"))
     w = w.dropna(subset=["L_power"])
     rows = []
     for (m, lam, mp), g in w.groupby(["model", "lambda_init", "map"]):
@@ -217,7 +211,7 @@ def probe_accuracy(jac_long, where=None):
     """JVP probes against exact values on the images that have both (clean): rms error of cos,
     relative rms error of ``||J_DA||_F``, and how often the sign of cos agrees."""
     where = where or {"model": "diffvit"}
-    w = wide(_is(jac_long, point="clean", **where), quantities=("cos", "norm_A_DA"),
+    w = wide(select(jac_long, point="clean", **where), quantities=("cos", "norm_A_DA"),
              index=["model", "lambda_init", "seed", "layer", "head", "sample", "method"])
     p = w[w["method"] == "probe"].drop(columns="method")
     e = w[w["method"] == "exact"].drop(columns="method")
@@ -239,17 +233,17 @@ def attack_shift(jac_long, lip_long, model="diffvit", lambda_init="0.8", method=
     rows = []
     sel = dict(model=model, lambda_init=lambda_init) if model == "diffvit" else dict(model=model)
     main = "A_DA" if model == "diffvit" else "A"
-    cos = _is(jac_long[jac_long["quantity"] == "cos"], method=method, **sel)
-    L = _is(lip_long[lip_long["quantity"] == "L_sampling_mean"], map=main, **sel)
-    Lp = _is(lip_long[lip_long["quantity"] == "L_power"], map=main, **sel)
+    cos = select(jac_long[jac_long["quantity"] == "cos"], method=method, **sel)
+    L = select(lip_long[lip_long["quantity"] == "L_sampling_mean"], map=main, **sel)
+    Lp = select(lip_long[lip_long["quantity"] == "L_power"], map=main, **sel)
     idx = ["seed", "layer", "head", "sample"]
     for e in sorted(set(L["point_eps"]) - {0.0}):
         for name, table, kind in (("cos", cos, "diff"), ("freq(cos<0)", cos, "freq"),
                                   ("L_sampling_mean", L, "log"), ("L_power", Lp, "log")):
             if table.empty:
                 continue
-            c = _is(table, point="clean").set_index(idx)["value"]
-            a = _is(table, point_eps=e).set_index(idx)["value"]
+            c = select(table, point="clean").set_index(idx)["value"]
+            a = select(table, point_eps=e).set_index(idx)["value"]
             common = c.index.intersection(a.index)
             if not len(common):
                 continue
@@ -280,14 +274,14 @@ def lambda_relation(lip_long, jac_long, models):
     import pandas as pd
 
     rows = []
-    d = _is(lip_long, model="diffvit", point="clean", map="A_DA")
-    c = _is(jac_long, model="diffvit", point="clean", method="probe", quantity="cos")
+    d = select(lip_long, model="diffvit", point="clean", map="A_DA")
+    c = select(jac_long, model="diffvit", point="clean", method="probe", quantity="cos")
     for (lam, s), g in d.groupby(["lambda_init", "seed"]):
-        cs = _is(c, lambda_init=lam, seed=s)["value"]
+        cs = select(c, lambda_init=lam, seed=s)["value"]
         lam_learned = g["lambda"].dropna()
         rows.append({"lambda_init": lam, "seed": int(s), "lambda": float(lam_learned.mean()) if len(lam_learned) else
-                     np.nan, "L_sampling_mean": float(_is(g, quantity="L_sampling_mean")["value"].mean()),
-                     "L_power": float(_is(g, quantity="L_power")["value"].mean()),
+                     np.nan, "L_sampling_mean": float(select(g, quantity="L_sampling_mean")["value"].mean()),
+                     "L_power": float(select(g, quantity="L_power")["value"].mean()),
                      "freq_negative": float((cs < 0).mean()) if len(cs) else np.nan})
     out = pd.DataFrame(rows, columns=["lambda_init", "seed", "lambda", "L_sampling_mean", "L_power", "freq_negative"])
     if not out.empty and models is not None and "clean_accuracy" in models.columns:

@@ -304,7 +304,8 @@ def train(model: str, model_config: dict | None = None, **kwargs) -> TrainResult
     bound = inspect.signature(_train).bind(model, model_config, **kwargs)
     bound.apply_defaults()
     a = bound.arguments
-    cfg, _ = _config_of(a["model"], a["model_config"], a["dataset"], a["data"], a)
+    a["_config"] = _config_of(a["model"], a["model_config"], a["dataset"], a["data"], a)  # hashed once
+    cfg = a["_config"][0]
     if _zoo.has_entry(run_name(cfg), a["zoo"]):
         return _train(**a)
     path = checkpoint_path(cfg, a["checkpoints"])
@@ -330,7 +331,7 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
           n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
           adv_eps=0.0, adv_steps=10, seed=0, augment=True, device="auto", data_root=None,
           checkpoints=None, zoo=None, save_to_zoo=False, data=None, progress=True,
-          stop_after_epoch=None) -> TrainResult:
+          stop_after_epoch=None, _config=None) -> TrainResult:
     """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
 
     Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation;
@@ -346,7 +347,8 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
     """
     if data is not None:
         x_tr, y_tr, x_te, y_te = data
-    cfg, dataset = _config_of(model, model_config, dataset, data, locals())
+    # (config, dataset name), computed once by train(); data hashing is not repeated
+    cfg, dataset = _config if _config is not None else _config_of(model, model_config, dataset, data, locals())
     dev = resolve_device(device)
     name = run_name(cfg)
     path = checkpoint_path(cfg, checkpoints)
