@@ -114,8 +114,11 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.
 def train_config(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
                  n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
                  adv_eps=0.0, adv_steps=10, seed=0, augment=True) -> dict:
-    """The full, validated training configuration (what the checkpoint hash is over)."""
-    model_cfg = validated_config(model, **(model_config or {}))  # validates name and keys, builds nothing
+    """The full, validated training configuration (what the checkpoint hash is over). For a
+    registered ``dataset`` its :class:`~dalib.data.DatasetSpec` supplies the model's input size and
+    normalisation (unless ``model_config`` sets them) and must agree with ``num_classes``."""
+    model_config = _dataset_defaults(dataset, dict(model_config or {}))
+    model_cfg = validated_config(model, **model_config)  # validates name and keys, builds nothing
     for key, v in (("epochs", epochs), ("batch_size", batch_size), ("adv_steps", adv_steps)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{key} must be a positive int, got {v!r}")
@@ -135,6 +138,27 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
             "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
             "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "precision": precision,
             "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
+
+
+def _dataset_defaults(dataset, model_config: dict) -> dict:
+    """``model_config`` with ``img_size``, ``mean`` and ``std`` from the spec of ``dataset`` where
+    not given; ``ValueError`` for an unknown or evaluation-only dataset or a class count that is
+    not the dataset's. In-memory data (``"tensors:<hash>"``) passes through unchanged."""
+    if str(dataset).startswith("tensors:"):
+        return model_config
+    from .data import get_spec
+
+    spec = get_spec(dataset)
+    spec.check_trainable()
+    k = model_config.setdefault("num_classes", spec.num_classes)
+    if k != spec.num_classes:
+        raise ValueError(f"num_classes={k!r}, but dataset {spec.name!r} has {spec.num_classes} classes; "
+                         f"set num_classes={spec.num_classes} (train.md: -p num_classes={spec.num_classes}; an experiment: "
+                         f"its recipe, {{'num_classes': {spec.num_classes}}})")
+    model_config.setdefault("img_size", spec.image_size)
+    model_config.setdefault("mean", list(spec.mean))
+    model_config.setdefault("std", list(spec.std))
+    return model_config
 
 
 def config_hash(config: dict) -> str:
@@ -373,9 +397,12 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
                           precision=prec, source="checkpoint")
             return _to_zoo(res, name, zoo) if save_to_zoo else res
 
-    if data is None:
-        x_tr, y_tr = split_tensors(dataset, "train", root=data_root, n=n_train)
-        x_te, y_te = split_tensors(dataset, "test", root=data_root, n=n_test)
+    if data is None:  # the dataset's own training and evaluation splits (dalib.data.DatasetSpec)
+        from .data import get_spec
+
+        spec = get_spec(dataset)
+        x_tr, y_tr = split_tensors(dataset, spec.check_trainable(), root=data_root, n=n_train)
+        x_te, y_te = split_tensors(dataset, spec.eval_split, root=data_root, n=n_test)
     n = len(y_tr)
     steps_per_epoch = math.ceil(n / batch_size)
     eps, alpha = cfg["adv_eps"] / 255, 2.5 * cfg["adv_eps"] / 255 / max(cfg["adv_steps"], 1)
@@ -501,14 +528,18 @@ def _result(net, cfg, path, acc, history, trained_now=True, **extra) -> TrainRes
 
 def recipe_of(params: dict) -> dict:
     """The training recipe an experiment notebook's parameters name: ``train.md`` under profile
-    ``params["train_profile"]`` with the model's ``model, depth, lambda_init, seed, dataset``."""
+    ``params["train_profile"]`` with the model's ``model, depth, lambda_init, seed, dataset`` and
+    the further ``train.md`` parameters of ``params["recipe"]`` (a dict, if present)."""
     from .run import PROFILES, notebook_parameters
 
     prof = params.get("train_profile", "cpu")
     if prof not in PROFILES:
         raise ValueError(f"train_profile must be one of {list(PROFILES)}, got {prof!r}")
     keys = ("model", "depth", "lambda_init", "seed", "dataset")
-    return notebook_parameters("train", prof, {k: params[k] for k in keys if k in params})
+    extra = params.get("recipe") or {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"recipe must be a dict of train.md parameters, got {extra!r}")
+    return notebook_parameters("train", prof, {**extra, **{k: params[k] for k in keys if k in params}})
 
 
 def check_recipe(params: dict) -> dict:

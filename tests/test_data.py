@@ -47,7 +47,7 @@ def archive_root(tmp_path_factory):
     default = data.data_root()
     for name, (top, proof) in UNPACKED.items():
         if not (default / proof).exists():
-            data._unpack_archive(name, default, [])  # no-op if the archive is absent
+            data.sources._unpack_archive(name, default, [])  # no-op if the archive is absent
         if (default / proof).exists():
             (root / top).symlink_to(default / top, target_is_directory=True)
     if any((root / top).is_symlink() for top, _ in UNPACKED.values()):
@@ -191,7 +191,7 @@ def test_cifar100_not_found_names_dataset_and_fix(tmp_path, monkeypatch):
 
 def test_failed_download_is_caught_and_reported(tmp_path, monkeypatch):
     # the host probe says "reachable" but the actual download then fails inside torchvision
-    monkeypatch.setattr(data, "_host_reachable", lambda url, timeout=3.0: (True, ""))
+    monkeypatch.setattr(data.sources, "_host_reachable", lambda url, timeout=3.0: (True, ""))
     with pytest.raises(DatasetNotFoundError, match="failed") as err:
         load_dataset("cifar100", "train", root=tmp_path)
     assert "cifar100" in str(err.value)
@@ -205,7 +205,7 @@ def test_download_disabled(tmp_path, monkeypatch):
 
 def test_imagenet_and_coco_not_found(tmp_path, monkeypatch):
     monkeypatch.setenv("DALIB_SHARED_DATA", str(tmp_path / "no-archives"))
-    monkeypatch.setattr(data, "shared_data_dirs", lambda: [tmp_path / "no-archives"])
+    monkeypatch.setattr(data.sources, "shared_data_dirs", lambda: [tmp_path / "no-archives"])
     with pytest.raises(DatasetNotFoundError, match="imagenet/val"):
         load_dataset("imagenet-val", "val", root=tmp_path)
     with pytest.raises(DatasetNotFoundError, match="instances_val2014.json"):
@@ -296,18 +296,18 @@ def test_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
     assert ds.cache_file.is_file() and ds.cache_file.parent == root / ".cache"
     images = ds.images.clone()
 
-    decode = data._decode_files
+    decode = data.cache._decode_files
 
     def no_decode(*a, **k):
         raise AssertionError("decoded again despite the cache")
 
     data.clear_memory_cache()
-    monkeypatch.setattr(data, "_decode_files", no_decode)
+    monkeypatch.setattr(data.cache, "_decode_files", no_decode)
     again = load_dataset("cifar10", "test", root=root)
     assert again.cache_file == ds.cache_file and torch.equal(again.images, images)
 
     # a changed folder gets a new cache entry
-    monkeypatch.setattr(data, "_decode_files", decode)
+    monkeypatch.setattr(data.cache, "_decode_files", decode)
     _write_jpeg(root / "cifar10/test/cat/0099.jpg", np.random.default_rng(1))
     changed = load_dataset("cifar10", "test", root=root)
     assert len(changed) == 21 and changed.cache_file != ds.cache_file
@@ -381,3 +381,48 @@ def test_command_line_reports_missing(tmp_path, capsys):
     assert data.main(["cifar100", "--root", str(tmp_path), "--offline"]) == 1
     out = capsys.readouterr().out
     assert "cifar100/train: MISSING" in out and "cifar100/test: MISSING" in out
+
+
+def test_every_registered_dataset_has_a_consistent_spec():
+    from dalib.data import DATASETS, DatasetSpec, get_spec
+
+    assert {"cifar10", "cifar100", "tiny-imagenet", "tiny-imagenet-valsplit", "coco2014-val",
+            "imagenet-val"} <= set(DATASETS)
+    for name, spec in DATASETS.items():
+        assert isinstance(spec, DatasetSpec) and spec.name == name and callable(spec.loader)
+        assert spec.eval_split in spec.splits and spec.train_split in (None, *spec.splits)
+        assert spec.num_classes >= 2 and spec.image_size >= 1 and len(spec.mean) == len(spec.std) == 3
+        assert all(s in spec.splits for s in spec.sizes)
+        if spec.classes is not None:
+            assert len(spec.classes) == spec.num_classes
+        assert data.SPLITS[name] == spec.splits and name in data.SPLITS
+    assert get_spec("cifar10").classes == CIFAR10_CLASSES
+    with pytest.raises(ValueError, match=r"unknown dataset 'svhn'; valid names: \[.*'cifar10'"):
+        get_spec("svhn")
+    with pytest.raises(ValueError, match=r"must be among its splits"):
+        DatasetSpec(name="x", loader=print, splits=("val",), eval_split="test", train_split=None,
+                    image_size=8, num_classes=2, mean=(0, 0, 0), std=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"registered twice"):
+        data.register(DatasetSpec(name="cifar10", loader=print, splits=("test",), eval_split="test",
+                                  train_split=None, image_size=8, num_classes=2, mean=(0, 0, 0),
+                                  std=(1, 1, 1)))
+
+
+def test_tiny_imagenet_valsplit_is_a_fixed_disjoint_40_10_split(archive_root):
+    val = _load_or_skip("tiny-imagenet", "val", root=archive_root)
+    train = load_dataset("tiny-imagenet-valsplit", "train", root=archive_root)
+    test = load_dataset("tiny-imagenet-valsplit", "test", root=archive_root)
+    assert (len(train), len(test)) == (8000, 2000) == tuple(data.get_spec(train.name).sizes.values())
+    assert torch.bincount(train.labels, minlength=200).eq(40).all()
+    assert torch.bincount(test.labels, minlength=200).eq(10).all()
+    assert train.classes == test.classes == val.classes and "stand-in" in train.fidelity
+    # the two parts partition the val images: every val image is in exactly one of them
+    key = lambda im: hash(im.numpy().tobytes())  # noqa: E731
+    seen = {key(im) for im in train.images} | {key(im) for im in test.images}
+    assert not {key(im) for im in train.images} & {key(im) for im in test.images}
+    assert seen == {key(im) for im in val.images}
+    # per class, the test part is the last 10 val images in annotation order
+    c0 = torch.nonzero(val.labels == 0).flatten()
+    assert torch.equal(test.images[test.labels == 0], val.images[c0[40:]])
+    again = load_dataset("tiny-imagenet-valsplit", "test", root=archive_root)
+    assert torch.equal(again.images, test.images) and torch.equal(again.labels, test.labels)

@@ -130,15 +130,35 @@ def test_augment_is_crop_of_padded_and_flip():
 
 
 def test_bad_config_errors_before_compute(tmp_path):
+    mem = "tensors:0123456789ab"  # in-memory data: no dataset spec applies
     with pytest.raises(ValueError, match=r"adv_eps is in units of 1/255"):
-        train_config("vit", TINY, adv_eps=300)
+        train_config("vit", TINY, dataset=mem, adv_eps=300)
     with pytest.raises(ValueError, match=r"unknown lr_schedule 'step'"):
-        train_config("vit", TINY, lr_schedule="step")
+        train_config("vit", TINY, dataset=mem, lr_schedule="step")
     with pytest.raises(ValueError, match=r"unknown model"):
         train_config("resnet")
     with pytest.raises(ValueError, match=r"epochs must be a positive int"):
-        train_config("vit", TINY, epochs=0)
-    assert train_config("vit", TINY) != train_config("diffvit", TINY)
+        train_config("vit", TINY, dataset=mem, epochs=0)
+    assert train_config("vit", TINY, dataset=mem) != train_config("diffvit", TINY, dataset=mem)
+
+
+def test_dataset_spec_sets_the_model_input_and_checks_the_class_count():
+    from dalib.data import get_spec
+
+    tiny = get_spec("tiny-imagenet-valsplit")
+    cfg = train_config("vit", {"num_classes": 200, "patch_size": 8}, dataset=tiny.name)
+    assert (cfg["img_size"], cfg["mean"], cfg["std"]) == (64, list(tiny.mean), list(tiny.std))
+    assert train_config("vit", {"patch_size": 8}, dataset=tiny.name)["num_classes"] == 200
+    # CIFAR-10 configs are what they were before the spec existed (the zoo's hashes depend on it)
+    assert train_config("vit", {"num_classes": 10}) == train_config(
+        "vit", {"num_classes": 10, "img_size": 32, "mean": [0.4914, 0.4822, 0.4465],
+                "std": [0.2470, 0.2435, 0.2616]})
+    with pytest.raises(ValueError, match=r"num_classes=10, but dataset 'tiny-imagenet-valsplit' has 200"):
+        train_config("vit", {"num_classes": 10, "patch_size": 8}, dataset=tiny.name)
+    with pytest.raises(ValueError, match=r"evaluation-only"):
+        train_config("vit", {"num_classes": 80}, dataset="coco2014-val")
+    with pytest.raises(ValueError, match=r"unknown dataset 'svhn'; valid names"):
+        train_config("vit", TINY, dataset="svhn")
 
 
 def test_train_from_parameters_is_train_with_the_notebook_mapping(tmp_path):

@@ -259,3 +259,38 @@ def check_asr_parameters(params: dict) -> None:
     if params["attack_labels"] not in ("clean_pred", "true"):
         raise ValueError(f"attack_labels must be 'clean_pred' or 'true', got {params['attack_labels']!r}")
     check_recipe(params)
+
+
+def check_asr_pgd_parameters(params: dict) -> None:
+    """Validator of ``notebooks/experiments/asr_pgd.md``: the dataset and its evaluation split size,
+    the training ``recipe`` (a dict of ``train.md`` parameters), the budgets and the counts,
+    checked before any kernel starts. Raises ``ValueError`` naming the parameter and the fix."""
+    from ..data import get_spec
+    from ..train import check_recipe
+
+    spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
+    if not isinstance(params["recipe"], dict):
+        raise ValueError(f"recipe must be a dict of train.md parameters, e.g. {{'adv_eps': 0.5}}, "
+                         f"got {params['recipe']!r}")
+    own = sorted(set(params["recipe"]) & {"model", "depth", "lambda_init", "seed", "dataset"})
+    if own:
+        raise ValueError(f"recipe sets {own}: set these as this notebook's own parameters instead")
+    for name, high in (("eps", 255), ("patch_w", spec.image_size)):
+        v = params[name]
+        if not isinstance(v, list) or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                              and 0 < b <= high for b in v):
+            raise ValueError(f"{name} must be a list of numbers in (0, {high}], got {v!r}")
+    if not params["eps"] and not params["patch_w"]:
+        raise ValueError("eps and patch_w are both empty: name at least one attack")
+    n, size = params["n_eval"], spec.sizes.get(spec.eval_split)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1 or (size and n > size):
+        raise ValueError(f"n_eval must be a positive int of at most the {size} images of "
+                         f"{spec.name}/{spec.eval_split}, got {n!r}")
+    for name in ("steps", "batch_size", "n_boot"):
+        v = params[name]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if params["attack_labels"] not in ATTACK_LABELS:
+        raise ValueError(f"attack_labels must be one of {ATTACK_LABELS}, got {params['attack_labels']!r}")
+    check_recipe(params)
+
