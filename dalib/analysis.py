@@ -30,18 +30,22 @@ MODEL_KEYS = ("model", "depth", "lambda_init")
 def recipe_check(df):
     """``df`` with a bool column ``recipe_current``: True if the row's ``config_hash`` equals the
     hash of the configuration that the current ``train`` notebook recipe (profile
-    ``param.train_profile``) gives for the row's model, depth, lambda_init, seed and dataset."""
-    from .run import notebook_parameters
-    from .train import config_from_parameters, config_hash
+    ``param.train_profile``) gives for the row's model, depth, lambda_init, seed and dataset, with
+    the row's further recipe parameters (``param.recipe``, a dict) where the notebook has them."""
+    import json
+
+    from .train import config_from_parameters, config_hash, recipe_of
 
     cache = {}
 
     def expected(r):
+        extra = r.get("param.recipe")
+        extra = extra if isinstance(extra, dict) else {}
         k = (r["param.train_profile"], r["model"], int(r["depth"]), str(r["lambda_init"]), int(r["seed"]),
-             r["param.dataset"])
+             r["param.dataset"], json.dumps(extra, sort_keys=True))
         if k not in cache:
-            params = notebook_parameters("train", k[0], dict(model=k[1], depth=k[2], lambda_init=k[3],
-                                                             seed=k[4], dataset=k[5]))
+            params = recipe_of(dict(train_profile=k[0], model=k[1], depth=k[2], lambda_init=k[3], seed=k[4],
+                                    dataset=k[5], recipe=extra))
             cache[k] = config_hash(config_from_parameters(params))
         return cache[k]
 

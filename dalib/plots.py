@@ -140,3 +140,40 @@ def scatter_by_group(df, x, y, group, xlabel, ylabel, title):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None):
+    """ASR against the attack budget (paper Fig. 2a/2c, Tables 2 and 3 drawn as curves), one line
+    per model. ``series``: ``{label: (summary, per_seed)}`` with ``summary`` a table of ``budget,
+    mean, ci_low, ci_high`` (:func:`dalib.analysis.seed_summary`) and ``per_seed`` one of ``budget,
+    asr`` (or None). Lines: mean with t 95% CI over seeds (clipped to [0, 1]); dots: seeds.
+    ``paper``: ``{label: {budget: ASR}}``, drawn as dashed lines with triangles. Colour from
+    :data:`COLORS` by the label's first word, else the label's position."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    budgets = set()
+    for i, (label, (summ, per)) in enumerate(series.items()):
+        color = COLORS.get(label.split()[0].lower(), f"C{i}")
+        s = summ.sort_values("budget")
+        shift = 1.0 + (0.03 * (i - (len(series) - 1) / 2) if logx else 0.0)
+        err = np.vstack([s["mean"] - s["ci_low"].clip(0, 1), s["ci_high"].clip(0, 1) - s["mean"]])
+        ax.errorbar(s["budget"] * shift, s["mean"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=color,
+                    label=f"{label}, mean ± 95% CI")
+        if per is not None and len(per):
+            ax.scatter(per["budget"] * shift, per["asr"], color=color, s=10, alpha=0.5)
+        budgets |= set(s["budget"])
+    for j, (label, pts) in enumerate((paper or {}).items()):
+        b, a = zip(*sorted(pts.items()))
+        ax.plot(b, a, "^--", color=("k", "0.45", "0.7")[j % 3], ms=6, lw=1, label=f"paper, {label}")
+        budgets |= set(b)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(budgets))
+    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -116,6 +116,96 @@ def mechanism_claims(lip, jac):
     return pd.DataFrame(rows)
 
 
+def table2_comparison(df):
+    """DiffViT against ViT at depth 4 on Tiny ImageNet (canonical or the stand-in split): the
+    paired comparison per attack and budget, with the paper's Table 2 difference beside it."""
+    from . import paper
+    from .analysis import paired_comparison
+
+    t = df[df["dataset"].astype(str).str.startswith("tiny-imagenet") & (df["depth"] == 4)]
+    t2 = paper.TABLE2_TINY_IMAGENET
+    effect = {k: t2["diffvit"][k] - t2["vit"][k] for k in t2["diffvit"]}
+    return paired_comparison(t, a={"model": "vit"}, b={"model": "diffvit"}, paper_effect=effect)
+
+
+def table2_claims(df):
+    """Table 2's claims from the ``asr_pgd`` rows ``df``: DiffViT's ASR above ViT's under PGD and
+    under patch PGD (one row each, ``{id, claim, verdict, detail, short}``)."""
+    import pandas as pd
+
+    comp = table2_comparison(df)
+    rows = []
+    for cid, name, kind, unit, head in (("table2_pgd", "Table 2, PGD: DiffViT ASR > ViT ASR on Tiny ImageNet",
+                                         "pgd_linf", "ε", 1.0),
+                                        ("table2_patch", "Table 2, patch PGD: DiffViT ASR > ViT ASR on Tiny ImageNet",
+                                         "patch", "w", 8.0)):
+        c = comp[comp["attack_kind"] == kind].sort_values("budget") if len(comp) else comp
+        detail = "; ".join(f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples())
+        h = c[c["budget"] == head] if len(c) else c
+        short = (f"Δ ASR at {unit} = {head:g}: {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
+                 f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds" if len(h) else "no records yet")
+        rows.append({"id": cid, "claim": name, "verdict": overall(c["verdict"]) if len(c) else "not yet run",
+                     "detail": detail or "no records yet", "short": short})
+    return pd.DataFrame(rows)
+
+
+TABLE3_TRAIN_EPS = (0.25, 0.5, 1.0)  # the paper's adversarial-training budgets (units of 1/255)
+
+
+def table3_comparison(df):
+    """Vanilla DiffViT (depth 1, CIFAR-10) against the DiffViT adversarially trained at each
+    ``adv_eps``, per attack budget: the claim tested is "the vanilla model has the higher ASR",
+    i.e. adversarial training lowers it. Paired by seed and image; the paper's Table 3 difference
+    beside it. Columns of :func:`dalib.analysis.paired_comparison` plus ``adv_eps``."""
+    import pandas as pd
+
+    from . import paper
+    from .analysis import paired_comparison
+
+    d = df[(df["dataset"] == "cifar10") & (df["model"] == "diffvit") & (df["depth"] == 1)
+           & (df["attack_kind"] == "pgd_linf")]
+    t3 = paper.TABLE3_ADV_TRAINING
+    out = []
+    for e in sorted(set(d["adv_eps"].astype(float)) - {0.0}):
+        effect = ({("pgd_linf", b): t3[0.0]["asr"][b] - t3[e]["asr"][b] for b in t3[e]["asr"]} if e in t3 else None)
+        c = paired_comparison(d, a={"adv_eps": e}, b={"adv_eps": 0.0}, paper_effect=effect)
+        out.append(c.assign(adv_eps=e))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["adv_eps", "attack_kind", "budget"])
+
+
+def table3_claims(df):
+    """Table 3's claim C6 from the ``asr_pgd`` rows ``df``: adversarial training lowers DiffViT's
+    ASR at the budget it was trained for, for each of the paper's three training budgets."""
+    import pandas as pd
+
+    comp = table3_comparison(df)
+    diag = comp[comp["budget"] == comp["adv_eps"]].sort_values("adv_eps") if len(comp) else comp
+    complete = len(diag) and set(diag["adv_eps"]) >= set(TABLE3_TRAIN_EPS)
+    detail = "; ".join(f"trained at {r.adv_eps:g}/255, attacked at {r.budget:g}/255: {r.verdict} "
+                       f"(ASR {r.b_mean:.3f} → {r.a_mean:.3f})" for r in diag.itertuples())
+    short = "; ".join(f"{r.adv_eps:g}: {r.b_mean:.2f} → {r.a_mean:.2f}" for r in diag.itertuples())
+    return pd.DataFrame([{"id": "table3_adv_training",
+                          "claim": "Table 3 (C6): adversarial training lowers DiffViT's ASR at its training budget",
+                          "verdict": overall(diag["verdict"]) if complete else "not yet run",
+                          "detail": detail or "no records yet",
+                          "short": ("ASR at the training budget, vanilla → trained: " + short) if short
+                          else "no records yet"}])
+
+
+def _tables_rows(profile):
+    """The ``asr_pgd`` attack rows (current recipes, attacks on the clean prediction), or None."""
+    from .analysis import recipe_check
+    from .records import RecordNotFoundError, load_rows
+
+    try:
+        raw = recipe_check(load_rows("asr_pgd", table="asr", profile=profile))
+    except RecordNotFoundError:
+        return None
+    df = raw[raw["recipe_current"]].copy()
+    df["lambda_init"] = df["lambda_init"].astype(str)
+    return df[df["attack_labels"] == "clean_pred"]
+
+
 def _depth1_rows(profile):
     from .analysis import recipe_check
     from .records import RecordNotFoundError, load_rows
@@ -138,6 +228,10 @@ def claims(profile=None):
     dfc = _depth1_rows(profile)
     if dfc is not None and len(dfc):
         out.update({r["id"]: r for r in depth1_claims(dfc).to_dict("records")})
+    tab = _tables_rows(profile)
+    if tab is not None and len(tab):
+        out.update({r["id"]: r for r in table2_claims(tab).to_dict("records")})
+        out.update({r["id"]: r for r in table3_claims(tab).to_dict("records")})
     try:
         lip = mech.long_table(load_rows("mechanism", table="lipschitz", profile=profile))
         jac = mech.long_table(load_rows("mechanism", table="jacobian", profile=profile))
