@@ -18,9 +18,9 @@ COLORS = {"vit": "tab:blue", "diffvit": "tab:red", "A1": "tab:orange", "A2": "ta
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """pyplot, with whatever backend the caller runs under (inline in a notebook kernel, Agg when
+    headless). Never switch it here: switching away from the inline backend would unregister the
+    kernel's PNG formatter, and the book's figures would render as text."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -177,3 +177,130 @@ def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction c
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def cw_curves(groups, grid):
+    """CW-L2 ASR against the L2 budget (paper Fig. 3c at one depth): for each ``{label: rows}``
+    (CW record rows of one model, one per seed), the ASR curve of every seed (thin) and their mean
+    (thick), from the per-image minimal norms (:func:`dalib.analysis.cw_asr_curve`)."""
+    from .analysis import cw_asr_curve
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for i, (label, g) in enumerate(groups.items()):
+        color = COLORS.get(label.split()[0].lower(), f"C{i}")
+        curves = cw_asr_curve(g, grid)
+        for cu in curves:
+            ax.plot(grid, cu, color=color, alpha=0.3, lw=0.8)
+        ax.plot(grid, curves.mean(0), color=color, lw=2, label=f"{label}, mean over {len(g)} seeds")
+    ax.set(xlabel="L2 budget", ylabel="ASR (prediction changed)", ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def paired_differences(comp, per_seed, panels, ylabel, alpha=0.05):
+    """Per-seed paired differences with their mean and t 95% CI over seeds, one panel per attack.
+    ``comp``: :func:`dalib.analysis.paired_comparison` rows (``attack_kind, budget, diff_mean,
+    diff_low, diff_high``); ``per_seed``: ``attack_kind, budget, seed, diff, p`` (filled dots: the
+    seed's own test gives p < ``alpha``); ``panels``: ``[(attack_kind, title, x label), ...]``."""
+    plt = _plt()
+    widths = [max(1, len(comp[comp["attack_kind"] == k])) for k, _, _ in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.2, 3.2), sharey=True, squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    axes = axes[0]
+    seeds = sorted(set(per_seed["seed"]))
+    for ax, (kind, title, unit) in zip(axes, panels):
+        c = comp[comp["attack_kind"] == kind].sort_values("budget").reset_index(drop=True)
+        pos = {b: i for i, b in enumerate(c["budget"])}
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.errorbar(c.index, c["diff_mean"], yerr=np.nan_to_num(np.vstack([c["diff_mean"] - c["diff_low"],
+                                                                           c["diff_high"] - c["diff_mean"]])),
+                    fmt="_", color="k", capsize=4, ms=14, label="mean over seeds, 95% CI")
+        ps = per_seed[per_seed["attack_kind"] == kind]
+        for s_, g in ps.groupby("seed"):
+            j = seeds.index(s_)
+            xs = g["budget"].map(pos) + (j - (len(seeds) - 1) / 2) * 0.12
+            sig = g["p"] < alpha
+            ax.scatter(xs[sig], g["diff"][sig], color=f"C{j}", s=22, label=f"seed {s_}")
+            ax.scatter(xs[~sig], g["diff"][~sig], facecolors="none", edgecolors=f"C{j}", s=22)
+        ax.set_xticks(range(len(c)), [f"{b:g}" for b in c["budget"]])
+        ax.set_xlabel(unit)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def throughput_points(times, batch_size, impls, models, ylabel="PGD images / CPU second"):
+    """Images per CPU second of every timed repetition, implementations side by side per model.
+    ``times``: rows ``impl, model, cpu_s`` (one per repetition of one batch of ``batch_size``)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for j, impl in enumerate(impls):
+        sub = times[times["impl"] == impl]
+        for i, m in enumerate(models):
+            v = batch_size / sub[sub["model"] == m]["cpu_s"]
+            off = (j - (len(impls) - 1) / 2) * 0.2
+            ax.scatter([i + off] * len(v), v, color=f"C{j}", label=impl if i == 0 else None, s=18)
+    ax.set_xticks(range(len(models)), list(models))
+    ax.set(ylabel=ylabel, ylim=(0, None))
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def probe_error_and_cost(agg):
+    """Estimator validation of the JVP-probe Frobenius norms and cosines: rms error against the
+    probe count k with a 1/sqrt(k) guide (left) and the wall time of one estimate against the exact
+    Jacobian (right). ``agg``: rows ``quantity, n_probes, rms_error, time_probe_s, time_exact_s``."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for q, g in agg.groupby("quantity"):
+        axes[0].plot(g["n_probes"], g["rms_error"], "o-", label=q)
+    k = np.array(sorted(agg["n_probes"].unique()), dtype=float)
+    ref = agg[agg["n_probes"] == k[0]]["rms_error"].mean()
+    axes[0].plot(k, ref * np.sqrt(k[0] / k), "k--", lw=1, label=r"$\propto 1/\sqrt{k}$")
+    axes[0].set(xscale="log", yscale="log", xlabel="probes k", ylabel="rms error",
+                title="error (norms: relative; cos: absolute)")
+    axes[0].set_xticks(k, [str(int(v)) for v in k])
+    axes[0].legend(fontsize=8)
+    t = agg.groupby("n_probes")[["time_probe_s", "time_exact_s"]].mean()
+    axes[1].plot(t.index, t["time_probe_s"], "o-", label="probe estimate")
+    axes[1].axhline(t["time_exact_s"].iloc[0], color="k", ls="--", label="exact (vmap jacrev)")
+    axes[1].set(xscale="log", xlabel="probes k", ylabel="wall time per call [s]", title="cost")
+    axes[1].set_xticks(k, [str(int(v)) for v in k])
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_points(groups, columns, reference=1.0, ylabel="estimate / reference"):
+    """Ratios of estimates to a reference, one column of dots per group and one colour per ratio.
+    ``groups``: ``{tick label: rows}``; ``columns``: ``{column of rows: legend label}``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    n = len(columns)
+    for i, (name, g) in enumerate(groups.items()):
+        for j, (col, label) in enumerate(columns.items()):
+            ax.scatter(np.full(len(g), i) + (j - (n - 1) / 2) * 0.2, g[col], s=12, color=f"C{j}",
+                       label=label if i == 0 else None)
+    ax.set_xticks(range(len(groups)), list(groups))
+    ax.axhline(reference, color="k", lw=0.8)
+    ax.set(ylabel=ylabel, ylim=(0, None))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show(fig) -> None:
+    """Display ``fig`` once in a notebook (as PNG) and close it, so the inline backend does not
+    draw it a second time at the end of the cell."""
+    from IPython.display import display
+
+    display(fig)
+    _plt().close(fig)

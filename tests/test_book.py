@@ -110,6 +110,23 @@ def test_every_page_loads(doms):
     assert not no_title, f"pages without a title: {no_title}"
 
 
+_CAPTION = re.compile(r"<(?:em|strong)>\s*Figure[\s:A-Z0-9]", re.S)
+
+
+def test_every_figure_caption_has_its_figure(doms):
+    """A figure caption with no image above it means the figure was drawn but never displayed
+    (e.g. the kernel's PNG formatter was lost): the page then shows a caption, or the text
+    `<Figure size ...>`, where the plot should be."""
+    problems = []
+    for page, dom in doms.items():
+        if "&lt;Figure size" in dom or "<Figure size" in dom:
+            problems.append(f"{page}: a matplotlib figure shown as text (<Figure size ...>)")
+        n_cap, n_img = len(_CAPTION.findall(dom)), len(re.findall(r"<img\b", dom))
+        if n_cap > n_img:
+            problems.append(f"{page}: {n_cap} figure captions but only {n_img} images")
+    assert not problems, "\n".join(problems)
+
+
 def test_every_internal_link_and_anchor_resolves(doms):
     ids = {page: _parse(dom).ids for page, dom in doms.items()}
     broken = []
