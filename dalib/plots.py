@@ -304,3 +304,59 @@ def show(fig) -> None:
 
     display(fig)
     _plt().close(fig)
+
+
+def curve_panels(panels, xlabel, ylabel, logy=False, ylim=None, hline=None, figsize=(11, 3.4)):
+    """Side-by-side panels of curves sharing the y axis (the theory chapter's bound figures).
+    ``panels``: ``[{"title": str, "curves": [{"x", "y", "label", "fmt", "color"}, ...],
+    "vline": (x, text) or None}, ...]``; the legend is drawn in the first panel."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=True, constrained_layout=True, squeeze=False)
+    axes = axes[0]
+    for ax, p in zip(axes, panels):
+        for c in p["curves"]:
+            ax.plot(c["x"], c["y"], c.get("fmt", "-"), color=c.get("color"), label=c.get("label"))
+        if hline is not None:
+            ax.axhline(hline, color="0.6", lw=0.8)
+        if p.get("vline") is not None:
+            x, text = p["vline"]
+            ax.axvline(x, color="k", ls=":", lw=1)
+            ax.annotate(text, (x, 0.9), xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points")
+        if logy:
+            ax.set_yscale("log")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_title(p["title"], fontsize=10)
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel(ylabel)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def ratio_maps(x, y, cells, xlabel, ylabel, colorbar_label, vmax=4.0, figsize=(10, 5.6)):
+    """A grid of maps of a ratio over ``(x, y)`` coloured red above 1 and blue below, with its
+    level-1 contour (black) and a threshold curve (dashed gold), e.g. Theorem 3's amplification
+    region. ``cells``: rows of ``{"title", "ratio" (len(y), len(x)), "threshold" (len(x),)}``."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    plt = _plt()
+    XX, YY = np.meshgrid(x, y)
+    fig, axes = plt.subplots(len(cells), len(cells[0]), figsize=figsize, sharex=True, sharey=True,
+                             constrained_layout=True, squeeze=False)
+    norm = TwoSlopeNorm(vmin=0.0, vcenter=1.0, vmax=vmax)
+    im = None
+    for i, row in enumerate(cells):
+        for j, c in enumerate(row):
+            ax = axes[i, j]
+            im = ax.pcolormesh(XX, YY, c["ratio"], norm=norm, cmap="RdBu_r", shading="auto", rasterized=True)
+            ax.contour(XX, YY, c["ratio"], levels=[1.0], colors="k", linewidths=1.0)
+            t = np.asarray(c["threshold"], dtype=float)
+            ax.plot(x, np.where(np.isfinite(t), t, np.nan), "--", color="gold", lw=1.5)
+            ax.set_ylim(float(np.min(y)), float(np.max(y)))
+            ax.set_title(c["title"], fontsize=10)
+            if i == len(cells) - 1:
+                ax.set_xlabel(xlabel)
+            if j == 0:
+                ax.set_ylabel(ylabel)
+    fig.colorbar(im, ax=axes, label=colorbar_label, shrink=0.8)
+    return fig
