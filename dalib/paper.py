@@ -65,7 +65,7 @@ CLAIM_FIG1B = ("(b) With adversarial perturbations, the gradients (red arrows) o
 # (why it cannot run here) or "pending" (no producer yet).
 _D1 = dict(producer="notebooks/experiments/asr.md", page="book/results_depth1.md")
 _MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_mechanism.md")
-_TABLES = dict(producer="notebooks/experiments/asr_pgd.md", page="book/results_tables.md")
+_TABLES = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_tables.md")
 _THEORY = dict(producer="notebooks/theory/fragile_principle.md", page="notebooks/theory/fragile_principle.md")
 _NO_CLIP = "needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here"
 ARTIFACTS = [

@@ -129,7 +129,7 @@ def table2_comparison(df):
 
 
 def table2_claims(df):
-    """Table 2's claims from the ``asr_pgd`` rows ``df``: DiffViT's ASR above ViT's under PGD and
+    """Table 2's claims from the ``asr_suite`` rows ``df``: DiffViT's ASR above ViT's under PGD and
     under patch PGD (one row each, ``{id, claim, verdict, detail, short}``)."""
     import pandas as pd
 
@@ -174,7 +174,7 @@ def table3_comparison(df):
 
 
 def table3_claims(df):
-    """Table 3's claim C6 from the ``asr_pgd`` rows ``df``: adversarial training lowers DiffViT's
+    """Table 3's claim C6 from the ``asr_suite`` rows ``df``: adversarial training lowers DiffViT's
     ASR at the budget it was trained for, for each of the paper's three training budgets."""
     import pandas as pd
 
@@ -193,12 +193,12 @@ def table3_claims(df):
 
 
 def _tables_rows(profile):
-    """The ``asr_pgd`` attack rows (current recipes, attacks on the clean prediction), or None."""
+    """The ``asr_suite`` attack rows (current recipes, attacks on the clean prediction), or None."""
     from .analysis import recipe_check
     from .records import RecordNotFoundError, load_rows
 
     try:
-        raw = recipe_check(load_rows("asr_pgd", table="asr", profile=profile))
+        raw = recipe_check(load_rows("asr_suite", table="asr", profile=profile))
     except RecordNotFoundError:
         return None
     df = raw[raw["recipe_current"]].copy()

@@ -13,7 +13,8 @@ Registry ``ATTACKS`` (name -> class) and ``create_attack(name, model, **hparams)
 - ``"autoattack"``: :class:`AutoAttack` (the official code via ``pyautoattack``).
 
 Evaluation with explicit denominators: :func:`evaluate_attack`, :func:`sweep`
-(``dalib.attacks.evaluate``).
+(``dalib.attacks.evaluate``). The experiments' suite of attacks and budgets: :func:`build_suite`,
+:func:`check_suite`, :func:`run_suite` (``dalib.attacks.suite``).
 """
 
 from .attack import Attack, eval_mode
@@ -24,6 +25,7 @@ from .evaluate import (ASR_DEFINITION, AttackEvaluation, bootstrap_ci, check_ris
 from .losses import CosineLoss, CrossEntropyLoss, cosine_loss
 from .patch_pgd import PatchPGD, PatchResult
 from .pgd import PGD
+from .suite import build_suite, check_suite, run_suite
 
 ATTACKS = {
     "pgd": PGD,
@@ -42,4 +44,5 @@ def create_attack(name: str, model, **hparams) -> Attack:
 
 __all__ = ["ATTACKS", "create_attack", "Attack", "eval_mode", "PGD", "PatchPGD", "PatchResult", "CW",
            "CWResult", "AutoAttack", "CrossEntropyLoss", "CosineLoss", "cosine_loss", "evaluate_attack",
-           "AttackEvaluation", "sweep", "check_rises", "bootstrap_ci", "input_gradients", "ASR_DEFINITION"]
+           "AttackEvaluation", "sweep", "check_rises", "bootstrap_ci", "input_gradients", "ASR_DEFINITION",
+           "build_suite", "check_suite", "run_suite"]

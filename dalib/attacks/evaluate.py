@@ -261,12 +261,12 @@ def check_asr_parameters(params: dict) -> None:
     check_recipe(params)
 
 
-def check_asr_pgd_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/asr_pgd.md``: the dataset and its evaluation split size,
-    the training ``recipe`` (a dict of ``train.md`` parameters), the budgets and the counts,
-    checked before any kernel starts. Raises ``ValueError`` naming the parameter and the fix."""
+def check_asr_suite_parameters(params: dict) -> None:
+    """Validator of ``notebooks/experiments/asr_suite.md``: the dataset and the size of its
+    evaluation split, the training ``recipe`` (a dict of ``train.md`` parameters), then everything
+    :func:`check_asr_parameters` checks, before any kernel starts. Raises ``ValueError`` naming the
+    parameter and the fix."""
     from ..data import get_spec
-    from ..train import check_recipe
 
     spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
     if not isinstance(params["recipe"], dict):
@@ -275,22 +275,20 @@ def check_asr_pgd_parameters(params: dict) -> None:
     own = sorted(set(params["recipe"]) & {"model", "depth", "lambda_init", "seed", "dataset"})
     if own:
         raise ValueError(f"recipe sets {own}: set these as this notebook's own parameters instead")
-    for name, high in (("eps", 255), ("patch_w", spec.image_size)):
-        v = params[name]
-        if not isinstance(v, list) or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
-                                              and 0 < b <= high for b in v):
-            raise ValueError(f"{name} must be a list of numbers in (0, {high}], got {v!r}")
-    if not params["eps"] and not params["patch_w"]:
-        raise ValueError("eps and patch_w are both empty: name at least one attack")
+    v = params["patch_w"]
+    if isinstance(v, list) and any(isinstance(w, (int, float)) and w > spec.image_size for w in v):
+        raise ValueError(f"patch_w {v!r}: a patch cannot be larger than the {spec.image_size}-pixel images of "
+                         f"{spec.name}")
     n, size = params["n_eval"], spec.sizes.get(spec.eval_split)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1 or (size and n > size):
-        raise ValueError(f"n_eval must be a positive int of at most the {size} images of "
-                         f"{spec.name}/{spec.eval_split}, got {n!r}")
-    for name in ("steps", "batch_size", "n_boot"):
-        v = params[name]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if params["attack_labels"] not in ATTACK_LABELS:
-        raise ValueError(f"attack_labels must be one of {ATTACK_LABELS}, got {params['attack_labels']!r}")
-    check_recipe(params)
+    if isinstance(n, int) and size and n > size:
+        raise ValueError(f"n_eval={n} exceeds the {size} images of {spec.name}/{spec.eval_split}")
+    if not (params["eps"] or params["patch_w"] or params["restart_eps"] or params["aa_eps"] or params["n_eval_cw"]):
+        raise ValueError("the suite is empty: name at least one budget (eps, patch_w, restart_eps, aa_eps) "
+                         "or n_eval_cw > 0")
+    check_asr_parameters({**params, "eps": params["eps"] or [1]})  # asr_suite allows eps = []
+    from .suite import build_suite, check_suite
 
+    keys = ("eps", "patch_w", "restart_eps", "n_restarts", "aa_eps", "aa_version", "aa_attacks", "n_eval_cw",
+            "cw_search_steps", "cw_max_steps", "true_label_eps", "steps", "attack_labels", "attack_seed",
+            "batch_size", "n_eval", "n_eval_aa")
+    check_suite(build_suite(**{k: params[k] for k in keys}), spec.num_classes, spec.image_size)
