@@ -631,6 +631,9 @@ def main(argv=None) -> int:
                     help="with --backend ray: the address of a running Ray cluster (default: start a local one)")
     ap.add_argument("--max-retries", type=int, default=2, metavar="N",
                     help="with --backend ray: resubmit a failed task (or one whose node died) up to N times")
+    ap.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
+                    help="with a sweep or --all/--list: only the planned runs whose parameter NAME equals VALUE "
+                         "(Python literal, else string); repeatable")
     ap.add_argument("--shard", default=None, metavar="K/N",
                     help="run only every N-th planned run starting at the K-th (K = 0..N-1); what --jobs uses")
     args = ap.parse_args(argv)
@@ -657,6 +660,7 @@ def main(argv=None) -> int:
                 except RunError as e:
                     broken.append(_rel(path, root))
                     print(f"dalib.run: error: {e}", file=sys.stderr)
+            plans = where_filter(plans, args.where)
             if args.list:
                 for pl in plans:
                     state = "done   " if pl.done else "pending"
@@ -669,9 +673,12 @@ def main(argv=None) -> int:
             ap.error("give a NOTEBOOK, or --all / --list")
         nb = load_notebook(resolve_notebook(args.notebook, root), root)
         overrides = parse_overrides(args.param)
+        if args.where and (overrides or not nb.sweeps.get(args.profile)):
+            raise RunError(f"--where selects points of a sweep: give no -p, and a notebook with a "
+                           f"{args.profile!r} sweep ({nb.rel} has sweeps for {sorted(nb.sweeps) or 'no profile'})")
         if not overrides and nb.sweeps.get(args.profile):
-            # no -p: every point of the notebook's sweep for this profile
-            return _run_many(profile_plans(nb, args.profile, root), root, args)
+            # no -p: every point of the notebook's sweep for this profile (or those --where selects)
+            return _run_many(where_filter(profile_plans(nb, args.profile, root), args.where), root, args)
         pl = plan(nb, args.profile, overrides, root)
         if args.dry_run:
             status = "exists (would skip; --force reruns)" if pl.done else "pending (would run)"
@@ -693,6 +700,31 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("dalib.run: interrupted; no record written (run again to complete)", file=sys.stderr)
         return 130
+
+
+def where_filter(plans: list, pairs: list[str]) -> list:
+    """The plans whose resolved parameters match every ``NAME=VALUE`` of ``pairs`` (the value a
+    Python literal, else a string; ``lambda_init`` and other text compare as text). A name that no
+    plan has is an error naming the parameters there are."""
+    import ast
+
+    conds = parse_overrides(pairs)
+    if not conds:
+        return plans
+    want = {}
+    for name, raw in conds.items():
+        try:
+            want[name] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            want[name] = raw
+        if plans and not any(name in pl.params for pl in plans):
+            have = sorted({k for pl in plans for k in pl.params})
+            raise RunError(f"--where {name}={raw}: no planned run has a parameter {name!r}; parameters: {', '.join(have)}")
+
+    def match(v, w):
+        return v == w or (isinstance(v, str) and v == str(w))
+
+    return [pl for pl in plans if all(n in pl.params and match(pl.params[n], w) for n, w in want.items())]
 
 
 def _parse_shard(text):

@@ -511,3 +511,30 @@ def test_records_do_not_import_the_runner():
         imported = {n.module for n in _ast.walk(tree) if isinstance(n, _ast.ImportFrom) and n.module}
         imported |= {a.name for n in _ast.walk(tree) if isinstance(n, _ast.Import) for a in n.names}
         assert "dalib.run" not in imported, f"dalib/{mod}.py imports dalib.run"
+
+
+def test_where_selects_sweep_points_by_parameter():
+    from types import SimpleNamespace
+
+    from dalib.run import RunError, where_filter
+
+    plans = [SimpleNamespace(params=dict(model=m, depth=d, lambda_init="0.8", recipe=r, eps=e))
+             for m in ("vit", "diffvit") for d in (1, 4) for r in ({}, {"adv_eps": 0.5}) for e in ([1], [1, 2])]
+    assert where_filter(plans, []) is plans
+    got = where_filter(plans, ["model=vit", "depth=4"])
+    assert len(got) == 4 and all(p.params["model"] == "vit" and p.params["depth"] == 4 for p in got)
+    assert len(where_filter(plans, ["recipe={'adv_eps': 0.5}", "eps=[1, 2]"])) == 4
+    assert len(where_filter(plans, ["lambda_init=0.8"])) == 16  # text parameters compare as text
+    assert where_filter(plans, ["depth=12"]) == []
+    with pytest.raises(RunError, match=r"no planned run has a parameter 'seed'"):
+        where_filter(plans, ["seed=0"])
+
+
+def test_where_on_the_command_line(capsys):
+    from dalib.run import main
+
+    assert main(["asr_suite", "--dry-run", "--where", "dataset=cifar10", "--where", "eps=[0.25, 0.5, 1]"]) == 0
+    out = capsys.readouterr().out
+    assert "profile cpu: 8 run(s)" in out and "tiny-imagenet" not in out  # Table 3: 2 seeds x 4 recipes
+    assert main(["asr_suite", "--where", "depth=1", "-p", "seed=1"]) == 2
+    assert "--where selects points of a sweep" in capsys.readouterr().err
