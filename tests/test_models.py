@@ -227,7 +227,7 @@ def test_bad_input_errors():
         create_model("resnet")
     with pytest.raises(ValueError, match=r"unknown config key.*'widht'.*valid keys"):
         create_model("vit", widht=3)
-    with pytest.raises(ValueError, match=r"num_heads=3 is odd"):
+    with pytest.raises(ValueError, match=r"num_heads=3 is not a multiple of 2"):
         create_model("diffvit", embed_dim=48, num_heads=3)
     with pytest.raises(ValueError, match=r"lambda_init"):
         create_model("diffvit", lambda_init="linear")

@@ -235,17 +235,17 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
     norm_J1, norm_J2, norm_JDA, norm_JDA_lemma, cos, rho, negative[, norm_Jbase, gamma,
     ratio_DA_base]}``; ``head = -1`` for whole-layer rows; ``n_probes = 0`` for exact.
     """
-    from .maps import DIFF_KEYS, check_wrt, eval_mode, layer_lambdas, model_kind
+    from .maps import DIFF_KEYS, check_wrt, eval_mode, is_differential, layer_lambdas
     check_wrt(wrt)
     x = check_input(x)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "probe":
         check_positive_int("n_probes", n_probes)
-    if model_kind(model) != "diff":
+    if not is_differential(model):
         raise ValueError("gradient_alignment needs a differential-attention model (DiffViT); pass the "
                          "standard-attention twin as baseline=")
-    if baseline is not None and model_kind(baseline) != "standard":
+    if baseline is not None and is_differential(baseline):
         raise ValueError("baseline must be a standard-attention model (ViT)")
     x_eval = _perturbed(x, perturb_eps, seed)
     opts = dict(wrt=wrt, method=method, n_probes=n_probes, per_head=per_head, seed=seed, probe=probe,

@@ -27,16 +27,20 @@ def check_wrt(wrt) -> str:
 
 
 def model_kind(model) -> str:
-    """``"diff"`` if the model's attention layers are differential, else ``"standard"``."""
-    from dalib.models import attention_layers, is_diff_attention
-    kinds = {is_diff_attention(m) for m in attention_layers(model)}
-    if len(kinds) != 1:
-        raise ValueError("mixed standard/differential attention layers are not supported")
-    return "diff" if kinds.pop() else "standard"
+    """The name of the model's attention kind (``dalib.models.attention.KINDS``), e.g. ``"diff"``."""
+    from dalib.models import model_kind as _kind
+    return _kind(model).name
+
+
+def is_differential(model) -> bool:
+    """True if the model's attention kind has two branches and a lambda (``A_DA = A1 - lambda A2``)."""
+    from dalib.models import model_kind as _kind
+    return _kind(model).differential
 
 
 def available_keys(model) -> tuple:
-    return DIFF_KEYS if model_kind(model) == "diff" else STANDARD_KEYS
+    from dalib.models import model_kind as _kind
+    return _kind(model).map_keys
 
 
 def check_keys(model, keys) -> tuple:
@@ -82,9 +86,9 @@ def layer_map_fn(model, layer: int, keys=None):
 
 
 def layer_lambdas(model) -> list:
-    """Learned lambda per layer (floats; ``None`` for standard attention)."""
-    from dalib.models import attention_layers, is_diff_attention, lambda_of
-    return [float(lambda_of(m).detach()) if is_diff_attention(m) else None
+    """Learned lambda per layer (floats; ``None`` for a non-differential kind)."""
+    from dalib.models import attention_layers, kind_of
+    return [float(kind_of(m).lam(m).detach()) if kind_of(m).differential else None
             for m in attention_layers(model)]
 
 

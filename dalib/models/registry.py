@@ -5,6 +5,7 @@ ViT and DiffViT (the paper's controlled pair) differ by the one string ``name``.
 
 import numbers
 
+from .attention import get_kind
 from .vit import CIFAR10_MEAN, CIFAR10_STD, ViTClassifier
 
 # Every config key with its default (a lightweight CIFAR ViT: 32x32 images, 4x4 patches).
@@ -61,36 +62,35 @@ def _check_config(name, config):
     return c
 
 
-def _validated(attn, config):
-    """The full, validated config of the ``attn`` model (defaults filled in), without building it."""
-    name = "diffvit" if attn == "diff" else "vit"
+def _validated(name, config):
+    """The full, validated config of model ``name`` (defaults filled in), without building it."""
+    kind = get_kind(MODEL_KINDS[name])
     unknown = sorted(set(config) - set(DEFAULT_CONFIG))
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; "
                          f"valid keys: {sorted(DEFAULT_CONFIG)}")
     c = _check_config(name, {**DEFAULT_CONFIG, **config})
-    if attn == "diff" and c["num_heads"] % 2:
+    if c["num_heads"] % kind.head_divisor:
         raise ValueError(
-            f"diffvit: num_heads={c['num_heads']} is odd; num_heads counts the heads of the standard "
-            f"model and DiffViT uses num_heads // 2 differential heads, so pass an even num_heads "
-            f"(e.g. {c['num_heads'] + 1})")
+            f"{name}: num_heads={c['num_heads']} is not a multiple of {kind.head_divisor}; num_heads counts the "
+            f"heads of the standard model and {name} uses num_heads // {kind.head_divisor} {kind.name} heads, so "
+            f"pass a multiple of {kind.head_divisor} (e.g. {c['num_heads'] + kind.head_divisor - c['num_heads'] % kind.head_divisor})")
     return c
 
 
-def _factory(attn):
+def _factory(name):
     def factory(**config):
-        c = _validated(attn, config)
-        return ViTClassifier(attn=attn, **c, config={"model": factory.__name__, **c})
-    factory.__name__ = "diffvit" if attn == "diff" else "vit"
-    factory.__doc__ = (f"Build a {'DiffViT' if attn == 'diff' else 'ViT'} classifier; config keys and "
+        c = _validated(name, config)
+        return ViTClassifier(attn=MODEL_KINDS[name], **c, config={"model": name, **c})
+    factory.__name__ = name
+    factory.__doc__ = (f"Build a {name} classifier ({MODEL_KINDS[name]} attention); config keys and "
                        f"defaults: DEFAULT_CONFIG.")
     return factory
 
 
-MODELS = {
-    "vit": _factory("standard"),
-    "diffvit": _factory("diff"),
-}
+# model name -> its attention kind (dalib.models.attention.KINDS): the one place a name meets a kind
+MODEL_KINDS = {"vit": "standard", "diffvit": "diff"}
+MODELS = {name: _factory(name) for name in MODEL_KINDS}
 
 
 def create_model(name, **config):
@@ -110,7 +110,7 @@ def validated_config(name, **config):
     validated the same way, without building the model."""
     if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
-    return {"model": name, **_validated("diff" if name == "diffvit" else "standard", config)}
+    return {"model": name, **_validated(name, config)}
 
 
 def model_from_config(config):

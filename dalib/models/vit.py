@@ -15,9 +15,10 @@ the same q/k/v/proj parameter shapes; DiffViT adds per layer the four lambda vec
 import math
 
 import torch
-from timm.layers import DiffAttention
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+from .attention import get_kind
 
 # CIFAR-10 channel statistics (the default normalisation inside the model).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -32,7 +33,7 @@ def schedule_lambda_init(layer_index: int) -> float:
 class ViTClassifier(nn.Module):
     """Image classifier: ``logits = ViT((x - mean) / std)`` for images ``x`` in [0, 1].
 
-    ``attn`` selects the attention layer: ``"standard"`` (softmax attention
+    ``attn`` selects the attention layer, a kind of ``dalib.models.attention.KINDS``: ``"standard"`` (softmax attention
     ``A = softmax(Q K^T / sqrt(d))``) or ``"diff"`` (differential attention
     ``A_DA = softmax(Q1 K1^T / sqrt(d)) - lambda softmax(Q2 K2^T / sqrt(d))`` with
     ``lambda = exp(lambda_q1 . lambda_k1) - exp(lambda_q2 . lambda_k2) + lambda_init`` and output
@@ -43,14 +44,13 @@ class ViTClassifier(nn.Module):
     def __init__(self, *, attn, depth, lambda_init, num_classes, img_size, patch_size, embed_dim,
                  num_heads, mlp_ratio, qkv_bias, global_pool, mean, std, config=None):
         super().__init__()
-        diff = attn == "diff"
+        kind = get_kind(attn)  # dalib.models.attention: the layer class, head layout and lambda
         self.vit = VisionTransformer(
             img_size=img_size, patch_size=patch_size, in_chans=len(mean), num_classes=num_classes,
-            embed_dim=embed_dim, depth=depth, num_heads=num_heads // 2 if diff else num_heads,
-            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, global_pool=global_pool,
-            attn_layer="diff" if diff else "attn",
+            embed_dim=embed_dim, depth=depth, num_heads=num_heads // kind.head_divisor,
+            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, global_pool=global_pool, attn_layer=kind.timm_layer,
         )
-        if diff:
+        if kind.differential:
             for i, block in enumerate(self.vit.blocks):
                 block.attn.lambda_init = (schedule_lambda_init(i) if lambda_init == "schedule"
                                           else float(lambda_init))
@@ -64,8 +64,3 @@ class ViTClassifier(nn.Module):
 
     def extra_repr(self) -> str:
         return f"config={self.config}"
-
-
-def is_diff_attention(module: nn.Module) -> bool:
-    """True for a differential attention layer (timm ``DiffAttention``)."""
-    return isinstance(module, DiffAttention)
