@@ -65,3 +65,20 @@ def test_alpha_is_at_most_one_to_first_order_and_rows_are_per_image(setup):
     one = propagation_rows(net, x[1:2], xi[1:2], kind="random", n_iter=200, image_offset=11, name="m")
     for a, b in zip(one, [r for r in rows if r["image"] == 11]):
         assert a == b
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_images=0), "n_images must be a positive int"),
+    (dict(n_lip=10), r"n_lip must be an int in \[0, n_images=6\]"),
+    (dict(lip_worst=4, n_lip=2), "lip_worst=4 exceeds n_lip=2"),
+    (dict(random_eps=[0]), "random_eps must be a list of budgets"),
+    (dict(random_eps=[], pgd_eps=[]), "both empty"),
+    (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, n_images=3000), "exceeds the 2000 images"),
+    (dict(recipe={"patch_size": 5}), "not divisible by patch_size 5"),
+])
+def test_propagation_notebook_validator(kw, match):
+    from dalib.metrics.propagation import check_parameters
+    from dalib.run import notebook_parameters
+
+    with pytest.raises(ValueError, match=match):
+        check_parameters({**notebook_parameters("propagation", "smoke"), **kw})

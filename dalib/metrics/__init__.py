@@ -13,7 +13,8 @@ from .certified import certified_radius, logit_lipschitz, margin
 from .lipschitz import (EPS_PAPER, ascent_lipschitz, attention_lipschitz, power_lipschitz,
                         sampling_lipschitz)
 from .maps import eval_mode, image_map_fn, layer_map_fn
-from .propagation import block_lipschitz, block_states, perturbation_propagation, propagation_rows
+from .propagation import (block_lipschitz, block_states, image_block_lipschitz, perturbation_propagation,
+                          propagation_rows)
 
 __all__ = ["EPS_PAPER", "sampling_lipschitz", "ascent_lipschitz", "power_lipschitz", "attention_lipschitz",
            "jacobian", "gram_exact", "gram_probe", "alignment_from_gram", "gradient_alignment",

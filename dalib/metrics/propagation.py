@@ -27,7 +27,8 @@ import torch
 from .lipschitz import power_lipschitz
 from ..models.modes import eval_mode
 
-__all__ = ["block_states", "perturbation_propagation", "block_lipschitz", "propagation_rows"]
+__all__ = ["block_states", "perturbation_propagation", "block_lipschitz", "image_block_lipschitz",
+           "propagation_rows", "check_parameters"]
 
 
 def _vit(model):
@@ -87,17 +88,25 @@ def block_lipschitz(model, x: torch.Tensor, *, n_iter: int = 100, tol: float = 1
     return torch.stack(out, dim=1)
 
 
+def image_block_lipschitz(model, x: torch.Tensor, *, n_iter: int = 100, seed: int = 0,
+                          image_offset: int = 0) -> torch.Tensor:
+    """:func:`block_lipschitz` ``(B, D)`` with one power iteration per image, its start drawn from a
+    stream keyed by (``seed``, image index ``image_offset + b``): no value depends on the batching."""
+    return torch.cat([block_lipschitz(model, x[b:b + 1], n_iter=n_iter, seed=seed * 1_000_003 + image_offset + b)
+                      for b in range(x.shape[0])])
+
+
 def propagation_rows(model, x: torch.Tensor, xi: torch.Tensor, *, kind: str, n_iter: int = 100,
-                     seed: int = 0, image_offset: int = 0, **columns) -> list:
+                     seed: int = 0, image_offset: int = 0, L: torch.Tensor | None = None, **columns) -> list:
     """Flat record rows, one per (image, block): ``image, layer`` (0-based block index),
     ``perturbation`` (``kind``, e.g. ``"random"`` or ``"pgd"``), ``xi_norm``, ``delta_in``,
-    ``delta_out``, ``gain``, ``L_block``, ``alpha``, plus ``columns``. Each image's power iteration
-    starts from a stream keyed by (``seed``, image index), so no row depends on the batching."""
+    ``delta_out``, ``gain``, ``L_block``, ``alpha``, plus ``columns``. ``L``: the images' block
+    Lipschitz constants (:func:`image_block_lipschitz`), computed here if not given; each image's
+    power iteration starts from a stream keyed by (``seed``, image index), so no row depends on
+    the batching."""
     prop = perturbation_propagation(model, x, xi)
-    # one power iteration per image, its start drawn from a stream keyed by (seed, image index):
-    # the rows of an image do not depend on the batch it came in
-    L = torch.cat([block_lipschitz(model, x[b:b + 1], n_iter=n_iter, seed=seed * 1_000_003 + image_offset + b)
-                   for b in range(x.shape[0])])
+    if L is None:  # (B, D); pass it to reuse one computation for several perturbations of the same images
+        L = image_block_lipschitz(model, x, n_iter=n_iter, seed=seed, image_offset=image_offset)
     xi_norm = xi.flatten(1).norm(dim=1)
     rows = []
     for b in range(x.shape[0]):
@@ -108,3 +117,36 @@ def propagation_rows(model, x: torch.Tensor, xi: torch.Tensor, *, kind: str, n_i
                          "delta_out": float(prop["delta"][b, d + 1]), "gain": g, "L_block": lb,
                          "alpha": g / lb if lb > 0 else float("nan")})
     return rows
+
+
+def check_parameters(params: dict) -> None:
+    """Validator of ``notebooks/experiments/propagation.md``: the dataset, the training recipe, the
+    counts and the budgets, before any kernel starts. Raises ``ValueError`` naming the problem."""
+    from ..data import get_spec
+    from ..train import check_recipe
+
+    spec = get_spec(params["dataset"])
+    n, size = params["n_images"], spec.sizes.get(spec.eval_split)
+    for name in ("n_images", "pgd_steps", "power_iter", "lip_samples", "batch_size"):
+        v = params[name]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if size and n > size:
+        raise ValueError(f"n_images={n} exceeds the {size} images of {spec.name}/{spec.eval_split}")
+    for name in ("n_lip", "lip_worst"):
+        v = params[name]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= n:
+            raise ValueError(f"{name} must be an int in [0, n_images={n}], got {v!r}")
+    if params["lip_worst"] > params["n_lip"]:
+        raise ValueError(f"lip_worst={params['lip_worst']} exceeds n_lip={params['n_lip']}")
+    for name in ("random_eps", "pgd_eps"):
+        v = params[name]
+        if not isinstance(v, list) or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and 0 < e <= 255
+                                              for e in v):
+            raise ValueError(f"{name} must be a list of budgets in (0, 255] (units of 1/255), got {v!r}")
+    if not params["random_eps"] and not params["pgd_eps"]:
+        raise ValueError("random_eps and pgd_eps are both empty: name at least one perturbation")
+    if not isinstance(params["recipe"], dict):
+        raise ValueError(f"recipe must be a dict of train.md parameters, got {params['recipe']!r}")
+    check_recipe(params)
+
