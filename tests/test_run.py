@@ -535,6 +535,12 @@ def test_where_on_the_command_line(capsys):
 
     assert main(["asr_suite", "--dry-run", "--where", "dataset=cifar10", "--where", "eps=[0.25, 0.5, 1]"]) == 0
     out = capsys.readouterr().out
-    assert "profile cpu: 8 run(s)" in out and "tiny-imagenet" not in out  # Table 3: 2 seeds x 4 recipes
+    from dalib.records import project_root
+    from dalib.run import load_notebook, profile_plans, resolve_notebook
+
+    root = project_root()
+    plans = profile_plans(load_notebook(resolve_notebook("asr_suite", root), root), "cpu", root)
+    want = [p for p in plans if p.params["dataset"] == "cifar10" and p.params["eps"] == [0.25, 0.5, 1]]
+    assert want and f"profile cpu: {len(want)} run(s)" in out and "tiny-imagenet" not in out  # Table 3
     assert main(["asr_suite", "--where", "depth=1", "-p", "seed=1"]) == 2
     assert "--where selects points of a sweep" in capsys.readouterr().err
