@@ -21,10 +21,22 @@ import numpy as np
 from .records import unpack_flags
 from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
 
-__all__ = ["recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
+__all__ = ["fmt_rate", "fmt_diff", "recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
            "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
+
+
+def fmt_rate(m, lo, hi, digits=3) -> str:
+    """'mean [low, high]' for a rate; the interval is clipped to [0, 1] (where a rate lives)."""
+    if not np.isfinite(lo):
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} [{max(lo, 0):.{digits}f}, {min(hi, 1):.{digits}f}]"
+
+
+def fmt_diff(m, lo, hi, digits=3) -> str:
+    """'+mean [+low, +high]' for a difference of rates."""
+    return f"{m:+.{digits}f}" if not np.isfinite(lo) else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
 def recipe_check(df):

@@ -146,7 +146,5 @@ def check_parameters(params: dict) -> None:
             raise ValueError(f"{name} must be a list of budgets in (0, 255] (units of 1/255), got {v!r}")
     if not params["random_eps"] and not params["pgd_eps"]:
         raise ValueError("random_eps and pgd_eps are both empty: name at least one perturbation")
-    if not isinstance(params["recipe"], dict):
-        raise ValueError(f"recipe must be a dict of train.md parameters, got {params['recipe']!r}")
-    check_recipe(params)
+    check_recipe(params)  # also rejects a recipe that is not a dict of train.md parameters
 
