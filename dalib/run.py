@@ -23,7 +23,8 @@ A notebook that needs several runs per profile (e.g. every model and depth) decl
       # sweep: {cpu: [{model: [vit, diffvit], seed: [0, 1]}, {model: [diffvit], lambda_init: ["0.5"]}]}
 
 ``--all`` (and ``NOTEBOOK`` without ``-p``) then runs one record per grid point; with ``-p`` a
-single run is made and the sweep is ignored. ``--jobs N`` runs the pending points in N processes
+single run is made and the sweep is ignored. ``skip: {cpu: "<why>"}`` gives a profile no runs (for
+instance one that needs weights that are not shipped); running it says why. ``--jobs N`` runs the pending points in N processes
 (``--shard K/N`` is one of them: every N-th point from the K-th, K = 0..N-1). The run is keyed by a short hash of the notebook's code cells (not its prose) and the
 resolved parameters; ``results/<profile>/<stem>/<key>.json`` (the record) and ``<key>.ipynb``
 (the executed notebook) are written atomically after success. An existing record means the run
@@ -85,6 +86,7 @@ class Notebook:
     sweeps: dict = field(default_factory=dict)  # profile -> [{param: [values]}, ...] (union of cartesian products)
     validator: str | None = None  # "module.function" checking resolved parameter values (front matter)
     resources: dict = field(default_factory=dict)  # profile -> {num_cpus, num_gpus} per run (Ray backend)
+    skip: dict = field(default_factory=dict)  # profile -> why the notebook has no runs under it (front matter)
 
 
 def _front_matter(text: str, rel: str) -> dict:
@@ -184,8 +186,11 @@ def load_notebook(path: Path, root: Path) -> Notebook:
                                            and set(v) <= {"num_cpus", "num_gpus"} for k, v in res.items())):
         raise RunError(f"{rel}: front matter dalib.resources must map profile -> {{num_cpus: n, num_gpus: n}}, "
                        f"got {res!r}")
+    skip = dalib_fm.get("skip") or {}
+    if not (isinstance(skip, dict) and all(k in PROFILES and isinstance(v, str) and v for k, v in skip.items())):
+        raise RunError(f"{rel}: front matter dalib.skip must map profile -> the reason it has no runs, got {skip!r}")
     return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps,
-                    validator, res)
+                    validator, res, skip)
 
 
 def validate_parameters(nb: Notebook, params: dict) -> None:
@@ -418,9 +423,12 @@ def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Pat
 def profile_plans(nb: Notebook, profile: str, root: Path) -> list[Plan]:
     """The runs a profile asks of a notebook: one per point of its ``dalib.sweep`` grids for that
     profile (cartesian product of each grid, grids in the order written, a point that resolves to
-    the same run as an earlier one dropped), else the single run with profile values."""
+    the same run as an earlier one dropped), else the single run with profile values. A profile the
+    front matter's ``dalib.skip`` names has no runs (e.g. one that needs weights not shipped)."""
     import itertools
 
+    if profile in nb.skip:
+        return []
     grids = nb.sweeps.get(profile) or []
     if not grids:
         return [plan(nb, profile, None, root)]
@@ -673,6 +681,9 @@ def main(argv=None) -> int:
             ap.error("give a NOTEBOOK, or --all / --list")
         nb = load_notebook(resolve_notebook(args.notebook, root), root)
         overrides = parse_overrides(args.param)
+        if args.profile in nb.skip and not overrides:
+            raise RunError(f"{nb.rel} has no runs under profile {args.profile!r}: {nb.skip[args.profile]} "
+                           f"(give -p NAME=VALUE to run one point anyway)")
         if args.where and (overrides or not nb.sweeps.get(args.profile)):
             raise RunError(f"--where selects points of a sweep: give no -p, and a notebook with a "
                            f"{args.profile!r} sweep ({nb.rel} has sweeps for {sorted(nb.sweeps) or 'no profile'})")

@@ -544,3 +544,17 @@ def test_where_on_the_command_line(capsys):
     assert want and f"profile cpu: {len(want)} run(s)" in out and "tiny-imagenet" not in out  # Table 3
     assert main(["asr_suite", "--where", "depth=1", "-p", "seed=1"]) == 2
     assert "--where selects points of a sweep" in capsys.readouterr().err
+
+
+def test_skipped_profile_has_no_runs_and_says_why(proj, no_kernel, capsys):
+    text = DEMO.replace("  profiles:\n", "  skip:\n    cpu: \"needs weights that are not shipped\"\n  profiles:\n", 1)
+    (proj / "notebooks/experiments/demo.md").write_text(text)
+    nb = demo(proj)
+    assert nb.skip == {"cpu": "needs weights that are not shipped"}
+    assert runner.profile_plans(nb, "cpu", proj) == [] and len(runner.profile_plans(nb, "smoke", proj)) == 1
+    assert runner.main(["demo", "--profile", "cpu"]) == 2
+    assert "no runs under profile 'cpu': needs weights that are not shipped" in capsys.readouterr().err
+    (proj / "notebooks/experiments/demo.md").write_text(text.replace('cpu: "needs', 'cpu: ["needs').replace(
+        'shipped"', 'shipped"]'))
+    with pytest.raises(runner.RunError, match="dalib.skip must map profile"):
+        demo(proj)

@@ -1,5 +1,6 @@
 """Attention maps of ViT / DiffViT as differentiable functions of the input, through one spec per
-attention kind (``KINDS``: ``standard.py``, ``diff.py``; adding a kind is one file that registers
+attention kind (``KINDS``: ``standard.py`` and ``diff.py`` (timm), ``diffclip.py`` (DiffCLIP's
+layer), ``mha.py`` (``nn.MultiheadAttention``, the CLIP text tower); adding a kind is one file that registers
 an :class:`AttentionKind`).
 
 Implements the maps the paper (Takahashi et al., *Understanding Sensitivity of Differential
@@ -19,10 +20,12 @@ from torch import nn
 from .spec import KINDS, AttentionKind, get_kind, kind_of, register
 from .standard import STANDARD  # noqa: F401  (registers the kind)
 from .diff import DIFF, lambda_of  # noqa: F401  (registers the kind)
+from .diffclip import DIFFCLIP, DiffCLIPAttention  # noqa: F401  (registers the kind)
+from .mha import MHA  # noqa: F401  (registers the kind)
 
 __all__ = ["KINDS", "AttentionKind", "register", "get_kind", "kind_of", "model_kind", "attention_layers",
            "attention_maps", "layer_inputs", "layer_attention_maps", "layer_output_from_maps", "lambda_of",
-           "is_diff_attention"]
+           "is_diff_attention", "DiffCLIPAttention"]
 
 
 def attention_layers(model: nn.Module) -> list:

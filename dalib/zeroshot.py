@@ -1,0 +1,142 @@
+"""Zero-shot CLIP/DiffCLIP classification and its attack success rate (paper Fig. 2b, 2d).
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*, Sec. 5 and Appendix C.2.1: the attack minimises ``cos(phi_visual(x + delta),
+phi_text(t_y))`` with ``t_y = "a photo of a <class>"``; a success is a changed prediction.
+
+- The prediction is CLIP's zero-shot top-1 ``argmax_c cos(phi_visual(x), phi_text(t_c))`` over the
+  dataset's class prompts (:class:`dalib.attacks.CosineLoss.predict`).
+- ``y`` for the attack is that clean top-1 class, for ImageNet (single label) and COCO alike. For
+  multi-label COCO the ASR is therefore **the fraction of images whose top-1 zero-shot category
+  changes** under the attack (over all images, the paper's denominator). The ground truth enters
+  only the clean accuracy: top-1 correct when it is among the image's categories (COCO), equal to
+  the label (ImageNet).
+- Preprocessing: images at 224 px, shorter side resized (bicubic) and centre-cropped (the SLIP
+  evaluation transform the DiffCLIP release trains with; its demo script squashes to 224 x 224
+  instead), normalised inside the model with ImageNet mean/std.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import torch
+
+from .attacks.losses import CosineLoss
+from .models.clip import ARCHS, PROMPT, VIT_B16, CLIPImageEncoder, check_config, class_text_embeddings, create_clip
+
+
+@dataclass
+class ZeroShot:
+    """A zero-shot classifier: ``encoder`` ([0, 1] images -> embeddings), ``loss`` (the cosine
+    objective over the class prompts; ``loss.predict`` is the zero-shot prediction), its classes."""
+
+    encoder: CLIPImageEncoder
+    loss: CosineLoss
+    classes: list
+    source: str          # where the weights came from
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """Zero-shot top-1 ``(B,)`` for images ``x`` ``(B, 3, S, S)`` in [0, 1]."""
+        dev = next(self.encoder.parameters()).device
+        return torch.cat([self.loss.predict(self.encoder(x[i:i + batch_size].to(dev))).cpu()
+                          for i in range(0, len(x), batch_size)])
+
+
+def top1_correct(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Bool ``(B,)``: the top-1 class is the label (``y`` int ``(B,)``) or among the labels
+    (``y`` multi-hot ``(B, K)``)."""
+    if y.dim() == 2:
+        return y[torch.arange(len(pred)), pred] > 0
+    return pred == y
+
+
+def zero_shot(clip, classes, source: str, template: str = PROMPT) -> ZeroShot:
+    """The zero-shot classifier of a built ``CLIP`` over ``classes`` (prompt ``template``)."""
+    clip.eval()
+    text = class_text_embeddings(clip, classes, template)  # (num_classes, embed_dim), L2-normalised
+    return ZeroShot(CLIPImageEncoder(clip).eval(), CosineLoss(text), list(classes), source)
+
+
+def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", online: bool = False,
+                   arch: dict | None = None, seed: int = 0, scratch_dir=None) -> ZeroShot:
+    """Build ``model`` with release ``weights`` (``dalib.models.clip_weights.RELEASES``) or, for
+    ``weights="random"``, random weights from ``seed`` that go through the release checkpoint format
+    and loader once (written to ``scratch_dir``), so the smoke run exercises the real loading path."""
+    from .models.clip_weights import load_clip, save_release_checkpoint
+
+    arch = dict(arch or {})
+    if weights == "random":
+        import tempfile
+        from pathlib import Path
+
+        torch.manual_seed(seed)
+        ref = create_clip(model, **arch)
+        folder = Path(scratch_dir or tempfile.mkdtemp(prefix="dalib-clip-"))
+        path = save_release_checkpoint(ref, folder / "checkpoint_best.pt")
+        name = next(n for n, r in _releases().items() if r.model == model)
+        clip = load_clip(name, checkpoint=path, **arch)
+        source = f"random weights (seed {seed}), saved and re-loaded in the release format ({path.name})"
+    else:
+        clip = load_clip(weights, checkpoint=checkpoint or None, online=online, **arch)
+        source = f"release {weights} ({checkpoint or 'found via $DALIB_WEIGHTS' + (' or the Hub' if online else '')})"
+    return zero_shot(clip, classes, source)
+
+
+def _releases():
+    from .models.clip_weights import RELEASES
+    return RELEASES
+
+
+def check_parameters(params: dict) -> None:
+    """Validator of ``notebooks/experiments/clip.md``, before any kernel starts: the model and the
+    weights agree, the weights exist (else the error names the file, where to put it and the
+    online alternative), the dataset is a zero-shot one, and every budget and count is valid."""
+    from .data import get_spec
+    from .models.clip_weights import find_checkpoint, get_release
+
+    model, weights = params["model"], params["weights"]
+    if model not in ARCHS:
+        raise ValueError(f"model must be one of {sorted(ARCHS)}, got {model!r}")
+    arch = params["arch"]
+    if not isinstance(arch, dict):
+        raise ValueError(f"arch must be a dict of CLIP config overrides (keys of VIT_B16), got {arch!r}")
+    cfg = check_config(model, **arch)
+    if weights != "random":
+        rel = get_release(weights)
+        if rel.model != model:
+            raise ValueError(f"weights {weights!r} hold a {rel.model!r} model, not {model!r}")
+        if arch:
+            raise ValueError("arch overrides apply to weights='random' only; a release is ViT-B/16")
+        find_checkpoint(weights, params["checkpoint"] or None, online=bool(params["online"]))
+    spec = get_spec(params["dataset"])
+    if spec.train_split is not None:
+        raise ValueError(f"dataset {spec.name!r} is a training set; zero-shot evaluation runs on an evaluation-only "
+                         f"dataset such as coco2014-val or imagenet-val")
+    for name in ("n_eval", "steps", "batch_size", "n_boot"):
+        v = params[name]
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    for name in ("n_metric", "n_samples", "n_probes"):
+        v = params[name]
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+    if params["n_metric"] > params["n_eval"]:
+        raise ValueError(f"n_metric={params['n_metric']} exceeds n_eval={params['n_eval']}")
+    size = spec.sizes.get(spec.eval_split)
+    if size and params["n_eval"] > size:
+        raise ValueError(f"n_eval={params['n_eval']} exceeds the {size} images of {spec.name}/{spec.eval_split}")
+    for name, high in (("eps", 255), ("lip_eps", 255)):
+        vals = params[name] if isinstance(params[name], list) else [params[name]]
+        if not all(isinstance(e, numbers.Real) and not isinstance(e, bool) and 0 < e <= high for e in vals):
+            raise ValueError(f"{name} must be budgets in (0, {high}] (units of 1/255), got {params[name]!r}")
+    w = params["patch_w"]
+    if not isinstance(w, list) or not all(isinstance(v, numbers.Integral) and 0 < v <= cfg["image_size"] for v in w):
+        raise ValueError(f"patch_w must be a list of patch sides in 1..{cfg['image_size']} pixels, got {w!r}")
+    if not (params["eps"] or w):
+        raise ValueError("no attack: give at least one budget in eps or patch_w")
+
+
+__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "top1_correct", "check_parameters", "VIT_B16"]
