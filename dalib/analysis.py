@@ -182,6 +182,51 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     return pd.DataFrame(out)
 
 
+def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", "budget"), flag: str = "changed",
+                            margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, n_boot: int = 2000,
+                            family_by=None):
+    """Model ``b`` vs model ``a`` when each is one fixed model (pretrained CLIP and DiffCLIP: no
+    training seeds), per group of ``on``, paired by image: ``rate_b - rate_a`` with its paired
+    bootstrap 95% CI over images (:func:`dalib.stats.paired_bootstrap`), McNemar's exact test, the
+    p-values Holm-adjusted within each family of equal ``family_by`` columns (default all of ``on``
+    but the last: one attack over its budgets) and the verdict for "b has the higher rate"
+    (:func:`dalib.stats.verdict`, with the image count as ``n``). The inference is over images of
+    these two models, not over training runs. Columns: the ``on`` keys, ``a_mean``, ``b_mean``,
+    ``diff_mean``, ``diff_low``, ``diff_high``, ``n_images``, ``p``, ``p_holm``, ``family_size``,
+    ``verdict``, ``reason``."""
+    import pandas as pd
+
+    from .stats import paired_bootstrap
+
+    family_by = tuple(on[:-1]) if family_by is None else tuple(family_by)
+    out = []
+    A, B = select(df, **a), select(df, **b)
+    for key, gb in B.groupby(list(on), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        ga = select(A, **dict(zip(on, key)))
+        if len(ga) != 1 or len(gb) != 1:
+            if len(ga) == 0:
+                continue
+            raise ValueError(f"image_paired_comparison {key}: expected one row per model, got {len(ga)} and {len(gb)}")
+        ra, rb = ga.iloc[0], gb.iloc[0]
+        if int(ra["n"]) != int(rb["n"]):
+            raise ValueError(f"image_paired_comparison {key}: {ra['n']} vs {rb['n']} images; pairs need the same images")
+        fa, fb = flags_of(ra, flag), flags_of(rb, flag)
+        m, bs = mcnemar(fa, fb), paired_bootstrap(fa, fb, n_boot=n_boot)
+        out.append({**dict(zip(on, key)), "a_mean": m["rate_a"], "b_mean": m["rate_b"], "diff_mean": m["diff"],
+                    "diff_low": bs["low"], "diff_high": bs["high"], "n_images": int(ra["n"]), "p": m["p"]})
+    _holm_within(out, family_by, keys=("p",))
+    cols = [*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_images", "p", "p_holm", "family_size",
+            "verdict", "reason"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    for r in out:
+        r["verdict"], r["reason"] = verdict(r["diff_low"], r["diff_high"], r["n_images"], p=r["p_holm"], alpha=alpha,
+                                            margin=margin, what="the difference", family=r["family_size"],
+                                            rates=(r["a_mean"], r["b_mean"]), unit="images")
+    return pd.DataFrame(out)[cols]
+
+
 def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: str = "asr_correct",
                     margin: float = PRACTICAL_MARGIN, family_by=None):
     """Like :func:`paired_comparison` but for a summary column ``value`` whose per-image pairing is

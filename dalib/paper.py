@@ -67,16 +67,18 @@ _D1 = dict(producer="notebooks/experiments/asr.md", page="book/results_depth1.md
 _MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_mechanism.md")
 _TABLES = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_tables.md")
 _THEORY = dict(producer="notebooks/theory/fragile_principle.md", page="notebooks/theory/fragile_principle.md")
-_NO_CLIP = "needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here"
+_NO_CLIP = ("needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here "
+            "(the pipeline runs on random-weight models in the smoke profile)")
+_CLIP = dict(producer="notebooks/experiments/clip.md", page="book/results_clip.md", blocked=_NO_CLIP)
 ARTIFACTS = [
     dict(id="Fig. 2a", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's at every PGD budget (depth 1, CIFAR-10)",
          claims=["fig2a_pgd", "fig2a_autoattack"], **_D1),
     dict(id="Fig. 2b", claim="DiffCLIP is more vulnerable than CLIP under PGD (COCO, ImageNet zero-shot)",
-         paper="plot, no values", blocked=_NO_CLIP, producer="", page=""),
+         paper="plot, no values", claims=["fig2b_pgd"], **_CLIP),
     dict(id="Fig. 2c", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's for every patch size",
          claims=["fig2c_patch"], **_D1),
     dict(id="Fig. 2d", claim="DiffCLIP is more vulnerable than CLIP under patch attacks",
-         paper="plot, no values", blocked=_NO_CLIP, producer="", page=""),
+         paper="plot, no values", claims=["fig2d_patch"], **_CLIP),
     dict(id="Table 1", claim=CLAIM_TABLE1,
          paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
          claims=["table1_lambda"], **_D1),

@@ -145,7 +145,7 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
             margin: float = PRACTICAL_MARGIN, what: str = "the difference",
             paper_effect: float | None = None, p_seed: float | None = None,
             family: int = 1, rates: tuple | None = None,
-            saturation: float = SATURATION) -> tuple[str, str]:
+            saturation: float = SATURATION, unit: str = "seeds") -> tuple[str, str]:
     """``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
     effect in the claimed direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` seeds and, if given,
     the p-value ``p`` of an image-level test pooled over the seeds (e.g. McNemar on all pairs):
@@ -165,6 +165,9 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
     then also needs ``p_seed < alpha``; one that is significant only before the adjustment is
     **inconclusive**. The margin and paper-effect rules read the unadjusted 95% CI.
 
+    ``unit``: what ``n`` counts in the reason text (``"seeds"``; ``"images"`` when one fixed model
+    pair is compared image by image, the CI then a paired bootstrap over images).
+
     ``paper_effect``: the size of the effect the paper reports (same units, > 0), if it reports
     one. A CI that contains 0 but lies wholly below it excludes the paper's effect: **not
     reproduced** (an effect of the paper's size is ruled out; a smaller one is not). A CI above 0
@@ -175,7 +178,7 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
                              "the attack breaks almost every image of both models")
     if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"only {n} seed(s): no confidence interval over training seeds"
-    ci = f"95% CI of {what} over {n} seeds [{low:+.3f}, {high:+.3f}]"
+    ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
     adj = f" (Holm-adjusted over {family} budgets)" if family > 1 else ""
     pooled = "" if p is None else f", pooled image-level p = {p:.2g}{adj}"
     if p_seed is not None and family > 1 and (low > 0 or high < 0) and not p_seed < alpha:

@@ -111,7 +111,7 @@ def test_missing_weights_error_names_file_place_and_online_alternative(tmp_path,
     msg = str(e.value)
     assert str(tmp_path / "DiffCLIP_ViTB16_CC12M" / "checkpoint_best.pt") in msg
     assert "huggingface.co/hammh0a/DiffCLIP_ViTB16_CC12M" in msg and "online=True" in msg
-    with pytest.raises(WeightsNotFoundError, match="No public copy is known"):
+    with pytest.raises(WeightsNotFoundError, match="not recorded here.*collections/hammh0a"):
         find_checkpoint("clip-cc12m")
     monkeypatch.delenv("DALIB_WEIGHTS")
     with pytest.raises(WeightsNotFoundError, match="set DALIB_WEIGHTS"):
@@ -231,3 +231,14 @@ def test_notebook_validator(tmp_path, monkeypatch):
         check_parameters(_params(n_metric=64))
     with pytest.raises(ValueError, match="eps"):
         check_parameters(_params(eps=[0]))
+
+
+def test_memory_fit_and_one_measured_step():
+    from dalib.models.clip_memory import fit_batch_size, pgd_step_cost
+
+    rows = [{"batch_size": 8, "peak_bytes": 2e9}, {"batch_size": 16, "peak_bytes": 3e9}]  # 125 MB per image
+    assert fit_batch_size(rows, 10e9, headroom=1.0) == 72  # (10e9 - 1e9) / 1.25e8
+    with pytest.raises(ValueError, match="two different batch sizes"):
+        fit_batch_size(rows[:1], 10e9)
+    r = pgd_step_cost("diffclip", 2, arch=TINY, steps=1, warmup=0, num_threads=1)
+    assert r["peak_bytes"] >= r["model_rss_bytes"] > 0 and r["step_s"] > 0 and r["device"] == "cpu"

@@ -8,7 +8,8 @@ from dalib import paper, scorecard, theory
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM_IDS = {"fig2a_pgd", "fig2c_patch", "fig2a_autoattack", "fig6_restarts", "fig3c_cw_depth1", "table1_lambda",
-             "fig4_lipschitz", "fig5_alignment", "table2_pgd", "table2_patch", "table3_adv_training"}
+             "fig4_lipschitz", "fig5_alignment", "table2_pgd", "table2_patch", "table3_adv_training",
+             "fig2b_pgd", "fig2d_patch"}
 
 
 def test_registry_entries_name_existing_producers_and_pages():
@@ -98,3 +99,42 @@ def test_table2_claims_compare_diffvit_with_vit_at_depth_4():
     assert list(claims.index) == ["table2_pgd", "table2_patch"]
     assert set(claims["verdict"]) == {"not reproduced"}  # CI within the ±0.02 margin: no effect
     assert scorecard.table2_claims(_rows(spec).iloc[:0]).iloc[0]["verdict"] == "not yet run"
+
+
+def _clip_rows(asr, n=500, weights="release"):
+    """Synthetic clip.md asr rows: ``asr`` maps (model, dataset, kind, budget) to an ASR; the changed
+    flags of the first round(ASR n) images (one fixed model each: no seeds)."""
+    import numpy as np
+    import pandas as pd
+
+    from dalib.records import pack_flags
+
+    rows = []
+    for (model, dataset, kind, budget), a in asr.items():
+        flags = np.arange(n) < int(round(a * n))
+        rows.append(dict(model=model, weights=weights if weights != "release" else f"{model}-cc12m", dataset=dataset,
+                         attack_kind=kind, budget=budget, n=n, asr=flags.mean(), changed_flags=pack_flags(flags)))
+    return pd.DataFrame(rows)
+
+
+def test_clip_claims_pair_the_two_pretrained_models_by_image():
+    asr = {}
+    for ds in ("coco2014-val", "imagenet-val"):
+        for b in (0.5, 1.0, 2.0):
+            asr[("clip", ds, "pgd_linf", b)], asr[("diffclip", ds, "pgd_linf", b)] = 0.2 * b, 0.2 * b + 0.15
+        for w in (14.0, 28.0):
+            asr[("clip", ds, "patch", w)] = asr[("diffclip", ds, "patch", w)] = 0.3
+    df = _clip_rows(asr)
+    comp = scorecard.clip_comparison(df)
+    assert len(comp) == 10 and set(comp["family_size"]) == {3, 2}
+    pgd = comp[comp["attack_kind"] == "pgd_linf"]
+    assert (pgd["verdict"] == "reproduced").all() and (abs(pgd["diff_mean"] - 0.15) < 1e-9).all()
+    assert (pgd["diff_low"] > 0.1).all() and "over 500 images" in pgd["reason"].iloc[0]
+    patch = comp[comp["attack_kind"] == "patch"]
+    assert (patch["diff_mean"] == 0).all() and (patch["verdict"] == "not reproduced").all()  # no effect at all
+    claims = scorecard.clip_claims(df).set_index("id")
+    assert claims.loc["fig2b_pgd", "verdict"] == "reproduced"
+    assert claims.loc["fig2d_patch", "verdict"] == "not reproduced"
+    assert "coco2014-val: Δ ASR at ε = 1: +0.150" in claims.loc["fig2b_pgd", "short"]
+    # random-weight smoke rows never make a verdict
+    assert scorecard.clip_claims(_clip_rows(asr, weights="random")).iloc[0]["verdict"] == "not yet run"

@@ -45,8 +45,10 @@ class Release:
 
 
 # name -> release. The CLIP baselines are the paper's "corresponding CLIP models" (same SLIP recipe,
-# standard attention). We know of no public copy of them (the DiffCLIP release names only its
-# DiffCLIP models), so they load from $DALIB_WEIGHTS/<dirname>/ or a named checkpoint only.
+# standard attention); the paper says they are in the authors' Hugging Face collection
+# (COLLECTION), but no repository name of theirs is recorded here, so they load from
+# $DALIB_WEIGHTS/<dirname>/ or a named checkpoint only.
+COLLECTION = "https://huggingface.co/collections/hammh0a/diffclip-67cd8d3b7c6e6ea1cc26cd93"
 RELEASES = {
     "diffclip-cc12m": Release("DiffCLIP_ViTB16_CC12M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC12M",
                               "DiffCLIP ViT-B/16 trained on CC12M"),
@@ -108,8 +110,8 @@ def find_checkpoint(name: str, checkpoint: str | os.PathLike | None = None, *,
     where = (f"{local}" if local is not None else
              f"$DALIB_WEIGHTS/{rel.dirname}/{FILENAME} (set DALIB_WEIGHTS to a directory first)")
     if rel.repo_id is None:
-        how = (f"No public copy is known: ask the authors for the file, put it at {where}, or pass "
-               f"checkpoint=<path>.")
+        how = (f"Its Hub repository is not recorded here: download {FILENAME} of the CLIP ViT-B/16 CC12M baseline from "
+               f"the authors' collection {COLLECTION} into {where}, or pass checkpoint=<path>.")
     else:
         how = (f"Either download https://huggingface.co/{rel.repo_id}/resolve/main/{FILENAME} into {where}, pass "
                f"checkpoint=<path>, or allow the download with online=True (needs internet and huggingface_hub).")
