@@ -45,6 +45,23 @@ class ZeroShot:
                           for i in range(0, len(x), batch_size)])
 
 
+def class_names(dataset) -> list:
+    """The class names the prompts use (``dataset.classes``); ``ValueError`` when they are WordNet
+    ids (an ImageNet folder without torchvision's ``meta.bin``), which would make the prompts
+    meaningless. ImageNet names are the first synonym of each class in the devkit (e.g. "tench");
+    the DiffCLIP release's own evaluation may use a curated list, which can shift accuracy a little."""
+    import re
+
+    names = list(getattr(dataset, "classes", None) or [])
+    if not names:
+        raise ValueError(f"{type(dataset).__name__} has no class names; zero-shot prompts need them")
+    if sum(bool(re.fullmatch(r"n\d{8}", str(n))) for n in names) > len(names) // 2:
+        raise ValueError("the class names are WordNet ids (e.g. n01440764): put torchvision's meta.bin (made by "
+                         "torchvision.datasets.ImageNet from ILSVRC2012_devkit_t12.tar.gz) next to imagenet/val/ "
+                         "so that the prompts name the classes")
+    return names
+
+
 def top1_correct(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bool ``(B,)``: the top-1 class is the label (``y`` int ``(B,)``) or among the labels
     (``y`` multi-hot ``(B, K)``)."""
@@ -139,4 +156,4 @@ def check_parameters(params: dict) -> None:
         raise ValueError("no attack: give at least one budget in eps or patch_w")
 
 
-__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "top1_correct", "check_parameters", "VIT_B16"]
+__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "class_names", "top1_correct", "check_parameters", "VIT_B16"]

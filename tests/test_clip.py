@@ -17,7 +17,7 @@ from dalib.models.attention import DiffCLIPAttention
 from dalib.models.clip import VIT_B16, CLIPImageEncoder, check_config, create_clip, tokenize
 from dalib.models.clip_weights import (RELEASES, CheckpointKeyError, UnsafeCheckpointError, WeightsNotFoundError,
                                        find_checkpoint, load_clip, read_checkpoint, save_release_checkpoint)
-from dalib.zeroshot import check_parameters, load_zero_shot, top1_correct, zero_shot
+from dalib.zeroshot import check_parameters, class_names, load_zero_shot, top1_correct, zero_shot
 
 TINY = dict(vision_width=32, vision_layers=2, vision_heads=4, text_width=32, text_layers=2, text_heads=4,
             embed_dim=16, image_size=16, patch_size=8)
@@ -242,3 +242,13 @@ def test_memory_fit_and_one_measured_step():
         fit_batch_size(rows[:1], 10e9)
     r = pgd_step_cost("diffclip", 2, arch=TINY, steps=1, warmup=0, num_threads=1)
     assert r["peak_bytes"] >= r["model_rss_bytes"] > 0 and r["step_s"] > 0 and r["device"] == "cpu"
+
+
+def test_class_names_refuse_wordnet_ids():
+    class DS:
+        classes = ["n01440764", "n01443537", "tench"]
+
+    with pytest.raises(ValueError, match="meta.bin"):
+        class_names(DS())
+    DS.classes = ["tench", "goldfish"]
+    assert class_names(DS()) == ["tench", "goldfish"]
