@@ -65,6 +65,7 @@ CLAIM_FIG1B = ("(b) With adversarial perturbations, the gradients (red arrows) o
 # (why it cannot run here) or "pending" (no producer yet).
 _D1 = dict(producer="notebooks/experiments/asr.md", page="book/results_depth1.md")
 _MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_mechanism.md")
+_DEPTH = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_depth.md")
 _TABLES = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_tables.md")
 _THEORY = dict(producer="notebooks/theory/fragile_principle.md", page="notebooks/theory/fragile_principle.md")
 _NO_CLIP = ("needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here "
@@ -83,14 +84,13 @@ ARTIFACTS = [
          paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
          claims=["table1_lambda"], **_D1),
     dict(id="Fig. 3a", claim="PGD: DA fragile at depth 1-2; at 1/255 DiffViT's ASR drops with depth below ViT's",
-         paper="plot, no values", pending="depth chapter not built yet"),
-    dict(id="Fig. 3b", claim="AutoAttack: the same depth trend", paper="plot, no values",
-         pending="depth chapter not built yet"),
+         paper="plot, no values", claims=["fig3a_crossover"], **_DEPTH),
+    dict(id="Fig. 3b", claim="AutoAttack: the same depth trend", paper="plot, no values", claims=["fig3b_crossover"],
+         **_DEPTH),
     dict(id="Fig. 3c", claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
-         paper="plot, no values",
-         pending="depth chapter not built yet (the depth-1 CW comparison is in the depth-1 chapter)"),
+         paper="plot, no values", claims=["fig3c_cw"], **_DEPTH),
     dict(id="Fig. 3d", claim="Mean local Lipschitz estimates over layers rise with depth", paper="plot, no values",
-         pending="depth chapter not built yet"),
+         claims=["fig3d_lipschitz"], **_DEPTH),
     dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
     dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
     dict(id="Table 2", claim=CLAIM_TABLE2,

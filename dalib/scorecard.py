@@ -274,6 +274,12 @@ def claims(profile=None):
     if tab is not None and len(tab):
         out.update({r["id"]: r for r in table2_claims(tab).to_dict("records")})
         out.update({r["id"]: r for r in table3_claims(tab).to_dict("records")})
+    from .depth import chapter_rows, depth_claims
+
+    d_asr, d_lip = chapter_rows(profile)
+    if d_asr is not None or d_lip is not None:
+        out.update({r["id"]: r for r in depth_claims(d_asr, d_lip).to_dict("records")
+                    if r["verdict"] != "not yet run"})
     cl = _clip_rows(profile)
     if cl is not None and len(cl):
         out.update({r["id"]: r for r in clip_claims(cl).to_dict("records")})

@@ -9,7 +9,7 @@ from dalib import paper, scorecard, theory
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM_IDS = {"fig2a_pgd", "fig2c_patch", "fig2a_autoattack", "fig6_restarts", "fig3c_cw_depth1", "table1_lambda",
              "fig4_lipschitz", "fig5_alignment", "table2_pgd", "table2_patch", "table3_adv_training",
-             "fig2b_pgd", "fig2d_patch"}
+             "fig2b_pgd", "fig2d_patch", "fig3a_crossover", "fig3b_crossover", "fig3c_cw", "fig3d_lipschitz"}
 
 
 def test_registry_entries_name_existing_producers_and_pages():
