@@ -252,3 +252,18 @@ def test_class_names_refuse_wordnet_ids():
         class_names(DS())
     DS.classes = ["tench", "goldfish"]
     assert class_names(DS()) == ["tench", "goldfish"]
+
+
+def test_online_download_failure_is_reported_with_the_offline_alternative(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def offline(**kw):
+        raise OSError(f"cannot reach the Hub for {kw['repo_id']}")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    monkeypatch.setenv("DALIB_WEIGHTS", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="Hub download failed: OSError: cannot reach the Hub for "
+                                                   "hammh0a/DiffCLIP_ViTB16_CC12M"):
+        find_checkpoint("diffclip-cc12m", online=True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda **kw: str(tmp_path / "got.pt"))
+    assert find_checkpoint("diffclip-cc12m", online=True) == tmp_path / "got.pt"
