@@ -152,6 +152,19 @@ def table2_claims(df):
 TABLE3_TRAIN_EPS = (0.25, 0.5, 1.0)  # the paper's adversarial-training budgets (units of 1/255)
 
 
+TABLE3_RECIPE_KEYS = {"adv_eps", "adv_steps"}  # what a Table 3 recipe may change; other recipes (e.g. the
+                                               # depth chapter's patch size) are other experiments
+
+
+def table3_rows(df):
+    """Table 3's rows of an ``asr_suite`` table: CIFAR-10, DiffViT, depth 1, a recipe that changes
+    nothing but the adversarial training (``param.recipe`` keys within :data:`TABLE3_RECIPE_KEYS`)."""
+    rec = df["param.recipe"] if "param.recipe" in df else None
+    ok = (rec.map(lambda r: set(r if isinstance(r, dict) else {}) <= TABLE3_RECIPE_KEYS) if rec is not None
+          else True)
+    return df[(df["dataset"] == "cifar10") & (df["model"] == "diffvit") & (df["depth"] == 1) & ok]
+
+
 def table3_comparison(df):
     """Vanilla DiffViT (depth 1, CIFAR-10) against the DiffViT adversarially trained at each
     ``adv_eps``, per attack budget: the claim tested is "the vanilla model has the higher ASR",
@@ -162,8 +175,8 @@ def table3_comparison(df):
     from . import paper
     from .analysis import paired_comparison
 
-    d = df[(df["dataset"] == "cifar10") & (df["model"] == "diffvit") & (df["depth"] == 1)
-           & (df["attack_kind"] == "pgd_linf")]
+    d = table3_rows(df)
+    d = d[d["attack_kind"] == "pgd_linf"]
     t3 = paper.TABLE3_ADV_TRAINING
     out = []
     for e in sorted(set(d["adv_eps"].astype(float)) - {0.0}):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dalib import paper, scorecard, theory
@@ -138,3 +139,16 @@ def test_clip_claims_pair_the_two_pretrained_models_by_image():
     assert "coco2014-val: Δ ASR at ε = 1: +0.150" in claims.loc["fig2b_pgd", "short"]
     # random-weight smoke rows never make a verdict
     assert scorecard.clip_claims(_clip_rows(asr, weights="random")).iloc[0]["verdict"] == "not yet run"
+
+
+def test_table3_leaves_out_other_recipes_of_the_same_model():
+    """The depth chapter's depth-1 DiffViT (recipe {patch_size: 8}) is not Table 3's vanilla model."""
+    spec = {("diffvit", 1, "cifar10", a, "pgd_linf", b): v for a in (0.0, 0.25) for b, v in ((0.25, 0.4 - a),)}
+    df = _rows(spec)
+    df["param.recipe"] = [{} if a == 0 else {"adv_eps": a, "adv_steps": 2} for a in df["adv_eps"]]
+    other = df[df["adv_eps"] == 0.0].copy()
+    other["param.recipe"] = [{"patch_size": 8}] * len(other)
+    both = pd.concat([df, other], ignore_index=True)
+    assert len(scorecard.table3_rows(both)) == len(df)
+    comp = scorecard.table3_comparison(both)  # used to fail: two vanilla rows per seed
+    assert len(comp) == 1 and comp["n_seeds"].iloc[0] == 3
