@@ -95,12 +95,13 @@ def seed_summary(df, by, value: str = "asr"):
 
 
 def _matched(df, a: dict, b: dict, on):
-    """Per group of ``on`` present in ``b``: ``(key, rows of a, rows of b, seeds present in both)``."""
+    """Per group of ``on`` present in ``b``: ``(key, rows of a, rows of b, seeds present in both)``
+    (no seeds for rows without a ``seed`` column: fixed, pretrained models)."""
     A, B = select(df, **a), select(df, **b)
     for key, gb in B.groupby(list(on), sort=True):
         key = key if isinstance(key, tuple) else (key,)
         ga = select(A, **dict(zip(on, key)))
-        yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"]))
+        yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"])) if "seed" in df else []
 
 
 def _holm_within(rows, family_by, keys=("p_seed", "p_pooled")):
@@ -200,10 +201,7 @@ def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", 
 
     family_by = tuple(on[:-1]) if family_by is None else tuple(family_by)
     out = []
-    A, B = select(df, **a), select(df, **b)
-    for key, gb in B.groupby(list(on), sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        ga = select(A, **dict(zip(on, key)))
+    for key, ga, gb, _ in _matched(df, a, b, on):
         if len(ga) != 1 or len(gb) != 1:
             if len(ga) == 0:
                 continue

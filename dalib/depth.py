@@ -23,7 +23,6 @@ import json
 import numpy as np
 
 DEPTH_RECIPE = {"patch_size": 8}  # the depth chapter's training recipe (train.md cpu profile changes)
-DEPTHS = (1, 2, 4, 8, 12)
 
 
 def depth_rows(df, recipe: dict | None = None):
@@ -198,26 +197,31 @@ def depth_claims(asr, lip_long=None):
     return pd.DataFrame(rows)
 
 
+def chapter_table(stem: str, table: str, profile=None):
+    """Table ``table`` of notebook ``stem`` (``asr_suite`` or ``propagation``) restricted to the depth
+    chapter's rows made with the current training recipe (:func:`depth_rows`,
+    :func:`dalib.analysis.recipe_check`); ``None`` where there are none."""
+    from .analysis import recipe_check
+    from .records import RecordNotFoundError, load_rows
+
+    try:
+        df = load_rows(stem, table=table, profile=profile)
+    except RecordNotFoundError:
+        return None
+    for col in ("model", "depth", "seed", "lambda_init"):  # metric tables carry some of these as parameters only
+        if col not in df:
+            df[col] = df[f"param.{col}"]
+    df = depth_rows(recipe_check(df))
+    df = df[df["recipe_current"].astype(bool)]
+    return df if len(df) else None
+
+
 def chapter_rows(profile=None):
     """``(asr rows, lipschitz long rows)`` of the depth chapter under ``profile`` (current training
     recipe only, attacks on the clean prediction); ``None`` where there are no records."""
-    from .analysis import recipe_check
-    from .records import RecordNotFoundError, load_rows
     from .sensitivity import unpack_rows
 
-    def load(stem, table):
-        try:
-            df = load_rows(stem, table=table, profile=profile)
-        except RecordNotFoundError:
-            return None
-        for col in ("model", "depth", "seed", "lambda_init"):
-            if col not in df:
-                df[col] = df[f"param.{col}"]
-        df = depth_rows(recipe_check(df))
-        df = df[df["recipe_current"].astype(bool)]
-        return df if len(df) else None
-
-    asr, lip = load("asr_suite", "asr"), load("propagation", "lipschitz")
+    asr, lip = chapter_table("asr_suite", "asr", profile), chapter_table("propagation", "lipschitz", profile)
     if asr is not None:
         asr = asr[asr["attack_labels"] == "clean_pred"]
     lip_long = unpack_rows(lip, keep=["model", "depth", "seed", "layer", "map", "head", "quantity"]) \

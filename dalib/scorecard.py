@@ -250,10 +250,9 @@ def _clip_rows(profile):
     from .records import RecordNotFoundError, load_rows
 
     try:
-        df = load_rows("clip", table="asr", profile=profile)
+        return load_rows("clip", table="asr", profile=profile)
     except RecordNotFoundError:
         return None
-    return df[df["weights"].astype(str) != "random"]
 
 
 def _tables_rows(profile):
@@ -303,8 +302,8 @@ def claims(profile=None):
         out.update({r["id"]: r for r in depth_claims(d_asr, d_lip).to_dict("records")
                     if r["verdict"] != "not yet run"})
     cl = _clip_rows(profile)
-    if cl is not None and len(cl):
-        out.update({r["id"]: r for r in clip_claims(cl).to_dict("records")})
+    if cl is not None and len(cl):  # clip_comparison leaves out random-weight (smoke) rows
+        out.update({r["id"]: r for r in clip_claims(cl).to_dict("records") if r["verdict"] != "not yet run"})
     try:
         lip = mech.long_table(load_rows("mechanism", table="lipschitz", profile=profile))
         jac = mech.long_table(load_rows("mechanism", table="jacobian", profile=profile))

@@ -177,7 +177,7 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
         return "saturated", (f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
                              "the attack breaks almost every image of both models")
     if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
-        return "inconclusive", f"only {n} seed(s): no confidence interval over training seeds"
+        return "inconclusive", f"only {n} {unit}: no confidence interval"
     ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
     adj = f" (Holm-adjusted over {family} budgets)" if family > 1 else ""
     pooled = "" if p is None else f", pooled image-level p = {p:.2g}{adj}"

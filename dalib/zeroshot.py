@@ -82,7 +82,7 @@ def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", o
     """Build ``model`` with release ``weights`` (``dalib.models.clip_weights.RELEASES``) or, for
     ``weights="random"``, random weights from ``seed`` that go through the release checkpoint format
     and loader once (written to ``scratch_dir``), so the smoke run exercises the real loading path."""
-    from .models.clip_weights import load_clip, save_release_checkpoint
+    from .models.clip_weights import RELEASES, load_clip, save_release_checkpoint
 
     arch = dict(arch or {})
     if weights == "random":
@@ -93,7 +93,7 @@ def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", o
         ref = create_clip(model, **arch)
         folder = Path(scratch_dir or tempfile.mkdtemp(prefix="dalib-clip-"))
         path = save_release_checkpoint(ref, folder / "checkpoint_best.pt")
-        name = next(n for n, r in _releases().items() if r.model == model)
+        name = next(n for n, r in RELEASES.items() if r.model == model)  # any release of this architecture
         clip = load_clip(name, checkpoint=path, **arch)
         source = f"random weights (seed {seed}), saved and re-loaded in the release format ({path.name})"
     else:
@@ -102,17 +102,13 @@ def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", o
     return zero_shot(clip, classes, source)
 
 
-def _releases():
-    from .models.clip_weights import RELEASES
-    return RELEASES
-
-
 def check_parameters(params: dict) -> None:
     """Validator of ``notebooks/experiments/clip.md``, before any kernel starts: the model and the
     weights agree, the weights exist (else the error names the file, where to put it and the
     online alternative), the dataset is a zero-shot one, and every budget and count is valid."""
     from .data import get_spec
     from .models.clip_weights import find_checkpoint, get_release
+    from .sensitivity import _int_in
 
     model, weights = params["model"], params["weights"]
     if model not in ARCHS:
@@ -133,15 +129,10 @@ def check_parameters(params: dict) -> None:
         raise ValueError(f"dataset {spec.name!r} is a training set; zero-shot evaluation runs on an evaluation-only "
                          f"dataset such as coco2014-val or imagenet-val")
     for name in ("n_eval", "steps", "batch_size", "n_boot"):
-        v = params[name]
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    for name in ("n_metric", "n_samples", "n_probes"):
-        v = params[name]
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {v!r}")
-    if params["n_metric"] > params["n_eval"]:
-        raise ValueError(f"n_metric={params['n_metric']} exceeds n_eval={params['n_eval']}")
+        _int_in(params, name, 1)
+    for name in ("n_samples", "n_probes"):
+        _int_in(params, name, 0)
+    _int_in(params, "n_metric", 0, params["n_eval"])
     size = spec.sizes.get(spec.eval_split)
     if size and params["n_eval"] > size:
         raise ValueError(f"n_eval={params['n_eval']} exceeds the {size} images of {spec.name}/{spec.eval_split}")

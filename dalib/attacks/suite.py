@@ -32,17 +32,24 @@ KIND_UNITS = {"pgd_linf": "1/255", "patch": "pixels", "pgd_restarts": "1/255", "
 def build_suite(*, eps=(), patch_w=(), restart_eps=(), n_restarts=3, aa_eps=(), aa_version="custom",
                 aa_attacks=("apgd-ce", "apgd-t"), n_eval_cw=0, cw_search_steps=5, cw_max_steps=100,
                 true_label_eps=(), steps=10, attack_labels="clean_pred", attack_seed=0, batch_size=250,
-                n_eval=1000, n_eval_aa=200) -> dict:
+                n_eval=1000, n_eval_aa=200, loss=None) -> dict:
     """``(attack_kind, budget, labels) -> (factory, n_images)`` for PGD at ``eps`` (units of 1/255),
     patch PGD at sides ``patch_w``, PGD with ``n_restarts`` restarts at ``restart_eps``, AutoAttack
     at ``aa_eps`` on the first ``n_eval_aa`` images, CW-L2 on the first ``n_eval_cw`` (0: none), and
-    PGD once more with the true labels at ``true_label_eps``. Empty lists skip an attack."""
+    PGD once more with the true labels at ``true_label_eps``. Empty lists skip an attack.
+
+    ``loss``: the objective of the PGD attacks (default cross-entropy; the CLIP experiments pass
+    :class:`dalib.attacks.CosineLoss`). AutoAttack and CW optimise their own margin losses on
+    logits, so they cannot be combined with another objective."""
+    if loss is not None and (aa_eps or n_eval_cw):
+        raise ValueError("AutoAttack and CW-L2 attack logits with their own losses; with a custom loss run only "
+                         "the PGD attacks (aa_eps=[], n_eval_cw=0)")
     S = {}
-    S.update({("pgd_linf", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, seed=attack_seed),
-                                               n_eval) for e in eps})
-    S.update({("patch", w, attack_labels): (lambda net, w=w: PatchPGD(net, w=w, eps=1.0, steps=steps, seed=attack_seed),
-                                            n_eval) for w in patch_w})
-    S.update({("pgd_restarts", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps,
+    S.update({("pgd_linf", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
+                                                                    seed=attack_seed), n_eval) for e in eps})
+    S.update({("patch", w, attack_labels): (lambda net, w=w: PatchPGD(net, w=w, eps=1.0, steps=steps, loss=loss,
+                                                                      seed=attack_seed), n_eval) for w in patch_w})
+    S.update({("pgd_restarts", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
                                                                         n_restarts=n_restarts, seed=attack_seed), n_eval)
               for e in restart_eps})
     aa_kw = dict(version=aa_version, attacks=tuple(aa_attacks) if aa_version == "custom" else None, seed=attack_seed)
@@ -52,7 +59,8 @@ def build_suite(*, eps=(), patch_w=(), restart_eps=(), n_restarts=3, aa_eps=(), 
     if n_eval_cw:
         S[("cw_l2", 0.0, attack_labels)] = (lambda net: CW(net, search_steps=cw_search_steps, max_steps=cw_max_steps,
                                                              seed=attack_seed), n_eval_cw)
-    S.update({("pgd_linf", e, "true"): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, seed=attack_seed), n_eval)
+    S.update({("pgd_linf", e, "true"): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
+                                                             seed=attack_seed), n_eval)
               for e in true_label_eps if attack_labels != "true"})
     return S
 
