@@ -113,7 +113,7 @@ TIMING = ("time", "per_s", "cpu_s")  # wall and CPU times differ between any two
 def test_real_smoke_training_run_matches_the_local_backend(cluster, tmp_path, monkeypatch):
     """The train notebook's smoke run (real data, a real model trained for one epoch) through both
     backends: the same key and the same rows, up to the timing columns."""
-    repo = Path(runner.__file__).resolve().parents[1]
+    repo = Path(runner.__file__).resolve().parents[2]
     monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
     monkeypatch.delenv("DALIB_PROFILE", raising=False)
     monkeypatch.setenv("DALIB_DATA", os.environ.get("DALIB_DATA") or str(repo / "data"))

@@ -97,7 +97,7 @@ def no_kernel(monkeypatch):
     """Fail the test if the runner gets as far as executing a notebook."""
     def tripwire(*a, **k):
         raise AssertionError("a kernel would have been started")
-    monkeypatch.setattr(runner, "execute", tripwire)
+    monkeypatch.setattr(runner.cli, "execute", tripwire)
 
 
 def cli(root, *args, timeout=120):
@@ -387,7 +387,7 @@ def test_shard_splits_pending_runs_and_bad_shard_is_rejected(proj, monkeypatch, 
         ran.setdefault("n", []).append(pl.params["n"])
         return {"wall_time_s": 0.0}
 
-    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(runner.cli, "execute", fake_execute)
     assert runner.main(["demo", "--shard", "1/2"]) == 0
     assert ran["n"] == [2, 4]
     ran.clear()
@@ -463,7 +463,7 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
         pl.record.write_text("{}")  # the run is now done for everyone who looks later
         return {"wall_time_s": 0.0}
 
-    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(runner.cli, "execute", fake_execute)
     assert runner.main(["demo", "--shard", "0/2"]) == 0  # runs 1, 3, 5; the others see them done
     assert runner.main(["demo", "--shard", "1/2"]) == 0  # still owns 2 and 4, whatever finished
     assert sorted(ran) == [1, 2, 3, 4, 5] and len(ran) == 5
@@ -485,7 +485,7 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
 def test_bad_values_are_rejected_before_any_kernel(monkeypatch, capsys, stem, override, message):
     """The notebooks' front-matter validators run in plan(): --dry-run already says what is wrong."""
     monkeypatch.delenv("DALIB_ROOT", raising=False)
-    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    monkeypatch.setattr(runner.cli, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
     assert runner.main([stem, "-p", override, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert f"notebooks/experiments/{stem}.md: bad parameter value" in err and message in err
@@ -507,7 +507,7 @@ def test_records_do_not_import_the_runner():
     import ast as _ast
 
     for mod in ("records", "notebooks"):
-        tree = _ast.parse((Path(runner.__file__).parent / f"{mod}.py").read_text())
+        tree = _ast.parse((Path(runner.__file__).parents[1] / f"{mod}.py").read_text())
         imported = {n.module for n in _ast.walk(tree) if isinstance(n, _ast.ImportFrom) and n.module}
         imported |= {a.name for n in _ast.walk(tree) if isinstance(n, _ast.Import) for a in n.names}
         assert "dalib.run" not in imported, f"dalib/{mod}.py imports dalib.run"

@@ -1,0 +1,164 @@
+"""Executing one plan with papermill in a staging folder, then writing the executed notebook and
+the record atomically (record last: a record's existence means the run completed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from dalib.atomic import atomic_write_text
+from dalib.notebooks import RunError
+from dalib.records import PROFILE_ENV, RUN_DIR_ENV, results_dir
+
+from .plan import Plan
+from .provenance import _now, _runner_device, git_state, versions
+
+
+def format_record(record: dict) -> str:
+    """Indented JSON with one line per result row (diff-friendly when records are committed)."""
+    head = {k: v for k, v in record.items() if k != "tables"}
+    text = json.dumps(head, indent=1)[:-2]
+    tables = []
+    for name, rows in record.get("tables", {}).items():
+        body = ",\n".join("   " + json.dumps(r) for r in rows)
+        tables.append(f'  {json.dumps(name)}: [\n{body}\n  ]' if rows else f"  {json.dumps(name)}: []")
+    return text + ',\n "tables": {\n' + ",\n".join(tables) + ("\n }\n}\n" if tables else " }\n}\n")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception so clean-up (kernel shutdown, staging removal) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated(f"signal {signum}")
+
+
+def _strip_ansi(s: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", s)
+
+
+def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True) -> dict:
+    """Execute the notebook of plan ``p`` and write its record; return the record."""
+    import jupytext
+    import papermill as pm
+
+    if log_output:  # papermill logs cell output through its logger at INFO level
+        import logging
+
+        pm_log = logging.getLogger("papermill")
+        if not pm_log.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("  | %(message)s"))
+            pm_log.addHandler(handler)
+            pm_log.setLevel(logging.INFO)
+            pm_log.propagate = False
+
+    staging_root = results_dir(root) / p.profile / ".staging"
+    _remove_dead_staging(staging_root)
+    run_dir = staging_root / f"{p.nb.stem}-{p.key}-{os.getpid()}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    out_nb = run_dir / f"{p.key}.ipynb"
+    old_env = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROFILE_ENV)}
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ[PROFILE_ENV] = p.profile
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    commit, dirty = git_state(root, p.nb.rel)
+    started, t0 = _now(), time.perf_counter()
+    try:
+        nb = jupytext.reads(p.nb.text, fmt="md:myst")
+        try:
+            pm.execute_notebook(
+                nb, str(out_nb), parameters=p.params, kernel_name="python3", language="python",
+                cwd=str(root), progress_bar=progress, log_output=log_output, report_mode=False,
+            )
+        except pm.PapermillExecutionError as e:
+            failed = staging_root / f"failed-{p.nb.stem}-{p.key}.ipynb"
+            if out_nb.exists():
+                os.replace(out_nb, failed)
+            tb = _strip_ansi("\n".join(e.traceback[-12:])) if e.traceback else ""
+            raise RunError(
+                f"{p.nb.rel} failed in cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}\n{tb}\n"
+                f"(executed notebook kept for inspection: {failed.relative_to(root)}; no record written)"
+            ) from None
+        wall = time.perf_counter() - t0
+        tables = {}
+        for t in sorted((run_dir / "tables").glob("*.json")):
+            tables[t.stem] = json.loads(t.read_text(encoding="utf-8"))
+        meta_path = run_dir / "meta.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        device = meta.pop("device", None)
+        record = {
+            "notebook": p.nb.rel,
+            "stem": p.nb.stem,
+            "kind": p.nb.kind,
+            "key": p.key,
+            "profile": p.profile,
+            "params": p.params,
+            "overrides": p.overrides,
+            "sweep": p.sweep,
+            "seed": p.params.get("seed"),
+            "git_commit": commit,
+            "git_dirty": dirty,
+            **versions(),
+            "device": device or _runner_device(p.params),
+            "device_source": "notebook" if device else "runner",
+            "started": started,
+            "finished": _now(),
+            "wall_time_s": round(wall, 3),
+            "hostname": socket.gethostname(),
+            "cpu_count": os.cpu_count(),
+            "executed_notebook": p.executed.name,
+            "meta": meta,
+            "tables": tables,
+        }
+        if not tables:
+            print(f"dalib.run: note: {p.nb.rel} wrote no rows (call dalib.records.write_rows)", file=sys.stderr)
+        # executed notebook first, record last: a record's existence means the run completed
+        atomic_write_text(p.executed, out_nb.read_text(encoding="utf-8"))
+        atomic_write_text(p.record, format_record(record))
+        if p.legacy_record is not None and p.legacy_record != p.record:  # superseded by this run
+            p.legacy_record.unlink(missing_ok=True)
+            p.legacy_record.with_suffix(".ipynb").unlink(missing_ok=True)
+        return record
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            staging_root.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
+def _remove_dead_staging(staging_root: Path) -> None:
+    """Remove staging folders left by runs that were killed outright (SIGKILL, power loss)."""
+    for d in staging_root.glob("*-*-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if not (d.is_dir() and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
