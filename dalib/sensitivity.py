@@ -173,30 +173,19 @@ def key_attention(model, x):
     return {k: prof[:, :, m].float().cpu() for m, k in enumerate(keys)}
 
 
-def _int_in(params, name, low, high=None):
-    v = params[name]
-    if not isinstance(v, int) or isinstance(v, bool) or v < low or (high is not None and v > high):
-        rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an int {rng}, got {v!r}")
-
-
 def check_parameters(params: dict) -> None:
     """Validator of ``notebooks/experiments/mechanism.md`` (front matter ``dalib.validator``): the
     model's training recipe and the measurement counts and budgets, checked before any kernel
     starts. Raises ``ValueError`` naming the parameter, its value and the valid range."""
+    from dalib import validate
     from dalib.metrics.maps import check_wrt
     from dalib.train import check_recipe
 
     for name in ("n_images", "n_samples", "ascent_steps", "power_iter", "n_probes", "pgd_steps", "batch_size"):
-        _int_in(params, name, 1)
+        validate.count(params, name)
     for name in ("n_exact", "n_worst", "n_fig"):
-        _int_in(params, name, 0, params["n_images"])
-    e = params["lip_eps"]
-    if not isinstance(e, (int, float)) or isinstance(e, bool) or not 0 < e <= 255:
-        raise ValueError(f"lip_eps must be a number in (0, 255] (units of 1/255), got {e!r}")
-    adv = params["adv_eps"]
-    if not isinstance(adv, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 255
-                                            for v in adv):
-        raise ValueError(f"adv_eps must be a list of budgets in (0, 255] (units of 1/255), got {adv!r}")
+        validate.count(params, name, 0, params["n_images"], "n_images")
+    validate.number(params, "lip_eps", 0, 255)
+    validate.budgets(params, "adv_eps")
     check_wrt(params["wrt"])
     check_recipe(params)

@@ -108,7 +108,7 @@ def check_parameters(params: dict) -> None:
     online alternative), the dataset is a zero-shot one, and every budget and count is valid."""
     from .data import get_spec
     from .models.clip_weights import find_checkpoint, get_release
-    from .sensitivity import _int_in
+    from . import validate
 
     model, weights = params["model"], params["weights"]
     if model not in ARCHS:
@@ -129,17 +129,13 @@ def check_parameters(params: dict) -> None:
         raise ValueError(f"dataset {spec.name!r} is a training set; zero-shot evaluation runs on an evaluation-only "
                          f"dataset such as coco2014-val or imagenet-val")
     for name in ("n_eval", "steps", "batch_size", "n_boot"):
-        _int_in(params, name, 1)
+        validate.count(params, name)
     for name in ("n_samples", "n_probes"):
-        _int_in(params, name, 0)
-    _int_in(params, "n_metric", 0, params["n_eval"])
-    size = spec.sizes.get(spec.eval_split)
-    if size and params["n_eval"] > size:
-        raise ValueError(f"n_eval={params['n_eval']} exceeds the {size} images of {spec.name}/{spec.eval_split}")
-    for name, high in (("eps", 255), ("lip_eps", 255)):
-        vals = params[name] if isinstance(params[name], list) else [params[name]]
-        if not all(isinstance(e, numbers.Real) and not isinstance(e, bool) and 0 < e <= high for e in vals):
-            raise ValueError(f"{name} must be budgets in (0, {high}] (units of 1/255), got {params[name]!r}")
+        validate.count(params, name, 0)
+    validate.count(params, "n_metric", 0, params["n_eval"], "n_eval")
+    validate.within_split(spec, params["n_eval"], "n_eval")
+    for name in ("eps", "lip_eps"):
+        validate.budgets(params, name, scalar=True)
     w = params["patch_w"]
     if not isinstance(w, list) or not all(isinstance(v, numbers.Integral) and 0 < v <= cfg["image_size"] for v in w):
         raise ValueError(f"patch_w must be a list of patch sides in 1..{cfg['image_size']} pixels, got {w!r}")

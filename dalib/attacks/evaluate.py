@@ -232,32 +232,18 @@ def check_asr_parameters(params: dict) -> None:
     training recipe, the budgets and the image counts, checked before any kernel starts. Raises
     ``ValueError`` naming the parameter, its value and the valid range (the notebook builds every
     attack once more on a placeholder model, which checks the rest)."""
+    from dalib import validate
     from dalib.train import check_recipe
 
-    def budgets(name, high):
-        v = params[name]
-        if not isinstance(v, list) or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b <= high
-                                              for b in v):
-            raise ValueError(f"{name} must be a list of numbers in (0, {high}], got {v!r}")
-
     for name in ("eps", "restart_eps", "aa_eps", "true_label_eps"):
-        budgets(name, 255)
-    budgets("patch_w", 1024)
-    if not params["eps"]:
-        raise ValueError("eps must name at least one PGD budget (units of 1/255), got []")
-    n = params["n_eval"]
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n_eval must be a positive int, got {n!r}")
+        validate.budgets(params, name, nonempty=name == "eps")
+    validate.budgets(params, "patch_w", 1024, unit="pixels")
+    n = validate.count(params, "n_eval")
     for name in ("n_eval_aa", "n_eval_cw"):
-        v = params[name]
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= n:
-            raise ValueError(f"{name} must be an int in [0, n_eval={n}], got {v!r}")
+        validate.count(params, name, 0, n, "n_eval")
     for name in ("steps", "n_restarts", "batch_size", "n_boot"):
-        v = params[name]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if params["attack_labels"] not in ("clean_pred", "true"):
-        raise ValueError(f"attack_labels must be 'clean_pred' or 'true', got {params['attack_labels']!r}")
+        validate.count(params, name)
+    validate.choice(params, "attack_labels", ("clean_pred", "true"))
     check_recipe(params)
 
 
@@ -266,6 +252,7 @@ def check_asr_suite_parameters(params: dict) -> None:
     evaluation split, the training ``recipe`` (a dict of ``train.md`` parameters), then everything
     :func:`check_asr_parameters` checks, before any kernel starts. Raises ``ValueError`` naming the
     parameter and the fix."""
+    from .. import validate
     from ..data import get_spec
 
     spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
@@ -279,9 +266,7 @@ def check_asr_suite_parameters(params: dict) -> None:
     if isinstance(v, list) and any(isinstance(w, (int, float)) and w > spec.image_size for w in v):
         raise ValueError(f"patch_w {v!r}: a patch cannot be larger than the {spec.image_size}-pixel images of "
                          f"{spec.name}")
-    n, size = params["n_eval"], spec.sizes.get(spec.eval_split)
-    if isinstance(n, int) and size and n > size:
-        raise ValueError(f"n_eval={n} exceeds the {size} images of {spec.name}/{spec.eval_split}")
+    validate.within_split(spec, params["n_eval"], "n_eval")
     if not (params["eps"] or params["patch_w"] or params["restart_eps"] or params["aa_eps"] or params["n_eval_cw"]):
         raise ValueError("the suite is empty: name at least one budget (eps, patch_w, restart_eps, aa_eps) "
                          "or n_eval_cw > 0")

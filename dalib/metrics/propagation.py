@@ -122,28 +122,21 @@ def propagation_rows(model, x: torch.Tensor, xi: torch.Tensor, *, kind: str, n_i
 def check_parameters(params: dict) -> None:
     """Validator of ``notebooks/experiments/propagation.md``: the dataset, the training recipe, the
     counts and the budgets, before any kernel starts. Raises ``ValueError`` naming the problem."""
+    from .. import validate
     from ..data import get_spec
     from ..train import check_recipe
 
     spec = get_spec(params["dataset"])
-    n, size = params["n_images"], spec.sizes.get(spec.eval_split)
     for name in ("n_images", "pgd_steps", "power_iter", "lip_samples", "batch_size"):
-        v = params[name]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if size and n > size:
-        raise ValueError(f"n_images={n} exceeds the {size} images of {spec.name}/{spec.eval_split}")
+        validate.count(params, name)
+    n = params["n_images"]
+    validate.within_split(spec, n, "n_images")
     for name in ("n_lip", "lip_worst"):
-        v = params[name]
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= n:
-            raise ValueError(f"{name} must be an int in [0, n_images={n}], got {v!r}")
+        validate.count(params, name, 0, n, "n_images")
     if params["lip_worst"] > params["n_lip"]:
         raise ValueError(f"lip_worst={params['lip_worst']} exceeds n_lip={params['n_lip']}")
     for name in ("random_eps", "pgd_eps"):
-        v = params[name]
-        if not isinstance(v, list) or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and 0 < e <= 255
-                                              for e in v):
-            raise ValueError(f"{name} must be a list of budgets in (0, 255] (units of 1/255), got {v!r}")
+        validate.budgets(params, name)
     if not params["random_eps"] and not params["pgd_eps"]:
         raise ValueError("random_eps and pgd_eps are both empty: name at least one perturbation")
     check_recipe(params)  # also rejects a recipe that is not a dict of train.md parameters
