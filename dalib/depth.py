@@ -22,7 +22,18 @@ import json
 
 import numpy as np
 
-DEPTH_RECIPE = {"patch_size": 8}  # the depth chapter's training recipe (train.md cpu profile changes)
+DEPTH_RECIPE = {"patch_size": 8, "embed_dim": 40}  # the depth chapter's training recipe (train.md cpu profile changes)
+
+
+def recipe_parameter_count(model: str, depth: int, profile: str = "cpu", **recipe) -> int:
+    """Parameters of ``model`` at ``depth`` under the depth chapter's training recipe (``train.md``
+    profile ``profile`` with :data:`DEPTH_RECIPE`, then ``recipe`` overrides such as ``embed_dim``),
+    counted on the model built from that config, untrained: what a zoo entry of it weighs."""
+    from .models import count_parameters
+    from .train import _model_config, config_from_parameters, model_from_config, recipe_of
+
+    params = {"model": model, "depth": depth, "train_profile": profile, "recipe": {**DEPTH_RECIPE, **recipe}}
+    return count_parameters(model_from_config(_model_config(config_from_parameters(recipe_of(params)))))
 
 
 def depth_rows(df, recipe: dict | None = None):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import dalib.precision as precision
-from dalib.models.zoo import ZooError, entry_paths, file_sha256, load_entry, zoo_dir
+from dalib.models.zoo import ZOO_BUDGET_BYTES, ZooError, entry_paths, file_sha256, load_entry, zoo_bytes, zoo_dir
 from dalib.train import load_checkpoint, run_name, train
 
 from test_train import TINY, synthetic
@@ -128,7 +128,8 @@ def test_committed_zoo_entries_verify():
         with safe_open(str(weights), framework="pt") as f:
             cfg = json.loads(f.metadata()["config"])
         assert weights.stem == run_name(cfg)
-    assert sum(f.stat().st_size for f in files) <= 60 * 2**20  # the zoo's size budget
+    assert sum(f.stat().st_size for f in files) == (zoo_bytes(REPO_ZOO) if files else 0)
+    assert sum(f.stat().st_size for f in files) <= ZOO_BUDGET_BYTES  # the zoo's size budget
 
 
 # ---- precision

@@ -28,6 +28,7 @@ import torch
 
 ZOO_ENV = "DALIB_ZOO"
 ZOO_FORMAT = "dalib-zoo-v1"
+ZOO_BUDGET_BYTES = 60 * 2**20  # the committed zoo's size budget (model-zoo issue): every chapter's weights
 
 
 class ZooError(ValueError):
@@ -48,6 +49,11 @@ class ZooEntry:
 def zoo_dir(path=None) -> Path:
     """``path`` if given, else ``$DALIB_ZOO``, else ``<repo>/zoo``."""
     return Path(path or os.environ.get(ZOO_ENV) or Path(__file__).resolve().parents[2] / "zoo")
+
+
+def zoo_bytes(directory=None) -> int:
+    """Total size of the zoo's weight files (what :data:`ZOO_BUDGET_BYTES` bounds)."""
+    return sum(f.stat().st_size for f in zoo_dir(directory).glob("*.safetensors"))
 
 
 def entry_paths(name: str, directory=None) -> tuple[Path, Path]:
