@@ -22,24 +22,39 @@ import json
 
 import numpy as np
 
-DEPTH_RECIPE = {"patch_size": 8, "embed_dim": 40}  # the depth chapter's training recipe (train.md cpu profile changes)
+# the depth chapter's training recipe per profile: the train.md parameters its runs change (``recipe``).
+# cpu (and smoke): patch 8 for the compute budget, width 40 for the zoo's size budget. paper: the paper's
+# recipe; ``patch_size: 4`` is train.md's paper default, named so that the chapter's asr_suite points are
+# told apart from Table 3's vanilla depth-1 points (same model, recipe {}).
+DEPTH_RECIPES = {"smoke": {"patch_size": 8, "embed_dim": 40}, "cpu": {"patch_size": 8, "embed_dim": 40},
+                 "paper": {"patch_size": 4}}
+
+
+def depth_recipe(profile: str | None = None) -> dict:
+    """The depth chapter's ``recipe`` under ``profile`` (default: the current one)."""
+    from .records import current_profile
+
+    profile = profile or current_profile()
+    if profile not in DEPTH_RECIPES:
+        raise ValueError(f"unknown profile {profile!r}; the depth recipes are for {sorted(DEPTH_RECIPES)}")
+    return dict(DEPTH_RECIPES[profile])
 
 
 def recipe_parameter_count(model: str, depth: int, profile: str = "cpu", **recipe) -> int:
     """Parameters of ``model`` at ``depth`` under the depth chapter's training recipe (``train.md``
-    profile ``profile`` with :data:`DEPTH_RECIPE`, then ``recipe`` overrides such as ``embed_dim``),
-    counted on the model built from that config, untrained: what a zoo entry of it weighs."""
+    profile ``profile`` with its :func:`depth_recipe`, then ``recipe`` overrides such as
+    ``embed_dim``), counted on the model built from that config, untrained: what a zoo entry weighs."""
     from .models import count_parameters
     from .train import _model_config, config_from_parameters, model_from_config, recipe_of
 
-    params = {"model": model, "depth": depth, "train_profile": profile, "recipe": {**DEPTH_RECIPE, **recipe}}
+    params = {"model": model, "depth": depth, "train_profile": profile, "recipe": {**depth_recipe(profile), **recipe}}
     return count_parameters(model_from_config(_model_config(config_from_parameters(recipe_of(params)))))
 
 
-def depth_rows(df, recipe: dict | None = None):
+def depth_rows(df, recipe: dict | None = None, profile: str | None = None):
     """The depth chapter's rows of an ``asr_suite`` or ``propagation`` table: CIFAR-10, the depth
-    recipe (``param.recipe`` equal to ``recipe``, default :data:`DEPTH_RECIPE`)."""
-    want = json.dumps(DEPTH_RECIPE if recipe is None else recipe, sort_keys=True)
+    recipe (``param.recipe`` equal to ``recipe``, default :func:`depth_recipe` of ``profile``)."""
+    want = json.dumps(depth_recipe(profile) if recipe is None else recipe, sort_keys=True)
     rec = df["param.recipe"].map(lambda r: json.dumps(r if isinstance(r, dict) else {}, sort_keys=True))
     ds = df["param.dataset"] if "param.dataset" in df else df.get("dataset")
     return df[(rec == want) & (ds == "cifar10")].copy()
@@ -222,7 +237,7 @@ def chapter_table(stem: str, table: str, profile=None):
     for col in ("model", "depth", "seed", "lambda_init"):  # metric tables carry some of these as parameters only
         if col not in df:
             df[col] = df[f"param.{col}"]
-    df = depth_rows(recipe_check(df))
+    df = depth_rows(recipe_check(df), profile=profile)
     df = df[df["recipe_current"].astype(bool)]
     return df if len(df) else None
 
