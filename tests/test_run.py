@@ -478,8 +478,8 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
     ("train", "lr=-1", "lr must be a positive float, got -1"),
     ("asr", "depth=0", "'depth' must be a positive int, got 0"),
     ("asr", "n_eval_cw=5000", "n_eval_cw must be an int in [0, n_eval=1000], got 5000"),
-    ("asr", "eps=[0]", "eps must be a list of numbers in (0, 255]"),
-    ("mechanism", "n_exact=900", "n_exact must be an int in [0, 500], got 900"),
+    ("asr", "eps=[0]", "eps must be a list of budgets in (0, 255] (units of 1/255), got [0]"),
+    ("mechanism", "n_exact=900", "n_exact must be an int in [0, n_images=500], got 900"),
     ("mechanism", "train_profile=fast", "train_profile must be one of"),
 ])
 def test_bad_values_are_rejected_before_any_kernel(monkeypatch, capsys, stem, override, message):
@@ -500,6 +500,22 @@ def test_validator_must_be_importable(proj):
     path.write_text(DEMO.replace("  profiles:", "  validator: not a function\n  profiles:"))
     with pytest.raises(runner.RunError, match="must name a function"):
         demo(proj)
+
+
+def test_missing_input_found_by_a_validator_is_an_error_line_not_a_traceback(proj, no_kernel, monkeypatch, capsys):
+    """A validator that finds the weights or data absent (FileNotFoundError, e.g. the CLIP weights)
+    makes a RunError: one error line naming the notebook, and --list goes on with the others."""
+    (proj / "needs_file.py").write_text("def check(params):\n"
+                                        "    raise FileNotFoundError('weights.pt is not at /w; download it from X')\n")
+    monkeypatch.syspath_prepend(str(proj))
+    path = proj / "notebooks/experiments/demo.md"
+    path.write_text(DEMO.replace("  profiles:", "  validator: needs_file.check\n  profiles:"))
+    with pytest.raises(runner.RunError, match="demo.md: missing input: weights.pt is not at /w; download it from X"):
+        runner.plan(demo(proj), "cpu", None, proj)
+    assert runner.main(["--list"]) == 1
+    out, err = capsys.readouterr()
+    assert "missing input: weights.pt" in err and "Traceback" not in err
+    assert "notebooks/experiments/dup.md" in out  # the other notebooks are still listed
 
 
 def test_records_do_not_import_the_runner():

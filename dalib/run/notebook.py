@@ -148,7 +148,8 @@ def validate_parameters(nb: Notebook, params: dict) -> None:
     """Run the notebook's front-matter ``validator`` on resolved parameters, before any kernel
     starts: a bad value (``model="vitt"``, ``depth=0``, ``lr=-1``) becomes a :class:`RunError`
     that names the notebook, the parameter, the value and the valid range (the validator's
-    message), also under ``--dry-run`` and ``--list``."""
+    message), also under ``--dry-run`` and ``--list``; so does a missing input it checks for
+    (``FileNotFoundError``: pretrained weights, a dataset)."""
     if not nb.validator:
         return
     import importlib
@@ -162,6 +163,8 @@ def validate_parameters(nb: Notebook, params: dict) -> None:
         fn(dict(params))
     except (ValueError, TypeError, KeyError, RunError) as e:
         raise RunError(f"{nb.rel}: bad parameter value: {e}") from None
+    except FileNotFoundError as e:  # weights or a dataset that is not here (the message says where to put it)
+        raise RunError(f"{nb.rel}: missing input: {e}") from None
 
 
 def _parse_sweep(sweep, rel: str) -> dict:
