@@ -265,7 +265,8 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
     """All rows of table ``table`` from every record of notebook ``stem`` under ``profile``
     (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
     ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
-    ``git_commit``, ``profile``, ``device``, ``wall_time_s``, ``custom`` (True if the run had
+    ``git_commit``, ``profile``, ``device``, ``wall_time_s``, the ``<package>_version`` columns of
+    the record, ``custom`` (True if the run had
     ``-p`` overrides), ``seed`` and ``notebook``.
 
     ``runs`` picks the records (see :func:`records_for`): by default ``"current"``, every record
@@ -309,6 +310,7 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
             custom=bool(rec.get("overrides")),
             seed=rec.get("seed"),
             notebook=rec.get("notebook"),
+            **{k: v for k, v in rec.items() if k.endswith("_version")},  # python_version, torch_version, ...
         )
         frames.append(pd.DataFrame([{**row, **prov} for row in rows]))
     if not seen_table:

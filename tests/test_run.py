@@ -293,8 +293,9 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     df = load_rows("demo")
     assert df["value"].tolist() == [0.0, 2.0, 4.0]
     assert set(df["param.scale"]) == {2.0} and set(df["record"]) == {f"results/cpu/demo/{pl.key}.json"}
-    for col in ("git_commit", "profile", "device", "wall_time_s"):
+    for col in ("git_commit", "profile", "device", "wall_time_s", "torch_version", "pyautoattack_version"):
         assert df[col].notna().all()
+    assert rec["pyautoattack_version"] == df["pyautoattack_version"].iloc[0]  # the AutoAttack rows state it
     assert load_rows("demo", table="summary")["total"].tolist() == [6.0]
     assert f"results/cpu/demo/{pl.key}.json" in caption_source(df)
     assert "notebooks/experiments/demo.md" in caption_source(df)

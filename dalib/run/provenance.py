@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata as _metadata
 from pathlib import Path
 
-VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "pandas", "papermill")
+VERSIONED_PACKAGES = ("torch", "torchvision", "timm", "numpy", "pandas", "papermill", "pyautoattack")
 
 
 def _git(root: Path, *args) -> str | None:
