@@ -178,6 +178,7 @@ def depth_claims(asr, lip_long=None):
     import pandas as pd
 
     from .analysis import l2_comparison
+    from .scorecard import claim_row
     from .stats import mean_ci, verdict
 
     rows = []
@@ -185,11 +186,9 @@ def depth_claims(asr, lip_long=None):
                             ("fig3b_crossover", "autoattack", "Fig. 3b: the same crossover under AutoAttack")):
         sub = asr[asr["attack_kind"] == kind] if asr is not None and len(asr) else None
         if sub is None or not len(sub):
-            rows.append({"id": cid, "claim": name, "verdict": "not yet run", "detail": "no records yet",
-                         "short": "no records yet"})
+            rows.append(claim_row(cid, name))
             continue
-        v, why = c3_verdict(depth_comparison(sub, kind), 1.0)
-        rows.append({"id": cid, "claim": name, "verdict": v, "detail": why, "short": why})
+        rows.append(claim_row(cid, name, *c3_verdict(depth_comparison(sub, kind), 1.0)))
     cw = asr[asr["attack_kind"] == "cw_l2"] if asr is not None and len(asr) else None
     name = "Fig. 3c: under CW-L2 the deepest DiffViT needs larger perturbations than ViT"
     if cw is not None and len(cw) and cw["depth"].nunique() >= 2:
@@ -197,11 +196,9 @@ def depth_claims(asr, lip_long=None):
         r = l2_comparison(deep, a={"model": "diffvit"}, b={"model": "vit"})
         why = (f"depth {int(cw['depth'].max())}: sign statistic P(ViT smaller) − P(DiffViT smaller) = {r['mean']:+.3f} "
                f"[{r['low']:+.3f}, {r['high']:+.3f}], p = {r['p']:.2g}")
-        rows.append({"id": "fig3c_cw", "claim": name, "verdict": r["verdict"], "detail": why + "; " + r["reason"],
-                     "short": why})
+        rows.append(claim_row("fig3c_cw", name, r["verdict"], why + "; " + r["reason"], why))
     else:
-        rows.append({"id": "fig3c_cw", "claim": name, "verdict": "not yet run", "detail": "no records yet",
-                     "short": "no records yet"})
+        rows.append(claim_row("fig3c_cw", name))
     name = "Fig. 3d: DiffViT's mean local Lipschitz estimate rises with depth"
     if lip_long is not None and len(lip_long):
         per = lipschitz_per_seed(lip_long)
@@ -213,13 +210,11 @@ def depth_claims(asr, lip_long=None):
             s = mean_ci(list(d))
             v, why = verdict(s["low"], s["high"], s["n"], margin=0.0, what=f"L(D={int(hi)}) − L(D={int(lo)})")
             short = f"L(D={int(hi)}) − L(D={int(lo)}) = {s['mean']:+.3f} [{s['low']:+.3f}, {s['high']:+.3f}] over {s['n']} seeds"
-            rows.append({"id": "fig3d_lipschitz", "claim": name, "verdict": v, "detail": why, "short": short})
+            rows.append(claim_row("fig3d_lipschitz", name, v, why, short))
         else:
-            rows.append({"id": "fig3d_lipschitz", "claim": name, "verdict": "not yet run",
-                         "detail": "needs two depths", "short": "needs two depths"})
+            rows.append(claim_row("fig3d_lipschitz", name, detail="needs two depths"))
     else:
-        rows.append({"id": "fig3d_lipschitz", "claim": name, "verdict": "not yet run", "detail": "no records yet",
-                     "short": "no records yet"})
+        rows.append(claim_row("fig3d_lipschitz", name))
     return pd.DataFrame(rows)
 
 

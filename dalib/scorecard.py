@@ -33,6 +33,15 @@ def overall(verdicts) -> str:
     return "inconclusive"
 
 
+def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",
+              short: str | None = None) -> dict:
+    """One row of a claims table (``{id, claim, verdict, detail, short}``: the scorecard, the
+    chapter pages); ``short``, the scorecard's one-line cell, defaults to ``detail``. Called with
+    the claim only, it is the row of a claim with no records yet."""
+    return {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
+            "short": detail if short is None else short}
+
+
 def depth1_claims(dfc):
     """The depth-1 chapter's claims from its attack rows ``dfc`` (current recipe, depth 1, attacks on
     the clean prediction): one row per claim ``{id, claim, verdict, detail}``."""
@@ -60,17 +69,16 @@ def depth1_claims(dfc):
                                    "pgd_restarts", "ε")):
         c = comp[comp["attack_kind"] == kind].sort_values("budget")
         detail = "; ".join(f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples())
-        rows.append({"id": cid, "claim": name, "verdict": overall(c["verdict"]), "detail": detail or "no records yet",
-                     "short": short(c, unit, 8.0 if kind == "patch" else 1.0) if len(c) else "no records yet"})
+        rows.append(claim_row(cid, name, overall(c["verdict"]), detail or "no records yet",
+                              short(c, unit, 8.0 if kind == "patch" else 1.0) if len(c) else None))
     cw = base[base["attack_kind"] == "cw_l2"]
+    name = "Fig. 3c (depth 1): DiffViT needs smaller CW-L2 perturbations"
     if len(cw):
         lc = l2_comparison(cw, a={"model": "vit"}, b={"model": "diffvit"})
-        rows.append({"id": "fig3c_cw_depth1", "claim": "Fig. 3c (depth 1): DiffViT needs smaller CW-L2 perturbations",
-                     "verdict": lc["verdict"], "detail": lc["reason"],
-                     "short": f"sign statistic {lc['mean']:+.3f} [{lc['low']:+.3f}, {lc['high']:+.3f}]"})
+        rows.append(claim_row("fig3c_cw_depth1", name, lc["verdict"], lc["reason"],
+                              f"sign statistic {lc['mean']:+.3f} [{lc['low']:+.3f}, {lc['high']:+.3f}]"))
     else:
-        rows.append({"id": "fig3c_cw_depth1", "claim": "Fig. 3c (depth 1): DiffViT needs smaller CW-L2 perturbations",
-                     "verdict": "not yet run", "detail": "no CW record", "short": "no CW record"})
+        rows.append(claim_row("fig3c_cw_depth1", name, detail="no CW record"))
     dv = select(dfc, model="diffvit", attack_kind="pgd_linf", budget=1.0)
     lams = set(dv["lambda_init"])
     contrasts = []
@@ -86,11 +94,11 @@ def depth1_claims(dfc):
     complete = {r["lam"] for r in contrasts} >= set(LAMBDA_SWEEP)
     asr = dv.groupby("lambda_init")["asr"].mean()
     short_t1 = "mean ASR at 1/255: " + ", ".join(f"{lam}: {asr[lam]:.2f}" for lam in sorted(asr.index, key=float))
-    rows.append({"id": "table1_lambda", "claim": "Table 1: ASR at ε = 1/255 peaks at λ_init = 0.8",
-                 "verdict": overall([r["verdict"] for r in contrasts]) if complete else "not yet run",
-                 "detail": detail if complete else (f"partial, {len(contrasts)} of {len(LAMBDA_SWEEP)} λ_init values"
-                                                    + (f": {detail}" if detail else "")),
-                 "short": short_t1 if complete else f"partial ({len(asr)} of 6 λ_init values): {short_t1}"})
+    rows.append(claim_row("table1_lambda", "Table 1: ASR at ε = 1/255 peaks at λ_init = 0.8",
+                          overall([r["verdict"] for r in contrasts]) if complete else "not yet run",
+                          detail if complete else (f"partial, {len(contrasts)} of {len(LAMBDA_SWEEP)} λ_init values"
+                                                   + (f": {detail}" if detail else "")),
+                          short_t1 if complete else f"partial ({len(asr)} of 6 λ_init values): {short_t1}"))
     return pd.DataFrame(rows)
 
 
@@ -102,17 +110,15 @@ def mechanism_claims(lip, jac):
 
     rows = []
     c4 = mech.lipschitz_claim(lip, "L_sampling_mean")
-    rows.append({"id": "fig4_lipschitz", "claim": "Fig. 4: DA has a higher local Lipschitz estimate than standard attention",
-                 "verdict": overall(c4["verdict"]),
-                 "detail": "; ".join(f"layer {r.layer + 1}: L_DA / L_base = {r.ratio:.2f}, {r.verdict}"
-                                     for r in c4.itertuples()) or "no ViT/DiffViT pair measured yet"})
-    rows[-1]["short"] = rows[-1]["detail"]
+    rows.append(claim_row("fig4_lipschitz", "Fig. 4: DA has a higher local Lipschitz estimate than standard attention",
+                          overall(c4["verdict"]),
+                          "; ".join(f"layer {r.layer + 1}: L_DA / L_base = {r.ratio:.2f}, {r.verdict}"
+                                    for r in c4.itertuples()) or "no ViT/DiffViT pair measured yet"))
     c5 = mech.alignment_claim(jac, method="probe")
-    rows.append({"id": "fig5_alignment", "claim": "Fig. 5: negative alignment of the branch gradients is dominant",
-                 "verdict": overall(c5["verdict"]),
-                 "detail": "; ".join(f"layer {r.layer + 1}: freq(cos<0) {r.freq:.3f}, {r.verdict}"
-                                     for r in c5.itertuples()) or "no DiffViT measured yet"})
-    rows[-1]["short"] = rows[-1]["detail"]
+    rows.append(claim_row("fig5_alignment", "Fig. 5: negative alignment of the branch gradients is dominant",
+                          overall(c5["verdict"]),
+                          "; ".join(f"layer {r.layer + 1}: freq(cos<0) {r.freq:.3f}, {r.verdict}"
+                                    for r in c5.itertuples()) or "no DiffViT measured yet"))
     return pd.DataFrame(rows)
 
 
@@ -153,8 +159,8 @@ def table2_claims(df):
         h = c[c["budget"] == head] if len(c) else c
         short = (f"Δ ASR at {unit} = {head:g}: {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
                  f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds" if len(h) else "no records yet")
-        rows.append({"id": cid, "claim": name, "verdict": overall(c["verdict"]) if len(c) else "not yet run",
-                     "detail": detail or "no records yet", "short": short})
+        rows.append(claim_row(cid, name, overall(c["verdict"]) if len(c) else "not yet run",
+                              detail or "no records yet", short))
     return pd.DataFrame(rows)
 
 
@@ -206,12 +212,11 @@ def table3_claims(df):
     detail = "; ".join(f"trained at {r.adv_eps:g}/255, attacked at {r.budget:g}/255: {r.verdict} "
                        f"(ASR {r.b_mean:.3f} → {r.a_mean:.3f})" for r in diag.itertuples())
     short = "; ".join(f"{r.adv_eps:g}: {r.b_mean:.2f} → {r.a_mean:.2f}" for r in diag.itertuples())
-    return pd.DataFrame([{"id": "table3_adv_training",
-                          "claim": "Table 3 (C6): adversarial training lowers DiffViT's ASR at its training budget",
-                          "verdict": overall(diag["verdict"]) if complete else "not yet run",
-                          "detail": detail or "no records yet",
-                          "short": ("ASR at the training budget, vanilla → trained: " + short) if short
-                          else "no records yet"}])
+    return pd.DataFrame([claim_row("table3_adv_training",
+                                   "Table 3 (C6): adversarial training lowers DiffViT's ASR at its training budget",
+                                   overall(diag["verdict"]) if complete else "not yet run",
+                                   detail or "no records yet",
+                                   ("ASR at the training budget, vanilla → trained: " + short) if short else None)])
 
 
 CLIP_CLAIMS = (("fig2b_pgd", "Fig. 2b: DiffCLIP ASR > CLIP ASR under PGD (zero-shot)", "pgd_linf", "ε", 1.0),
@@ -241,8 +246,8 @@ def clip_claims(df):
         h = c[c["budget"] == head] if len(c) else c
         short = "; ".join(f"{r.dataset}: Δ ASR at {unit} = {head:g}: {r.diff_mean:+.3f} [{r.diff_low:+.3f}, "
                           f"{r.diff_high:+.3f}] over {r.n_images} images" for r in h.itertuples()) or "no records yet"
-        rows.append({"id": cid, "claim": name, "verdict": overall(c["verdict"]) if len(c) else "not yet run",
-                     "detail": detail or "no records yet", "short": short})
+        rows.append(claim_row(cid, name, overall(c["verdict"]) if len(c) else "not yet run",
+                              detail or "no records yet", short))
     return pd.DataFrame(rows)
 
 
