@@ -227,13 +227,13 @@ def _save(path, cfg, net, opt, epoch, history, **extra) -> None:
                        "history": history, **extra}, path)
 
 
-def _model_config(cfg: dict) -> dict:
+def model_config_of(cfg: dict) -> dict:
     """The model part (``{"model": name, ...}``) of a training config."""
     return {k: v for k, v in cfg.items() if k == "model" or k in DEFAULT_CONFIG}
 
 
 def _model_from_checkpoint(ckpt: dict, path) -> torch.nn.Module:
-    model_cfg = _model_config(ckpt["config"])
+    model_cfg = model_config_of(ckpt["config"])
     model = model_from_config(model_cfg)
     try:
         model.load_state_dict(ckpt["model_state"])
@@ -381,7 +381,7 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
     ckpt = load_checkpoint(path, cfg) if path.exists() else None
 
     seed_everything(seed)
-    net = _model_from_checkpoint(ckpt, path) if ckpt else model_from_config(_model_config(cfg))
+    net = _model_from_checkpoint(ckpt, path) if ckpt else model_from_config(model_config_of(cfg))
     net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     start_epoch, history = 0, []
@@ -462,7 +462,7 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
 def _from_zoo(name, cfg, path, zoo, dev) -> TrainResult:
     """The finished model of zoo entry ``name`` (checked by ``dalib.models.zoo.load_entry``)."""
     entry = _zoo.load_entry(name, cfg, zoo)
-    net = model_from_config(_model_config(cfg))
+    net = model_from_config(model_config_of(cfg))
     try:
         net.load_state_dict(entry.state_dict)
     except RuntimeError as e:

@@ -106,9 +106,9 @@ def check_parameters(params: dict) -> None:
     """Validator of ``notebooks/experiments/clip.md``, before any kernel starts: the model and the
     weights agree, the weights exist (else the error names the file, where to put it and the
     online alternative), the dataset is a zero-shot one, and every budget and count is valid."""
+    from . import validate
     from .data import get_spec
     from .models.clip_weights import find_checkpoint, get_release
-    from . import validate
 
     model, weights = params["model"], params["weights"]
     if model not in ARCHS:

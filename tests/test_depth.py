@@ -90,3 +90,20 @@ def test_depth_claims_cover_cw_and_lipschitz():
     assert c.loc["fig3b_crossover", "verdict"] == "not yet run"  # no AutoAttack rows
     assert c.loc["fig3c_cw", "verdict"] == "reproduced"  # ViT's minimal norms are the smaller on every image
     assert c.loc["fig3d_lipschitz", "verdict"] == "reproduced" and "L(D=12) − L(D=1)" in c.loc["fig3d_lipschitz", "short"]
+
+
+def test_recipe_parameter_count_is_the_zoo_models_size_and_the_chapter_fits_the_zoo_budget():
+    """The page's zoo arithmetic: the count is that of the model the depth recipe trains, and the
+    chapter's 30 cpu models (3 seeds) fit in what the zoo's budget leaves beside the other chapters."""
+    from dalib.depth import depth_recipe, recipe_parameter_count
+    from dalib.models import count_parameters, create_model
+    from dalib.models.zoo import ZOO_BUDGET_BYTES
+
+    r = depth_recipe("cpu")
+    net = create_model("diffvit", depth=2, embed_dim=r["embed_dim"], num_heads=4, patch_size=r["patch_size"],
+                       num_classes=10, img_size=32, global_pool="avg")
+    assert recipe_parameter_count("diffvit", 2, "cpu") == count_parameters(net)
+    assert recipe_parameter_count("vit", 1, "cpu", embed_dim=128) > 5 * recipe_parameter_count("vit", 1, "cpu")
+    per_seed = sum(recipe_parameter_count(m, d, "cpu") for m in ("vit", "diffvit") for d in (1, 2, 4, 8, 12))
+    assert 3 * 4 * per_seed < 0.25 * ZOO_BUDGET_BYTES  # 13.2 MiB of 60: the rest holds the other chapters
+    assert depth_recipe("paper") == {"patch_size": 4}
