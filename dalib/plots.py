@@ -142,11 +142,13 @@ def scatter_by_group(df, x, y, group, xlabel, ylabel, title):
     return fig
 
 
-def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None):
+def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None,
+               bounds=(0.0, 1.0)):
     """ASR against the attack budget (paper Fig. 2a/2c, Tables 2 and 3 drawn as curves), one line
     per model. ``series``: ``{label: (summary, per_seed)}`` with ``summary`` a table of ``budget,
     mean, ci_low, ci_high`` (:func:`dalib.analysis.seed_summary`) and ``per_seed`` one of ``budget,
-    asr`` (or None). Lines: mean with t 95% CI over seeds (clipped to [0, 1]); dots: seeds.
+    asr`` (or None). Lines: mean with t 95% CI over seeds (clipped to ``bounds``, the range of a
+    rate; ``bounds=None`` for an unbounded quantity such as a Lipschitz estimate); dots: seeds.
     ``paper``: ``{label: {budget: ASR}}``, drawn as dashed lines with triangles. Colour from
     :data:`COLORS` by the label's first word, else the label's position."""
     plt = _plt()
@@ -156,7 +158,8 @@ def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction c
         color = COLORS.get(label.split()[0].lower(), f"C{i}")
         s = summ.sort_values("budget")
         shift = 1.0 + (0.03 * (i - (len(series) - 1) / 2) if logx else 0.0)
-        err = np.vstack([s["mean"] - s["ci_low"].clip(0, 1), s["ci_high"].clip(0, 1) - s["mean"]])
+        lo, hi = (s["ci_low"].clip(*bounds), s["ci_high"].clip(*bounds)) if bounds else (s["ci_low"], s["ci_high"])
+        err = np.vstack([s["mean"] - lo, hi - s["mean"]])
         ax.errorbar(s["budget"] * shift, s["mean"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=color,
                     label=f"{label}, mean ± 95% CI")
         if per is not None and len(per):
@@ -170,7 +173,11 @@ def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction c
         ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(budgets))
     ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if bounds:
+        ax.set_ylim(bounds[0], bounds[1] + 0.02 * (bounds[1] - bounds[0]))
+    else:
+        ax.set_ylim(bottom=0)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
