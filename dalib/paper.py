@@ -90,7 +90,7 @@ ARTIFACTS = [
     dict(id="Fig. 3c", claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
          paper="plot, no values", claims=["fig3c_cw"], **_DEPTH),
     dict(id="Fig. 3d", claim="Mean local Lipschitz estimates over layers rise with depth", paper="plot, no values",
-         claims=["fig3d_lipschitz"], **_DEPTH),
+         claims=["fig3d_lipschitz"], **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"}),
     dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
     dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
     dict(id="Table 2", claim=CLAIM_TABLE2,
