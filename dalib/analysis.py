@@ -21,7 +21,7 @@ import numpy as np
 from .records import unpack_flags
 from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
 
-__all__ = ["fmt_rate", "fmt_diff", "recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
+__all__ = ["attack_note", "fmt_rate", "fmt_diff", "recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
            "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
@@ -37,6 +37,22 @@ def fmt_rate(m, lo, hi, digits=3) -> str:
 def fmt_diff(m, lo, hi, digits=3) -> str:
     """'+mean [+low, +high]' for a difference of rates."""
     return f"{m:+.{digits}f}" if not np.isfinite(lo) else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def attack_note(rows) -> str:
+    """The attack of ``rows`` (one attack kind) as the records ran it, for a caption: its ``repr``
+    without the budget (``eps`` and the step ``alpha``, which follow it), and for AutoAttack the
+    version of the official package (records made before it was recorded say so)."""
+    import re
+
+    reprs = sorted({re.sub(r"\b(eps|alpha)=[^,]*, ", "", a) for a in rows["attack"]})  # one per attack
+    note = f"Attack: {'; '.join(f'`{r}`' for r in reprs)}"
+    if rows["attack_kind"].iloc[0] == "autoattack":
+        col = rows.get("pyautoattack_version")
+        vers = sorted(set(col.dropna())) if col is not None else []
+        note += (f", the official code (`pyautoattack` {', '.join(vers)})" if vers
+                 else ", the official code (`pyautoattack`; these records predate its version being recorded)")
+    return note + "."
 
 
 def recipe_check(df):

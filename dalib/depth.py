@@ -51,10 +51,10 @@ def recipe_parameter_count(model: str, depth: int, profile: str = "cpu", **recip
     return count_parameters(model_from_config(model_config_of(config_from_parameters(recipe_of(params)))))
 
 
-def depth_rows(df, recipe: dict | None = None, profile: str | None = None):
+def depth_rows(df, profile: str | None = None):
     """The depth chapter's rows of an ``asr_suite`` or ``propagation`` table: CIFAR-10, the depth
-    recipe (``param.recipe`` equal to ``recipe``, default :func:`depth_recipe` of ``profile``)."""
-    want = json.dumps(depth_recipe(profile) if recipe is None else recipe, sort_keys=True)
+    recipe (``param.recipe`` equal to :func:`depth_recipe` of ``profile``)."""
+    want = json.dumps(depth_recipe(profile), sort_keys=True)
     rec = df["param.recipe"].map(lambda r: json.dumps(r if isinstance(r, dict) else {}, sort_keys=True))
     ds = df["param.dataset"] if "param.dataset" in df else df.get("dataset")
     return df[(rec == want) & (ds == "cifar10")].copy()
@@ -178,8 +178,7 @@ def depth_claims(asr, lip_long=None):
     import pandas as pd
 
     from .analysis import l2_comparison
-    from .scorecard import claim_row
-    from .stats import mean_ci, verdict
+    from .stats import claim_row, mean_ci, verdict
 
     rows = []
     for cid, kind, name in (("fig3a_crossover", "pgd_linf", "Fig. 3a (C3): at 1/255 deep DiffViTs have a lower PGD ASR than ViTs"),

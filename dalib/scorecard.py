@@ -14,6 +14,8 @@ theory chapter, whose notebooks assert each printed slip's counterexample).
 
 from __future__ import annotations
 
+from .stats import claim_row
+
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "saturated", "not yet run", "blocked",
             "holds as printed", "corrected")
 LAMBDA_SWEEP = ("0.5", "0.7", "0.85", "0.9", "0.95")
@@ -31,15 +33,6 @@ def overall(verdicts) -> str:
     if any(x == "not reproduced" for x in v):
         return "not reproduced"
     return "inconclusive"
-
-
-def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",
-              short: str | None = None) -> dict:
-    """One row of a claims table (``{id, claim, verdict, detail, short}``: the scorecard, the
-    chapter pages); ``short``, the scorecard's one-line cell, defaults to ``detail``. Called with
-    the claim only, it is the row of a claim with no records yet."""
-    return {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
-            "short": detail if short is None else short}
 
 
 def depth1_claims(dfc):

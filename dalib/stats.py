@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 __all__ = ["mean_ci", "t_test_p", "holm", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict",
-           "VERDICTS", "PRACTICAL_MARGIN", "SATURATION"]
+           "claim_row", "VERDICTS", "PRACTICAL_MARGIN", "SATURATION"]
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "saturated")
 PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
@@ -202,3 +202,12 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
         return "not reproduced", (f"{ci} contains 0 and excludes the paper's difference "
                                   f"{paper_effect:+.3f}: an effect of that size is ruled out, a smaller one is not")
     return "inconclusive", f"{ci} contains 0{pooled}{size}"
+
+
+def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",
+              short: str | None = None) -> dict:
+    """One row of a claims table (``{id, claim, verdict, detail, short}``: the scorecard, the
+    chapter pages); ``short``, the scorecard's one-line cell, defaults to ``detail``. Called with
+    the claim only, it is the row of a claim with no records yet."""
+    return {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
+            "short": detail if short is None else short}

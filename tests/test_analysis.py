@@ -120,3 +120,18 @@ def test_cw_curve_full_budget_and_l2_comparison():
     c = l2_comparison(df, a={"model": "vit"}, b={"model": "diffvit"})
     assert c["verdict"] == "reproduced" and all(r["stat"] == 1.0 for r in c["per_seed"])
     assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "not reproduced"
+
+
+def test_attack_note_names_each_attack_once_and_autoattacks_version():
+    import pandas as pd
+
+    from dalib.analysis import attack_note
+
+    pgd = pd.DataFrame({"attack_kind": ["pgd_linf"] * 2,
+                        "attack": ["PGD(eps=0.0039, alpha=0.001, steps=10, seed=0)",
+                                   "PGD(eps=0.0157, alpha=0.0039, steps=10, seed=0)"]})
+    assert attack_note(pgd) == "Attack: `PGD(steps=10, seed=0)`."
+    aa = pd.DataFrame({"attack_kind": ["autoattack"], "attack": ["AutoAttack(eps=0.0039, norm='Linf', seed=0)"],
+                       "pyautoattack_version": ["0.2.0"]})
+    assert attack_note(aa) == "Attack: `AutoAttack(norm='Linf', seed=0)`, the official code (`pyautoattack` 0.2.0)."
+    assert "predate" in attack_note(aa.drop(columns="pyautoattack_version"))
