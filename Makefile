@@ -9,11 +9,13 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 
-.PHONY: install test test-slow results book check-book benchmarks clean-book help
+.PHONY: install install-lab lab test test-avx2 test-slow results book check-book benchmarks clean-book help
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
 	@echo "make test                              install and run the fast test suite"
+	@echo "make test-avx2                         the fast suite again with PyTorch, MKL and oneDNN limited to AVX2"
+	@echo "make lab                               install JupyterLab (pinned extra) and open the notebooks in it"
 	@echo "make test-slow                         also run tests marked slow"
 	@echo "make results [PROFILE=...]             run every pending experiment notebook of a profile"
 	@echo "make check-book                        headless-Chromium checks of the built book"
@@ -31,6 +33,26 @@ $(STAMP): requirements.txt requirements-lock.txt requirements-nodeps.txt require
 
 test: install
 	$(PY) -m pytest -q -m "not slow and not browser"
+
+# The same suite with the CPU kernels limited to AVX2 (no AVX-512, no AMX): floats round otherwise
+# there, so a test that compares them exactly passes on one CPU and fails on another
+AVX2_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+test-avx2: install
+	$(AVX2_ENV) $(PY) -m pytest -q -m "not slow and not browser" -p no:cacheprovider
+
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+install-lab: $(LAB_STAMP)
+
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(PIP) install --disable-pip-version-check -q -r requirements-lab.txt -c requirements-lock.txt
+	mkdir -p $(dir $(LAB_SETTINGS))
+	# MyST .md files open as notebooks (jupytext), not as text
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)
+	touch $(LAB_STAMP)
+
+lab: install-lab
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/experiments
 
 test-slow: install
 	$(PY) -m pytest -q -m "not browser"

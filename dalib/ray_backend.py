@@ -56,8 +56,11 @@ def run_plans(plans, root, *, address=None, max_retries: int = 2, progress: bool
     ray = _import_ray()
     from tqdm.auto import tqdm
 
+    for pl in plans:  # before connecting: a device no task can have fails here, not on a node
+        check_task_device(pl)
+
     if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False, **(init_kwargs or {}))
+        _connect(ray, address, init_kwargs)
     remote = ray.remote(_execute_task)
     todo = {pl.key: pl for pl in plans}
     attempts = {k: 0 for k in todo}
@@ -76,14 +79,81 @@ def run_plans(plans, root, *, address=None, max_retries: int = 2, progress: bool
         key = running.pop(ref)
         try:
             ray.get(ref)
-        except Exception as err:  # a failing notebook, a dead worker or node: retry a bounded number of times
-            if attempts[key] <= max_retries:
+        except Exception as err:
+            # a dead worker or node is retried a bounded number of times; a failed notebook (its
+            # cell raised, its kernel died, a bad device) would fail the same way again: never
+            if attempts[key] <= max_retries and is_lost_worker(err, ray):
                 retried += 1
                 running[submit(todo[key])] = key
                 continue
-            failed[key] = f"{type(err).__name__}: {err}"
+            failed[key] = _one_line(err)
         else:
             done.append(key)
         bar.update(1)
     bar.close()
     return {"done": done, "failed": failed, "retried": retried, "wall_time_s": time.perf_counter() - t0}
+
+
+# the errors of a task whose worker process or node went away, not of the task's own code
+_LOST = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError", "ObjectLostError",
+         "OwnerDiedError", "OutOfMemoryError", "TaskCancelledError")
+
+
+def is_lost_worker(err: BaseException, ray=None) -> bool:
+    """True if ``err`` (from ``ray.get``) means the task's worker or node was lost, so that a
+    resubmission may succeed; False for an error raised by the task itself (``RayTaskError``
+    wrapping a failed notebook), which would fail again."""
+    ray = ray or _import_ray()
+    lost = tuple(getattr(ray.exceptions, n) for n in _LOST if hasattr(ray.exceptions, n))
+    task_error = getattr(ray.exceptions, "RayTaskError", ())
+    if isinstance(err, task_error) and not isinstance(err, lost):
+        return False
+    return isinstance(err, lost)
+
+
+def _one_line(err: BaseException) -> str:
+    cause = getattr(err, "cause", None)  # RayTaskError: the task's own exception
+    e = cause if isinstance(cause, BaseException) else err
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def _connect(ray, address, init_kwargs=None) -> None:
+    """``ray.init`` with one clear line instead of Ray's traceback when the cluster at ``address``
+    cannot be joined (wrong address, or token authentication on one side only)."""
+    try:
+        ray.init(address=address, log_to_driver=False, **(init_kwargs or {}))
+    except Exception as e:
+        from dalib.notebooks import RunError
+
+        auth = getattr(ray.exceptions, "AuthenticationError", ())
+        token_hint = ("Ray's token authentication: if the cluster was started with RAY_AUTH_MODE=token, "
+                      "give this client its token (RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH; `ray get-auth-token` "
+                      "prints it on the head node); if it was started without it, set RAY_AUTH_MODE=disabled "
+                      "here (a token file left in ~/.ray by an earlier local run turns it on)")
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        where = address or "$RAY_ADDRESS or a new local instance"
+        raise RunError(f"could not connect to Ray at {where}: {type(e).__name__}: {first}. "
+                       + (token_hint if isinstance(e, auth) or "auth" in str(e).lower() or "token" in str(e).lower()
+                          else f"Check the address (`ray status` on the head node); if the cluster uses token "
+                               f"authentication, see {token_hint}")) from None
+
+
+def check_task_device(plan) -> None:
+    """A run's ``device`` must exist inside its Ray task: Ray sets ``CUDA_VISIBLE_DEVICES`` to the
+    task's ``num_gpus`` GPUs, so ``cuda:N`` needs ``N < num_gpus`` (and ``cuda`` at least one).
+    Raises :class:`~dalib.notebooks.RunError` naming the run and the fix."""
+    import re
+
+    from dalib.notebooks import RunError
+
+    dev = plan.params.get("device")
+    m = re.fullmatch(r"cuda(?::(\d+))?", dev) if isinstance(dev, str) else None
+    if not m:
+        return
+    gpus = resources(plan)["num_gpus"]
+    need = int(m.group(1) or 0) + 1
+    if gpus < need:
+        raise RunError(f"{plan.nb.rel} key {plan.key}: device={dev!r} needs {need} GPU(s) in its Ray task, "
+                       f"which gets {gpus:g} (front matter dalib.resources.{plan.profile}.num_gpus); "
+                       f"declare num_gpus >= {need}, or use device='auto'")

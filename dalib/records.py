@@ -46,6 +46,52 @@ class RecordNotFoundError(FileNotFoundError):
     """No record exists for a notebook stem and profile (the message names the command that makes one)."""
 
 
+class CorruptRecordError(ValueError):
+    """A record file that does not parse, or lacks a field every record has (a truncated copy, a
+    bad merge). The message names the file and the fix; the runner treats the run as not done."""
+
+
+# the fields the runner writes into every record (see dalib.run.execute); a record without one of
+# them was not written whole by the runner
+REQUIRED_FIELDS = {"notebook": str, "stem": str, "key": str, "profile": str, "params": dict,
+                   "overrides": dict, "finished": str, "tables": dict}
+
+
+def record_problem(path) -> str | None:
+    """Why the record file ``path`` is not a whole record (does not parse, not an object, a field
+    missing or of the wrong type, a table that is not a list of rows), or None if it is whole."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            rec = json.load(f)
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text ({e.reason})"
+    except json.JSONDecodeError as e:
+        return f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+    if not isinstance(rec, dict):
+        return f"not a JSON object but {type(rec).__name__}"
+    for name, typ in REQUIRED_FIELDS.items():
+        if name not in rec:
+            return f"field {name!r} is missing"
+        if not isinstance(rec[name], typ):
+            return f"field {name!r} is {type(rec[name]).__name__}, not {typ.__name__}"
+    for t, rows in rec["tables"].items():
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            return f"table {t!r} is not a list of row objects"
+    for t, state in (rec.get("row_state") or {}).items():
+        if not isinstance(state, list) or len(state) != len(rec["tables"].get(t, [])):
+            return f"row_state of table {t!r} does not have one entry per row"
+    return None
+
+
+def _corrupt(path, problem: str) -> CorruptRecordError:
+    p = Path(path)
+    stem = p.parent.name
+    return CorruptRecordError(
+        f"record {p} is corrupt: {problem}. Fix: restore it (`git checkout -- {p}`) if it is committed, "
+        f"else delete it and its notebook (`rm {p} {p.with_suffix('.ipynb')}`) and rerun "
+        f"`python -m dalib.run {stem}`, which makes the missing records again")
+
+
 # --------------------------------------------------------------------------------------------
 # paths
 
@@ -212,7 +258,11 @@ def _records(stem: str, profile: str | None, root: Path | None, runs: str) -> li
 
 
 def read_record(path) -> dict:
-    """One record as a dict."""
+    """One record as a dict; :class:`CorruptRecordError` (naming the file and the fix) if it is not
+    a whole record (:func:`record_problem`)."""
+    problem = record_problem(path)
+    if problem is not None:
+        raise _corrupt(path, problem)
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -260,8 +310,11 @@ def _relpath(p: Path, root: Path) -> str:
         return str(p)
 
 
+CUSTOM = (False, True, "only")
+
+
 def load_rows(stem: str, table: str = "results", profile: str | None = None, root: Path | None = None,
-              runs: str = "current"):
+              runs: str = "current", custom=False):
     """All rows of table ``table`` from every record of notebook ``stem`` under ``profile``
     (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
     ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
@@ -274,13 +327,30 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
     the ``param.*`` columns, ``custom`` is True for ``-p`` runs), so an edited notebook never
     silently mixes stale rows in; ``"all"`` includes stale records too.
 
-    Raises :class:`RecordNotFoundError` naming the command that produces a record.
+    ``custom`` picks by origin: ``False`` (default) reads only the runs the notebook's own profile
+    and sweep make, so that a user's ``python -m dalib.run NOTEBOOK -p ...`` run never enters a
+    chapter's statistics (a second seed-0 model, say); ``True`` adds the ``-p`` runs (column
+    ``custom`` tells them apart), ``"only"`` reads only them.
+
+    Raises :class:`RecordNotFoundError` naming the command that produces a record, and
+    :class:`CorruptRecordError` naming a record file that is not whole.
     """
     import pandas as pd
 
+    if custom not in CUSTOM:
+        raise ValueError(f"custom must be one of {CUSTOM}, got {custom!r}")
     profile = current_profile(profile)
     root = Path(root or project_root())
     recs = _records(stem, profile, root, runs)
+    n_any = len(recs)
+    if custom is not True:
+        recs = [(r, p) for r, p in recs if bool(r.get("overrides")) == (custom == "only")]
+    if not recs and n_any:
+        which = "-p runs" if custom == "only" else "runs of its profile or sweep"
+        raise RecordNotFoundError(
+            f"notebook {stem!r} has {n_any} record(s) under profile {profile!r}, but no {which} "
+            f"(custom={custom!r}); pass custom=True to read every record, or run "
+            f"`{_producer_command(stem, profile)}`")
     if not recs:
         others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
         hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
@@ -312,7 +382,8 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
             notebook=rec.get("notebook"),
             **{k: v for k, v in rec.items() if k.endswith("_version")},  # python_version, torch_version, ...
         )
-        frames.append(pd.DataFrame([{**row, **prov} for row in rows]))
+        state = rec.get("row_state", {}).get(table) or [{}] * len(rows)  # cache-dependent fields, if any
+        frames.append(pd.DataFrame([{**row, **st, **prov} for row, st in zip(rows, state)]))
     if not seen_table:
         tables = sorted({t for rec, _ in recs for t in rec.get("tables", {})})
         raise RecordNotFoundError(

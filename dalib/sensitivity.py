@@ -181,8 +181,11 @@ def check_parameters(params: dict) -> None:
     from dalib.metrics.maps import check_wrt
     from dalib.train import check_recipe
 
+    from dalib.data import get_spec
+
     for name in ("n_images", "n_samples", "ascent_steps", "power_iter", "n_probes", "pgd_steps", "batch_size"):
         validate.count(params, name)
+    validate.within_split(get_spec(params.get("dataset", "cifar10")), params["n_images"], "n_images")
     for name in ("n_exact", "n_worst", "n_fig"):
         validate.count(params, name, 0, params["n_images"], "n_images")
     validate.number(params, "lip_eps", 0, 255)

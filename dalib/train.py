@@ -119,14 +119,20 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
     normalisation (unless ``model_config`` sets them) and must agree with ``num_classes``."""
     model_config = _dataset_defaults(dataset, dict(model_config or {}))
     model_cfg = validated_config(model, **model_config)  # validates name and keys, builds nothing
-    for key, v in (("epochs", epochs), ("batch_size", batch_size), ("adv_steps", adv_steps)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{key} must be a positive int, got {v!r}")
-    for key, v in (("n_train", n_train), ("n_test", n_test)):
-        if v is not None and (not isinstance(v, int) or v < 1):
+    for key, v, high in (("epochs", epochs, MAX_EPOCHS), ("batch_size", batch_size, MAX_BATCH),
+                         ("adv_steps", adv_steps, 1000)):
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= high:
+            raise ValueError(f"{key} must be an int in [1, {high}], got {v!r}")
+    sizes = _split_sizes(dataset)
+    for key, v, split in (("n_train", n_train, "train"), ("n_test", n_test, "eval")):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ValueError(f"{key} must be a positive int or None (whole split), got {v!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive float, got {lr!r}")
+        if v is not None and sizes.get(split) and v > sizes[split][1]:
+            name, size = sizes[split]
+            raise ValueError(f"{key}={v} exceeds the {size} images of {dataset}/{name}; give at most {size}, "
+                             "or None for the whole split")
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr <= 10):
+        raise ValueError(f"lr must be a number in (0, 10], got {lr!r}")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; valid: {list(LR_SCHEDULES)}")
     if not (isinstance(adv_eps, (int, float)) and 0 <= adv_eps <= 255):
@@ -138,6 +144,25 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
             "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
             "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "precision": precision,
             "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
+
+
+MAX_EPOCHS = 10_000  # the paper trains 100 (300 on CIFAR-100); beyond this a value is a typo
+MAX_BATCH = 65_536
+
+
+def _split_sizes(dataset) -> dict:
+    """``{"train": (split, size), "eval": (split, size)}`` of a registered dataset, where its spec
+    knows the sizes (empty for in-memory data)."""
+    if str(dataset).startswith("tensors:"):
+        return {}
+    from .data import get_spec
+
+    spec = get_spec(dataset)
+    out = {}
+    for role, split in (("train", spec.train_split), ("eval", spec.eval_split)):
+        if split is not None and spec.sizes.get(split):
+            out[role] = (split, spec.sizes[split])
+    return out
 
 
 def _dataset_defaults(dataset, model_config: dict) -> dict:

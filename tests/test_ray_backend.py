@@ -18,8 +18,9 @@ from test_run import DEMO  # noqa: E402
 
 FLAKY = DEMO.replace('fail = False  # raise inside the notebook',
                      'fail = False  # raise inside the notebook\nflaky = ""  # fail once: while this file is absent')
+# the first attempt kills its Ray worker (the kernel's parent), as a lost node or an OOM kill would
 FLAKY = FLAKY.replace('if fail:\n', 'if flaky and not os.path.exists(flaky):\n    Path(flaky).touch()\n'
-                      '    raise RuntimeError("first attempt fails")\nif fail:\n')
+                      '    import signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(60)\nif fail:\n')
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,49 @@ def test_ray_backend_retries_a_bounded_number_of_times(cluster, tmp_path, monkey
     out = run_plans(plans, tmp_path, max_retries=1, progress=False)
     flaky, failing = plans
     assert out["done"] == [flaky.key] and list(out["failed"]) == [failing.key]
-    assert out["retried"] == 2  # the flaky run once, the failing run once (then given up)
+    assert out["retried"] == 1  # the lost worker's run once; a failing notebook never (it would fail again)
+    assert "ValueError: selftest failure requested" in out["failed"][failing.key]
     assert flaky.record.exists() and not failing.record.exists() and not failing.executed.exists()
+
+
+def test_ray_retries_only_lost_workers():
+    from dalib.ray_backend import is_lost_worker
+
+    assert is_lost_worker(ray.exceptions.WorkerCrashedError())
+    assert is_lost_worker(ray.exceptions.NodeDiedError("node gone"))
+    assert not is_lost_worker(ray.exceptions.RayTaskError("f", "tb", ValueError("a cell raised")))
+    assert not is_lost_worker(RuntimeError("anything else"))
+
+
+def test_a_device_no_task_can_have_fails_before_submission(tmp_path, monkeypatch):
+    from dalib.notebooks import RunError
+    from dalib.ray_backend import check_task_device
+
+    monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
+    _project(tmp_path, DEMO, "{cpu: {n: [1]}}")
+    nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)
+    monkeypatch.setenv("DALIB_DEVICE_CHECK", "cluster")  # what --backend ray sets: no local CUDA check
+    pl = runner.plan(nb, "cpu", {"device": "cuda:9"}, tmp_path)
+    with pytest.raises(RunError, match=r"device='cuda:9' needs 10 GPU\(s\) in its Ray task, which gets 0"):
+        check_task_device(pl)
+    check_task_device(runner.plan(nb, "cpu", {"device": "cpu"}, tmp_path))
+
+
+def test_a_cluster_that_refuses_the_connection_gives_one_line(monkeypatch):
+    from dalib.notebooks import RunError
+    from dalib.ray_backend import _connect
+
+    class FakeRay:
+        exceptions = ray.exceptions
+
+        @staticmethod
+        def init(**kw):
+            raise ConnectionError("Failed to authenticate: token mismatch\n  (many more lines)")
+
+    with pytest.raises(RunError) as e:
+        _connect(FakeRay, "127.0.0.1:6380")
+    msg = str(e.value)
+    assert "\n" not in msg and "127.0.0.1:6380" in msg and "RAY_AUTH_MODE=disabled" in msg and "RAY_AUTH_TOKEN" in msg
 
 
 def test_declared_gpu_reaches_the_kernel(cluster, tmp_path, monkeypatch):

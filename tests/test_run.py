@@ -290,13 +290,13 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     assert not (proj / "results/cpu/.staging").exists()
 
     # load_rows round trip
-    df = load_rows("demo")
+    df = load_rows("demo", custom=True)  # a -p run: not among the profile's own runs
     assert df["value"].tolist() == [0.0, 2.0, 4.0]
     assert set(df["param.scale"]) == {2.0} and set(df["record"]) == {f"results/cpu/demo/{pl.key}.json"}
     for col in ("git_commit", "profile", "device", "wall_time_s", "torch_version", "pyautoattack_version"):
         assert df[col].notna().all()
     assert rec["pyautoattack_version"] == df["pyautoattack_version"].iloc[0]  # the AutoAttack rows state it
-    assert load_rows("demo", table="summary")["total"].tolist() == [6.0]
+    assert load_rows("demo", table="summary", custom="only")["total"].tolist() == [6.0]
     assert f"results/cpu/demo/{pl.key}.json" in caption_source(df)
     assert "notebooks/experiments/demo.md" in caption_source(df)
     import pandas as pd
@@ -323,8 +323,8 @@ def test_run_writes_record_skips_then_force_reruns(proj):
     nb_path = proj / "notebooks/experiments/demo.md"
     nb_path.write_text(nb_path.read_text() + "\n```{code-cell} ipython3\nprint('an edit')\n```\n")
     with pytest.raises(FileNotFoundError, match="stale"):
-        load_rows("demo")
-    assert len(load_rows("demo", runs="all")) == 3
+        load_rows("demo", custom=True)
+    assert len(load_rows("demo", runs="all", custom=True)) == 3
 
 
 def test_failing_notebook_exits_nonzero_with_the_error_and_no_record(proj):
@@ -441,7 +441,7 @@ def test_legacy_record_keys_still_count(proj):
     again = runner.plan(nb, "cpu", {"scale": "3.0"}, proj)
     assert again.done and again.existing == pl.legacy_record
     assert records_for("demo") == [pl.legacy_record]
-    assert load_rows("demo")["value"].tolist() == [0.0, 3.0, 6.0]
+    assert load_rows("demo", custom=True)["value"].tolist() == [0.0, 3.0, 6.0]
     r = cli(proj, "demo", "-p", "scale=3.0")
     assert r.returncode == 0 and "up to date" in r.stdout and pl.legacy_record.name in r.stdout
     r = cli(proj, "demo", "-p", "scale=3.0", "--force")
@@ -476,7 +476,7 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
 @pytest.mark.parametrize("stem, override, message", [
     ("train", "model=vitt", "unknown model 'vitt'"),
     ("train", "depth=0", "'depth' must be a positive int, got 0"),
-    ("train", "lr=-1", "lr must be a positive float, got -1"),
+    ("train", "lr=-1", "lr must be a number in (0, 10], got -1"),
     ("asr", "depth=0", "'depth' must be a positive int, got 0"),
     ("asr", "n_eval_cw=5000", "n_eval_cw must be an int in [0, n_eval=1000], got 5000"),
     ("asr", "eps=[0]", "eps must be a list of budgets in (0, 255] (units of 1/255), got [0]"),

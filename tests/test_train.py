@@ -137,7 +137,7 @@ def test_bad_config_errors_before_compute(tmp_path):
         train_config("vit", TINY, dataset=mem, lr_schedule="step")
     with pytest.raises(ValueError, match=r"unknown model"):
         train_config("resnet")
-    with pytest.raises(ValueError, match=r"epochs must be a positive int"):
+    with pytest.raises(ValueError, match=r"epochs must be an int in \[1, 10000\], got 0"):
         train_config("vit", TINY, dataset=mem, epochs=0)
     assert train_config("vit", TINY, dataset=mem) != train_config("diffvit", TINY, dataset=mem)
 

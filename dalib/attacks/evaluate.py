@@ -239,6 +239,9 @@ def check_asr_parameters(params: dict) -> None:
         validate.budgets(params, name, nonempty=name == "eps")
     validate.budgets(params, "patch_w", 1024, unit="pixels")
     n = validate.count(params, "n_eval")
+    from dalib.data import get_spec
+
+    validate.within_split(get_spec(params.get("dataset", "cifar10")), n, "n_eval")
     for name in ("n_eval_aa", "n_eval_cw"):
         validate.count(params, name, 0, n, "n_eval")
     for name in ("steps", "n_restarts", "batch_size", "n_boot"):

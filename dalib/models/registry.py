@@ -42,6 +42,11 @@ def _check_config(name, config):
         pass
     elif isinstance(lam, numbers.Real) and not isinstance(lam, bool):
         c["lambda_init"] = float(lam)
+        # A1 - lambda A2 with output scale (1 - lambda_init): lambda_init = 1 zeroes the output, a
+        # negative one adds the second map; the paper and Diff Transformer use (0, 1) (0.2 to 0.95)
+        if not 0.0 <= c["lambda_init"] < 1.0:
+            raise ValueError(f"{name}: lambda_init must lie in [0, 1) (the paper uses 0.5 to 0.95; "
+                             f"'schedule' gives 0.2 to 0.8), got {lam!r}")
     else:
         raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}")
     if not isinstance(c["mlp_ratio"], numbers.Real) or c["mlp_ratio"] <= 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 from dalib.notebooks import KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
 from dalib.records import project_root
 
-from .execute import _main_thread, execute
+from .execute import _main_thread, _on_sigterm, _Terminated, execute
 from .notebook import _rel, load_notebook
 from .params import parse_overrides
 from .plan import Plan, plan, profile_plans
@@ -64,6 +64,11 @@ def main(argv=None) -> int:
     except RunError as e:
         print(f"dalib.run: error: {e}", file=sys.stderr)
         return 2
+    if args.backend == "ray":  # a device is checked against the GPUs each Ray task gets, not this machine's
+        import os
+
+        from dalib.validate import DEVICE_CHECK_ENV
+        os.environ[DEVICE_CHECK_ENV] = "cluster"
     if _main_thread():  # Ctrl-C / kill -INT interrupt the run even if SIGINT was ignored by the parent shell
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -81,10 +86,13 @@ def main(argv=None) -> int:
             plans = where_filter(plans, args.where)
             if args.list:
                 for pl in plans:
-                    state = "done   " if pl.done else "pending"
+                    problem = pl.problem
+                    state = "done   " if pl.done else "CORRUPT" if problem else "pending"
                     point = f"  sweep {_fmt_params(pl.sweep)}" if pl.sweep else ""
                     print(f"{state} {pl.nb.kind:10s} {pl.nb.rel}  [{args.profile}] key {pl.key}{point}")
                     print(f"        {_fmt_params(pl.params)}")
+                    if problem:
+                        print(f"        record {_rel(pl.existing, root)} is corrupt: {problem} (a run rewrites it)")
                 return 1 if broken else 0
             return max(_run_many(plans, root, args), 1 if broken else 0)
         if not args.notebook:
@@ -157,18 +165,44 @@ def _parse_shard(text):
     return int(m.group(1)), int(m.group(2))
 
 
+def _die_with_parent() -> None:
+    """In a shard process (before exec): ask Linux to send SIGTERM when the ``--jobs`` parent
+    dies, ``kill -9`` included, so that no shard runs on under init after its job ended (Slurm,
+    ``timeout``). Elsewhere a no-op: there only SIGTERM and SIGINT of the parent are forwarded."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_jobs(argv: list[str], jobs: int) -> int:
-    """Run ``python -m dalib.run <argv> --shard k/jobs`` for k = 0..jobs-1 in parallel; worst exit code."""
-    procs = [subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"])
-             for k in range(jobs)]
+    """Run ``python -m dalib.run <argv> --shard k/jobs`` for k = 0..jobs-1 in parallel; worst exit
+    code. SIGTERM and SIGINT to this parent reach every shard (each stops its run, which leaves no
+    record and no staging), and a shard dies with its parent."""
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    procs = [subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"],
+                              preexec_fn=preexec) for k in range(jobs)]
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         codes = [p.wait() for p in procs]
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM turned into _Terminated
+        sig = signal.SIGTERM if isinstance(e, _Terminated) else signal.SIGINT
         for p in procs:
-            p.send_signal(signal.SIGINT)
+            if p.poll() is None:
+                p.send_signal(sig)
         for p in procs:
-            p.wait()
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         raise
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return max(codes)
 
 
@@ -218,15 +252,17 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
         t0 = time.perf_counter()
         try:
             execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
-        except RunError as e:
+        except RunError as e:  # this run only: the sweep goes on
             print(f"{tag}: FAILED after {time.perf_counter() - t0:.0f} s\n{e}", file=sys.stderr, flush=True)
-            failed.append(pl.nb.rel)
+            kept = getattr(e, "kept", None)
+            failed.append(f"{pl.nb.rel} key {pl.key}: {getattr(e, 'reason', str(e).splitlines()[0])}"
+                          + (f" (notebook kept: {_rel(kept, root)})" if kept else ""))
             continue
         print(f"{tag}: done in {time.perf_counter() - t0:.0f} s -> {_rel(pl.record, root)}", flush=True)
     print(f"dalib.run: {len(todo) - len(failed)} run, {len(failed)} failed, "
           f"{n - len(todo)} up to date ({time.perf_counter() - t_all:.0f} s)")
     if failed:
-        print("dalib.run: failed: " + ", ".join(failed), file=sys.stderr)
+        print("dalib.run: failed runs:\n" + "\n".join(f"  {f}" for f in failed), file=sys.stderr)
         return 1
     return 0
 

@@ -32,6 +32,23 @@ def format_record(record: dict) -> str:
     return text + ',\n "tables": {\n' + ",\n".join(tables) + ("\n }\n}\n" if tables else " }\n}\n")
 
 
+# row fields that say what the run found cached (a zoo entry, a checkpoint), not what it computed:
+# kept beside the rows (record["row_state"]) so that a rerun changes provenance fields only
+# (dalib.records.load_rows puts them back as columns)
+VOLATILE_FIELDS = ("source", "trained_now")
+
+
+def split_row_state(tables: dict) -> dict:
+    """Pop :data:`VOLATILE_FIELDS` out of every row of ``tables`` (in place); return them as
+    ``{table: [{field: value} per row]}`` for the tables that had any."""
+    state = {}
+    for name, rows in tables.items():
+        per_row = [{k: r.pop(k) for k in VOLATILE_FIELDS if k in r} for r in rows]
+        if any(per_row):
+            state[name] = per_row
+    return state
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM turned into an exception so clean-up (kernel shutdown, staging removal) runs."""
 
@@ -62,10 +79,12 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
 
     staging_root = results_dir(root) / p.profile / ".staging"
     _remove_dead_staging(staging_root)
-    run_dir = staging_root / f"{p.nb.stem}-{p.key}-{os.getpid()}"
+    # named by host and pid: on a cluster with a shared results/, pids of two hosts can coincide
+    run_dir = staging_root / f"{p.nb.stem}-{p.key}-{_host_tag()}-{os.getpid()}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
+    (run_dir / OWNER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
     out_nb = run_dir / f"{p.key}.ipynb"
     old_env = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROFILE_ENV)}
     os.environ[RUN_DIR_ENV] = str(run_dir)
@@ -81,18 +100,17 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
                 cwd=str(root), progress_bar=progress, log_output=log_output, report_mode=False,
             )
         except pm.PapermillExecutionError as e:
-            failed = staging_root / f"failed-{p.nb.stem}-{p.key}.ipynb"
-            if out_nb.exists():
-                os.replace(out_nb, failed)
             tb = _strip_ansi("\n".join(e.traceback[-12:])) if e.traceback else ""
-            raise RunError(
-                f"{p.nb.rel} failed in cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}\n{tb}\n"
-                f"(executed notebook kept for inspection: {failed.relative_to(root)}; no record written)"
-            ) from None
+            raise _failed(p, out_nb, staging_root, root, f"failed in cell {e.exec_count or e.cell_index}: "
+                          f"{e.ename}: {e.evalue}", tb) from None
+        except Exception as e:  # the kernel died (killed for memory, say), a cell timed out, ...
+            raise _failed(p, out_nb, staging_root, root, f"failed: {type(e).__name__}: "
+                          f"{_strip_ansi(str(e)).strip().splitlines()[0] if str(e).strip() else ''}", "") from None
         wall = time.perf_counter() - t0
         tables = {}
         for t in sorted((run_dir / "tables").glob("*.json")):
             tables[t.stem] = json.loads(t.read_text(encoding="utf-8"))
+        row_state = split_row_state(tables)
         meta_path = run_dir / "meta.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         device = meta.pop("device", None)
@@ -118,6 +136,7 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
             "cpu_count": os.cpu_count(),
             "executed_notebook": p.executed.name,
             "meta": meta,
+            "row_state": row_state,
             "tables": tables,
         }
         if not tables:
@@ -144,14 +163,60 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
             pass
 
 
+OWNER_FILE = ".owner.json"  # in each staging folder: {"host", "pid"} of the run that made it
+
+
+def _host_tag() -> str:
+    """This host's name, reduced to letters, digits, '.' and '_' (it goes into a folder name)."""
+    return re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname()) or "host"
+
+
+class RunFailed(RunError):
+    """One run failed (its notebook raised, its kernel died, ...): ``reason`` is one line,
+    ``kept`` the executed notebook kept for inspection (or None)."""
+
+    def __init__(self, message: str, reason: str, kept: Path | None):
+        super().__init__(message)
+        self.reason, self.kept = reason, kept
+
+    def __reduce__(self):  # picklable (a Ray task returns it to the driver)
+        return (type(self), (self.args[0], self.reason, self.kept))
+
+
+def _failed(p: Plan, out_nb: Path, staging_root: Path, root: Path, reason: str, tb: str) -> RunFailed:
+    """Keep the executed (partial) notebook of a failed run in staging and say why it failed."""
+    kept = staging_root / f"failed-{p.nb.stem}-{p.key}-{_host_tag()}.ipynb"
+    if out_nb.exists():
+        os.replace(out_nb, kept)
+    else:
+        kept = None
+    where = (f"executed notebook kept for inspection: {_relative(kept, root)}" if kept
+             else "the kernel wrote no notebook")
+    return RunFailed(f"{p.nb.rel} {reason}\n{tb}\n({where}; no record written)".replace("\n\n(", "\n("),
+                     reason, kept)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _remove_dead_staging(staging_root: Path) -> None:
-    """Remove staging folders left by runs that were killed outright (SIGKILL, power loss)."""
-    for d in staging_root.glob("*-*-*"):
-        pid = d.name.rsplit("-", 1)[-1]
-        if not (d.is_dir() and pid.isdigit()):
+    """Remove staging folders left by runs of *this host* that were killed outright (SIGKILL,
+    power loss). A folder of another host (a cluster sharing results/) is never touched: its pid
+    means nothing here. Folders without an owner file (an older runner's) are left alone."""
+    me = socket.gethostname()
+    for d in staging_root.glob("*-*"):
+        try:
+            owner = json.loads((d / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(owner, dict) or owner.get("host") != me or not isinstance(owner.get("pid"), int):
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(owner["pid"], 0)
         except ProcessLookupError:
             shutil.rmtree(d, ignore_errors=True)
         except PermissionError:

@@ -63,26 +63,60 @@ _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: l
            ast.Mod: lambda a, b: a % b}
 
 
+INT_LIMIT = 2 ** 63  # |int| beyond int64 is no count, seed or budget; bounding each step bounds the work
+
+
+class LiteralRefused(ValueError):
+    """A value that parses as a Python expression but is refused (too large, not finite, ...):
+    an error, never the string fallback."""
+
+
+def _bounded(v, text: str):
+    import math
+
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and abs(v) > INT_LIMIT:
+        raise LiteralRefused(f"{text} is larger than 2**63 in magnitude")
+    if isinstance(v, float) and not math.isfinite(v):
+        raise LiteralRefused(f"{text} is not a finite number ({v!r})")
+    if isinstance(v, (list, tuple, set)):
+        for x in v:
+            _bounded(x, text)
+    if isinstance(v, dict):
+        for x in v.values():
+            _bounded(x, text)
+    return v
+
+
 def literal_value(node):
-    """``ast.literal_eval`` plus arithmetic on numbers (``eps = 8 / 255``); ValueError otherwise."""
+    """``ast.literal_eval`` plus arithmetic on numbers (``eps = 8 / 255``); ValueError otherwise,
+    :class:`LiteralRefused` (a ValueError) for a value refused outright: an int beyond 2**63 in
+    magnitude at any step (``10**9**9`` is refused after one small power, not computed), or a
+    float that is not finite (``1e999``)."""
+    text = ast.unparse(node)
     try:
-        return ast.literal_eval(node)
-    except ValueError:
+        return _bounded(ast.literal_eval(node), text)
+    except LiteralRefused:
+        raise
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = literal_value(node.left), literal_value(node.right)
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
             if isinstance(node.op, ast.Pow) and abs(b) > 64:
-                raise ValueError("exponent too large")
+                raise LiteralRefused(f"{text}: exponent {b!r} is above 64")
             try:
-                return _BINOPS[type(node.op)](a, b)
-            except ArithmeticError as e:
-                raise ValueError(str(e)) from None
+                return _bounded(_BINOPS[type(node.op)](a, b), text)
+            except (ArithmeticError, ValueError) as e:
+                if isinstance(e, LiteralRefused):
+                    raise
+                raise LiteralRefused(f"{text}: {e}") from None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = literal_value(node.operand)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v if isinstance(node.op, ast.USub) else v
-    raise ValueError(f"not a literal: {ast.unparse(node)}")
+    raise ValueError(f"not a literal: {text}")
 
 
 def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
@@ -140,6 +174,10 @@ def load_notebook(path: Path, root: Path) -> Notebook:
     skip = dalib_fm.get("skip") or {}
     if not (isinstance(skip, dict) and all(k in PROFILES and isinstance(v, str) and v for k, v in skip.items())):
         raise RunError(f"{rel}: front matter dalib.skip must map profile -> the reason it has no runs, got {skip!r}")
+    if kind is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", path.stem):
+        # the stem names the records' folder (results/<profile>/<stem>/): '...md' would put them in results/
+        raise RunError(f"{rel}: a runnable notebook's name must be letters, digits, '_' and '-' before '.md' "
+                       f"(it names its records' folder), got stem {path.stem!r}; rename the file")
     return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps,
                     validator, res, skip)
 
@@ -150,9 +188,16 @@ def validate_parameters(nb: Notebook, params: dict) -> None:
     that names the notebook, the parameter, the value and the valid range (the validator's
     message), also under ``--dry-run`` and ``--list``; so does a missing input it checks for
     (``FileNotFoundError``: pretrained weights, a dataset)."""
+    import importlib
+
+    from dalib import validate
+
+    try:
+        validate.common(params)
+    except ValueError as e:
+        raise RunError(f"{nb.rel}: bad parameter value: {e}") from None
     if not nb.validator:
         return
-    import importlib
 
     module, _, name = nb.validator.rpartition(".")
     try:

@@ -8,13 +8,20 @@ import json
 
 from dalib.notebooks import RunError
 
-from .notebook import _NO_LITERAL, Notebook, literal_value
+from .notebook import _NO_LITERAL, LiteralRefused, Notebook, literal_value
 
 
 def _parse_value(raw: str):
+    """A literal (or arithmetic on numbers), else the text itself (``model=vit``); a value that
+    parses but is refused (too large, not finite) is a :class:`RunError` naming it."""
+    text = raw.strip()
+    if len(text) > 10_000:
+        raise RunError(f"value of {len(text)} characters refused (at most 10000): {text[:60]}...")
     try:
-        return literal_value(ast.parse(raw.strip(), mode="eval").body)
-    except (ValueError, SyntaxError):
+        return literal_value(ast.parse(text, mode="eval").body)
+    except LiteralRefused as e:
+        raise RunError(f"value {text!r} refused: {e}; give a plain number, string or list") from None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return raw
 
 

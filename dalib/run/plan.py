@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dalib.notebooks import PROFILES, RunError, legacy_run_key, resolve_notebook, run_key
-from dalib.records import project_root, results_dir
+from dalib.records import project_root, record_problem, results_dir
 
 from .notebook import Notebook, load_notebook, validate_parameters
 from .params import resolve_parameters
@@ -27,8 +27,16 @@ class Plan:
     legacy_record: Path | None = None  # the same run's record under its legacy key, if any
 
     @property
+    def problem(self) -> str | None:
+        """Why the existing record file is not a whole record (then the run is not done and is
+        run again), or None if there is none or it is whole."""
+        path = self.existing
+        return record_problem(path) if path.exists() else None
+
+    @property
     def done(self) -> bool:
-        return self.record.exists() or (self.legacy_record is not None and self.legacy_record.exists())
+        path = self.existing
+        return path.exists() and record_problem(path) is None
 
     @property
     def existing(self) -> Path:
