@@ -117,6 +117,15 @@ def _matched(df, a: dict, b: dict, on):
     for key, gb in B.groupby(list(on), sort=True):
         key = key if isinstance(key, tuple) else (key,)
         ga = select(A, **dict(zip(on, key)))
+        if "seed" in df:
+            for who, g in ((a, ga), (b, gb)):
+                dup = g[g["seed"].duplicated(keep=False)]
+                if len(dup):
+                    recs = sorted(set(dup["record"])) if "record" in dup else []
+                    raise ValueError(
+                        f"{who} at {dict(zip(on, key))}: seed(s) {sorted(set(dup['seed']))} appear in more than "
+                        f"one row (records {recs}); a comparison pairs one run per seed. Select the runs first "
+                        "(load_rows reads only the sweep's runs unless custom=True)")
         yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"])) if "seed" in df else []
 
 
