@@ -11,9 +11,10 @@ phi_text(t_y))`` with ``t_y = "a photo of a <class>"``; a success is a changed p
   changes** under the attack (over all images, the paper's denominator). The ground truth enters
   only the clean accuracy: top-1 correct when it is among the image's categories (COCO), equal to
   the label (ImageNet).
-- Preprocessing: images at 224 px, shorter side resized (bicubic) and centre-cropped (the SLIP
-  evaluation transform the DiffCLIP release trains with; its demo script squashes to 224 x 224
-  instead), normalised inside the model with ImageNet mean/std.
+- Preprocessing: SLIP's zero-shot evaluation transform, which the DiffCLIP release evaluates with:
+  torchvision ``Resize(224)`` (shorter side, bilinear) then ``CenterCrop(224)``
+  (``load_dataset(..., resize="slip")``, the default); the release's demo script squashes to
+  224 x 224 instead (``resize="squash"``). Normalised inside the model with ImageNet mean/std.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def check_parameters(params: dict) -> None:
         validate.count(params, name, 0)
     validate.count(params, "n_metric", 0, params["n_eval"], "n_eval")
     validate.within_split(spec, params["n_eval"], "n_eval")
+    from .data.cache import check_resize
+
+    check_resize(params["resize"])
     for name in ("eps", "lip_eps"):
         validate.budgets(params, name, scalar=True)
     w = params["patch_w"]

@@ -111,8 +111,8 @@ def test_missing_weights_error_names_file_place_and_online_alternative(tmp_path,
     msg = str(e.value)
     assert str(tmp_path / "DiffCLIP_ViTB16_CC12M" / "checkpoint_best.pt") in msg
     assert "huggingface.co/hammh0a/DiffCLIP_ViTB16_CC12M" in msg and "online=True" in msg
-    with pytest.raises(WeightsNotFoundError, match="not recorded here.*collections/hammh0a"):
-        find_checkpoint("clip-cc12m")
+    with pytest.raises(WeightsNotFoundError, match="huggingface.co/hammh0a/ViTB16_CC12M/resolve/main"):
+        find_checkpoint("clip-cc12m")  # the baseline of the same recipe
     monkeypatch.delenv("DALIB_WEIGHTS")
     with pytest.raises(WeightsNotFoundError, match="set DALIB_WEIGHTS"):
         find_checkpoint("diffclip-cc3m")
@@ -207,7 +207,7 @@ def test_random_weights_go_through_the_release_loader(tmp_path):
 
 def _params(**kw):
     p = dict(model="diffclip", weights="random", checkpoint="", online=False, arch=TINY, seed=0,
-             dataset="coco2014-val", n_eval=32, eps=[1, 4], patch_w=[4], steps=3, n_metric=2, lip_eps=8,
+             dataset="coco2014-val", n_eval=32, resize="slip", eps=[1, 4], patch_w=[4], steps=3, n_metric=2, lip_eps=8,
              n_samples=8, n_probes=4, attack_seed=0, metric_seed=0, batch_size=8, n_boot=100, device="cpu",
              num_threads=1)
     p.update(kw)

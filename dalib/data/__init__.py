@@ -47,9 +47,9 @@ API
 ``python -m dalib.data [NAME ...] [--root DIR] [--offline]``
     Finds (unpacks, decodes, caches) every split and prints its source, or why it is missing.
 
-Image sizes: CIFAR 32, Tiny ImageNet 64 (native); COCO and ImageNet 224 (shorter side resized
-bicubically to 224, then centre-cropped: CLIP's preprocessing without its normalisation);
-``image_size=`` overrides. Datasets carry ``name``, ``split``, ``classes``, ``labels`` (tensor),
+Image sizes: CIFAR 32, Tiny ImageNet 64 (native); COCO and ImageNet 224, by SLIP's evaluation
+transform (torchvision ``Resize(224)``, bilinear, then ``CenterCrop(224)``; ``resize="squash"``: the
+DiffCLIP demo's resize to 224 x 224); ``image_size=`` overrides. Datasets carry ``name``, ``split``, ``classes``, ``labels`` (tensor),
 ``targets`` (list, single-label only), ``multilabel``, ``source`` (where the images came from)
 and ``fidelity`` (a note when the source is a lossy stand-in or a re-split).
 

@@ -17,35 +17,52 @@ import torch
 from ..atomic import atomic_torch_save
 from .sources import log
 
-CACHE_FORMAT = 1  # bump when the decoded layout changes
+CACHE_FORMAT = 2  # bump when the decoded layout changes (2: resizing follows RESIZES, "slip" by default)
 
-def _to_size(img, size: int):
-    """PIL image -> RGB, shorter side resized to ``size`` (bicubic), centre-cropped to square."""
+# How an image that is not ``size`` x ``size`` becomes one (``load_dataset(..., resize=...)``):
+RESIZES = {
+    # SLIP's zero-shot evaluation transform, which the DiffCLIP release evaluates with:
+    # torchvision Resize(size) (shorter side to size, longer int(size * long / short), bilinear,
+    # antialiased on PIL images) then CenterCrop(size)
+    "slip": "shorter side to size (bilinear, torchvision's size rule), then centre crop",
+    # the DiffCLIP release's zero-shot demo: PIL resize to (size, size), aspect ratio not kept (bicubic)
+    "squash": "both sides to size (bicubic, PIL's default), aspect ratio not kept",
+}
+DEFAULT_RESIZE = "slip"
+
+
+def check_resize(resize: str) -> str:
+    if resize not in RESIZES:
+        raise ValueError(f"unknown resize {resize!r}; valid: " + "; ".join(f"{k!r} ({v})" for k, v in RESIZES.items()))
+    return resize
+
+
+def _to_size(img, size: int, resize: str = DEFAULT_RESIZE):
+    """PIL image -> RGB ``size`` x ``size`` by the named rule of :data:`RESIZES`."""
+    import torchvision.transforms.functional as TF
     from PIL import Image
 
     img = img.convert("RGB")
-    w, h = img.size
-    if (w, h) != (size, size):
-        s = size / min(w, h)
-        nw, nh = max(size, round(w * s)), max(size, round(h * s))
-        img = img.resize((nw, nh), Image.BICUBIC)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        img = img.crop((left, top, left + size, top + size))
-    return img
+    if img.size == (size, size):
+        return img
+    if check_resize(resize) == "squash":
+        return img.resize((size, size), Image.BICUBIC)
+    img = TF.resize(img, size, interpolation=TF.InterpolationMode.BILINEAR)
+    return TF.center_crop(img, [size, size])
 
 
-def _decode_one_pil(img, size: int) -> torch.Tensor:
+def _decode_one_pil(img, size: int, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """PIL image -> uint8 ``(3, size, size)``."""
-    arr = np.asarray(_to_size(img, size), dtype=np.uint8)
+    arr = np.asarray(_to_size(img, size, resize), dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
-def _decode_one(path, size: int) -> torch.Tensor:
+def _decode_one(path, size: int, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """One image file -> uint8 ``(3, size, size)``."""
     from PIL import Image
 
     with Image.open(path) as im:
-        return _decode_one_pil(im, size)
+        return _decode_one_pil(im, size, resize)
 
 
 def _batched_jpeg_decode(files: list):
@@ -65,7 +82,8 @@ def _batched_jpeg_decode(files: list):
         return None
 
 
-def _decode_files(files: list, size: int, native: bool = True, chunk: int = 4096) -> torch.Tensor:
+def _decode_files(files: list, size: int, native: bool = True, chunk: int = 4096,
+                  resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """Decode image files to uint8 ``(N, 3, size, size)``. ``native``: the files are expected to
     be ``size`` x ``size`` already (CIFAR, Tiny ImageNet), so the batched JPEG decoder is tried
     first; other files (resizing, non-JPEG, odd colour modes) go through PIL."""
@@ -76,7 +94,7 @@ def _decode_files(files: list, size: int, native: bool = True, chunk: int = 4096
         for i, f in enumerate(part):
             img = decoded[i] if decoded is not None else None
             if img is None or tuple(img.shape) != (3, size, size):
-                img = _decode_one(f, size)
+                img = _decode_one(f, size, resize)
             out[start + i] = img
     return out
 
@@ -85,9 +103,10 @@ def _cache_max_bytes() -> float:
     return float(os.environ.get("DALIB_CACHE_MAX_GB", "3")) * 1e9
 
 
-def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path]) -> str:
-    """Hash of the file list (paths relative to the data root, sizes, mtimes) and the size."""
-    h = hashlib.sha256(f"{CACHE_FORMAT}|{name}|{split}|{size}|{len(files)}".encode())
+def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path],
+                 resize: str = DEFAULT_RESIZE) -> str:
+    """Hash of the file list (paths relative to the data root, sizes, mtimes), the size and the resize rule."""
+    h = hashlib.sha256(f"{CACHE_FORMAT}|{name}|{split}|{size}|{resize}|{len(files)}".encode())
     prefix = os.path.join(str(root), "")
     for f in map(str, files):
         st = os.stat(f)
@@ -104,16 +123,17 @@ def clear_memory_cache() -> None:
     _MEMO.clear()
 
 
-def cache_path(root: Path, name: str, split: str, size: int, files: list[Path]) -> Path:
+def cache_path(root: Path, name: str, split: str, size: int, files: list[Path],
+               resize: str = DEFAULT_RESIZE) -> Path:
     """Where the decoded images of this file list are (or will be) cached."""
-    return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(root, name, split, size, files)}.pt"
+    return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(root, name, split, size, files, resize)}.pt"
 
 
 def _cached_images(root: Path, name: str, split: str, size: int, files: list[Path],
-                   native: bool = True):
+                   native: bool = True, resize: str = DEFAULT_RESIZE):
     """Decoded uint8 images of ``files``: from memory, the on-disk cache, or decoded once now.
     Returns ``(images, cache_file)``."""
-    path = cache_path(root, name, split, size, files)
+    path = cache_path(root, name, split, size, files, resize)
     key = str(path)
     if key in _MEMO:
         return _MEMO[key], path
@@ -129,7 +149,7 @@ def _cached_images(root: Path, name: str, split: str, size: int, files: list[Pat
             images = None
     if images is None:
         log.info("decoding %d images of %s/%s (once; cache %s)", len(files), name, split, path)
-        images = _decode_files(files, size, native=native)
+        images = _decode_files(files, size, native=native, resize=resize)
         try:
             atomic_torch_save({"images": images, "format": CACHE_FORMAT}, path)
         except OSError as e:

@@ -35,7 +35,7 @@ CIFAR_TORCHVISION = {  # name -> (torchvision class, its folder, its download UR
 }
 
 
-def _cifar(name: str, split: str, root: Path, download, image_size, transform, cache):
+def _cifar(name: str, split: str, root: Path, download, image_size, transform, cache, resize="slip"):
     cls_name, folder, url = CIFAR_TORCHVISION[name]
     size = image_size or 32
     tried: list[str] = []
@@ -48,7 +48,7 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
         ds = tv_class()(str(root), train=(split == "train"), download=False)
         if size != 32:
             from PIL import Image
-            images = torch.stack([_decode_one_pil(Image.fromarray(a), size) for a in ds.data])
+            images = torch.stack([_decode_one_pil(Image.fromarray(a), size, resize) for a in ds.data])
         else:
             images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
         return TensorImageDataset(images, name=name, split=split,
@@ -76,7 +76,7 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
             raise ValueError(f"{split_dir} has class folders {classes}; expected the 10 CIFAR-10 "
                              f"classes {list(CIFAR10_CLASSES)}. Fix or remove that directory.")
         fidelity = FIDELITY["cifar10"] if name == "cifar10" else ""
-        return _make(name, split, root, files, labels, size, cache, native=(size == 32),
+        return _make(name, split, root, files, labels, size, cache, native=(size == 32), resize=resize,
                      classes=classes,
                      source=split_dir, fidelity=fidelity, transform=transform)
 
@@ -104,12 +104,12 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
         f"<class>/*.png, or run once with internet so torchvision can download it.")
 
 
-def load_cifar10(split, root, download, image_size=None, transform=None, cache=None):
-    return _cifar("cifar10", split, root, download, image_size, transform, cache)
+def load_cifar10(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
+    return _cifar("cifar10", split, root, download, image_size, transform, cache, resize)
 
 
-def load_cifar100(split, root, download, image_size=None, transform=None, cache=None):
-    return _cifar("cifar100", split, root, download, image_size, transform, cache)
+def load_cifar100(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
+    return _cifar("cifar100", split, root, download, image_size, transform, cache, resize)
 
 
 CIFAR10 = register(DatasetSpec(

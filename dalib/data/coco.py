@@ -1,7 +1,7 @@
 """MSCOCO 2014 val (Lin et al., 2014) as a multi-label dataset over its 80 categories (labels
 multi-hot, ordered by category id; images with no annotation dropped, the usual protocol), at
-224 px (shorter side resized bicubically, centre-cropped: CLIP's preprocessing without its
-normalisation). Evaluation only.
+224 px (SLIP's evaluation transform, ``dalib.data.cache.RESIZES``; normalisation happens inside
+the model). Evaluation only.
 
 Sources: ``coco2014/{val2014/, annotations/instances_val2014.json}`` in the data root, else the
 offline 164-image sample ``coco2014-val-sample.tar.gz``.
@@ -46,7 +46,7 @@ def _coco_labels_from_instances(ann_file: Path, image_dir: Path):
     return files, labels, [c for c, _ in cats], [n for _, n in cats]
 
 
-def load_coco2014_val(split, root, download, image_size=None, transform=None, cache=None):
+def load_coco2014_val(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
     name, size = "coco2014-val", image_size or 224
     tried: list[str] = []
     for base in (root / "coco2014", root / "coco", root):
@@ -54,7 +54,7 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
                     base / "instances_val2014.json"):
             if (base / "val2014").is_dir() and ann.is_file():
                 files, labels, cat_ids, names = _coco_labels_from_instances(ann, base / "val2014")
-                return _make(name, split, root, files, labels, size, cache, classes=names,
+                return _make(name, split, root, files, labels, size, cache, resize=resize, classes=names,
                              source=base / "val2014", transform=transform,
                              extra={"category_ids": cat_ids})
         tried.append(f"{base}/val2014/ + {base}/annotations/instances_val2014.json (absent)")
@@ -67,7 +67,7 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
         fnames = sorted(meta["labels"])
         labels = _multi_hot([c for c, _ in cats], [meta["labels"][fn] for fn in fnames])
         return _make(name, split, root, [sample / "images" / f for f in fnames], labels, size,
-                     cache, classes=[n for _, n in cats], source=sample / "images",
+                     cache, resize=resize, classes=[n for _, n in cats], source=sample / "images",
                      fidelity=FIDELITY["coco2014-val"], transform=transform,
                      extra={"category_ids": [c for c, _ in cats]})
     tried.append(f"{sample}/multilabel.json (absent)")

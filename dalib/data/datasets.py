@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset, Subset
 
-from .cache import _cache_max_bytes, _cached_images, _decode_one
+from .cache import DEFAULT_RESIZE, _cache_max_bytes, _cached_images, _decode_one
 from .sources import DatasetNotFoundError
 
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -71,15 +71,17 @@ class TensorImageDataset(ImageDataset):
 class FileImageDataset(ImageDataset):
     """Images decoded from their files on access (for datasets too big to cache)."""
 
-    def __init__(self, files: list, **kw):
+    def __init__(self, files: list, resize: str = DEFAULT_RESIZE, **kw):
         super().__init__(**kw)
         self.files = list(files)
+        self.resize = resize
 
     def _uint8(self, i):
-        return _decode_one(self.files[i], self.image_size)
+        return _decode_one(self.files[i], self.image_size, self.resize)
 
 
-def _make(name, split, root, files, labels, size, cache, native: bool = False, **kw) -> ImageDataset:
+def _make(name, split, root, files, labels, size, cache, native: bool = False, resize: str = DEFAULT_RESIZE,
+          **kw) -> ImageDataset:
     """A dataset over ``files``: decoded once and cached if it fits, else decoded lazily."""
     if not files:
         raise DatasetNotFoundError(name, split, [f"{kw.get('source')} (no image files)"],
@@ -88,11 +90,11 @@ def _make(name, split, root, files, labels, size, cache, native: bool = False, *
     if cache is None:
         cache = nbytes <= _cache_max_bytes()
     if cache:
-        images, path = _cached_images(root, name, split, size, files, native=native)
+        images, path = _cached_images(root, name, split, size, files, native=native, resize=resize)
         kw["extra"] = {**kw.get("extra", {}), "cache_file": path}
         return TensorImageDataset(images, name=name, split=split, labels=labels,
                                   image_size=size, **kw)
-    return FileImageDataset(files, name=name, split=split, labels=labels, image_size=size, **kw)
+    return FileImageDataset(files, resize=resize, name=name, split=split, labels=labels, image_size=size, **kw)
 
 
 def _image_folder(split_dir: Path):

@@ -1,5 +1,5 @@
-"""ImageNet-1k val (Deng et al., 2009): 50,000 images in 1,000 classes, at 224 px (shorter side
-resized bicubically, centre-cropped). Evaluation only; it cannot be downloaded automatically.
+"""ImageNet-1k val (Deng et al., 2009): 50,000 images in 1,000 classes, at 224 px (SLIP's
+evaluation transform, ``dalib.data.cache.RESIZES``). Evaluation only; it cannot be downloaded automatically.
 
 Sources: class folders ``imagenet/val/<wnid>/*.JPEG`` (ILSVRC2012 layout) or torchvision's
 ``ImageNet`` archives in ``imagenet/``.
@@ -19,7 +19,7 @@ from .spec import DatasetSpec
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual ImageNet per-channel statistics
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-def load_imagenet_val(split, root, download, image_size=None, transform=None, cache=None):
+def load_imagenet_val(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
     name, size = "imagenet-val", image_size or 224
     tried: list[str] = []
     tv_root = root / "imagenet"
@@ -48,7 +48,7 @@ def load_imagenet_val(split, root, download, image_size=None, transform=None, ca
                 names = [wnid_to_classes[w][0] for w in wnids]
             except Exception:  # noqa: BLE001 - names are a nicety
                 names = wnids
-        return _make(name, split, root, files, labels, size, cache, classes=names, source=d,
+        return _make(name, split, root, files, labels, size, cache, resize=resize, classes=names, source=d,
                      transform=transform, extra={"wnids": wnids})
     _no_archive(name, tried)
     raise DatasetNotFoundError(

@@ -53,13 +53,15 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def load_dataset(name: str, split: str, root=None, download=None, image_size=None,
-                 transform=None, cache=None) -> ImageDataset:
+                 transform=None, cache=None, resize: str = "slip") -> ImageDataset:
     """The ``split`` of dataset ``name`` as ``(image float32 (C, H, W) in [0, 1], label)`` pairs.
 
     ``root``: data root (default ``$DALIB_DATA`` or ``<repo>/data``). ``download``: allow network
     downloads of canonical files (default: yes unless ``$DALIB_OFFLINE=1``). ``image_size``:
-    side in pixels (default native: 32 CIFAR, 64 Tiny ImageNet, 224 COCO/ImageNet: shorter side
-    resized bicubically then centre-cropped). ``transform``: applied to the float image.
+    side in pixels (default native: 32 CIFAR, 64 Tiny ImageNet, 224 COCO/ImageNet). ``resize``: how
+    an image of another size becomes ``image_size`` square, a key of :data:`dalib.data.cache.RESIZES`:
+    ``"slip"`` (default; SLIP's evaluation transform, torchvision ``Resize(s)`` + ``CenterCrop(s)``)
+    or ``"squash"`` (the DiffCLIP demo's PIL resize to ``(s, s)``). ``transform``: applied to the float image.
     ``cache``: decode once into memory + disk cache (default: when under ``$DALIB_CACHE_MAX_GB``).
     """
     spec = get_spec(name)
@@ -67,8 +69,10 @@ def load_dataset(name: str, split: str, root=None, download=None, image_size=Non
     if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
                                    or image_size < 1):
         raise ValueError(f"image_size must be a positive int or None, got {image_size!r}")
+    from .cache import check_resize
+
     return spec.loader(split, data_root(root), download, image_size=image_size,
-                       transform=transform, cache=cache)
+                       transform=transform, cache=cache, resize=check_resize(resize))
 
 
 def as_tensors(dataset_or_name, split=None, n=None, seed: int = 0, dtype=torch.float32,

@@ -57,7 +57,7 @@ def _tiny_files(base: Path, split: str, wnids: list[str]):
     return files, torch.tensor(labels, dtype=torch.int64)
 
 
-def load_tiny_imagenet(split, root, download, image_size=None, transform=None, cache=None):
+def load_tiny_imagenet(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
     name, base, size = "tiny-imagenet", root / "tiny-imagenet-200", image_size or 64
     tried: list[str] = []
 
@@ -99,14 +99,14 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
             w, _, text = line.partition("\t")
             words[w] = text
     files, labels = _tiny_files(base, split, wnids)
-    return _make(name, split, root, files, labels, size, cache, native=(size == 64), classes=wnids,
+    return _make(name, split, root, files, labels, size, cache, native=(size == 64), resize=resize, classes=wnids,
                  source=base / split, transform=transform,
                  extra={"class_names": [words.get(w, w) for w in wnids]})
 
 
-def load_tiny_imagenet_valsplit(split, root, download, image_size=None, transform=None, cache=None):
+def load_tiny_imagenet_valsplit(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
     """The ``train`` (40 per class) or ``test`` (10 per class) part of the Tiny ImageNet val split."""
-    val = load_tiny_imagenet("val", root, download, image_size=image_size, cache=cache)
+    val = load_tiny_imagenet("val", root, download, image_size=image_size, cache=cache, resize=resize)
     keep: list[int] = []
     for c in range(len(val.classes)):
         idx = torch.nonzero(val.labels == c).flatten().tolist()  # val_annotations.txt order

@@ -17,6 +17,7 @@ layout and change only the shapes.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections import OrderedDict
@@ -50,10 +51,15 @@ VIT_B16 = {
     "lambda_init": 0.8,      # DiffCLIP: constant lambda_init of every layer (ignored by CLIP)
 }
 
-# name -> the attention kinds of its two towers (the one place a CLIP name meets a kind)
+# name -> what differs between the two models: the attention kinds of the two towers, and the eps
+# of the vision tower's LayerNorms (every block's norm1/norm2 and the final norm). SLIP's CLIP_VITB16
+# is timm's vit_base_patch16_224, whose LayerNorm has eps 1e-6; the DiffCLIP release builds its
+# DifferentialVisionTransformer with norm_layer = nn.LayerNorm, torch's default eps 1e-5. With
+# timm's 1e-6 in DiffCLIP, image embeddings on the release's own weights differ by about 2e-3
+# (relative); with 1e-5 they agree to float32 rounding. The text towers use nn.LayerNorm (1e-5) in both.
 ARCHS = {
-    "clip": {"attn": "standard", "text_attn": "mha"},
-    "diffclip": {"attn": "diffclip", "text_attn": "diffclip"},
+    "clip": {"attn": "standard", "text_attn": "mha", "vision_norm_eps": 1e-6},
+    "diffclip": {"attn": "diffclip", "text_attn": "diffclip", "vision_norm_eps": 1e-5},
 }
 
 
@@ -143,7 +149,8 @@ class CLIP(nn.Module):
         self.visual = VisionTransformer(
             img_size=c["image_size"], patch_size=c["patch_size"], embed_dim=c["vision_width"],
             depth=c["vision_layers"], num_heads=c["vision_heads"] // kind.head_divisor, num_classes=0,
-            qkv_bias=True, attn_layer=kind.timm_layer)
+            qkv_bias=True, attn_layer=kind.timm_layer,
+            norm_layer=functools.partial(nn.LayerNorm, eps=arch["vision_norm_eps"]))
         if kind.differential:
             for block in self.visual.blocks:
                 block.attn.lambda_init = c["lambda_init"]
@@ -207,10 +214,34 @@ class CLIPImageEncoder(nn.Module):
         return self.visual((x - self.mean) / self.std) @ self.image_projection
 
 
+SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>")
+
+
 def tokenize(texts, context_length: int = 77) -> torch.Tensor:
-    """OpenAI CLIP's BPE tokens ``(len(texts), context_length)`` (open_clip's tokenizer, offline)."""
+    """OpenAI CLIP's BPE tokens ``(len(texts), context_length)`` (open_clip's tokenizer, offline):
+    ``[start] + BPE(text) + [end]``, zero-padded.
+
+    Where this and the DiffCLIP release's tokenizer would differ, it refuses instead (a zero-shot
+    prompt never needs either case): a text of more than ``context_length - 2`` BPE tokens (the
+    release truncates it without an end token, so its argmax pooling reads the start token, while
+    open_clip keeps an end token in the last place), and a text that spells a special token."""
     from open_clip.tokenizer import SimpleTokenizer
-    return SimpleTokenizer(context_length=context_length)(list(texts))
+
+    tok = SimpleTokenizer(context_length=context_length)
+    texts = list(texts)
+    for t in texts:
+        if not isinstance(t, str):
+            raise TypeError(f"tokenize takes strings, got {type(t).__name__} {t!r}")
+        special = [s for s in SPECIAL_TOKENS if s in t]
+        if special:
+            raise ValueError(f"prompt {t!r} spells the special token(s) {special}; the release's tokenizer and "
+                             "open_clip's treat them differently: remove them")
+        n = len(tok.encode(t))
+        if n > context_length - 2:
+            raise ValueError(f"prompt {t[:60]!r}... has {n} BPE tokens; at most {context_length - 2} fit between the "
+                             f"start and end tokens of a {context_length}-token context (the release would drop the "
+                             "end token): shorten it")
+    return tok(texts)
 
 
 @torch.no_grad()

@@ -44,18 +44,20 @@ class Release:
     note: str = ""
 
 
-# name -> release. The CLIP baselines are the paper's "corresponding CLIP models" (same SLIP recipe,
-# standard attention); the paper says they are in the authors' Hugging Face collection
-# (COLLECTION), but no repository name of theirs is recorded here, so they load from
-# $DALIB_WEIGHTS/<dirname>/ or a named checkpoint only.
+# name -> release. The CLIP baselines are the paper's "corresponding CLIP models": SLIP's
+# CLIP_VITB16 (standard attention) trained with the same recipe, published by the DiffCLIP authors
+# beside their models (COLLECTION) as hammh0a/ViTB16_CC12M and hammh0a/ViTB16_CC3M. CC12M is the
+# default of the CLIP chapter; CC3M is the option.
 COLLECTION = "https://huggingface.co/collections/hammh0a/diffclip-67cd8d3b7c6e6ea1cc26cd93"
 RELEASES = {
     "diffclip-cc12m": Release("DiffCLIP_ViTB16_CC12M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC12M",
                               "DiffCLIP ViT-B/16 trained on CC12M"),
     "diffclip-cc3m": Release("DiffCLIP_ViTB16_CC3M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC3M",
                              "DiffCLIP ViT-B/16 trained on CC3M"),
-    "clip-cc12m": Release("CLIP_ViTB16_CC12M", "clip", None, "CLIP ViT-B/16 baseline of the same recipe, CC12M"),
-    "clip-cc3m": Release("CLIP_ViTB16_CC3M", "clip", None, "CLIP ViT-B/16 baseline of the same recipe, CC3M"),
+    "clip-cc12m": Release("CLIP_ViTB16_CC12M", "clip", "hammh0a/ViTB16_CC12M",
+                          "CLIP ViT-B/16 baseline of the same recipe, CC12M"),
+    "clip-cc3m": Release("CLIP_ViTB16_CC3M", "clip", "hammh0a/ViTB16_CC3M",
+                         "CLIP ViT-B/16 baseline of the same recipe, CC3M"),
 }
 
 
@@ -118,27 +120,62 @@ def find_checkpoint(name: str, checkpoint: str | os.PathLike | None = None, *,
     raise WeightsNotFoundError(f"no weights for {name} ({rel.note}): {FILENAME} is not at {where}.{hub_error} {how}")
 
 
+def _numpy_globals() -> list:
+    """The numpy objects a training loop's pickle holds beside the weights (``best_acc1`` and
+    ``args`` values as numpy scalars): the scalar constructor under its numpy 2 name and under the
+    numpy 1 name the release's files were written with, ``numpy.dtype`` and the dtype classes of
+    numeric scalars. Data only: none of them runs code of the file's choosing."""
+    import numpy as np
+
+    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    out = [scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        out += [getattr(dtypes, n) for n in dir(dtypes)
+                if n.endswith("DType") and n.startswith(("Float", "Int", "UInt", "Bool", "Complex", "Half",
+                                                         "Byte", "UByte", "Short", "UShort", "Long", "ULong",
+                                                         "LongLong", "ULongLong", "Double", "LongDouble",
+                                                         "CLongDouble", "CDouble"))]
+    return out
+
+
+# every global the release's checkpoint_best.pt may name: argparse/pathlib objects of the run's
+# arguments, and numpy scalars (nothing callable beyond these constructors)
 _SAFE_GLOBALS = [argparse.Namespace, pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath,
-                 pathlib.PureWindowsPath, pathlib.Path]
+                 pathlib.PureWindowsPath, pathlib.Path, *_numpy_globals()]
+
+
+def _load(path: Path, weights_only: bool):
+    """``torch.load`` memory-mapped where the file is in torch's zip format (tensors are then read
+    from disk only when touched: the optimiser and scaler state of a release file never are)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=True)
+    except RuntimeError as e:
+        if "mmap" not in str(e) and "zip" not in str(e):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=weights_only)  # legacy (non-zip) format
 
 
 def read_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
     """The tensors of a checkpoint file as a flat ``{key: tensor}`` with any ``module.`` prefix
-    removed. Accepts the release layout (``{"state_dict": {...}, "args": Namespace, ...}``), a
-    bare state_dict, or ``{"model": {...}}``."""
+    removed. Accepts the release layout (``{"state_dict": {...}, "optimizer": {...}, "scaler":
+    {...}, "best_acc1": numpy scalar, "args": Namespace, ...}``, as SLIP's ``main.py`` saves it), a
+    bare state_dict, or ``{"model": {...}}``. The file is memory-mapped and everything but the
+    weights is dropped at once, so peak memory stays near one copy of the weights (a 1.8 GB release
+    file holds about 0.6 GB of weights and twice that of Adam state)."""
     path = Path(path)
     try:
         with torch.serialization.safe_globals(_SAFE_GLOBALS):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = _load(path, weights_only=True)
     except Exception as e:  # noqa: BLE001
         if not trust_pickle:
             raise UnsafeCheckpointError(
                 f"{path} could not be read with torch.load(weights_only=True) ({type(e).__name__}: "
                 f"{str(e).splitlines()[0][:300]}). If it is a pickle you made or trust, pass trust_pickle=True "
                 f"with this path; that runs code stored in the file.") from e
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = _load(path, weights_only=False)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
+        obj = obj["state_dict"]  # the rest (optimiser, scaler, args) is freed with the outer dict
     elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -194,13 +231,58 @@ def load_clip(name: str, checkpoint: str | os.PathLike | None = None, *, weights
     return load_state(model, state, source=str(path)).eval()
 
 
-def save_release_checkpoint(model: CLIP, path: str | os.PathLike, *, prefix: str = "module.") -> Path:
-    """Write ``model`` the way the release does (tests and smoke runs): ``{"epoch", "state_dict"
-    (keys with ``prefix``), "best_acc1", "args": argparse.Namespace(...)}``."""
+def save_release_checkpoint(model: CLIP, path: str | os.PathLike, *, prefix: str = "module.",
+                            optimizer_state: bool = True, numpy_1: bool = True) -> Path:
+    """Write ``model`` the way SLIP's ``main.py`` (which the release trains with) saves
+    ``checkpoint_best.pt``, for tests and smoke runs: ``{"epoch", "state_dict"`` (keys with
+    ``prefix``), ``"optimizer"`` (AdamW state: ``exp_avg`` and ``exp_avg_sq`` per parameter, when
+    ``optimizer_state``), ``"scaler"`` (AMP GradScaler state), ``"best_acc1"`` (a numpy float64),
+    ``"args"`` (an ``argparse.Namespace`` with numpy and ``pathlib`` values)``}``. ``numpy_1``:
+    numpy scalars are pickled under numpy 1's module name, as in files written before numpy 2."""
+    import pickle
+    import types
+
+    import numpy as np
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {prefix + k: v.detach().clone() for k, v in model.state_dict().items()}
-    args = argparse.Namespace(model=f"{model.config['model']}_VITB16", output_dir=pathlib.Path(path.parent),
-                              epochs=0, lr=0.0)
-    torch.save({"epoch": 0, "state_dict": state, "best_acc1": 0.0, "args": args}, path)
+    params = [v.detach().clone() for v in model.state_dict().values()]
+    state = {prefix + k: v for k, v in zip(model.state_dict(), params)}
+    ckpt = {"epoch": 0, "state_dict": state, "best_acc1": np.float64(0.0),
+            "args": argparse.Namespace(model=f"{model.config['model'].upper()}_VITB16",
+                                       output_dir=pathlib.Path(path.parent), epochs=40, lr=np.float64(5e-4),
+                                       wd=np.float32(0.5), batch_size=np.int64(4096), betas=(0.9, 0.98)),
+            "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+                       "_growth_tracker": 0}}
+    if optimizer_state:
+        ckpt["optimizer"] = {
+            "state": {i: {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+                      for i, p in enumerate(params) if p.is_floating_point()},
+            "param_groups": [{"lr": 5e-4, "betas": (0.9, 0.98), "eps": 1e-8, "weight_decay": 0.5, "amsgrad": False,
+                              "params": list(range(len(params)))}]}
+    if not numpy_1:
+        torch.save(ckpt, path)
+        return path
+    import numpy.core.multiarray as np1_multiarray  # numpy 2's shim of the numpy 1 module name
+
+    def scalar(dtype, data):  # pickled as numpy.core.multiarray.scalar, numpy 1's name
+        raise AssertionError("only pickled, never called")
+
+    scalar.__module__, scalar.__qualname__ = "numpy.core.multiarray", "scalar"
+
+    class Numpy1Pickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, np.generic):
+                return scalar, (obj.dtype, obj.tobytes())
+            return NotImplemented
+
+    had = np1_multiarray.__dict__.get("scalar")
+    np1_multiarray.scalar = scalar  # pickle checks that the name leads back to the object
+    try:
+        torch.save(ckpt, path, pickle_module=types.SimpleNamespace(Pickler=Numpy1Pickler, __name__="pickle"))
+    finally:
+        if had is None:
+            del np1_multiarray.scalar
+        else:
+            np1_multiarray.scalar = had
     return path
