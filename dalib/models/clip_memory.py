@@ -75,3 +75,45 @@ def fit_batch_size(rows, budget_bytes: float, headroom: float = 0.8) -> int:
     per_image = max((m1 - m0) / (b1 - b0), 1.0)
     fixed = m0 - per_image * b0
     return max(1, int((headroom * budget_bytes - fixed) // per_image))
+
+
+_LOAD_CHILD = r"""
+import json, sys, time
+import torch
+from dalib.models.clip import create_clip
+from dalib.models.clip_weights import load_state, read_checkpoint
+
+def kb(field):
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(field))
+
+a = json.loads(sys.argv[1])
+torch.set_num_threads(1)
+model = create_clip(a["model"], **a["arch"])  # the model's own memory is not part of the reading's cost
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+rss0 = kb("VmRSS:")
+t0 = time.perf_counter()
+if a["how"] == "dalib":  # weights_only=True, memory-mapped, everything but the state_dict dropped
+    load_state(model, read_checkpoint(a["path"]))
+else:  # "whole": the whole pickle read into memory (torch.load(weights_only=False), no mmap)
+    obj = torch.load(a["path"], map_location="cpu", weights_only=False)
+    load_state(model, {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj["state_dict"].items()})
+print(json.dumps({"peak_extra_bytes": (kb("VmHWM:") - rss0) * 1024, "load_s": time.perf_counter() - t0}))
+"""
+
+LOAD_WAYS = {
+    "dalib": "dalib.models.clip_weights.read_checkpoint: weights_only=True, mmap=True, only state_dict kept",
+    "whole": "torch.load(weights_only=False) without mmap: the whole pickle (weights, optimiser, scaler) in memory",
+}
+
+
+def checkpoint_load_cost(model: str, path, how: str, *, arch: dict | None = None, timeout_s: float = 1800) -> dict:
+    """Peak memory above the process's resident set (with the model already built) and time of
+    loading the release-style checkpoint ``path`` into ``model`` one way of :data:`LOAD_WAYS`, in
+    a fresh process (Linux: the peak is VmHWM, reset before the load): ``{peak_extra_bytes, load_s}``."""
+    if how not in LOAD_WAYS:
+        raise ValueError(f"how must be one of {sorted(LOAD_WAYS)}, got {how!r}")
+    args = json.dumps({"model": model, "arch": dict(arch or {}), "path": str(path), "how": how})
+    r = subprocess.run([sys.executable, "-c", _LOAD_CHILD, args], capture_output=True, text=True, timeout=timeout_s)
+    if r.returncode:
+        raise RuntimeError(f"checkpoint_load_cost({model}, {how}) failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
