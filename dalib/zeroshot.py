@@ -147,4 +147,23 @@ def check_parameters(params: dict) -> None:
         raise ValueError("no attack: give at least one budget in eps or patch_w")
 
 
-__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "class_names", "top1_correct", "check_parameters", "VIT_B16"]
+__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "class_names", "top1_correct", "check_parameters", "VIT_B16",
+           "fidelity_table"]
+
+
+def fidelity_table():
+    """What our CLIP and DiffCLIP take from the release, read from the code that builds them (the
+    CLIP page's "Fidelity to the release" table): LayerNorm eps per tower, the image transform and
+    the tokenizer's limit."""
+    import pandas as pd
+
+    from .data.cache import DEFAULT_RESIZE, RESIZES
+    from .models.clip import SPECIAL_TOKENS, VIT_B16
+
+    rows = []
+    for name, arch in ARCHS.items():
+        rows.append({"model": name, "vision LayerNorm eps": f"{arch['vision_norm_eps']:g}",
+                     "text LayerNorm eps": "1e-05", "image transform": f"{DEFAULT_RESIZE}: {RESIZES[DEFAULT_RESIZE]}",
+                     "prompt tokens": f"at most {VIT_B16['context_length'] - 2} (refused beyond); "
+                                      f"{' and '.join(SPECIAL_TOKENS)} refused"})
+    return pd.DataFrame(rows)
