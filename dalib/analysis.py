@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .records import unpack_flags
-from .stats import PRACTICAL_MARGIN, holm, mcnemar, mcnemar_pooled, mean_ci, t_test_p, verdict
+from .stats import (PRACTICAL_MARGIN, SATURATION, crossed_effect, holm, image_effect, mcnemar, mcnemar_pooled, mean_ci,
+                    seed_effect, t_test_p, verdict, verdict_v1)
 
 __all__ = ["attack_note", "fmt_rate", "fmt_diff", "recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
            "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
@@ -170,14 +171,16 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     family_by = tuple(on[:-1]) if family_by is None else tuple(family_by)
     out = []
     for key, ga, gb, seeds in _matched(df, a, b, on):
-        diffs, ps, ra, rb, hi_b, hi_a, tables = [], [], [], [], 0, 0, []
+        diffs, ps, ra, rb, hi_b, hi_a, tables, dmat = [], [], [], [], 0, 0, [], []
         for s in seeds:
             (_, row_a), = select(ga, seed=s).iterrows()
             (_, row_b), = select(gb, seed=s).iterrows()
             if int(row_a["n"]) != int(row_b["n"]):
                 raise ValueError(f"paired_comparison: seed {s} {key}: {row_a['n']} vs {row_b['n']} images; "
                                  "pairs need the same images")
-            m = mcnemar(flags_of(row_a, flag), flags_of(row_b, flag))
+            fa, fb = flags_of(row_a, flag), flags_of(row_b, flag)
+            m = mcnemar(fa, fb)
+            dmat.append(fb.astype(float) - fa.astype(float))
             tables.append(m)
             diffs.append(m["diff"])
             ps.append(m["p"])
@@ -188,24 +191,61 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
         s = mean_ci(diffs) if diffs else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
         pooled = mcnemar_pooled(tables)["p"] if tables else np.nan
         pe = paper_effect.get(key) if isinstance(paper_effect, dict) else paper_effect
+        # the primary, two-level test: seeds x images crossed (dalib.stats.crossed_effect)
+        e = crossed_effect(np.array(dmat)) if dmat else crossed_effect(np.full((1, 1), np.nan))
+        lo, hi = e.ci()
         out.append({**dict(zip(on, key)), "a_mean": float(np.mean(ra)) if ra else np.nan,
                     "b_mean": float(np.mean(rb)) if rb else np.nan, "diff_mean": s["mean"],
-                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"],
+                    "diff_low": lo, "diff_high": hi, "t_low": s["low"], "t_high": s["high"], "n_seeds": s["n"],
+                    "df": e.df, "p_two_level": e.p(),
                     "p_per_seed": ", ".join(f"{p:.2g}" for p in ps), "p_pooled": pooled,
                     "p_seed": t_test_p(diffs), "seeds_b_higher": int(hi_b),
-                    "seeds_a_higher": int(hi_a), "_paper_effect": pe})
+                    "seeds_a_higher": int(hi_a), "_paper_effect": pe, "_effect": e,
+                    "s2_seed": e.components.get("s2_seed", np.nan), "s2_image": e.components.get("s2_image", np.nan),
+                    "s2_e": e.components.get("s2_e", np.nan), "n_images": e.n_images})
     _holm_within(out, family_by)
     if not out:  # no model pair yet: an empty table with the documented columns
-        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_seeds",
-                                     "p_per_seed", "p_pooled", "p_seed", "seeds_b_higher", "seeds_a_higher",
-                                     "p_seed_holm", "p_pooled_holm", "family_size", "verdict", "reason"])
+        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "t_low", "t_high",
+                                     "n_seeds", "df", "p_two_level", "p_per_seed", "p_pooled", "p_seed",
+                                     "seeds_b_higher", "seeds_a_higher", "p_seed_holm", "p_pooled_holm",
+                                     "family_size", "adj_low", "adj_high", "saturated", "verdict", "reason",
+                                     "verdict_v1"])
     for r in out:
-        pe = r.pop("_paper_effect")
-        r["verdict"], r["reason"] = verdict(
-            r["diff_low"], r["diff_high"], r["n_seeds"], p=r["p_pooled_holm"], alpha=alpha, margin=margin,
-            what="the difference", paper_effect=pe, p_seed=r["p_seed_holm"], family=r["family_size"],
-            rates=(r["a_mean"], r["b_mean"]))
-    return pd.DataFrame(out)
+        r["saturated"] = min(r["a_mean"], r["b_mean"]) >= SATURATION
+    _decide_parts(out, family_by, margin=margin, alpha=alpha)
+    return pd.DataFrame(out).drop(columns=["_effect"])
+
+
+def _decide_parts(rows, family_by, margin: float, alpha: float = 0.05, unit: str = "seeds") -> None:
+    """The rules-v2 verdict of each part (row) of a claim over its family's parts (rows of equal
+    ``family_by`` values): "reproduced" from the part's 95 % interval (the intersection-union
+    test needs no correction), the other words from its interval at level ``1 - alpha / k``
+    (Bonferroni over the family's ``k`` non-saturated parts), so that :func:`dalib.stats.combine`
+    may read "any part contradicts" as a claim-level verdict. Sets ``verdict``, ``reason``,
+    ``adj_low``, ``adj_high``, ``family_size``; ``verdict_v1`` keeps the old rules' word."""
+    fams = {}
+    for r in rows:
+        fams.setdefault(tuple(r[k] for k in family_by), []).append(r)
+    for fam in fams.values():
+        k = max(1, sum(not r["saturated"] for r in fam))
+        for r in fam:
+            e, pe = r["_effect"], r.pop("_paper_effect", None)
+            r["family_size"] = len(fam)
+            r["adj_low"], r["adj_high"] = e.ci(1 - alpha / k)
+            rates = (r["a_mean"], r["b_mean"])
+            n = r.get("n_seeds", r.get("n_images"))
+            what = "the difference"
+            v, why = verdict(r["diff_low"], r["diff_high"], n, margin=margin, what=what, paper_effect=pe,
+                             rates=rates, unit=unit)
+            if v not in ("reproduced", "reproduced, smaller", "saturated") and k > 1:
+                v, why = verdict(r["adj_low"], r["adj_high"], n, margin=margin, what=what, paper_effect=pe,
+                                 rates=rates, unit=unit)
+                why = why.replace("95% CI", f"{100 * (1 - alpha / k):.1f}% CI (Bonferroni over {k} parts)")
+            r["verdict"], r["reason"] = v, why
+            r["verdict_v1"] = verdict_v1(r.get("t_low", r["diff_low"]), r.get("t_high", r["diff_high"]), n,
+                                         p=r.get("p_pooled_holm", r.get("p_holm")), alpha=alpha, margin=margin,
+                                         paper_effect=pe, p_seed=r.get("p_seed_holm"),
+                                         family=r["family_size"], rates=rates, unit=unit)[0]
 
 
 def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", "budget"), flag: str = "changed",
@@ -236,17 +276,18 @@ def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", 
             raise ValueError(f"image_paired_comparison {key}: {ra['n']} vs {rb['n']} images; pairs need the same images")
         fa, fb = flags_of(ra, flag), flags_of(rb, flag)
         m, bs = mcnemar(fa, fb), paired_bootstrap(fa, fb, n_boot=n_boot)
+        e = image_effect(fb.astype(float) - fa.astype(float))
+        lo, hi = e.ci()
         out.append({**dict(zip(on, key)), "a_mean": m["rate_a"], "b_mean": m["rate_b"], "diff_mean": m["diff"],
-                    "diff_low": bs["low"], "diff_high": bs["high"], "n_images": int(ra["n"]), "p": m["p"]})
+                    "diff_low": lo, "diff_high": hi, "boot_low": bs["low"], "boot_high": bs["high"],
+                    "n_images": int(ra["n"]), "p": m["p"], "_effect": e,
+                    "saturated": min(m["rate_a"], m["rate_b"]) >= SATURATION})
     _holm_within(out, family_by, keys=("p",))
-    cols = [*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_images", "p", "p_holm", "family_size",
-            "verdict", "reason"]
+    cols = [*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "boot_low", "boot_high", "n_images", "p",
+            "p_holm", "family_size", "adj_low", "adj_high", "verdict", "reason", "verdict_v1"]
     if not out:
         return pd.DataFrame(columns=cols)
-    for r in out:
-        r["verdict"], r["reason"] = verdict(r["diff_low"], r["diff_high"], r["n_images"], p=r["p_holm"], alpha=alpha,
-                                            margin=margin, what="the difference", family=r["family_size"],
-                                            rates=(r["a_mean"], r["b_mean"]), unit="images")
+    _decide_parts(out, family_by, margin=margin, alpha=alpha, unit="images")
     return pd.DataFrame(out)[cols]
 
 
@@ -269,16 +310,18 @@ def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: s
         s = mean_ci(d) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
         out.append({**dict(zip(on, key)), "a_mean": float(np.mean(va)) if va else np.nan,
                     "b_mean": float(np.mean(vb)) if vb else np.nan, "diff_mean": s["mean"],
-                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "p_seed": t_test_p(d)})
-    _holm_within(out, tuple(on[:-1]) if family_by is None else tuple(family_by), keys=("p_seed",))
+                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "p_seed": t_test_p(d),
+                    "_effect": seed_effect(d)})
+    fam = tuple(on[:-1]) if family_by is None else tuple(family_by)
+    _holm_within(out, fam, keys=("p_seed",))
     if not out:
         return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_seeds",
-                                     "p_seed", "p_seed_holm", "family_size", "verdict", "reason"])
+                                     "p_seed", "p_seed_holm", "family_size", "adj_low", "adj_high", "saturated",
+                                     "verdict", "reason", "verdict_v1"])
     for r in out:
-        r["verdict"], r["reason"] = verdict(r["diff_low"], r["diff_high"], r["n_seeds"], margin=margin,
-                                            what="the difference", p_seed=r["p_seed_holm"],
-                                            family=r["family_size"], rates=(r["a_mean"], r["b_mean"]))
-    return pd.DataFrame(out)
+        r["saturated"] = min(r["a_mean"], r["b_mean"]) >= SATURATION
+    _decide_parts(out, fam, margin=margin)
+    return pd.DataFrame(out).drop(columns=["_effect"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,7 +371,6 @@ def l2_comparison(df, a: dict, b: dict, alpha: float = 0.05) -> dict:
                     "stat": (b_less - a_less) / la.size})
     s = mean_ci([r["stat"] for r in per]) if per else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
     p = mcnemar_pooled(tables)["p"] if tables else np.nan
-    v, why = verdict(s["low"], s["high"], s["n"], p=p, alpha=alpha, margin=0.0,
-                     what="the sign statistic P(b smaller) − P(a smaller)")
+    v, why = verdict(s["low"], s["high"], s["n"], margin=0.0, what="the sign statistic P(b smaller) − P(a smaller)")
     return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v,
             "reason": why}

@@ -6,24 +6,25 @@ Robustness*. The artifacts, their quoted claims, producers and pages are data in
 :data:`dalib.paper.ARTIFACTS`; each names the claims (ids of :func:`depth1_claims` and
 :func:`mechanism_claims`) whose verdicts make its status, or the reason it cannot run here.
 
-Statuses: ``reproduced``, ``not reproduced``, ``inconclusive``, ``saturated`` (the verdicts of
-:func:`dalib.stats.verdict`), ``not yet run`` (records missing), ``blocked`` (needs data or weights
+Statuses: the verdicts of :data:`dalib.stats.VERDICTS` (rules v2, :data:`dalib.stats.RULES`;
+a claim of several parts is combined by :func:`dalib.stats.combine`), ``not yet run`` (records missing), ``blocked`` (needs data or weights
 that cannot be obtained here), and, for theorems, ``holds as printed`` or ``corrected`` (from the
 theory chapter, whose notebooks assert each printed slip's counterexample).
 """
 
 from __future__ import annotations
 
-from .stats import claim_row
+from .stats import VERDICTS, claim_row
+from .stats import combine as overall  # rules v2: one written rule for a claim of several parts
 
-STATUSES = ("reproduced", "not reproduced", "inconclusive", "saturated", "not yet run", "blocked",
-            "holds as printed", "corrected")
+STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected")
 LAMBDA_SWEEP = ("0.5", "0.7", "0.85", "0.9", "0.95")
 
 
-def overall(verdicts) -> str:
-    """One verdict for a claim tested at several budgets: saturated budgets are left out; it is
-    reproduced only if every other budget is, not reproduced if any budget is, else inconclusive."""
+def overall_v1(verdicts) -> str:
+    """Rules v1 (kept for the before/after table): one verdict for a claim tested at several
+    budgets: saturated budgets are left out; it is reproduced only if every other budget is, not
+    reproduced if any budget is, else inconclusive."""
     verdicts = list(verdicts)
     v = [x for x in verdicts if x != "saturated"]
     if not v:

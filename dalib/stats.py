@@ -21,13 +21,29 @@ p-values are adjusted with Holm's step-down method (:func:`holm`) before they de
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["mean_ci", "t_test_p", "holm", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict",
-           "claim_row", "VERDICTS", "PRACTICAL_MARGIN", "SATURATION"]
+           "verdict_v1", "combine", "Effect", "crossed_effect", "seed_effect", "image_effect", "power",
+           "seeds_needed", "claim_row", "VERDICTS", "RULES", "RULES_VERSION", "PRACTICAL_MARGIN", "SATURATION"]
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "saturated")
+RULES_VERSION = 2
+# the verdict vocabulary (rules v2), one word per claim in every chapter
+VERDICTS = ("reproduced", "reproduced, smaller", "contradicted", "not reproduced", "inconclusive", "saturated",
+            "not testable at this scale")
+RULES = {
+    "reproduced": "the 95 % interval of the effect, in the paper's direction, lies above 0",
+    "reproduced, smaller": "reproduced, and the interval lies below the paper's printed effect",
+    "contradicted": "the interval lies below 0: significant in the opposite direction",
+    "not reproduced": "the interval includes 0 and excludes the paper's effect (or, where the paper prints "
+                      "none, lies within the ±0.02 practical margin)",
+    "inconclusive": "none of the above",
+    "saturated": "both models' rates are at least 0.98: the attack breaks (almost) every image of both",
+    "not testable at this scale": "the models are too weak for the claim to mean what it means in the paper "
+                                  "(the chapter states its criterion)",
+}
 PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
 SATURATION = 0.98        # both rates at least this high: the attack breaks (almost) everything
 
@@ -141,12 +157,15 @@ def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.9
             "high": float(np.quantile(means, 1 - q)), "n": n}
 
 
-def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
+def verdict_v1(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
             margin: float = PRACTICAL_MARGIN, what: str = "the difference",
             paper_effect: float | None = None, p_seed: float | None = None,
             family: int = 1, rates: tuple | None = None,
             saturation: float = SATURATION, unit: str = "seeds") -> tuple[str, str]:
-    """``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
+    """The rules of version 1 (until rules v2, :data:`RULES_VERSION`), kept so that the book can show
+    every verdict under the old and the new rules side by side. Do not use for new verdicts.
+
+    ``(verdict, reason)`` for a claimed positive effect, from the CI ``[low, high]`` of the
     effect in the claimed direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` seeds and, if given,
     the p-value ``p`` of an image-level test pooled over the seeds (e.g. McNemar on all pairs):
 
@@ -202,6 +221,196 @@ def verdict(low: float, high: float, n: int, *, p: float | None = None, alpha: f
         return "not reproduced", (f"{ci} contains 0 and excludes the paper's difference "
                                   f"{paper_effect:+.3f}: an effect of that size is ruled out, a smaller one is not")
     return "inconclusive", f"{ci} contains 0{pooled}{size}"
+
+
+def verdict(low: float, high: float, n: int, *, margin: float = PRACTICAL_MARGIN, what: str = "the difference",
+            paper_effect: float | None = None, rates: tuple | None = None, saturation: float = SATURATION,
+            unit: str = "seeds", testable: bool = True, why_untestable: str = "") -> tuple[str, str]:
+    """``(verdict, reason)`` under the rules v2 (:data:`RULES`) from the interval ``[low, high]`` of
+    an effect in the paper's direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` ``unit``.
+
+    One interval decides both ways: no extra gate on either side. The interval comes from the
+    chapter's primary test (:func:`crossed_effect` where per-image outcomes exist, else
+    :func:`seed_effect`); for one part of a claim over several parts, pass the interval that
+    :func:`combine` expects (see there)."""
+    if not testable:
+        return "not testable at this scale", why_untestable
+    if rates is not None and min(rates) >= saturation:
+        return "saturated", (f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
+                             "the attack breaks almost every image of both models")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "inconclusive", f"{n} {unit}: no interval"
+    ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
+    size = "" if paper_effect is None else f"; the paper's is {paper_effect:+.3f}"
+    if low > 0:
+        if paper_effect is not None and high < paper_effect:
+            return "reproduced, smaller", f"{ci} lies above 0 and below the paper's {paper_effect:+.3f}"
+        return "reproduced", f"{ci} lies above 0{size}"
+    if high < 0:
+        return "contradicted", f"{ci} lies below 0: the data point the other way{size}"
+    if paper_effect is not None and high < paper_effect:
+        return "not reproduced", (f"{ci} contains 0 and excludes the paper's {paper_effect:+.3f}: an effect of "
+                                  "that size is ruled out, a smaller one is not")
+    if paper_effect is None and -margin < low and high < margin:
+        return "not reproduced", f"{ci} lies within ±{margin:.2f}: no effect of practical size"
+    return "inconclusive", f"{ci} contains 0{size}"
+
+
+def combine(verdicts) -> str:
+    """One verdict for a claim made of several parts (budgets, layers, depths), rules v2.
+
+    "At every part" is an intersection-union test: the claim is **reproduced** when every part
+    that is not saturated is, each at the 95 % level, with no correction across parts (Berger
+    1982); "reproduced, smaller" when one of them is. The other words are unions over parts ("some
+    part contradicts"), so the parts' verdicts passed here must come from family-adjusted
+    intervals (:func:`Effect.ci` at level ``1 - 0.05 / k`` for ``k`` non-saturated parts,
+    Bonferroni), which :func:`dalib.analysis.paired_comparison` does: **contradicted** if any part
+    is, else **not reproduced** if any part is, else **inconclusive**. All parts saturated:
+    **saturated**; any part not testable: **not testable at this scale**."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return "not yet run"
+    if "not testable at this scale" in verdicts:
+        return "not testable at this scale"
+    v = [x for x in verdicts if x != "saturated"]
+    if not v:
+        return "saturated"
+    if all(x in ("reproduced", "reproduced, smaller") for x in v):
+        return "reproduced, smaller" if "reproduced, smaller" in v else "reproduced"
+    for word in ("contradicted", "not reproduced"):
+        if word in v:
+            return word
+    return "inconclusive"
+
+
+# --------------------------------------------------------------------------------------------
+# the two-level test: training seeds and test images, crossed
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An estimated mean effect with its standard error and t degrees of freedom: ``ci(level)``,
+    ``p(null)`` (two-sided). ``method`` names the test; ``components`` holds the variance
+    components it used (for power)."""
+
+    estimate: float
+    se: float
+    df: float
+    n_seeds: int
+    n_images: int
+    method: str
+    components: dict = field(default_factory=dict)
+
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
+        from scipy import stats as st
+
+        if not (np.isfinite(self.se) and self.df > 0):
+            return math.nan, math.nan
+        if self.se == 0:
+            return self.estimate, self.estimate
+        h = float(st.t.ppf(0.5 + level / 2, self.df)) * self.se
+        return self.estimate - h, self.estimate + h
+
+    def p(self, null: float = 0.0) -> float:
+        from scipy import stats as st
+
+        if not (np.isfinite(self.se) and self.df > 0):
+            return math.nan
+        if self.se == 0:
+            return 1.0 if self.estimate == null else 0.0
+        return float(2 * st.t.sf(abs(self.estimate - null) / self.se, self.df))
+
+
+def crossed_effect(d) -> Effect:
+    """The two-level test of a mean paired difference ``d`` ``(S seeds, I images)`` (e.g.
+    ``changed_b - changed_a`` per seed and image, the same images for every seed).
+
+    Seeds and images are crossed random effects, ``d[s, i] = mu + u_s + v_i + e_si``: training
+    randomness ``u`` (variance ``s2_seed``), which images were drawn ``v`` (``s2_image``: an image
+    that DiffViT breaks and ViT does not tends to be so in every seed, so outcomes correlate across
+    seeds) and the rest ``e``. The mean's variance is ``s2_seed / S + s2_image / I + s2_e / (S I)``,
+    estimated without bias from the two-way mean squares, ``(MS_seed + MS_image - MS_e) / (S I)``,
+    with Satterthwaite's degrees of freedom (a method-of-moments mixed model; Satterthwaite 1946).
+    With one seed it is the paired t over images; with one image per seed, the t over seeds. Its
+    false-positive rate is checked by simulation in ``tests/test_verdicts.py``."""
+    d = np.asarray(d, dtype=float)
+    if d.ndim != 2 or d.size == 0:
+        raise ValueError(f"crossed_effect takes a (seeds, images) matrix, got shape {d.shape}")
+    S, I = d.shape
+    m = float(d.mean())
+    if S == 1 and I == 1:
+        return Effect(m, math.nan, 0.0, S, I, "single value")
+    if S == 1:
+        return image_effect(d[0])
+    if I == 1:
+        return seed_effect(d[:, 0])
+    rows, cols = d.mean(1), d.mean(0)
+    ms_s = I * float(((rows - m) ** 2).sum()) / (S - 1)
+    ms_i = S * float(((cols - m) ** 2).sum()) / (I - 1)
+    resid = d - rows[:, None] - cols[None, :] + m
+    ms_e = float((resid ** 2).sum()) / ((S - 1) * (I - 1))
+    num = ms_s + ms_i - ms_e
+    v = max(num, ms_e) / (S * I)  # negative component estimates: never below the residual's share
+    dens = (ms_s ** 2 / (S - 1) + ms_i ** 2 / (I - 1) + ms_e ** 2 / ((S - 1) * (I - 1)))
+    df = (max(num, 0.0) ** 2 / dens) if dens > 0 and num > 0 else float(S - 1)
+    df = float(min(max(df, S - 1), S * I - 1))  # at least the seed-level df, the design's bound
+    comp = {"s2_seed": max((ms_s - ms_e) / I, 0.0), "s2_image": max((ms_i - ms_e) / S, 0.0), "s2_e": ms_e}
+    return Effect(m, math.sqrt(v), df, S, I, "crossed seeds x images (Satterthwaite)", comp)
+
+
+def seed_effect(values) -> Effect:
+    """The t test over per-seed values (one number per training seed): the conservative check
+    beside :func:`crossed_effect`, and the test where per-image outcomes do not exist."""
+    v = np.asarray(values, dtype=float).ravel()
+    n = int(v.size)
+    if n < 2:
+        return Effect(float(v.mean()) if n else math.nan, math.nan, 0.0, n, 0, "t over seeds")
+    return Effect(float(v.mean()), float(v.std(ddof=1)) / math.sqrt(n), float(n - 1), n, 0, "t over seeds",
+                  {"s2_seed": float(v.var(ddof=1))})
+
+
+def image_effect(d) -> Effect:
+    """The paired t test over images of one model pair (one seed, or fixed pretrained models):
+    ``d`` the per-image differences ``(I,)``."""
+    d = np.asarray(d, dtype=float).ravel()
+    n = int(d.size)
+    if n < 2:
+        return Effect(float(d.mean()) if n else math.nan, math.nan, 0.0, 1, n, "paired t over images")
+    return Effect(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(n), float(n - 1), 1, n,
+                  "paired t over images", {"s2_image": float(d.var(ddof=1))})
+
+
+def power(effect: float, components: dict, n_seeds: int, n_images: int, alpha: float = 0.05) -> float:
+    """Power of the two-level test (two-sided, level ``alpha``) to find a true mean difference
+    ``effect`` with ``n_seeds`` seeds and ``n_images`` images, given the variance components of
+    :func:`crossed_effect` (``s2_seed``, ``s2_image``, ``s2_e``; missing ones count 0). Normal
+    approximation with the t quantile at Satterthwaite's degrees of freedom."""
+    from scipy import stats as st
+
+    S, I = int(n_seeds), int(n_images)
+    s2s, s2i, s2e = (float(components.get(k, 0.0)) for k in ("s2_seed", "s2_image", "s2_e"))
+    var = s2s / S + s2i / I + s2e / (S * I)
+    if var <= 0:
+        return 1.0 if effect != 0 else alpha
+    ms = [(I * s2s + s2e, S - 1), (S * s2i + s2e, I - 1), (s2e, (S - 1) * (I - 1))]
+    dens = sum(m ** 2 / k for m, k in ms if k > 0)
+    df = max((var * S * I) ** 2 / dens if dens > 0 else S - 1, 1.0) if S > 1 else max(I - 1, 1)
+    t = float(st.t.ppf(1 - alpha / 2, df))
+    z = abs(effect) / math.sqrt(var)
+    return float(st.norm.cdf(z - t) + st.norm.cdf(-z - t))
+
+
+def seeds_needed(effect: float, components: dict, n_images: int, target: float = 0.8, alpha: float = 0.05,
+                 max_seeds: int = 200) -> int | None:
+    """The smallest number of training seeds (2 to ``max_seeds``) at which :func:`power` reaches
+    ``target``; None if none does (the image-level variance alone keeps the interval too wide:
+    more images, not more seeds, would help)."""
+    if not (np.isfinite(effect) and effect != 0):
+        return None
+    for S in range(2, max_seeds + 1):
+        if power(effect, components, S, n_images, alpha) >= target:
+            return S
+    return None
 
 
 def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",

@@ -46,7 +46,7 @@ def test_paired_comparison_pairs_by_seed_and_image():
     assert c["seeds_b_higher"].iloc[0] >= 2 and c["p_pooled"].iloc[0] < 1e-6
     # reversed roles: the opposite effect
     r = paired_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})
-    assert r["verdict"].iloc[0] == "not reproduced"
+    assert r["verdict"].iloc[0] == "contradicted" and r["verdict_v1"].iloc[0] == "not reproduced"
 
 
 def test_paired_comparison_refuses_different_images():
@@ -119,7 +119,7 @@ def test_cw_curve_full_budget_and_l2_comparison():
     assert curve[0, 2] == pytest.approx(297 / 300) and curve[1, 2] == 1.0
     c = l2_comparison(df, a={"model": "vit"}, b={"model": "diffvit"})
     assert c["verdict"] == "reproduced" and all(r["stat"] == 1.0 for r in c["per_seed"])
-    assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "not reproduced"
+    assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "contradicted"  # the opposite effect (rules v2)
 
 
 def test_attack_note_names_each_attack_once_and_autoattacks_version():

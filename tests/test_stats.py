@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from dalib.stats import mcnemar, mcnemar_pooled, mean_ci, paired_bootstrap, verdict
+from dalib.stats import VERDICTS, mcnemar, mcnemar_pooled, mean_ci, paired_bootstrap, verdict, verdict_v1
 
 
 def test_mean_ci_is_the_student_t_interval():
@@ -67,18 +67,54 @@ def test_paired_bootstrap_is_seeded_and_covers_the_difference():
     (0.1, 0.2, 1, None, "inconclusive"),   # one seed: no interval
     (float("nan"), float("nan"), 3, None, "inconclusive"),
 ])
-def test_verdict_rules(low, high, n, p, expected):
-    v, reason = verdict(low, high, n, p=p)
+def test_verdict_v1_rules(low, high, n, p, expected):
+    """The rules v1, kept for the before/after table."""
+    v, reason = verdict_v1(low, high, n, p=p)
     assert v == expected and reason
 
 
-def test_verdict_against_the_papers_effect_size():
-    v, why = verdict(-0.04, 0.10, 3, p=0.01, paper_effect=0.44)
-    assert v == "not reproduced" and "+0.440" in why and "ruled out" in why
-    v, _ = verdict(-0.04, 0.50, 3, p=0.01, paper_effect=0.44)
-    assert v == "inconclusive"
-    v, why = verdict(0.02, 0.10, 3, p=0.001, paper_effect=0.44)
-    assert v == "reproduced" and "smaller" in why
+@pytest.mark.parametrize("low, high, paper, expected", [
+    (0.01, 0.2, None, "reproduced"),
+    (0.01, 0.2, 0.05, "reproduced"),          # the paper's effect inside the interval
+    (0.01, 0.04, 0.05, "reproduced, smaller"),  # above 0, below the paper's effect
+    (-0.2, -0.01, None, "contradicted"),      # significant in the opposite direction
+    (-0.2, -0.01, 0.05, "contradicted"),
+    (-0.01, 0.015, None, "not reproduced"),   # within the practical margin, no paper number
+    (-0.04, 0.03, 0.05, "not reproduced"),    # includes 0, excludes the paper's effect
+    (-0.04, 0.10, 0.05, "inconclusive"),
+    (-0.05, 0.2, None, "inconclusive"),
+    (float("nan"), float("nan"), None, "inconclusive"),
+])
+def test_verdict_rules_v2(low, high, paper, expected):
+    v, reason = verdict(low, high, 3, paper_effect=paper)
+    assert v == expected and reason and v in VERDICTS
+
+
+def test_one_interval_decides_both_ways():
+    """The same evidence gets the same word mirrored: no extra gate on one side."""
+    for lo, hi in ((0.01, 0.2), (0.003, 0.09), (0.2, 0.5)):
+        assert verdict(lo, hi, 3)[0] == "reproduced" and verdict(-hi, -lo, 3)[0] == "contradicted"
+
+
+def test_verdict_saturated_and_not_testable():
+    v, why = verdict(-0.01, 0.01, 3, rates=(0.99, 0.995))
+    assert v == "saturated" and "0.98" in why
+    v, _ = verdict(-0.01, 0.01, 3, rates=(0.97, 0.995))
+    assert v == "not reproduced"  # one model below the saturation level: the margin rule applies
+    v, why = verdict(0.1, 0.2, 3, testable=False, why_untestable="clean accuracy 0.11")
+    assert v == "not testable at this scale" and why == "clean accuracy 0.11"
+
+
+def test_combine_is_an_intersection_union_rule():
+    from dalib.stats import combine
+
+    assert combine(["reproduced", "reproduced", "saturated"]) == "reproduced"
+    assert combine(["reproduced", "reproduced, smaller"]) == "reproduced, smaller"
+    assert combine(["reproduced", "inconclusive"]) == "inconclusive"
+    assert combine(["reproduced", "contradicted", "not reproduced"]) == "contradicted"
+    assert combine(["inconclusive", "not reproduced"]) == "not reproduced"
+    assert combine(["saturated", "saturated"]) == "saturated" and combine([]) == "not yet run"
+    assert combine(["reproduced", "not testable at this scale"]) == "not testable at this scale"
 
 
 def test_holm_matches_the_step_down_definition():
@@ -100,15 +136,3 @@ def test_t_test_p_agrees_with_the_t_interval():
         ci = mean_ci(v)
         assert (t_test_p(v) < 0.05) == (ci["low"] > 0 or ci["high"] < 0)
     assert np.isnan(t_test_p([0.1])) and t_test_p([0.1, 0.1]) == 0.0
-
-
-def test_verdict_saturated_and_holm():
-    v, why = verdict(-0.01, 0.01, 3, p=0.5, rates=(0.99, 0.995))
-    assert v == "saturated" and "0.98" in why
-    v, _ = verdict(-0.01, 0.01, 3, p=0.5, rates=(0.97, 0.995))
-    assert v == "not reproduced"  # one model below the saturation level: the margin rule applies
-    # significant before the adjustment, not after it
-    v, why = verdict(0.01, 0.2, 3, p=0.001, p_seed=0.09, family=4)
-    assert v == "inconclusive" and "Holm" in why
-    v, why = verdict(0.01, 0.2, 3, p=0.001, p_seed=0.01, family=4)
-    assert v == "reproduced" and "Holm-adjusted over 4 budgets" in why
