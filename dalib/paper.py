@@ -101,6 +101,10 @@ ARTIFACTS = [
          paper="ASR at the training budget: " + ", ".join(
              f"{e:g}: {TABLE3_ADV_TRAINING[0.0]['asr'][e]:.2f} → {TABLE3_ADV_TRAINING[e]['asr'][e]:.2f}"
              for e in (0.25, 0.5, 1.0)), claims=["table3_adv_training"], **_TABLES),
+    dict(id="Table 3 (accuracy)", claim=CLAIM_TABLE3,
+         paper="clean accuracy: " + ", ".join(f"{e:g}: {TABLE3_ADV_TRAINING[e]['accuracy']:.2f}"
+                                              for e in (0.0, 0.25, 0.5, 1.0)),
+         claims=["table3_clean_accuracy"], **_TABLES),
     dict(id="Fig. 6", claim="PGD with 3 random restarts gives the same picture as PGD (Appendix D.3)",
          paper="plot, no values", claims=["fig6_restarts"], **_D1),
     *[dict(id=t, claim=f"{t} of Sec. 4 / Appendix B", paper="as printed", theorem=t, **_THEORY)

@@ -367,3 +367,39 @@ def ratio_maps(x, y, cells, xlabel, ylabel, colorbar_label, vmax=4.0, figsize=(1
                 ax.set_ylabel(ylabel)
     fig.colorbar(im, ax=axes, label=colorbar_label, shrink=0.8)
     return fig
+
+
+# rules-v2 verdicts: a colour and a marker each, so that the forest plot reads in grayscale too
+VERDICT_STYLE = {"reproduced": ("#1a7f37", "o"), "reproduced, smaller": ("#7fbf3f", "D"),
+                 "contradicted": ("#c62828", "v"), "not reproduced": ("#ef6c00", "s"),
+                 "inconclusive": ("#6e7781", "^"), "saturated": ("#8250df", "P"),
+                 "not testable at this scale": ("#4a4a4a", "h")}
+
+
+def forest(card, title="Our effect per artifact, with its 95 % interval"):
+    """The scorecard at a glance (:func:`dalib.scorecard.scorecard` rows with an ``effect``): one
+    row per artifact, our headline effect in the paper's direction with its interval, the paper's
+    value as a black cross where it prints one, colour and marker by verdict; a vertical line at 0.
+    Each label names the effect's unit (an ASR difference, or a log ratio)."""
+    plt = _plt()
+    rows = card[card["effect"].notna()].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(rows), 1) + 1.4))
+    for i, r in rows.iloc[::-1].reset_index(drop=True).iterrows():
+        color, marker = VERDICT_STYLE.get(r["status"], ("black", "o"))
+        lo, hi = float(r["low"]), float(r["high"])
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [i, i], color=color, lw=2.2)
+        ax.plot(float(r["effect"]), i, marker=marker, color=color, ms=8, ls="none")
+        if r.get("paper_value") is not None and np.isfinite(float(r["paper_value"])):
+            ax.plot(float(r["paper_value"]), i, marker="x", color="black", ms=9, mew=2, ls="none")
+    labels = [f"{r['artifact']} ({r.get('unit') or 'Δ'})" for _, r in rows.iloc[::-1].iterrows()]
+    ax.set_yticks(range(len(rows)), labels, fontsize=10)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("effect in the paper's direction (ours: marker and 95 % interval; paper: ×)", fontsize=10)
+    ax.set_title(title, fontsize=11)
+    handles = [plt.Line2D([], [], color=c, marker=m, ls="none", ms=8, label=v)
+               for v, (c, m) in VERDICT_STYLE.items() if v in set(rows["status"])]
+    handles.append(plt.Line2D([], [], color="black", marker="x", ls="none", ms=9, mew=2, label="paper"))
+    ax.legend(handles=handles, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -413,10 +413,60 @@ def seeds_needed(effect: float, components: dict, n_images: int, target: float =
     return None
 
 
+SCALE_FACTOR = 2.0  # "not testable at this scale": our base model's ASR at the smallest budget above 2x the paper's
+
+
+def scale_check(ours: float, papers: float, what: str, factor: float = SCALE_FACTOR) -> tuple[bool, str]:
+    """``(testable, why)``: a comparison of attack success rates means what it means in the paper
+    only in the paper's regime. The written criterion: the base model's ASR at the smallest budget
+    the paper prints (``ours``) is at most ``factor`` times the paper's (``papers``); above, our
+    models break at budgets where the paper's hold, and absolute ASR gaps are not comparable."""
+    if not (np.isfinite(ours) and np.isfinite(papers)) or papers <= 0:
+        return True, ""
+    ok = ours <= factor * papers
+    why = (f"{what}: our ASR {ours:.2f} against the paper's {papers:.2f} ({ours / papers:.1f}x; the criterion is "
+           f"at most {factor:g}x)")
+    return ok, why if ok else why + ": our models are in another regime, where the paper's claim cannot be tested"
+
+
 def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",
-              short: str | None = None) -> dict:
+              short: str | None = None, **numbers) -> dict:
     """One row of a claims table (``{id, claim, verdict, detail, short}``: the scorecard, the
     chapter pages); ``short``, the scorecard's one-line cell, defaults to ``detail``. Called with
-    the claim only, it is the row of a claim with no records yet."""
-    return {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
-            "short": detail if short is None else short}
+    the claim only, it is the row of a claim with no records yet. ``numbers``: the headline
+    ``effect`` with its interval ``low``/``high``, the paper's value ``paper_value``,
+    ``seeds_needed`` (80 % power at the observed effect) and ``verdict_v1``, where the chapter has them."""
+    row = {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
+           "short": detail if short is None else short}
+    row.update(numbers)
+    return row
+
+
+def headline_numbers(row, paper_value=None) -> dict:
+    """The ``numbers`` of :func:`claim_row` from one part's row of
+    :func:`dalib.analysis.paired_comparison` (its headline budget): the effect and its two-level
+    interval, the paper's value, and the training seeds 80 % power would need at the observed
+    effect (and at the paper's, if it prints one)."""
+    comp = {k: float(row[k]) for k in ("s2_seed", "s2_image", "s2_e") if k in row and np.isfinite(row[k])}
+    n_img = int(row["n_images"]) if "n_images" in row and np.isfinite(row["n_images"]) else 1000
+    out = {"effect": float(row["diff_mean"]), "low": float(row["diff_low"]), "high": float(row["diff_high"]),
+           "paper_value": paper_value, "unit": "Δ ASR", "seeds_needed": seeds_needed(float(row["diff_mean"]), comp, n_img) if comp else None}
+    if paper_value is not None and comp:
+        out["seeds_needed_paper"] = seeds_needed(float(paper_value), comp, n_img)
+    return out
+
+
+def rules_commit(root=None) -> str | None:
+    """The git commit that introduced the current rules (:data:`RULES_VERSION`), found with
+    ``git log -S``; None where git or the history is not available (an exported tree)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(root) if root else Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "log", "--reverse", "--format=%h %cs", "-S", f"RULES_VERSION = {RULES_VERSION}",
+                              "--", "dalib/stats.py"], cwd=root, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return lines[0] if out.returncode == 0 and lines else None
