@@ -217,7 +217,41 @@ def depth_claims(asr, lip_long=None):
             rows.append(claim_row("fig3d_lipschitz", name, detail="needs two depths"))
     else:
         rows.append(claim_row("fig3d_lipschitz", name))
+    rows.append(da_above_base_claim(lip_long))
     return pd.DataFrame(rows)
+
+
+def da_above_base_claim(lip_long) -> dict:
+    """Fig. 3d's other reading (the Fragile Principle's, as in Fig. 4): DiffViT's mean Lipschitz
+    estimate lies above ViT's at every depth. Per depth, the per-seed ``log(L_DA / L_base)`` (same
+    seed, :func:`lipschitz_per_seed`) with its t interval over seeds; the depths combine by
+    :func:`dalib.stats.combine` (each depth's negative words at level ``1 - 0.05 / k``)."""
+    from .stats import claim_row, combine, seed_effect, verdict
+
+    name = "Fig. 3d (DA against standard attention): DiffViT's Lipschitz estimate is above ViT's at every depth"
+    if lip_long is None or not len(lip_long):
+        return claim_row("fig3d_da_above_base", name)
+    per = lipschitz_per_seed(lip_long)
+    depths = sorted(set(per[per["model"] == "diffvit"]["depth"]) & set(per[per["model"] == "vit"]["depth"]))
+    if not depths:
+        return claim_row("fig3d_da_above_base", name, detail="needs ViT and DiffViT at one depth")
+    k = len(depths)
+    parts, verdicts, ratios = [], [], []
+    for d in depths:
+        a = per[(per["model"] == "vit") & (per["depth"] == d)].set_index("seed")["value"]
+        b = per[(per["model"] == "diffvit") & (per["depth"] == d)].set_index("seed")["value"]
+        seeds = sorted(set(a.index) & set(b.index))
+        e = seed_effect([np.log(b[s] / a[s]) for s in seeds])
+        lo, hi = e.ci()
+        v, _ = verdict(lo, hi, len(seeds), margin=0.0)
+        if v not in ("reproduced", "reproduced, smaller") and k > 1:
+            v, _ = verdict(*e.ci(1 - 0.05 / k), len(seeds), margin=0.0)
+        verdicts.append(v)
+        ratios.append(float(np.exp(e.estimate)))
+        parts.append(f"D={int(d)}: L_DA / L_base = {np.exp(e.estimate):.2f} [{np.exp(lo):.2f}, {np.exp(hi):.2f}], {v}")
+    return claim_row("fig3d_da_above_base", name, combine(verdicts), "; ".join(parts) +
+                     f" (t over seeds of the log ratio; the depths' negative words at level 1 − 0.05/{k})",
+                     f"L_DA / L_base from {min(ratios):.2f} to {max(ratios):.2f} over depths {', '.join(map(str, map(int, depths)))}")
 
 
 def chapter_table(stem: str, table: str, profile=None):

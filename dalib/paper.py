@@ -91,6 +91,12 @@ ARTIFACTS = [
          paper="plot, no values", claims=["fig3c_cw"], **_DEPTH),
     dict(id="Fig. 3d", claim="Mean local Lipschitz estimates over layers rise with depth", paper="plot, no values",
          claims=["fig3d_lipschitz"], **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"}),
+    dict(id="Fig. 3d (DA vs standard)", claim="At every depth, DA's attention maps have the higher local Lipschitz "
+         "estimate (the Fragile Principle, as in Fig. 4)", paper="plot, no values",
+         claims=["fig3d_da_above_base"], **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"}),
+    dict(id="Fig. 1", claim=CLAIM_FIG1B, paper="illustration, no values",
+         shown="attention maps A1, A2 and A_DA of clean and PGD images from the zoo models, drawn on the Mechanism "
+               "page (Figure M5); an illustration: its claim (b) is tested by the clean-against-PGD alignment section there", **_MECH),
     dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
     dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
     dict(id="Table 2", claim=CLAIM_TABLE2,

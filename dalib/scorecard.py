@@ -17,7 +17,7 @@ from __future__ import annotations
 from .stats import VERDICTS, claim_row, headline_numbers, scale_check, verdict
 from .stats import combine as overall  # rules v2: one written rule for a claim of several parts
 
-STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected")
+STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected", "shown")
 LAMBDA_SWEEP = ("0.5", "0.7", "0.85", "0.9", "0.95")
 
 
@@ -412,6 +412,8 @@ def scorecard(profile=None):
     for art in paper.ARTIFACTS:
         if art.get("blocked") and not any(c in found for c in art.get("claims", ())):
             status, ours = "blocked", art["blocked"]  # blocked here, unless records of it exist
+        elif art.get("shown"):
+            status, ours = "shown", art["shown"]
         elif art.get("theorem"):
             status = theory.PRINTED_STATUS[art["theorem"]]
             ours = "derived and checked in sympy; numerical counterexample to the printed form" \
