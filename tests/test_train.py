@@ -299,3 +299,30 @@ def test_lock_wait_limit_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("DALIB_LOCK_MAX_WAIT_S", bad)
         with pytest.raises(ValueError, match="DALIB_LOCK_MAX_WAIT_S"):
             FileLock("x.lock")
+
+def test_ladder_rungs_are_the_runs_of_their_epochs_and_resume_on_a_new_machine(tmp_path):
+    """dalib.ladder: with a constant lr, rung k of one run is bit-identical to a k-epoch run; a
+    ladder interrupted after rung 2 and continued with only the committed zoo (its weights and
+    states, no local checkpoints: a new machine) gives the same rung 3 as an uninterrupted one."""
+    from dalib.ladder import state_path, train_ladder
+
+    data = synthetic(128)
+    kw = dict(data=data, batch_size=64, lr=2e-3, lr_schedule="constant", seed=3, progress=False, augment=True)
+    full = train_ladder("diffvit", TINY, rungs=(1, 2, 3), zoo=tmp_path / "zoo_a", checkpoints=tmp_path / "ck_a", **kw)
+    alone = train("diffvit", TINY, epochs=2, checkpoints=tmp_path / "ck_alone", **kw)
+    same = lambda a, b: all(torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert [r.epochs for r in full] == [1, 2, 3]
+    assert same(full[1].model.state_dict(), alone.model.state_dict())
+    assert full[1].test_accuracy == alone.test_accuracy
+    # interrupted after rung 2, then a new machine: the zoo (with ladder-states/) is all it has
+    part = train_ladder("diffvit", TINY, rungs=(1, 2), zoo=tmp_path / "zoo_b", checkpoints=tmp_path / "ck_b", **kw)
+    assert state_path(part[1].config, tmp_path / "zoo_b").exists()
+    rest = train_ladder("diffvit", TINY, rungs=(1, 2, 3), zoo=tmp_path / "zoo_b", checkpoints=tmp_path / "ck_new", **kw)
+    assert not rest[0].trained_now and not rest[1].trained_now and rest[2].trained_now
+    assert same(rest[2].model.state_dict(), full[2].model.state_dict())
+    assert [h["loss"] for h in rest[2].history] == [h["loss"] for h in full[2].history] and rest[2].epochs == 3
+    with pytest.raises(ValueError, match="lr_schedule='constant'"):
+        train_ladder("vit", TINY, rungs=(1,), zoo=tmp_path / "z", checkpoints=tmp_path / "c",
+                     **{**kw, "lr_schedule": "cosine"})
+    with pytest.raises(ValueError, match="increasing positive epoch counts"):
+        train_ladder("vit", TINY, rungs=(2, 1), zoo=tmp_path / "z", checkpoints=tmp_path / "c", **kw)
