@@ -21,6 +21,27 @@ STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected"
 LAMBDA_SWEEP = ("0.5", "0.7", "0.85", "0.9", "0.95")
 
 
+def claim_seeds_needed(comp):
+    """Training seeds at which every non-saturated part of a claim (rows of
+    :func:`dalib.analysis.paired_comparison`) would reach 80 % power at its observed effect: the
+    largest of the parts' :func:`dalib.stats.seeds_needed` (the intersection-union claim needs
+    all); None if a part's effect is 0 or beyond 200 seeds."""
+    import numpy as np
+
+    from .stats import seeds_needed
+
+    need = 0
+    for _, r in comp.iterrows():
+        if r.get("saturated", False):
+            continue
+        comps = {k: float(r[k]) for k in ("s2_seed", "s2_image", "s2_e") if k in r and np.isfinite(r[k])}
+        n = seeds_needed(float(r["diff_mean"]), comps, int(r["n_images"])) if comps else None
+        if n is None:
+            return None
+        need = max(need, n)
+    return need or None
+
+
 def overall_v1(verdicts) -> str:
     """Rules v1 (kept for the before/after table): one verdict for a claim tested at several
     budgets: saturated budgets are left out; it is reproduced only if every other budget is, not
@@ -64,10 +85,12 @@ def depth1_claims(dfc):
         c = comp[comp["attack_kind"] == kind].sort_values("budget")
         detail = "; ".join(f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples())
         head = c[c["budget"] == (8.0 if kind == "patch" else 1.0)]
+        nums = headline_numbers(head.iloc[0]) if len(head) else {}
+        if len(c):
+            nums["seeds_needed"] = claim_seeds_needed(c)
         rows.append(claim_row(cid, name, overall(c["verdict"]), detail or "no records yet",
                               short(c, unit, 8.0 if kind == "patch" else 1.0) if len(c) else None,
-                              verdict_v1=overall_v1(c["verdict_v1"]) if len(c) else None,
-                              **(headline_numbers(head.iloc[0]) if len(head) else {})))
+                              verdict_v1=overall_v1(c["verdict_v1"]) if len(c) else None, **nums))
     cw = base[base["attack_kind"] == "cw_l2"]
     name = "Fig. 3c (depth 1): DiffViT needs smaller CW-L2 perturbations"
     if len(cw):
