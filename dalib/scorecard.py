@@ -14,7 +14,7 @@ theory chapter, whose notebooks assert each printed slip's counterexample).
 
 from __future__ import annotations
 
-from .stats import VERDICTS, claim_row, headline_numbers, scale_check, verdict
+from .stats import VERDICTS, adjusted_interval, claim_row, headline_numbers, scale_check, verdict
 from .stats import combine as overall  # rules v2: one written rule for a claim of several parts
 
 STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected", "shown")
@@ -109,7 +109,14 @@ def depth1_claims(dfc):
         pe = t1["0.8"]["asr_eps1"] - t1[lam]["asr_eps1"] if lam in t1 else None
         c = paired_comparison(dv, a={"lambda_init": lam}, b={"lambda_init": "0.8"}, paper_effect=pe)
         if len(c):
-            contrasts.append({"lam": lam, **c.iloc[0].to_dict()})
+            contrasts.append({"lam": lam, "_paper": pe, **c.iloc[0].to_dict()})
+    # the five contrasts are one family ("0.8 above every other value"): reproduced needs each at 95 %
+    # (intersection-union); the other words read each contrast at 1 - 0.05 / k (dalib.stats.combine)
+    k = sum(not r["saturated"] for r in contrasts)
+    for r in contrasts:
+        if k > 1 and r["verdict"] not in ("reproduced", "reproduced, smaller", "saturated"):
+            lo, hi = adjusted_interval(r["diff_mean"], r["diff_low"], r["diff_high"], r["df"], 1 - 0.05 / k)
+            r["verdict"], r["reason"] = verdict(lo, hi, r["n_seeds"], paper_effect=r["_paper"])
     detail = "; ".join(f"vs {r['lam']}: {r['verdict']} ({r['diff_mean']:+.3f})" for r in contrasts)
     complete = {r["lam"] for r in contrasts} >= set(LAMBDA_SWEEP)
     asr = dv.groupby("lambda_init")["asr"].mean()

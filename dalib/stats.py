@@ -256,6 +256,18 @@ def verdict(low: float, high: float, n: int, *, margin: float = PRACTICAL_MARGIN
     return "inconclusive", f"{ci} contains 0{size}"
 
 
+def adjusted_interval(mean: float, low: float, high: float, df: float, level: float) -> tuple[float, float]:
+    """The ``level`` t interval of an estimate whose 95 % t interval with ``df`` degrees of freedom
+    is ``[low, high]`` (the same standard error): how a part of a family is read at ``1 - 0.05 / k``."""
+    from scipy import stats as st
+
+    if not (np.isfinite(low) and np.isfinite(high) and df > 0):
+        return math.nan, math.nan
+    se = (high - low) / (2 * float(st.t.ppf(0.975, df)))
+    h = float(st.t.ppf(0.5 + level / 2, df)) * se
+    return mean - h, mean + h
+
+
 def combine(verdicts) -> str:
     """One verdict for a claim made of several parts (budgets, layers, depths), rules v2.
 

@@ -136,3 +136,15 @@ def test_t_test_p_agrees_with_the_t_interval():
         ci = mean_ci(v)
         assert (t_test_p(v) < 0.05) == (ci["low"] > 0 or ci["high"] < 0)
     assert np.isnan(t_test_p([0.1])) and t_test_p([0.1, 0.1]) == 0.0
+
+
+def test_adjusted_interval_keeps_the_standard_error():
+    from scipy import stats as st
+
+    from dalib.stats import adjusted_interval
+
+    lo, hi = adjusted_interval(0.1, 0.0, 0.2, 4, 1 - 0.05 / 5)
+    se = 0.1 / st.t.ppf(0.975, 4)
+    assert hi - 0.1 == pytest.approx(st.t.ppf(1 - 0.005, 4) * se) and 0.1 - lo == pytest.approx(hi - 0.1)
+    assert lo < 0.0 and hi > 0.2  # the family's level is wider
+    assert adjusted_interval(0.1, 0.0, 0.2, 4, 0.95) == pytest.approx((0.0, 0.2))
