@@ -329,3 +329,22 @@ def sampling_vs_frobenius(lip_long, jac_long, n_inputs, method="exact"):
                      "ratio_min": float(r.min()), "ratio_max": float(r.max()),
                      "correlation": float(np.corrcoef(t["value_L"], t["value_F"])[0, 1]) if len(t) > 1 else np.nan})
     return pd.DataFrame(rows)
+
+
+def amplification_claim(jac_long, lip_long, da=None, base=None):
+    """C5's second half: negative alignment *amplifies* DA's sensitivity by an amount of practical
+    size, i.e. more than the chapter's ratio margin (5 %). Per seed, the mean over (image, layer,
+    head) cells of ``log(alignment_gain) - log(1.05)`` (:func:`theorem_checks`: Theorem 1's factor
+    against its value for orthogonal branches, exact Jacobians), its t interval over seeds, the
+    verdict: above 0 is an amplification beyond 5 %, below 0 (contradicted) a significantly smaller
+    one. One row per layer, as the other claims."""
+    th = theorem_checks(jac_long, lip_long, da=da, base=base)
+    rows = []
+    if len(th):
+        for layer, g in th.groupby("layer"):
+            per_seed = [float(np.log(s["alignment_gain"].astype(float)).mean()) - LOG_MARGIN
+                        for _, s in g.groupby("seed")]
+            rows.append(_seed_effect_rows(per_seed, float("nan"), int(layer),
+                                          {"gain_median": float(g["alignment_gain"].median()),
+                                           "gain_max": float(g["alignment_gain"].max())}))
+    return _finish(rows, "log(alignment gain) − log(1.05)", 0.0)

@@ -99,6 +99,8 @@ ARTIFACTS = [
                "page (Figure M5); an illustration: its claim (b) is tested by the clean-against-PGD alignment section there", **_MECH),
     dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
     dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
+    dict(id="Fig. 5 (amplification)", claim="The negative alignment of the branch gradients amplifies DA's "
+         "sensitivity (Theorem 1's cross term)", paper="no values", claims=["fig5_amplification"], **_MECH),
     dict(id="Table 2", claim=CLAIM_TABLE2,
          paper=f"PGD 1/255: DiffViT {TABLE2_TINY_IMAGENET['diffvit'][('pgd_linf', 1.0)]:.2f}, "
                f"ViT {TABLE2_TINY_IMAGENET['vit'][('pgd_linf', 1.0)]:.2f}",

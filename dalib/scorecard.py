@@ -149,6 +149,15 @@ def mechanism_claims(lip, jac):
                           "; ".join(f"layer {r.layer + 1}: freq(cos<0) {r.freq:.3f}, {r.verdict}"
                                     for r in c5.itertuples()) or "no DiffViT measured yet",
                           verdict_v1=overall_v1(c5["verdict_v1"]) if len(c5) else None))
+    c5b = mech.amplification_claim(jac, lip)
+    rows.append(claim_row("fig5_amplification",
+                          "Fig. 5 / Theorem 1 (C5b): the negative alignment amplifies ‖J_DA‖ by more than 5 %",
+                          overall(c5b["verdict"]) if len(c5b) else "not yet run",
+                          "; ".join(f"layer {r.layer + 1}: gain median {r.gain_median:.3f} (max {r.gain_max:.3f}), "
+                                    f"{r.verdict}: {r.reason}" for r in c5b.itertuples())
+                          or "no exact Jacobians measured yet",
+                          "; ".join(f"layer {r.layer + 1}: median gain {r.gain_median:.3f}" for r in c5b.itertuples())
+                          or None))
     return pd.DataFrame(rows)
 
 

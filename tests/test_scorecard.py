@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 
 from dalib import paper, scorecard, theory
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLAIM_IDS = {"fig2a_pgd", "fig2c_patch", "fig2a_autoattack", "fig6_restarts", "fig3c_cw_depth1", "table1_lambda",
              "fig4_lipschitz", "fig5_alignment", "table2_pgd", "table2_patch", "table3_adv_training", "table3_clean_accuracy",
              "fig2b_pgd", "fig2d_patch", "fig3a_crossover", "fig3b_crossover", "fig3c_cw", "fig3d_lipschitz",
-             "fig3d_da_above_base"}
+             "fig3d_da_above_base", "fig5_amplification"}
 
 
 def test_registry_entries_name_existing_producers_and_pages():
@@ -162,3 +163,25 @@ def test_table3_leaves_out_other_recipes_of_the_same_model():
     assert len(scorecard.table3_rows(both)) == len(df)
     comp = scorecard.table3_comparison(both)  # used to fail: two vanilla rows per seed
     assert len(comp) == 1 and comp["n_seeds"].iloc[0] == 3
+
+
+def test_amplification_claim_tests_the_size_against_the_ratio_margin():
+    """C5b on the committed mechanism records: the effect is log(gain) − log(1.05), so a gain of a
+    few per mille reads as an amplification significantly below practical size."""
+    import math
+
+    from dalib import mechanism as mech
+    from dalib.records import RecordNotFoundError, load_rows
+
+    try:
+        lip = mech.long_table(load_rows("mechanism", table="lipschitz", profile="cpu"))
+        jac = mech.long_table(load_rows("mechanism", table="jacobian", profile="cpu"))
+    except RecordNotFoundError:
+        pytest.skip("no committed mechanism records")
+    c = mech.amplification_claim(jac, lip)
+    assert len(c) >= 1 and {"gain_median", "gain_max", "effect", "effect_low", "effect_high", "verdict"} <= set(c)
+    r = c.iloc[0]
+    assert r["gain_median"] >= 1.0  # the cross term adds, where cos < 0 dominates
+    assert r["effect"] == pytest.approx(float(np.mean([float(v) for v in r["per_seed"].split(",")])), abs=5e-4)  # per_seed is printed to 3 decimals
+    assert (r["effect_high"] < 0) == (r["verdict"] == "contradicted")
+    assert r["effect"] < math.log(r["gain_max"]) - math.log(1.05) + 1e-9
