@@ -24,6 +24,9 @@ CHAPTERS = {  # chapter name -> module under dalib.chapters (each defines ``Chap
     "models": "models",
     "runs": "runs",
     "intro": "intro",
+    "results": "results",
+    "metrics": "metrics",
+    "attacks": "attacks",
 }
 
 

@@ -1,0 +1,86 @@
+"""The book's first page: the scorecard (:func:`dalib.scorecard.scorecard`) as a forest plot, a
+table with the seeds each open claim would need, and a summary generated from it.
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..records import RecordNotFoundError, current_profile, load_rows
+from . import _show as show
+
+SETTLED = ("reproduced", "reproduced, smaller", "saturated")  # no "would need" for these
+
+
+def link(page) -> str:
+    """A book link to a chapter page (``book/x.md``) or a notebook page, from the intro."""
+    if not page:
+        return ""
+    name = page.rsplit("/", 1)[-1].removesuffix(".md")
+    target = name + ".md" if page.startswith("book/") else "../" + page
+    return f"[{name}]({target})"
+
+
+def needed(r) -> str:
+    """The 'would need' cell: training seeds for 80 % power at the observed effect."""
+    if r["effect"] is None or pd.isna(r["effect"]) or r["status"] in SETTLED:
+        return ""
+    n = r["seeds_needed"]
+    return "over 200 seeds" if n is None or pd.isna(n) else f"{int(n)} seeds"
+
+
+class Chapter:
+    """The scorecard of one profile, computed once."""
+
+    def __init__(self, profile: str | None = None):
+        from ..scorecard import scorecard
+
+        self.profile = profile or current_profile()
+        self.card = scorecard(self.profile)
+        self.experiments = self.card[~self.card["artifact"].str.match(r"(Lemma|Theorem|Corollary)")]
+
+    def forest(self) -> None:
+        from ..plots import forest
+
+        show.figure(forest(self.card))
+        show.md("*Figure I1: the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
+                "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
+                "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
+                "and marked by verdict; × marks the paper's printed difference where it prints one. "
+                "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records.*")
+
+    def table(self) -> None:
+        card = self.card
+        t = card.assign(page=card["page"].map(link), need=card.apply(needed, axis=1))
+        t = t[["artifact", "paper", "ours", "status", "need", "page"]]
+        show.md(t.rename(columns={"paper": "paper's number or claim", "ours": "ours",
+                                  "need": "would need"}).to_markdown(index=False))
+
+    def summary(self) -> None:
+        """Which artifacts got which word, the models' scale, and what 'contradicted' means here."""
+        card, experiments, profile = self.card, self.experiments, self.profile
+        try:
+            acc = load_rows("asr", table="model", profile=profile)["clean_accuracy"]
+            scale = (f" The models behind these verdicts reach {acc.min():.0%} to {acc.max():.0%} clean accuracy "
+                     f"(`{profile}` profile), not the paper's 87 %.")
+        except RecordNotFoundError:
+            scale = ""
+
+        def got(s):
+            return ", ".join(experiments.loc[experiments["status"] == s, "artifact"]) or "none"
+
+        counts = "; ".join(f"{s}: {got(s)}" for s in ("reproduced", "reproduced, smaller", "contradicted",
+                                                      "not reproduced", "inconclusive", "saturated",
+                                                      "not testable at this scale"))
+        show.md(
+            f"**Summary ({profile} profile).** Of {len(experiments)} experimental artifacts, {counts}; "
+            f"not yet run: {got('not yet run')}; blocked here: {got('blocked')}. Of the {len(card) - len(experiments)} "
+            f"theoretical statements, {int((card['status'] == 'corrected').sum())} needed a correction (the theory "
+            "chapter gives each counterexample) and the others hold as printed." + scale)
+        contra = experiments[experiments["status"] == "contradicted"]
+        if len(contra):
+            show.md("**Contradicted** means that our data point significantly the other way from the paper's claim: "
+                    + "; ".join(f"{r.artifact}: {r.ours}" for r in contra.itertuples()) + ".")

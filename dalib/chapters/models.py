@@ -1,0 +1,125 @@
+"""The Models page: the recorded training runs, the `cpu` profile's targets, the depth sweep's
+estimated cost and the ViT/DiffViT throughput benchmark, from the records of
+``notebooks/experiments/train.md`` and ``notebooks/benchmarks/models.md``.
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..records import caption_source, load_rows
+from . import _show as show
+
+SWEEP_DEPTHS = [1, 2, 4, 8, 12]
+
+
+class Chapter:
+    """The training and benchmark records (loaded once) and the Models page's tables."""
+
+    def __init__(self, profile: str | None = None):
+        train = load_rows("train", table="results", profile=profile)
+        self.hist = hist = load_rows("train", table="history", profile=profile)
+        # CPU and evaluation time per run from its per-epoch history (same record)
+        per_run = hist.groupby("record").agg(train_cpu_s=("cpu_s", "sum"), eval_time_s=("eval_time_s", "max"))
+        train = train.drop(columns=["train_cpu_s", "eval_time_s"], errors="ignore").join(per_run, on="record")
+        # a run's training configuration (the profile's, or a -p variant of it)
+        train["config"] = [f"width {w}, {e} epochs, lr {lr:g}, {'crop+flip' if a else 'no aug.'}, {p} pool"
+                           for w, e, lr, a, p in zip(train["embed_dim"], train["epochs"], train["lr"],
+                                                     train["param.augment"], train["param.global_pool"])]
+        train["lambda_init"] = np.where(train["model"] == "vit", "-", train["lambda_init"].astype(str))
+        self.train = train.sort_values(["config", "depth", "model", "lambda_init", "seed"]).reset_index(drop=True)
+        # the profile's own configuration (seed 0, lambda_init 0.8): the runs the profile was chosen on
+        self.default = self.train[(self.train["seed"] == 0) & self.train["lambda_init"].isin(["-", "0.8"])]
+        self.d1 = self.default[self.default.depth == 1]
+        self.bench = load_rows("models", table="results", profile=profile)
+
+    def runs_table(self) -> None:
+        """Every recorded training run: accuracy, wall and CPU time."""
+        train = self.train
+        cols = ["config", "model", "depth", "lambda_init", "seed", "n_params", "clean_accuracy", "train_time_s",
+                "train_cpu_s", "eval_time_s", "images_per_s", "checkpoint"]
+        t = train[cols].copy()
+        t["clean_accuracy"] = (100 * t["clean_accuracy"]).round(2)
+        t["train_min"] = (t.pop("train_time_s") / 60).round(1)
+        t["train_cpu_min"] = (t.pop("train_cpu_s") / 60).round(1)
+        t["eval_s"] = t.pop("eval_time_s").round(1)
+        t["images_per_s"] = t["images_per_s"].round(0)
+        show.raw(t.rename(columns={"clean_accuracy": "clean acc. (%)"}).set_index(["config", "model", "depth"]))
+        show.md(
+            f"*Table: clean test accuracy ({int(train['param.n_test'].iloc[0])} test images) and training time "
+            "of the recorded runs: the profile's configuration and any `-p` variants of it (`config`), for "
+            "every training seed and λ_init of the sweep (the results chapter uses them). Runs that trained "
+            "while other jobs shared the machine have wall times above their CPU times. "
+            "`train_min` is wall-clock time, `train_cpu_min` the process CPU time of the (single-threaded) "
+            "run, i.e. about the wall time on an otherwise idle core. "
+            f"{caption_source(train)}.*")
+
+    def history(self) -> None:
+        """Per-epoch loss, accuracy and time of the profile's own configuration."""
+        hd = self.hist[self.hist["record"].isin(self.default["record"])]
+        show.raw(hd.pivot_table(index="epoch", columns="model", values=["loss", "accuracy", "time_s", "cpu_s"]).round(3))
+        show.md("*Table: per-epoch training loss and accuracy (on the training batches) and "
+                "wall / CPU seconds per epoch, of the profile's configuration (seed 0, λ_init 0.8). "
+                f"{caption_source(hd)}.*")
+
+    def targets(self) -> None:
+        """Whether the depth-1 models of the profile meet the 60 % target, and in what time."""
+        show.md("\n".join(
+            f"- **{r.model}**, depth 1, {r.config}: {100 * r.clean_accuracy:.1f} % clean accuracy "
+            f"({'meets' if r.clean_accuracy >= 0.60 else 'misses'} the 60 % target) in {r.train_time_s / 60:.1f} min "
+            f"wall-clock ({r.train_cpu_s / 60:.1f} min of CPU time) plus {r.eval_time_s:.0f} s of evaluation."
+            for _, r in self.d1.iterrows()))
+
+    def _per_image_time(self, model, mode, precision, key):
+        """tau(d) = a + b d through the benchmark's depths (per image seconds)."""
+        b = self.bench[(self.bench["mode"] == mode) & (self.bench["precision"] == precision)].sort_values("depth")
+        d = b["depth"].to_numpy(float)
+        tau = 1.0 / b[f"{model}_{key}"].to_numpy(float)
+        slope, intercept = np.polyfit(d, tau, 1)
+        return lambda depth: intercept + slope * depth
+
+    def sweep_estimate(self) -> None:
+        """The depth sweep's time, extrapolated from the depth-1 records and the benchmark's depth slope."""
+        est = []
+        for _, r in self.d1.iterrows():
+            for basis, t_col, key in [("wall-clock (as measured, shared machine)", "train_time_s", "img_per_s"),
+                                      ("CPU time (idle machine)", "train_cpu_s", "img_per_cpu_s")]:
+                tau_tr = self._per_image_time(r.model, "train", "bf16", key)
+                tau_ev = self._per_image_time(r.model, "infer", "fp32", key)
+                for depth in SWEEP_DEPTHS:
+                    scale_tr, scale_ev = tau_tr(depth) / tau_tr(1), tau_ev(depth) / tau_ev(1)
+                    est.append({"config": r.config, "basis": basis, "model": r.model, "depth": depth,
+                                "train_min": r[t_col] * scale_tr / 60, "eval_min": r.eval_time_s * scale_ev / 60})
+        est = pd.DataFrame(est)
+        est["total_min"] = est.train_min + est.eval_min
+        show.raw(est.pivot_table(index=["config", "depth"], columns=["basis", "model"], values="total_min").round(1))
+        totals = est.groupby(["config", "basis"]).total_min.sum() / 2 / 60  # two runs in parallel, in hours
+        show.md(
+            "*Table: estimated minutes per run of the sweep (training + evaluation). "
+            f"{caption_source(self.train)}; {caption_source(self.bench)}.*\n\n"
+            + "\n".join(f"- **sweep total, {c}, {b}:** {t:.2f} h with two runs in parallel "
+                        f"({'within' if t <= 3 else 'over'} the 3 h budget)" for (c, b), t in totals.items()))
+
+    def benchmark(self) -> None:
+        """The ViT/DiffViT throughput benchmark, and the ratios per mode and precision."""
+        bench = self.bench
+        show.raw(bench[["depth", "mode", "precision", "batch_size", "vit_img_per_s", "diffvit_img_per_s",
+                        "ratio_diffvit_vit", "vit_img_per_cpu_s", "diffvit_img_per_cpu_s", "ratio_diffvit_vit_cpu",
+                        "vit_params", "diffvit_params"]].round(2))
+        show.md(
+            "*Table: images per second (wall clock and per second of process CPU time), median over "
+            "interleaved repetitions, and the median paired ratio DiffViT / ViT (< 1: DiffViT is slower); "
+            f"{int(bench['param.num_threads'].iloc[0])} thread(s), width {int(bench['param.embed_dim'].iloc[0])}, "
+            f"{int(bench['param.num_heads'].iloc[0])} heads, patch {int(bench['param.patch_size'].iloc[0])}. "
+            f"{caption_source(bench)}.*")
+
+    def ratios(self) -> None:
+        lines = []
+        for (mode, precision), g in self.bench.groupby(["mode", "precision"], sort=False):
+            rs = ", ".join(f"{r:.2f} at depth {d}" for d, r in zip(g.depth, g.ratio_diffvit_vit_cpu))
+            lines.append(f"- {mode} ({precision}): DiffViT / ViT = {rs} (per CPU second)")
+        show.md("\n".join(lines))
