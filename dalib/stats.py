@@ -484,3 +484,37 @@ def rules_commit(root=None) -> str | None:
         return None
     lines = out.stdout.strip().splitlines()
     return lines[0] if out.returncode == 0 and lines else None
+
+
+def claim_seeds_needed(comp):
+    """Training seeds at which every non-saturated part of a claim (rows of
+    :func:`dalib.analysis.paired_comparison`) would reach 80 % power at its observed effect: the
+    largest of the parts' :func:`dalib.stats.seeds_needed` (the intersection-union claim needs
+    all); None if a part's effect is 0 or beyond 200 seeds."""
+    import numpy as np
+
+    need = 0
+    for _, r in comp.iterrows():
+        if r.get("saturated", False):
+            continue
+        comps = {k: float(r[k]) for k in ("s2_seed", "s2_image", "s2_e") if k in r and np.isfinite(r[k])}
+        n = seeds_needed(float(r["diff_mean"]), comps, int(r["n_images"])) if comps else None
+        if n is None:
+            return None
+        need = max(need, n)
+    return need or None
+
+
+def combine_v1(verdicts) -> str:
+    """Rules v1 (kept for the before/after table): one verdict for a claim tested at several
+    budgets: saturated budgets are left out; it is reproduced only if every other budget is, not
+    reproduced if any budget is, else inconclusive."""
+    verdicts = list(verdicts)
+    v = [x for x in verdicts if x != "saturated"]
+    if not v:
+        return "saturated" if verdicts else "not yet run"
+    if all(x == "reproduced" for x in v):
+        return "reproduced"
+    if any(x == "not reproduced" for x in v):
+        return "not reproduced"
+    return "inconclusive"

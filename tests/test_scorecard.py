@@ -6,7 +6,9 @@ import pandas as pd
 import numpy as np
 import pytest
 
-from dalib import paper, scorecard, theory
+from dalib import paper, scorecard, stats, theory
+from dalib.chapters import clip as clip_chapter
+from dalib.chapters import tables as tables_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM_IDS = {"fig2a_pgd", "fig2c_patch", "fig2a_autoattack", "fig6_restarts", "fig3c_cw_depth1", "table1_lambda",
@@ -35,11 +37,11 @@ def test_registry_entries_name_existing_producers_and_pages():
 
 
 def test_overall_rules():
-    assert scorecard.overall([]) == "not yet run"
-    assert scorecard.overall(["saturated", "saturated"]) == "saturated"
-    assert scorecard.overall(["reproduced", "saturated"]) == "reproduced"
-    assert scorecard.overall(["reproduced", "inconclusive"]) == "inconclusive"
-    assert scorecard.overall(["reproduced", "not reproduced"]) == "not reproduced"
+    assert stats.combine([]) == "not yet run"
+    assert stats.combine(["saturated", "saturated"]) == "saturated"
+    assert stats.combine(["reproduced", "saturated"]) == "reproduced"
+    assert stats.combine(["reproduced", "inconclusive"]) == "inconclusive"
+    assert stats.combine(["reproduced", "not reproduced"]) == "not reproduced"
 
 
 @pytest.mark.parametrize("profile", ["cpu"])
@@ -80,15 +82,15 @@ def test_table3_claim_reads_the_training_budget_diagonal():
     for adv in (0.25, 0.5, 1.0):  # adversarial training halves the ASR at every budget
         spec.update({("diffvit", 1, "cifar10", adv, "pgd_linf", b): a / 2 for b, a in ((0.25, 0.4), (0.5, 0.6), (1.0, 0.8))})
     df = _rows(spec)
-    comp = scorecard.table3_comparison(df)
+    comp = tables_chapter.table3_comparison(df)
     assert len(comp) == 9 and set(comp["adv_eps"]) == {0.25, 0.5, 1.0}
     assert (comp["diff_mean"] > 0.15).all()  # vanilla minus trained
-    c = scorecard.table3_claims(df).iloc[0]
+    c = tables_chapter.table3_claims(df).iloc[0]
     assert c["id"] == "table3_adv_training" and c["verdict"] == "reproduced"
     assert "0.25: 0.40 → 0.20" in c["short"]
     # without one training budget the claim is not complete
     part = df[df["adv_eps"] != 1.0]
-    assert scorecard.table3_claims(part).iloc[0]["verdict"] == "not yet run"
+    assert tables_chapter.table3_claims(part).iloc[0]["verdict"] == "not yet run"
 
 
 def test_table2_claims_compare_diffvit_with_vit_at_depth_4():
@@ -98,16 +100,16 @@ def test_table2_claims_compare_diffvit_with_vit_at_depth_4():
             spec[("vit", 4, "tiny-imagenet-valsplit", 0.0, kind, b)] = 0.25
             spec[("diffvit", 4, "tiny-imagenet-valsplit", 0.0, kind, b)] = 0.25  # no difference at all
     spec[("vit", 1, "cifar10", 0.0, "pgd_linf", 1.0)] = 0.9  # other chapters' rows are ignored
-    claims = scorecard.table2_claims(_rows(spec)).set_index("id")
+    claims = tables_chapter.table2_claims(_rows(spec)).set_index("id")
     assert list(claims.index) == ["table2_pgd", "table2_patch"]
     # the paper prints +0.051 at 1/255: an interval around 0 that excludes it
     assert set(claims["verdict"]) == {"not reproduced"}
-    assert scorecard.table2_claims(_rows(spec).iloc[:0]).iloc[0]["verdict"] == "not yet run"
+    assert tables_chapter.table2_claims(_rows(spec).iloc[:0]).iloc[0]["verdict"] == "not yet run"
     # ViT breaks 0.75 of the images at 0.5/255 where the paper's breaks 0.19: another regime
     for b in (0.5, 1.0, 2.0, 4.0):
         spec[("vit", 4, "tiny-imagenet-valsplit", 0.0, "pgd_linf", b)] = 0.75
         spec[("diffvit", 4, "tiny-imagenet-valsplit", 0.0, "pgd_linf", b)] = 0.77
-    claims = scorecard.table2_claims(_rows(spec)).set_index("id")
+    claims = tables_chapter.table2_claims(_rows(spec)).set_index("id")
     assert claims.loc["table2_pgd", "verdict"] == "not testable at this scale"
     assert "4.0x; the criterion is at most 2x" in claims.loc["table2_pgd", "detail"]
     assert claims.loc["table2_patch", "verdict"] == "not reproduced"
@@ -137,19 +139,19 @@ def test_clip_claims_pair_the_two_pretrained_models_by_image():
         for w in (14.0, 28.0):
             asr[("clip", ds, "patch", w)] = asr[("diffclip", ds, "patch", w)] = 0.3
     df = _clip_rows(asr)
-    comp = scorecard.clip_comparison(df)
+    comp = clip_chapter.clip_comparison(df)
     assert len(comp) == 10 and set(comp["family_size"]) == {3, 2}
     pgd = comp[comp["attack_kind"] == "pgd_linf"]
     assert (pgd["verdict"] == "reproduced").all() and (abs(pgd["diff_mean"] - 0.15) < 1e-9).all()
     assert (pgd["diff_low"] > 0.1).all() and "over 500 images" in pgd["reason"].iloc[0]
     patch = comp[comp["attack_kind"] == "patch"]
     assert (patch["diff_mean"] == 0).all() and (patch["verdict"] == "not reproduced").all()  # no effect at all
-    claims = scorecard.clip_claims(df).set_index("id")
+    claims = clip_chapter.clip_claims(df).set_index("id")
     assert claims.loc["fig2b_pgd", "verdict"] == "reproduced"
     assert claims.loc["fig2d_patch", "verdict"] == "not reproduced"
     assert "coco2014-val: Δ ASR at ε = 1: +0.150" in claims.loc["fig2b_pgd", "short"]
     # random-weight smoke rows never make a verdict
-    assert scorecard.clip_claims(_clip_rows(asr, weights="random")).iloc[0]["verdict"] == "not yet run"
+    assert clip_chapter.clip_claims(_clip_rows(asr, weights="random")).iloc[0]["verdict"] == "not yet run"
 
 
 def test_table3_leaves_out_other_recipes_of_the_same_model():
@@ -160,8 +162,8 @@ def test_table3_leaves_out_other_recipes_of_the_same_model():
     other = df[df["adv_eps"] == 0.0].copy()
     other["param.recipe"] = [{"patch_size": 8}] * len(other)
     both = pd.concat([df, other], ignore_index=True)
-    assert len(scorecard.table3_rows(both)) == len(df)
-    comp = scorecard.table3_comparison(both)  # used to fail: two vanilla rows per seed
+    assert len(tables_chapter.table3_rows(both)) == len(df)
+    comp = tables_chapter.table3_comparison(both)  # used to fail: two vanilla rows per seed
     assert len(comp) == 1 and comp["n_seeds"].iloc[0] == 3
 
 
