@@ -9,11 +9,12 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-lab lab test test-avx2 test-slow results book check-book benchmarks clean-book help
+.PHONY: install install-lab lab lint test test-avx2 test-slow results book check-book benchmarks clean-book help
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
 	@echo "make test                              install and run the fast test suite"
+	@echo "make lint                              ruff: the format check and the lint rules of pyproject.toml"
 	@echo "make test-avx2                         the fast suite again with PyTorch, MKL and oneDNN limited to AVX2"
 	@echo "make lab                               install JupyterLab (pinned extra) and open the notebooks in it"
 	@echo "make test-slow                         also run tests marked slow"
@@ -30,6 +31,10 @@ $(STAMP): requirements.txt requirements-lock.txt requirements-nodeps.txt require
 	$(PIP) install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/ruff check
 
 test: install
 	$(PY) -m pytest -q -m "not slow and not browser"

@@ -14,4 +14,3 @@ import warnings as _warnings
 # papermill runs) that warns "IProgress not found" on stderr. Progress bars fall back to text, so
 # the warning says nothing to a reader of the book: silence exactly that message.
 _warnings.filterwarnings("ignore", message="IProgress not found")
-

@@ -19,11 +19,36 @@ from __future__ import annotations
 import numpy as np
 
 from .records import unpack_flags
-from .stats import (PRACTICAL_MARGIN, SATURATION, crossed_effect, holm, image_effect, mcnemar, mcnemar_pooled, mean_ci,
-                    seed_effect, t_test_p, verdict, verdict_v1)
+from .stats import (
+    PRACTICAL_MARGIN,
+    SATURATION,
+    crossed_effect,
+    holm,
+    image_effect,
+    mcnemar,
+    mcnemar_pooled,
+    mean_ci,
+    seed_effect,
+    t_test_p,
+    verdict,
+    verdict_v1,
+)
 
-__all__ = ["attack_note", "fmt_rate", "fmt_diff", "recipe_check", "select", "seed_summary", "paired_comparison", "seed_difference", "flags_of",
-           "l2_values", "cw_asr_curve", "l2_for_full_asr", "l2_comparison"]
+__all__ = [
+    "attack_note",
+    "fmt_rate",
+    "fmt_diff",
+    "recipe_check",
+    "select",
+    "seed_summary",
+    "paired_comparison",
+    "seed_difference",
+    "flags_of",
+    "l2_values",
+    "cw_asr_curve",
+    "l2_for_full_asr",
+    "l2_comparison",
+]
 
 MODEL_KEYS = ("model", "depth", "lambda_init")
 
@@ -51,8 +76,11 @@ def attack_note(rows) -> str:
     if rows["attack_kind"].iloc[0] == "autoattack":
         col = rows.get("pyautoattack_version")
         vers = sorted(set(col.dropna())) if col is not None else []
-        note += (f", the official code (`pyautoattack` {', '.join(vers)})" if vers
-                 else ", the official code (`pyautoattack`; these records predate its version being recorded)")
+        note += (
+            f", the official code (`pyautoattack` {', '.join(vers)})"
+            if vers
+            else ", the official code (`pyautoattack`; these records predate its version being recorded)"
+        )
     return note + "."
 
 
@@ -70,11 +98,21 @@ def recipe_check(df):
     def expected(r):
         extra = r.get("param.recipe")
         extra = extra if isinstance(extra, dict) else {}
-        k = (r["param.train_profile"], r["model"], int(r["depth"]), str(r["lambda_init"]), int(r["seed"]),
-             r["param.dataset"], json.dumps(extra, sort_keys=True))
+        k = (
+            r["param.train_profile"],
+            r["model"],
+            int(r["depth"]),
+            str(r["lambda_init"]),
+            int(r["seed"]),
+            r["param.dataset"],
+            json.dumps(extra, sort_keys=True),
+        )
         if k not in cache:
-            params = recipe_of(dict(train_profile=k[0], model=k[1], depth=k[2], lambda_init=k[3], seed=k[4],
-                                    dataset=k[5], recipe=extra))
+            params = recipe_of(
+                dict(
+                    train_profile=k[0], model=k[1], depth=k[2], lambda_init=k[3], seed=k[4], dataset=k[5], recipe=extra
+                )
+            )
             cache[k] = config_hash(config_from_parameters(params))
         return cache[k]
 
@@ -106,8 +144,16 @@ def seed_summary(df, by, value: str = "asr"):
         g = g.sort_values("seed")
         s = mean_ci(g[value].astype(float))
         key = key if isinstance(key, tuple) else (key,)
-        out.append({**dict(zip(by, key)), "mean": s["mean"], "ci_low": s["low"], "ci_high": s["high"],
-                    "n_seeds": s["n"], "per_seed": ", ".join(f"{v:.4f}" for v in g[value])})
+        out.append(
+            {
+                **dict(zip(by, key)),
+                "mean": s["mean"],
+                "ci_low": s["low"],
+                "ci_high": s["high"],
+                "n_seeds": s["n"],
+                "per_seed": ", ".join(f"{v:.4f}" for v in g[value]),
+            }
+        )
     return pd.DataFrame(out, columns=[*by, "mean", "ci_low", "ci_high", "n_seeds", "per_seed"])
 
 
@@ -126,7 +172,8 @@ def _matched(df, a: dict, b: dict, on):
                     raise ValueError(
                         f"{who} at {dict(zip(on, key))}: seed(s) {sorted(set(dup['seed']))} appear in more than "
                         f"one row (records {recs}); a comparison pairs one run per seed. Select the runs first "
-                        "(load_rows reads only the sweep's runs unless custom=True)")
+                        "(load_rows reads only the sweep's runs unless custom=True)"
+                    )
         yield key, ga, gb, sorted(set(ga["seed"]) & set(gb["seed"])) if "seed" in df else []
 
 
@@ -144,9 +191,17 @@ def _holm_within(rows, family_by, keys=("p_seed", "p_pooled")):
             rows[i]["family_size"] = len(idx)
 
 
-def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: str = "changed",
-                      margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, paper_effect=None,
-                      family_by=None):
+def paired_comparison(
+    df,
+    a: dict,
+    b: dict,
+    on=("attack_kind", "budget"),
+    flag: str = "changed",
+    margin: float = PRACTICAL_MARGIN,
+    alpha: float = 0.05,
+    paper_effect=None,
+    family_by=None,
+):
     """Model ``b`` vs model ``a`` (each a dict of column values, e.g. ``{"model": "vit"}``), per
     group of ``on``, paired by training seed and by image.
 
@@ -173,11 +228,13 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
     for key, ga, gb, seeds in _matched(df, a, b, on):
         diffs, ps, ra, rb, hi_b, hi_a, tables, dmat = [], [], [], [], 0, 0, [], []
         for s in seeds:
-            (_, row_a), = select(ga, seed=s).iterrows()
-            (_, row_b), = select(gb, seed=s).iterrows()
+            ((_, row_a),) = select(ga, seed=s).iterrows()
+            ((_, row_b),) = select(gb, seed=s).iterrows()
             if int(row_a["n"]) != int(row_b["n"]):
-                raise ValueError(f"paired_comparison: seed {s} {key}: {row_a['n']} vs {row_b['n']} images; "
-                                 "pairs need the same images")
+                raise ValueError(
+                    f"paired_comparison: seed {s} {key}: {row_a['n']} vs {row_b['n']} images; "
+                    "pairs need the same images"
+                )
             fa, fb = flags_of(row_a, flag), flags_of(row_b, flag)
             m = mcnemar(fa, fb)
             dmat.append(fb.astype(float) - fa.astype(float))
@@ -194,22 +251,63 @@ def paired_comparison(df, a: dict, b: dict, on=("attack_kind", "budget"), flag: 
         # the primary, two-level test: seeds x images crossed (dalib.stats.crossed_effect)
         e = crossed_effect(np.array(dmat)) if dmat else crossed_effect(np.full((1, 1), np.nan))
         lo, hi = e.ci()
-        out.append({**dict(zip(on, key)), "a_mean": float(np.mean(ra)) if ra else np.nan,
-                    "b_mean": float(np.mean(rb)) if rb else np.nan, "diff_mean": s["mean"],
-                    "diff_low": lo, "diff_high": hi, "t_low": s["low"], "t_high": s["high"], "n_seeds": s["n"],
-                    "df": e.df, "p_two_level": e.p(),
-                    "p_per_seed": ", ".join(f"{p:.2g}" for p in ps), "p_pooled": pooled,
-                    "p_seed": t_test_p(diffs), "seeds_b_higher": int(hi_b),
-                    "seeds_a_higher": int(hi_a), "_paper_effect": pe, "_effect": e,
-                    "s2_seed": e.components.get("s2_seed", np.nan), "s2_image": e.components.get("s2_image", np.nan),
-                    "s2_e": e.components.get("s2_e", np.nan), "n_images": e.n_images})
+        out.append(
+            {
+                **dict(zip(on, key)),
+                "a_mean": float(np.mean(ra)) if ra else np.nan,
+                "b_mean": float(np.mean(rb)) if rb else np.nan,
+                "diff_mean": s["mean"],
+                "diff_low": lo,
+                "diff_high": hi,
+                "t_low": s["low"],
+                "t_high": s["high"],
+                "n_seeds": s["n"],
+                "df": e.df,
+                "p_two_level": e.p(),
+                "p_per_seed": ", ".join(f"{p:.2g}" for p in ps),
+                "p_pooled": pooled,
+                "p_seed": t_test_p(diffs),
+                "seeds_b_higher": int(hi_b),
+                "seeds_a_higher": int(hi_a),
+                "_paper_effect": pe,
+                "_effect": e,
+                "s2_seed": e.components.get("s2_seed", np.nan),
+                "s2_image": e.components.get("s2_image", np.nan),
+                "s2_e": e.components.get("s2_e", np.nan),
+                "n_images": e.n_images,
+            }
+        )
     _holm_within(out, family_by)
     if not out:  # no model pair yet: an empty table with the documented columns
-        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "t_low", "t_high",
-                                     "n_seeds", "df", "p_two_level", "p_per_seed", "p_pooled", "p_seed",
-                                     "seeds_b_higher", "seeds_a_higher", "p_seed_holm", "p_pooled_holm",
-                                     "family_size", "adj_low", "adj_high", "saturated", "verdict", "reason",
-                                     "verdict_v1"])
+        return pd.DataFrame(
+            columns=[
+                *on,
+                "a_mean",
+                "b_mean",
+                "diff_mean",
+                "diff_low",
+                "diff_high",
+                "t_low",
+                "t_high",
+                "n_seeds",
+                "df",
+                "p_two_level",
+                "p_per_seed",
+                "p_pooled",
+                "p_seed",
+                "seeds_b_higher",
+                "seeds_a_higher",
+                "p_seed_holm",
+                "p_pooled_holm",
+                "family_size",
+                "adj_low",
+                "adj_high",
+                "saturated",
+                "verdict",
+                "reason",
+                "verdict_v1",
+            ]
+        )
     for r in out:
         r["saturated"] = min(r["a_mean"], r["b_mean"]) >= SATURATION
     _decide_parts(out, family_by, margin=margin, alpha=alpha)
@@ -235,22 +333,41 @@ def _decide_parts(rows, family_by, margin: float, alpha: float = 0.05, unit: str
             rates = (r["a_mean"], r["b_mean"])
             n = r.get("n_seeds", r.get("n_images"))
             what = "the difference"
-            v, why = verdict(r["diff_low"], r["diff_high"], n, margin=margin, what=what, paper_effect=pe,
-                             rates=rates, unit=unit)
+            v, why = verdict(
+                r["diff_low"], r["diff_high"], n, margin=margin, what=what, paper_effect=pe, rates=rates, unit=unit
+            )
             if v not in ("reproduced", "reproduced, smaller", "saturated") and k > 1:
-                v, why = verdict(r["adj_low"], r["adj_high"], n, margin=margin, what=what, paper_effect=pe,
-                                 rates=rates, unit=unit)
+                v, why = verdict(
+                    r["adj_low"], r["adj_high"], n, margin=margin, what=what, paper_effect=pe, rates=rates, unit=unit
+                )
                 why = why.replace("95% CI", f"{100 * (1 - alpha / k):.1f}% CI (Bonferroni over {k} parts)")
             r["verdict"], r["reason"] = v, why
-            r["verdict_v1"] = verdict_v1(r.get("t_low", r["diff_low"]), r.get("t_high", r["diff_high"]), n,
-                                         p=r.get("p_pooled_holm", r.get("p_holm")), alpha=alpha, margin=margin,
-                                         paper_effect=pe, p_seed=r.get("p_seed_holm"),
-                                         family=r["family_size"], rates=rates, unit=unit)[0]
+            r["verdict_v1"] = verdict_v1(
+                r.get("t_low", r["diff_low"]),
+                r.get("t_high", r["diff_high"]),
+                n,
+                p=r.get("p_pooled_holm", r.get("p_holm")),
+                alpha=alpha,
+                margin=margin,
+                paper_effect=pe,
+                p_seed=r.get("p_seed_holm"),
+                family=r["family_size"],
+                rates=rates,
+                unit=unit,
+            )[0]
 
 
-def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", "budget"), flag: str = "changed",
-                            margin: float = PRACTICAL_MARGIN, alpha: float = 0.05, n_boot: int = 2000,
-                            family_by=None):
+def image_paired_comparison(
+    df,
+    a: dict,
+    b: dict,
+    on=("dataset", "attack_kind", "budget"),
+    flag: str = "changed",
+    margin: float = PRACTICAL_MARGIN,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    family_by=None,
+):
     """Model ``b`` vs model ``a`` when each is one fixed model (pretrained CLIP and DiffCLIP: no
     training seeds), per group of ``on``, paired by image: ``rate_b - rate_a`` with its paired
     bootstrap 95% CI over images (:func:`dalib.stats.paired_bootstrap`), McNemar's exact test, the
@@ -273,26 +390,64 @@ def image_paired_comparison(df, a: dict, b: dict, on=("dataset", "attack_kind", 
             raise ValueError(f"image_paired_comparison {key}: expected one row per model, got {len(ga)} and {len(gb)}")
         ra, rb = ga.iloc[0], gb.iloc[0]
         if int(ra["n"]) != int(rb["n"]):
-            raise ValueError(f"image_paired_comparison {key}: {ra['n']} vs {rb['n']} images; pairs need the same images")
+            raise ValueError(
+                f"image_paired_comparison {key}: {ra['n']} vs {rb['n']} images; pairs need the same images"
+            )
         fa, fb = flags_of(ra, flag), flags_of(rb, flag)
         m, bs = mcnemar(fa, fb), paired_bootstrap(fa, fb, n_boot=n_boot)
         e = image_effect(fb.astype(float) - fa.astype(float))
         lo, hi = e.ci()
-        out.append({**dict(zip(on, key)), "a_mean": m["rate_a"], "b_mean": m["rate_b"], "diff_mean": m["diff"],
-                    "diff_low": lo, "diff_high": hi, "boot_low": bs["low"], "boot_high": bs["high"],
-                    "n_images": int(ra["n"]), "p": m["p"], "_effect": e,
-                    "saturated": min(m["rate_a"], m["rate_b"]) >= SATURATION})
+        out.append(
+            {
+                **dict(zip(on, key)),
+                "a_mean": m["rate_a"],
+                "b_mean": m["rate_b"],
+                "diff_mean": m["diff"],
+                "diff_low": lo,
+                "diff_high": hi,
+                "boot_low": bs["low"],
+                "boot_high": bs["high"],
+                "n_images": int(ra["n"]),
+                "p": m["p"],
+                "_effect": e,
+                "saturated": min(m["rate_a"], m["rate_b"]) >= SATURATION,
+            }
+        )
     _holm_within(out, family_by, keys=("p",))
-    cols = [*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "boot_low", "boot_high", "n_images", "p",
-            "p_holm", "family_size", "adj_low", "adj_high", "verdict", "reason", "verdict_v1"]
+    cols = [
+        *on,
+        "a_mean",
+        "b_mean",
+        "diff_mean",
+        "diff_low",
+        "diff_high",
+        "boot_low",
+        "boot_high",
+        "n_images",
+        "p",
+        "p_holm",
+        "family_size",
+        "adj_low",
+        "adj_high",
+        "verdict",
+        "reason",
+        "verdict_v1",
+    ]
     if not out:
         return pd.DataFrame(columns=cols)
     _decide_parts(out, family_by, margin=margin, alpha=alpha, unit="images")
     return pd.DataFrame(out)[cols]
 
 
-def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: str = "asr_correct",
-                    margin: float = PRACTICAL_MARGIN, family_by=None):
+def seed_difference(
+    df,
+    a: dict,
+    b: dict,
+    on=("attack_kind", "budget"),
+    value: str = "asr_correct",
+    margin: float = PRACTICAL_MARGIN,
+    family_by=None,
+):
     """Like :func:`paired_comparison` but for a summary column ``value`` whose per-image pairing is
     lost (e.g. ``asr_correct``, whose denominator is each model's own set of correctly classified
     images): per seed ``value_b - value_a``, their mean with the t 95% CI over seeds, and the
@@ -308,16 +463,42 @@ def seed_difference(df, a: dict, b: dict, on=("attack_kind", "budget"), value: s
         vb = [float(select(gb, seed=s_)[value].iloc[0]) for s_ in seeds]
         d = np.subtract(vb, va)
         s = mean_ci(d) if seeds else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
-        out.append({**dict(zip(on, key)), "a_mean": float(np.mean(va)) if va else np.nan,
-                    "b_mean": float(np.mean(vb)) if vb else np.nan, "diff_mean": s["mean"],
-                    "diff_low": s["low"], "diff_high": s["high"], "n_seeds": s["n"], "p_seed": t_test_p(d),
-                    "_effect": seed_effect(d)})
+        out.append(
+            {
+                **dict(zip(on, key)),
+                "a_mean": float(np.mean(va)) if va else np.nan,
+                "b_mean": float(np.mean(vb)) if vb else np.nan,
+                "diff_mean": s["mean"],
+                "diff_low": s["low"],
+                "diff_high": s["high"],
+                "n_seeds": s["n"],
+                "p_seed": t_test_p(d),
+                "_effect": seed_effect(d),
+            }
+        )
     fam = tuple(on[:-1]) if family_by is None else tuple(family_by)
     _holm_within(out, fam, keys=("p_seed",))
     if not out:
-        return pd.DataFrame(columns=[*on, "a_mean", "b_mean", "diff_mean", "diff_low", "diff_high", "n_seeds",
-                                     "p_seed", "p_seed_holm", "family_size", "adj_low", "adj_high", "saturated",
-                                     "verdict", "reason", "verdict_v1"])
+        return pd.DataFrame(
+            columns=[
+                *on,
+                "a_mean",
+                "b_mean",
+                "diff_mean",
+                "diff_low",
+                "diff_high",
+                "n_seeds",
+                "p_seed",
+                "p_seed_holm",
+                "family_size",
+                "adj_low",
+                "adj_high",
+                "saturated",
+                "verdict",
+                "reason",
+                "verdict_v1",
+            ]
+        )
     for r in out:
         r["saturated"] = min(r["a_mean"], r["b_mean"]) >= SATURATION
     _decide_parts(out, fam, margin=margin)
@@ -367,10 +548,15 @@ def l2_comparison(df, a: dict, b: dict, alpha: float = 0.05) -> dict:
             raise ValueError(f"l2_comparison: seed {s}: {la.size} vs {lb.size} images; pairs need the same images")
         b_less, a_less = int((lb < la).sum()), int((la < lb).sum())
         tables.append({"n_a_only": a_less, "n_b_only": b_less})
-        per.append({"seed": s, "median_a": float(np.median(la)), "median_b": float(np.median(lb)),
-                    "stat": (b_less - a_less) / la.size})
+        per.append(
+            {
+                "seed": s,
+                "median_a": float(np.median(la)),
+                "median_b": float(np.median(lb)),
+                "stat": (b_less - a_less) / la.size,
+            }
+        )
     s = mean_ci([r["stat"] for r in per]) if per else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
     p = mcnemar_pooled(tables)["p"] if tables else np.nan
     v, why = verdict(s["low"], s["high"], s["n"], margin=0.0, what="the sign statistic P(b smaller) − P(a smaller)")
-    return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v,
-            "reason": why}
+    return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v, "reason": why}

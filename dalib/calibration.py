@@ -35,8 +35,9 @@ def _excludes_zero(ci) -> bool:
     return bool(lo > 0 or hi < 0)
 
 
-def simulate_flags(rng, n_sim: int, n_seeds: int, p_image, s2_seed: float, s2_image: float,
-                   delta: float = 0.0) -> np.ndarray:
+def simulate_flags(
+    rng, n_sim: int, n_seeds: int, p_image, s2_seed: float, s2_image: float, delta: float = 0.0
+) -> np.ndarray:
     """Bool flags ``(n_sim, 2 models, n_seeds, n_images)`` from the model of the module doc."""
     p_image = np.asarray(p_image, dtype=float)
     n_img = p_image.size
@@ -48,8 +49,9 @@ def simulate_flags(rng, n_sim: int, n_seeds: int, p_image, s2_seed: float, s2_im
     return rng.random(p.shape) < p
 
 
-def rejection_rates(rng, n_sim: int, n_seeds: int, p_image, s2_seed: float, s2_image: float,
-                    delta: float = 0.0, tests=None) -> dict:
+def rejection_rates(
+    rng, n_sim: int, n_seeds: int, p_image, s2_seed: float, s2_image: float, delta: float = 0.0, tests=None
+) -> dict:
     """The fraction of ``n_sim`` simulated experiments in which each test of ``tests`` (default
     :data:`TESTS`) calls a difference: its false-positive rate at ``delta = 0``, its power else."""
     tests = TESTS if tests is None else tests
@@ -63,5 +65,10 @@ def measured_components(flags_a, flags_b) -> dict:
     ``p_image`` (each image's mean outcome over both models and all seeds)."""
     fa, fb = np.asarray(flags_a, dtype=float), np.asarray(flags_b, dtype=float)
     e = crossed_effect(fb - fa)
-    return {"s2_seed": e.components.get("s2_seed", 0.0), "s2_image": e.components.get("s2_image", 0.0),
-            "p_image": (fa.mean(0) + fb.mean(0)) / 2, "effect": e.estimate, "n_seeds": fa.shape[0]}
+    return {
+        "s2_seed": e.components.get("s2_seed", 0.0),
+        "s2_image": e.components.get("s2_image", 0.0),
+        "p_image": (fa.mean(0) + fb.mean(0)) / 2,
+        "effect": e.estimate,
+        "n_seeds": fa.shape[0],
+    }

@@ -28,8 +28,11 @@ DEPTH_PLANNING_ZOO_BUDGET = 60 * 2**20  # the zoo's budget when the cpu recipe's
 # cpu (and smoke): patch 8 for the compute budget, width 40 for the zoo's size budget. paper: the paper's
 # recipe; ``patch_size: 4`` is train.md's paper default, named so that the chapter's asr_suite points are
 # told apart from Table 3's vanilla depth-1 points (same model, recipe {}).
-DEPTH_RECIPES = {"smoke": {"patch_size": 8, "embed_dim": 40}, "cpu": {"patch_size": 8, "embed_dim": 40},
-                 "paper": {"patch_size": 4}}
+DEPTH_RECIPES = {
+    "smoke": {"patch_size": 8, "embed_dim": 40},
+    "cpu": {"patch_size": 8, "embed_dim": 40},
+    "paper": {"patch_size": 4},
+}
 
 
 def depth_recipe(profile: str | None = None) -> dict:
@@ -68,8 +71,9 @@ def depth_comparison(df, attack_kind: str = "pgd_linf"):
     from .analysis import paired_comparison
 
     sub = df[(df["attack_kind"] == attack_kind) & (df["attack_labels"] == "clean_pred")]
-    return paired_comparison(sub, a={"model": "vit"}, b={"model": "diffvit"}, on=("budget", "depth"),
-                             family_by=("budget",))
+    return paired_comparison(
+        sub, a={"model": "vit"}, b={"model": "diffvit"}, on=("budget", "depth"), family_by=("budget",)
+    )
 
 
 def observed_crossover(comp, budget: float = 1.0):
@@ -103,8 +107,10 @@ def c3_verdict(comp, budget: float = 1.0) -> tuple[str, str]:
     if not len(c) or c["depth"].nunique() < 2:
         return "not yet run", "needs ViT and DiffViT records at two depths or more"
     first, last = c.iloc[0], c.iloc[-1]
-    d_last = f"depth {int(last['depth'])}: DiffViT − ViT = {last['diff_mean']:+.3f} [{last['diff_low']:+.3f}, " \
-             f"{last['diff_high']:+.3f}] over {int(last['n_seeds'])} seeds (two-level 95% CI)"
+    d_last = (
+        f"depth {int(last['depth'])}: DiffViT − ViT = {last['diff_mean']:+.3f} [{last['diff_low']:+.3f}, "
+        f"{last['diff_high']:+.3f}] over {int(last['n_seeds'])} seeds (two-level 95% CI)"
+    )
     if not np.isfinite(last["diff_low"]):
         return "inconclusive", d_last + " (fewer than two seeds)"
     if last["diff_low"] > 0:
@@ -113,8 +119,11 @@ def c3_verdict(comp, budget: float = 1.0) -> tuple[str, str]:
         return "not reproduced", d_last + f": no difference of practical size (±{PRACTICAL_MARGIN})"
     if last["diff_high"] < 0:
         if first["diff_high"] < 0:
-            return "inconclusive", d_last + f"; but DiffViT is already the more robust at depth {int(first['depth'])}: " \
-                                            "no crossover, DA is robust at every depth"
+            return (
+                "inconclusive",
+                d_last + f"; but DiffViT is already the more robust at depth {int(first['depth'])}: "
+                "no crossover, DA is robust at every depth",
+            )
         return "reproduced", d_last + f"; depth {int(first['depth'])}: {first['diff_mean']:+.3f}"
     return "inconclusive", d_last
 
@@ -131,11 +140,17 @@ def propagation_summary(prop_long, perturbation: str = "random", eps: float = 1.
     for (m, d, s), g in p.groupby(["model", "depth", "seed"]):
         q = g.pivot_table(index=["sample", "layer"], columns="quantity", values="value").reset_index()
         deep = q[q["layer"] >= 1]
-        out.append({"model": m, "depth": int(d), "seed": int(s),
-                    "alpha": float(deep["alpha"].mean()) if len(deep) else np.nan,
-                    "gain": float(deep["gain"].mean()) if len(deep) else np.nan,
-                    "alpha_first": float(q[q["layer"] == 0]["alpha"].mean()),
-                    "L_block": float(q["L_block"].mean())})
+        out.append(
+            {
+                "model": m,
+                "depth": int(d),
+                "seed": int(s),
+                "alpha": float(deep["alpha"].mean()) if len(deep) else np.nan,
+                "gain": float(deep["gain"].mean()) if len(deep) else np.nan,
+                "alpha_first": float(q[q["layer"] == 0]["alpha"].mean()),
+                "L_block": float(q["L_block"].mean()),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -156,8 +171,16 @@ def predicted_crossover(summary, min_depth: int = 2):
             continue
         a_da, L_da, L_b = float(da["alpha"].mean()), float(da["L_block"].mean()), float(base["L_block"].mean())
         a_da_c = min(max(a_da, 1e-12), 1.0)
-        rows.append({"seed": int(seed), "alpha_da": a_da, "alpha_base": float(base["alpha"].mean()), "L_da": L_da,
-                     "L_base": L_b, "D_star": float(crossover_depth(a_da_c, L_da, L_b, alpha_first=1.0))})
+        rows.append(
+            {
+                "seed": int(seed),
+                "alpha_da": a_da,
+                "alpha_base": float(base["alpha"].mean()),
+                "L_da": L_da,
+                "L_base": L_b,
+                "D_star": float(crossover_depth(a_da_c, L_da, L_b, alpha_first=1.0)),
+            }
+        )
     return pd.DataFrame(rows, columns=["seed", "alpha_da", "alpha_base", "L_da", "L_base", "D_star"])
 
 
@@ -184,8 +207,10 @@ def depth_claims(asr, lip_long=None):
     from .stats import claim_row, headline_numbers, mean_ci, verdict
 
     rows = []
-    for cid, kind, name in (("fig3a_crossover", "pgd_linf", "Fig. 3a (C3): at 1/255 deep DiffViTs have a lower PGD ASR than ViTs"),
-                            ("fig3b_crossover", "autoattack", "Fig. 3b: the same crossover under AutoAttack")):
+    for cid, kind, name in (
+        ("fig3a_crossover", "pgd_linf", "Fig. 3a (C3): at 1/255 deep DiffViTs have a lower PGD ASR than ViTs"),
+        ("fig3b_crossover", "autoattack", "Fig. 3b: the same crossover under AutoAttack"),
+    ):
         sub = asr[asr["attack_kind"] == kind] if asr is not None and len(asr) else None
         if sub is None or not len(sub):
             rows.append(claim_row(cid, name))
@@ -203,8 +228,10 @@ def depth_claims(asr, lip_long=None):
     if cw is not None and len(cw) and cw["depth"].nunique() >= 2:
         deep = cw[cw["depth"] == cw["depth"].max()]
         r = l2_comparison(deep, a={"model": "diffvit"}, b={"model": "vit"})
-        why = (f"depth {int(cw['depth'].max())}: sign statistic P(ViT smaller) − P(DiffViT smaller) = {r['mean']:+.3f} "
-               f"[{r['low']:+.3f}, {r['high']:+.3f}], p = {r['p']:.2g}")
+        why = (
+            f"depth {int(cw['depth'].max())}: sign statistic P(ViT smaller) − P(DiffViT smaller) = {r['mean']:+.3f} "
+            f"[{r['low']:+.3f}, {r['high']:+.3f}], p = {r['p']:.2g}"
+        )
         rows.append(claim_row("fig3c_cw", name, r["verdict"], why + "; " + r["reason"], why))
     else:
         rows.append(claim_row("fig3c_cw", name))
@@ -256,9 +283,13 @@ def da_above_base_claim(lip_long) -> dict:
         verdicts.append(v)
         ratios.append(float(np.exp(e.estimate)))
         parts.append(f"D={int(d)}: L_DA / L_base = {np.exp(e.estimate):.2f} [{np.exp(lo):.2f}, {np.exp(hi):.2f}], {v}")
-    return claim_row("fig3d_da_above_base", name, combine(verdicts), "; ".join(parts) +
-                     f" (t over seeds of the log ratio; the depths' negative words at level 1 − 0.05/{k})",
-                     f"L_DA / L_base from {min(ratios):.2f} to {max(ratios):.2f} over depths {', '.join(map(str, map(int, depths)))}")
+    return claim_row(
+        "fig3d_da_above_base",
+        name,
+        combine(verdicts),
+        "; ".join(parts) + f" (t over seeds of the log ratio; the depths' negative words at level 1 − 0.05/{k})",
+        f"L_DA / L_base from {min(ratios):.2f} to {max(ratios):.2f} over depths {', '.join(map(str, map(int, depths)))}",
+    )
 
 
 def chapter_table(stem: str, table: str, profile=None):
@@ -288,6 +319,9 @@ def chapter_rows(profile=None):
     asr, lip = chapter_table("asr_suite", "asr", profile), chapter_table("propagation", "lipschitz", profile)
     if asr is not None:
         asr = asr[asr["attack_labels"] == "clean_pred"]
-    lip_long = unpack_rows(lip, keep=["model", "depth", "seed", "layer", "map", "head", "quantity"]) \
-        if lip is not None else None
+    lip_long = (
+        unpack_rows(lip, keep=["model", "depth", "seed", "layer", "map", "head", "quantity"])
+        if lip is not None
+        else None
+    )
     return asr, lip_long

@@ -32,13 +32,16 @@ from .atomic import atomic_torch_save
 from .models import zoo as _zoo
 
 RUNGS = (8, 16, 32, 64, 100)  # epochs kept as zoo entries (the issue's ladder)
-STATE_DIR = "ladder-states"   # under the zoo folder: committed with it
+STATE_DIR = "ladder-states"  # under the zoo folder: committed with it
 
 
 def check_rungs(rungs) -> tuple:
     rungs = tuple(rungs)
-    if not rungs or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in rungs) \
-            or list(rungs) != sorted(set(rungs)):
+    if (
+        not rungs
+        or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in rungs)
+        or list(rungs) != sorted(set(rungs))
+    ):
         raise ValueError(f"rungs must be increasing positive epoch counts, e.g. {RUNGS}, got {rungs!r}")
     return rungs
 
@@ -46,8 +49,10 @@ def check_rungs(rungs) -> tuple:
 def run_id(config: dict) -> str:
     """The ladder run a rung's configuration belongs to: its training config without ``epochs``."""
     rest = {k: v for k, v in config.items() if k != "epochs"}
-    return f"{config['model']}-d{config['depth']}-" + hashlib.sha256(
-        json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
+    return (
+        f"{config['model']}-d{config['depth']}-"
+        + hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:12]
+    )
 
 
 def state_path(config: dict, zoo=None) -> Path:
@@ -62,8 +67,10 @@ def _seed_checkpoint(state_file: Path, config: dict, path: Path) -> int:
     if run_id(ckpt["config"]) != run_id(config):
         raise _train.CheckpointError(f"ladder state {state_file} belongs to another run than {config}")
     if ckpt["epoch"] > config["epochs"]:
-        raise _train.CheckpointError(f"ladder state {state_file} is at epoch {ckpt['epoch']}, past rung "
-                                     f"{config['epochs']}; that rung is then in the zoo, or the state is foreign")
+        raise _train.CheckpointError(
+            f"ladder state {state_file} is at epoch {ckpt['epoch']}, past rung "
+            f"{config['epochs']}; that rung is then in the zoo, or the state is foreign"
+        )
     ckpt = copy.copy(ckpt)
     ckpt["config"] = config
     ckpt["done"] = False
@@ -73,16 +80,18 @@ def _seed_checkpoint(state_file: Path, config: dict, path: Path) -> int:
     return int(ckpt["epoch"])
 
 
-def train_ladder(model: str, model_config: dict | None = None, *, rungs=RUNGS, zoo=None, checkpoints=None,
-                 **train_kwargs) -> list:
+def train_ladder(
+    model: str, model_config: dict | None = None, *, rungs=RUNGS, zoo=None, checkpoints=None, **train_kwargs
+) -> list:
     """Train ``model`` up to ``max(rungs)`` epochs and return one :class:`dalib.train.TrainResult`
     per rung (each a zoo entry). ``train_kwargs`` are :func:`dalib.train.train`'s (the recipe); the
     learning rate must be constant. A rung already in the zoo is loaded; the others continue from
     the newest state, so an interrupted ladder resumes where its last rung ended."""
     rungs = check_rungs(rungs)
     if train_kwargs.get("lr_schedule", "constant") != "constant":
-        raise ValueError("a ladder needs lr_schedule='constant': with a decaying rate, epoch k of a long run is not "
-                         "a k-epoch run")
+        raise ValueError(
+            "a ladder needs lr_schedule='constant': with a decaying rate, epoch k of a long run is not a k-epoch run"
+        )
     train_kwargs = {**train_kwargs, "lr_schedule": "constant"}
     out = []
     for k in rungs:
@@ -122,13 +131,3 @@ def train_ladder_from_parameters(params: dict, rungs=RUNGS, **kwargs) -> list:
     rest.pop("epochs", None)
     rest.pop("save_to_zoo", None)
     return train_ladder(model, model_config, rungs=rungs, **rest, **kwargs)
-
-
-def check_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/ladder.md``: the rungs, a constant learning rate, and the
-    training recipe of the longest rung (``dalib.train.check_recipe``)."""
-    rungs = check_rungs(params["rungs"])
-    if params["lr_schedule"] != "constant":
-        raise ValueError(f"lr_schedule must be 'constant' for a ladder (epoch k of a long run is then a k-epoch run), "
-                         f"got {params['lr_schedule']!r}")
-    _train.check_recipe({k: v for k, v in params.items() if k != "rungs"} | {"epochs": rungs[-1]})

@@ -91,23 +91,29 @@ class FileLock:
                 waited_s = time.monotonic() - t0
                 if not self.waited:
                     self.waited = True
-                    msg = (f"waiting for {self._describe()}, which holds {self.path} (limit "
-                           f"{self.max_wait_s:.0f} s, ${MAX_WAIT_ENV})")
+                    msg = (
+                        f"waiting for {self._describe()}, which holds {self.path} (limit "
+                        f"{self.max_wait_s:.0f} s, ${MAX_WAIT_ENV})"
+                    )
                     if self.on_wait is None:
                         import sys
+
                         print(msg, file=sys.stderr, flush=True)
                     else:
                         self.on_wait(msg)
                 if waited_s > self.max_wait_s:
-                    raise LockTimeout(f"{self.path} still held after {waited_s:.0f} s by {self._describe()}; "
-                                      f"raise ${MAX_WAIT_ENV} to wait longer, or stop that process")
+                    raise LockTimeout(
+                        f"{self.path} still held after {waited_s:.0f} s by {self._describe()}; "
+                        f"raise ${MAX_WAIT_ENV} to wait longer, or stop that process"
+                    )
                 time.sleep(min(self.poll_s, max(self.max_wait_s - waited_s, 0.0) + 1e-3))
         except BaseException:
             os.close(fd)
             raise
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                                  "started": time.time()}).encode(), 0)
+        os.pwrite(
+            fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}).encode(), 0
+        )
         self._fd = fd
         return self
 

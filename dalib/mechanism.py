@@ -40,8 +40,26 @@ def long_table(df):
     image: the row's descriptive columns, ``sample`` and ``value``."""
     from .sensitivity import unpack_rows
 
-    keep = [c for c in ("model", "depth", "lambda_init", "seed", "point", "point_eps", "method", "n_probes",
-                        "layer", "map", "head", "lambda", "quantity", "lip_eps") if c in df.columns]
+    keep = [
+        c
+        for c in (
+            "model",
+            "depth",
+            "lambda_init",
+            "seed",
+            "point",
+            "point_eps",
+            "method",
+            "n_probes",
+            "layer",
+            "map",
+            "head",
+            "lambda",
+            "quantity",
+            "lip_eps",
+        )
+        if c in df.columns
+    ]
     out = unpack_rows(df, keep=keep)
     out["seed"] = out["seed"].astype(int)
     return out
@@ -64,13 +82,35 @@ def _head_mean(long, quantity, **where):
 
 def _seed_effect_rows(per_seed, pooled_p, layer, extra):
     s = mean_ci(per_seed) if len(per_seed) else {"mean": np.nan, "low": np.nan, "high": np.nan, "n": 0}
-    return {"layer": layer, **extra, "effect": s["mean"], "effect_low": s["low"], "effect_high": s["high"],
-            "n_seeds": s["n"], "p_seed": t_test_p(per_seed), "p_pooled": pooled_p,
-            "per_seed": ", ".join(f"{v:+.3f}" for v in per_seed)}
+    return {
+        "layer": layer,
+        **extra,
+        "effect": s["mean"],
+        "effect_low": s["low"],
+        "effect_high": s["high"],
+        "n_seeds": s["n"],
+        "p_seed": t_test_p(per_seed),
+        "p_pooled": pooled_p,
+        "per_seed": ", ".join(f"{v:+.3f}" for v in per_seed),
+    }
 
 
-_CLAIM_COLUMNS = ["layer", "effect", "effect_low", "effect_high", "n_seeds", "p_seed", "p_pooled", "per_seed",
-                  "p_seed_holm", "p_pooled_holm", "family_size", "verdict", "reason", "verdict_v1"]
+_CLAIM_COLUMNS = [
+    "layer",
+    "effect",
+    "effect_low",
+    "effect_high",
+    "n_seeds",
+    "p_seed",
+    "p_pooled",
+    "per_seed",
+    "p_seed_holm",
+    "p_pooled_holm",
+    "family_size",
+    "verdict",
+    "reason",
+    "verdict_v1",
+]
 
 
 def _finish(rows, what, margin, paper_effect=None):
@@ -86,16 +126,25 @@ def _finish(rows, what, margin, paper_effect=None):
         r["family_size"] = k
         # rules v2: one interval (the t over seeds of the per-seed effects) decides both ways; the
         # negative words read it at level 1 - 0.05 / k (Bonferroni over the layers), see dalib.stats.combine
-        v, why = verdict(r["effect_low"], r["effect_high"], r["n_seeds"], margin=margin, what=what,
-                         paper_effect=paper_effect)
+        v, why = verdict(
+            r["effect_low"], r["effect_high"], r["n_seeds"], margin=margin, what=what, paper_effect=paper_effect
+        )
         if v not in ("reproduced", "reproduced, smaller") and k > 1:
             lo, hi = seed_effect(_per_seed_values(r)).ci(1 - 0.05 / k)
             v, why = verdict(lo, hi, r["n_seeds"], margin=margin, what=what, paper_effect=paper_effect)
             why = why.replace("95% CI", f"{100 * (1 - 0.05 / k):.1f}% CI (Bonferroni over {k} layers)")
         r["verdict"], r["reason"] = v, why
-        r["verdict_v1"] = verdict_v1(r["effect_low"], r["effect_high"], r["n_seeds"], p=r["p_pooled_holm"],
-                                     p_seed=r["p_seed_holm"], family=k, margin=margin, what=what,
-                                     paper_effect=paper_effect)[0]
+        r["verdict_v1"] = verdict_v1(
+            r["effect_low"],
+            r["effect_high"],
+            r["n_seeds"],
+            p=r["p_pooled_holm"],
+            p_seed=r["p_seed_holm"],
+            family=k,
+            margin=margin,
+            what=what,
+            paper_effect=paper_effect,
+        )[0]
     return pd.DataFrame(rows)
 
 
@@ -116,8 +165,10 @@ def lipschitz_claim(lip_long, quantity="L_sampling_mean", da=None, base=None, po
     b = _head_mean(lip_long, quantity, point=point, map="A", **base)
     rows = []
     for layer in sorted(set(d.index.get_level_values("layer")) & set(b.index.get_level_values("layer"))):
-        seeds = sorted(set(d.xs(layer, level="layer").index.get_level_values("seed"))
-                       & set(b.xs(layer, level="layer").index.get_level_values("seed")))
+        seeds = sorted(
+            set(d.xs(layer, level="layer").index.get_level_values("seed"))
+            & set(b.xs(layer, level="layer").index.get_level_values("seed"))
+        )
         per_seed, logs, md, mb = [], [], [], []
         for s in seeds:
             ds, bs = d.loc[(s, layer)], b.loc[(s, layer)]
@@ -129,10 +180,19 @@ def lipschitz_claim(lip_long, quantity="L_sampling_mean", da=None, base=None, po
             mb.append(bs.mean())
         logs = np.concatenate(logs) if logs else np.zeros(0)
         p = float(wilcoxon(logs).pvalue) if len(logs) > 1 and np.any(logs != 0) else math.nan
-        rows.append(_seed_effect_rows(per_seed, p, layer, {
-            "quantity": quantity, "mean_da": float(np.mean(md)) if md else np.nan,
-            "mean_base": float(np.mean(mb)) if mb else np.nan,
-            "ratio": float(np.mean(md) / np.mean(mb)) if md else np.nan}))
+        rows.append(
+            _seed_effect_rows(
+                per_seed,
+                p,
+                layer,
+                {
+                    "quantity": quantity,
+                    "mean_da": float(np.mean(md)) if md else np.nan,
+                    "mean_base": float(np.mean(mb)) if mb else np.nan,
+                    "ratio": float(np.mean(md) / np.mean(mb)) if md else np.nan,
+                },
+            )
+        )
     return _finish(rows, "log(L_DA / L_base)", LOG_MARGIN)
 
 
@@ -149,9 +209,19 @@ def alignment_claim(jac_long, method="probe", where=None, point="clean"):
         per_seed = [float((gs["value"] < 0).mean()) - 0.5 for _, gs in g.groupby("seed")]
         k, n = int((g["value"] < 0).sum()), len(g)
         p = float(binomtest(k, n, 0.5).pvalue) if n else math.nan
-        rows.append(_seed_effect_rows(per_seed, p, int(layer), {
-            "method": method, "freq": 0.5 + float(np.mean(per_seed)), "n_cells": n,
-            "cos_median": float(g["value"].median())}))
+        rows.append(
+            _seed_effect_rows(
+                per_seed,
+                p,
+                int(layer),
+                {
+                    "method": method,
+                    "freq": 0.5 + float(np.mean(per_seed)),
+                    "n_cells": n,
+                    "cos_median": float(g["value"].median()),
+                },
+            )
+        )
     return _finish(rows, "freq(cos < 0) - 0.5", 0.02)
 
 
@@ -181,20 +251,37 @@ def theorem_checks(jac_long, lip_long, da=None, base=None):
     L = L.rename(columns={"value": "L_DA"})
     Lb = select(lip_long, point="clean", quantity="L_power", map="A", **base)
     lb = Lb.groupby(idx)["value"].apply(lambda v: float(np.sqrt(np.mean(np.square(v))))).rename("L_base")
-    t = J.merge(jb.reset_index(), on=idx).merge(L, on=[*idx, "head"], how="left").merge(lb.reset_index(), on=idx,
-                                                                                         how="left")
+    t = (
+        J.merge(jb.reset_index(), on=idx)
+        .merge(L, on=[*idx, "head"], how="left")
+        .merge(lb.reset_index(), on=idx, how="left")
+    )
     if t.empty:
-        return pd.DataFrame(columns=[*idx, "head", "gamma", "ratio", "thm2", "thm2_rel_err", "alignment_gain", "lip_ratio",
-                                     "kappa_base", "lemma2_printed", "lemma2_corrected"])
+        return pd.DataFrame(
+            columns=[
+                *idx,
+                "head",
+                "gamma",
+                "ratio",
+                "thm2",
+                "thm2_rel_err",
+                "alignment_gain",
+                "lip_ratio",
+                "kappa_base",
+                "lemma2_printed",
+                "lemma2_corrected",
+            ]
+        )
     t["gamma"] = t["norm_A1"] / t["norm_base"]
     t["ratio"] = t["norm_A_DA"] / t["norm_base"]
     cos = t["cos"].clip(-1, 1)
-    t["thm2"] = theory.sensitivity_ratio(t["gamma"].to_numpy(), t["lambda"].to_numpy(), t["rho"].to_numpy(),
-                                         cos.to_numpy())
+    t["thm2"] = theory.sensitivity_ratio(
+        t["gamma"].to_numpy(), t["lambda"].to_numpy(), t["rho"].to_numpy(), cos.to_numpy()
+    )
     t["thm2_rel_err"] = (t["ratio"] - t["thm2"]).abs() / t["ratio"]
     # what the alignment itself contributes: ||J_DA|| against orthogonal branches (cos = 0)
     lr = t["lambda"] * t["rho"]
-    t["alignment_gain"] = np.sqrt((1 + lr ** 2 - 2 * lr * cos) / (1 + lr ** 2))
+    t["alignment_gain"] = np.sqrt((1 + lr**2 - 2 * lr * cos) / (1 + lr**2))
     t["lip_ratio"] = t["L_DA"] / t["L_base"]
     t["kappa_base"] = t["norm_base"] / t["L_base"]
     t["lemma2_printed"] = (t["lip_ratio"] <= t["thm2"]).astype(float)  # 1.0 holds, 0.0 fails, nan unmeasured
@@ -226,16 +313,22 @@ def probe_accuracy(jac_long, where=None):
     """JVP probes against exact values on the images that have both (clean): rms error of cos,
     relative rms error of ``||J_DA||_F``, and how often the sign of cos agrees."""
     where = where or {"model": "diffvit"}
-    w = wide(select(jac_long, point="clean", **where), quantities=("cos", "norm_A_DA"),
-             index=["model", "lambda_init", "seed", "layer", "head", "sample", "method"])
+    w = wide(
+        select(jac_long, point="clean", **where),
+        quantities=("cos", "norm_A_DA"),
+        index=["model", "lambda_init", "seed", "layer", "head", "sample", "method"],
+    )
     p = w[w["method"] == "probe"].drop(columns="method")
     e = w[w["method"] == "exact"].drop(columns="method")
     m = e.merge(p, on=["model", "lambda_init", "seed", "layer", "head", "sample"], suffixes=("_exact", "_probe"))
     if m.empty:
         return {"n": 0}
-    return {"n": len(m), "cos_rms_error": float(np.sqrt(np.mean((m["cos_probe"] - m["cos_exact"]) ** 2))),
-            "norm_rel_rms_error": float(np.sqrt(np.mean((m["norm_A_DA_probe"] / m["norm_A_DA_exact"] - 1) ** 2))),
-            "sign_agreement": float(((m["cos_probe"] < 0) == (m["cos_exact"] < 0)).mean())}
+    return {
+        "n": len(m),
+        "cos_rms_error": float(np.sqrt(np.mean((m["cos_probe"] - m["cos_exact"]) ** 2))),
+        "norm_rel_rms_error": float(np.sqrt(np.mean((m["norm_A_DA_probe"] / m["norm_A_DA_exact"] - 1) ** 2))),
+        "sign_agreement": float(((m["cos_probe"] < 0) == (m["cos_exact"] < 0)).mean()),
+    }
 
 
 def attack_shift(jac_long, lip_long, model="diffvit", lambda_init="0.8", method="probe"):
@@ -253,8 +346,12 @@ def attack_shift(jac_long, lip_long, model="diffvit", lambda_init="0.8", method=
     Lp = select(lip_long[lip_long["quantity"] == "L_power"], map=main, **sel)
     idx = ["seed", "layer", "head", "sample"]
     for e in sorted(set(L["point_eps"]) - {0.0}):
-        for name, table, kind in (("cos", cos, "diff"), ("freq(cos<0)", cos, "freq"),
-                                  ("L_sampling_mean", L, "log"), ("L_power", Lp, "log")):
+        for name, table, kind in (
+            ("cos", cos, "diff"),
+            ("freq(cos<0)", cos, "freq"),
+            ("L_sampling_mean", L, "log"),
+            ("L_power", Lp, "log"),
+        ):
             if table.empty:
                 continue
             c = select(table, point="clean").set_index(idx)["value"]
@@ -271,15 +368,28 @@ def attack_shift(jac_long, lip_long, model="diffvit", lambda_init="0.8", method=
                 per_seed = d.groupby(level="seed").mean().tolist()
             else:
                 d = np.log(a / c)
-                per_seed = [math.log(a.xs(s, level="seed").mean() / c.xs(s, level="seed").mean())
-                            for s in sorted(set(c.index.get_level_values("seed")))]
+                per_seed = [
+                    math.log(a.xs(s, level="seed").mean() / c.xs(s, level="seed").mean())
+                    for s in sorted(set(c.index.get_level_values("seed")))
+                ]
             p = float(wilcoxon(d).pvalue) if len(d) > 1 and np.any(d != 0) else math.nan
             s = mean_ci(per_seed)
-            rows.append({"model": model, "point_eps": e, "quantity": name, "clean": float(
-                (c < 0).mean() if kind == "freq" else c.mean()), "adversarial": float((a < 0).mean() if kind == "freq"
-                                                                                   else a.mean()),
-                "change": s["mean"], "change_low": s["low"], "change_high": s["high"], "n_seeds": s["n"],
-                "n_cells": len(d), "p_pooled": p, "change_kind": {"log": "log ratio"}.get(kind, "difference")})
+            rows.append(
+                {
+                    "model": model,
+                    "point_eps": e,
+                    "quantity": name,
+                    "clean": float((c < 0).mean() if kind == "freq" else c.mean()),
+                    "adversarial": float((a < 0).mean() if kind == "freq" else a.mean()),
+                    "change": s["mean"],
+                    "change_low": s["low"],
+                    "change_high": s["high"],
+                    "n_seeds": s["n"],
+                    "n_cells": len(d),
+                    "p_pooled": p,
+                    "change_kind": {"log": "log ratio"}.get(kind, "difference"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -294,10 +404,16 @@ def lambda_relation(lip_long, jac_long, models):
     for (lam, s), g in d.groupby(["lambda_init", "seed"]):
         cs = select(c, lambda_init=lam, seed=s)["value"]
         lam_learned = g["lambda"].dropna()
-        rows.append({"lambda_init": lam, "seed": int(s), "lambda": float(lam_learned.mean()) if len(lam_learned) else
-                     np.nan, "L_sampling_mean": float(select(g, quantity="L_sampling_mean")["value"].mean()),
-                     "L_power": float(select(g, quantity="L_power")["value"].mean()),
-                     "freq_negative": float((cs < 0).mean()) if len(cs) else np.nan})
+        rows.append(
+            {
+                "lambda_init": lam,
+                "seed": int(s),
+                "lambda": float(lam_learned.mean()) if len(lam_learned) else np.nan,
+                "L_sampling_mean": float(select(g, quantity="L_sampling_mean")["value"].mean()),
+                "L_power": float(select(g, quantity="L_power")["value"].mean()),
+                "freq_negative": float((cs < 0).mean()) if len(cs) else np.nan,
+            }
+        )
     out = pd.DataFrame(rows, columns=["lambda_init", "seed", "lambda", "L_sampling_mean", "L_power", "freq_negative"])
     if not out.empty and models is not None and "clean_accuracy" in models.columns:
         acc = models[["lambda_init", "seed", "clean_accuracy"]].copy()
@@ -317,17 +433,27 @@ def sampling_vs_frobenius(lip_long, jac_long, n_inputs, method="exact"):
     idx = ["model", "lambda_init", "seed", "layer", "head", "sample"]
     rows = []
     L = lip_long[(lip_long["quantity"] == "L_sampling_mean") & (lip_long["point"] == "clean")]
-    J = jac_long[(jac_long["method"] == method) & (jac_long["point"] == "clean")
-                 & jac_long["quantity"].str.startswith("norm_A")]
+    J = jac_long[
+        (jac_long["method"] == method) & (jac_long["point"] == "clean") & jac_long["quantity"].str.startswith("norm_A")
+    ]
     for (m, lam, mp), g in L.groupby(["model", "lambda_init", "map"]):
         f = J[(J["model"] == m) & (J["lambda_init"] == lam) & (J["quantity"] == f"norm_{mp}")]
         t = g.merge(f, on=idx, suffixes=("_L", "_F"))
         if t.empty:
             continue
         r = t["value_L"] / (t["value_F"] / math.sqrt(n_inputs))
-        rows.append({"model": m, "lambda_init": lam, "map": mp, "n_cells": len(t), "ratio_median": float(r.median()),
-                     "ratio_min": float(r.min()), "ratio_max": float(r.max()),
-                     "correlation": float(np.corrcoef(t["value_L"], t["value_F"])[0, 1]) if len(t) > 1 else np.nan})
+        rows.append(
+            {
+                "model": m,
+                "lambda_init": lam,
+                "map": mp,
+                "n_cells": len(t),
+                "ratio_median": float(r.median()),
+                "ratio_min": float(r.min()),
+                "ratio_max": float(r.max()),
+                "correlation": float(np.corrcoef(t["value_L"], t["value_F"])[0, 1]) if len(t) > 1 else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -342,9 +468,15 @@ def amplification_claim(jac_long, lip_long, da=None, base=None):
     rows = []
     if len(th):
         for layer, g in th.groupby("layer"):
-            per_seed = [float(np.log(s["alignment_gain"].astype(float)).mean()) - LOG_MARGIN
-                        for _, s in g.groupby("seed")]
-            rows.append(_seed_effect_rows(per_seed, float("nan"), int(layer),
-                                          {"gain_median": float(g["alignment_gain"].median()),
-                                           "gain_max": float(g["alignment_gain"].max())}))
+            per_seed = [
+                float(np.log(s["alignment_gain"].astype(float)).mean()) - LOG_MARGIN for _, s in g.groupby("seed")
+            ]
+            rows.append(
+                _seed_effect_rows(
+                    per_seed,
+                    float("nan"),
+                    int(layer),
+                    {"gain_median": float(g["alignment_gain"].median()), "gain_max": float(g["alignment_gain"].max())},
+                )
+            )
     return _finish(rows, "log(alignment gain) − log(1.05)", 0.0)

@@ -33,30 +33,55 @@ TABLE3_DIFFVIT_ACCURACY = TABLE3_ADV_TRAINING[0.0]["accuracy"]
 
 # Table 2: depth-4 models on Tiny ImageNet; ASR by attack (patch side w in pixels, eps in 1/255).
 TABLE2_TINY_IMAGENET = {
-    "diffvit": {("patch", 8): 0.6465, ("patch", 4): 0.4556, ("patch", 2): 0.1834, ("pgd_linf", 4.0): 0.6318,
-                ("pgd_linf", 2.0): 0.3866, ("pgd_linf", 1.0): 0.2822, ("pgd_linf", 0.5): 0.2364},
-    "vit": {("patch", 8): 0.6139, ("patch", 4): 0.4072, ("patch", 2): 0.1498, ("pgd_linf", 4.0): 0.6490,
-            ("pgd_linf", 2.0): 0.3857, ("pgd_linf", 1.0): 0.2309, ("pgd_linf", 0.5): 0.1866},
+    "diffvit": {
+        ("patch", 8): 0.6465,
+        ("patch", 4): 0.4556,
+        ("patch", 2): 0.1834,
+        ("pgd_linf", 4.0): 0.6318,
+        ("pgd_linf", 2.0): 0.3866,
+        ("pgd_linf", 1.0): 0.2822,
+        ("pgd_linf", 0.5): 0.2364,
+    },
+    "vit": {
+        ("patch", 8): 0.6139,
+        ("patch", 4): 0.4072,
+        ("patch", 2): 0.1498,
+        ("pgd_linf", 4.0): 0.6490,
+        ("pgd_linf", 2.0): 0.3857,
+        ("pgd_linf", 1.0): 0.2309,
+        ("pgd_linf", 0.5): 0.1866,
+    },
 }
 
 # Claims of Sec. 5.2 that the depth-1 chapter tests (quoted).
-CLAIM_FIG2 = ("Figure 2(a) and 2(c) show ASR under adversarial examples and patch attacks, respectively. "
-              "Across all cases, DiffViT exhibits higher ASR than ViT, consistent with the Fragile Principle.")
-CLAIM_TABLE1 = ("Table 1 shows ASR on CIFAR-10 increases steadily up to lambda_init = 0.8, after which it "
-                "declines, suggesting over-subtraction reduces vulnerability.")
+CLAIM_FIG2 = (
+    "Figure 2(a) and 2(c) show ASR under adversarial examples and patch attacks, respectively. "
+    "Across all cases, DiffViT exhibits higher ASR than ViT, consistent with the Fragile Principle."
+)
+CLAIM_TABLE1 = (
+    "Table 1 shows ASR on CIFAR-10 increases steadily up to lambda_init = 0.8, after which it "
+    "declines, suggesting over-subtraction reduces vulnerability."
+)
 
 # Claims of Sec. 5.3-5.4 that the mechanism chapter tests (quoted). Fig. 4 and 5 print no values.
-CLAIM_FIG4 = ("In all settings, DA-equipped models exhibit significantly higher Lipschitz estimates than baselines, "
-              "with maxima at layers using larger λ.")
-CLAIM_FIG5 = ("For CIFAR-trained ViT/DiffViT, even the simplest single-layer variants show dominant negative "
-              "alignment.")
+CLAIM_FIG4 = (
+    "In all settings, DA-equipped models exhibit significantly higher Lipschitz estimates than baselines, "
+    "with maxima at layers using larger λ."
+)
+CLAIM_FIG5 = "For CIFAR-trained ViT/DiffViT, even the simplest single-layer variants show dominant negative alignment."
 # Appendix D (quoted).
-CLAIM_TABLE2 = ("On Tiny ImageNet (Table 2), we observe a consistent pattern: DiffViT shows higher ASR than ViT "
-                "across patch sizes and small ℓ_∞ budgets. The gap is most pronounced at ε=1/255.")
-CLAIM_TABLE3 = ("The adversarial training with small perturbations successfully reduced ASR without harming "
-                "classification accuracy. However, beyond ε = 0.5/255, it drastically drops the clean accuracy.")
-CLAIM_FIG1B = ("(b) With adversarial perturbations, the gradients (red arrows) of the two attention branches may "
-               "become negatively aligned, amplifying small input changes and leading to conflicting responses.")
+CLAIM_TABLE2 = (
+    "On Tiny ImageNet (Table 2), we observe a consistent pattern: DiffViT shows higher ASR than ViT "
+    "across patch sizes and small ℓ_∞ budgets. The gap is most pronounced at ε=1/255."
+)
+CLAIM_TABLE3 = (
+    "The adversarial training with small perturbations successfully reduced ASR without harming "
+    "classification accuracy. However, beyond ε = 0.5/255, it drastically drops the clean accuracy."
+)
+CLAIM_FIG1B = (
+    "(b) With adversarial perturbations, the gradients (red arrows) of the two attention branches may "
+    "become negatively aligned, amplifying small input changes and leading to conflicting responses."
+)
 
 
 # The paper's artifacts: one entry each, with the claim (quoted or summarised from the caption), our
@@ -68,53 +93,136 @@ _MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_m
 _DEPTH = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_depth.md")
 _TABLES = dict(producer="notebooks/experiments/asr_suite.md", page="book/results_tables.md")
 _THEORY = dict(producer="notebooks/theory/fragile_principle.md", page="notebooks/theory/fragile_principle.md")
-_NO_CLIP = ("needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here "
-            "(the pipeline runs on random-weight models in the smoke profile)")
+_NO_CLIP = (
+    "needs the pretrained CLIP and DiffCLIP ViT-B/16 weights, which cannot be downloaded here "
+    "(the pipeline runs on random-weight models in the smoke profile)"
+)
 _CLIP = dict(producer="notebooks/experiments/clip.md", page="book/results_clip.md", blocked=_NO_CLIP)
 ARTIFACTS = [
-    dict(id="Fig. 2a", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's at every PGD budget (depth 1, CIFAR-10)",
-         claims=["fig2a_pgd", "fig2a_autoattack"], **_D1),
-    dict(id="Fig. 2b", claim="DiffCLIP is more vulnerable than CLIP under PGD (COCO, ImageNet zero-shot)",
-         paper="plot, no values", claims=["fig2b_pgd"], **_CLIP),
-    dict(id="Fig. 2c", claim=CLAIM_FIG2, paper="DiffViT ASR above ViT's for every patch size",
-         claims=["fig2c_patch"], **_D1),
-    dict(id="Fig. 2d", claim="DiffCLIP is more vulnerable than CLIP under patch attacks",
-         paper="plot, no values", claims=["fig2d_patch"], **_CLIP),
-    dict(id="Table 1", claim=CLAIM_TABLE1,
-         paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
-         claims=["table1_lambda"], **_D1),
-    dict(id="Fig. 3a", claim="PGD: DA fragile at depth 1-2; at 1/255 DiffViT's ASR drops with depth below ViT's",
-         paper="plot, no values", claims=["fig3a_crossover"], **_DEPTH),
-    dict(id="Fig. 3b", claim="AutoAttack: the same depth trend", paper="plot, no values", claims=["fig3b_crossover"],
-         **_DEPTH),
-    dict(id="Fig. 3c", claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
-         paper="plot, no values", claims=["fig3c_cw"], **_DEPTH),
-    dict(id="Fig. 3d", claim="Mean local Lipschitz estimates over layers rise with depth", paper="plot, no values",
-         claims=["fig3d_lipschitz"], **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"}),
-    dict(id="Fig. 3d (DA vs standard)", claim="At every depth, DA's attention maps have the higher local Lipschitz "
-         "estimate (the Fragile Principle, as in Fig. 4)", paper="plot, no values",
-         claims=["fig3d_da_above_base"], **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"}),
-    dict(id="Fig. 1", claim=CLAIM_FIG1B, paper="illustration, no values",
-         shown="attention maps A1, A2 and A_DA of clean and PGD images from the zoo models, drawn on the Mechanism "
-               "page (Figure M5); an illustration: its claim (b) is tested by the clean-against-PGD alignment section there", **_MECH),
+    dict(
+        id="Fig. 2a",
+        claim=CLAIM_FIG2,
+        paper="DiffViT ASR above ViT's at every PGD budget (depth 1, CIFAR-10)",
+        claims=["fig2a_pgd", "fig2a_autoattack"],
+        **_D1,
+    ),
+    dict(
+        id="Fig. 2b",
+        claim="DiffCLIP is more vulnerable than CLIP under PGD (COCO, ImageNet zero-shot)",
+        paper="plot, no values",
+        claims=["fig2b_pgd"],
+        **_CLIP,
+    ),
+    dict(
+        id="Fig. 2c",
+        claim=CLAIM_FIG2,
+        paper="DiffViT ASR above ViT's for every patch size",
+        claims=["fig2c_patch"],
+        **_D1,
+    ),
+    dict(
+        id="Fig. 2d",
+        claim="DiffCLIP is more vulnerable than CLIP under patch attacks",
+        paper="plot, no values",
+        claims=["fig2d_patch"],
+        **_CLIP,
+    ),
+    dict(
+        id="Table 1",
+        claim=CLAIM_TABLE1,
+        paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
+        claims=["table1_lambda"],
+        **_D1,
+    ),
+    dict(
+        id="Fig. 3a",
+        claim="PGD: DA fragile at depth 1-2; at 1/255 DiffViT's ASR drops with depth below ViT's",
+        paper="plot, no values",
+        claims=["fig3a_crossover"],
+        **_DEPTH,
+    ),
+    dict(
+        id="Fig. 3b",
+        claim="AutoAttack: the same depth trend",
+        paper="plot, no values",
+        claims=["fig3b_crossover"],
+        **_DEPTH,
+    ),
+    dict(
+        id="Fig. 3c",
+        claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
+        paper="plot, no values",
+        claims=["fig3c_cw"],
+        **_DEPTH,
+    ),
+    dict(
+        id="Fig. 3d",
+        claim="Mean local Lipschitz estimates over layers rise with depth",
+        paper="plot, no values",
+        claims=["fig3d_lipschitz"],
+        **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"},
+    ),
+    dict(
+        id="Fig. 3d (DA vs standard)",
+        claim="At every depth, DA's attention maps have the higher local Lipschitz "
+        "estimate (the Fragile Principle, as in Fig. 4)",
+        paper="plot, no values",
+        claims=["fig3d_da_above_base"],
+        **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"},
+    ),
+    dict(
+        id="Fig. 1",
+        claim=CLAIM_FIG1B,
+        paper="illustration, no values",
+        shown="attention maps A1, A2 and A_DA of clean and PGD images from the zoo models, drawn on the Mechanism "
+        "page (Figure M5); an illustration: its claim (b) is tested by the clean-against-PGD alignment section there",
+        **_MECH,
+    ),
     dict(id="Fig. 4", claim=CLAIM_FIG4, paper="plot, no values", claims=["fig4_lipschitz"], **_MECH),
     dict(id="Fig. 5", claim=CLAIM_FIG5, paper="plot, no values", claims=["fig5_alignment"], **_MECH),
-    dict(id="Fig. 5 (amplification)", claim="The negative alignment of the branch gradients amplifies DA's "
-         "sensitivity (Theorem 1's cross term)", paper="no values", claims=["fig5_amplification"], **_MECH),
-    dict(id="Table 2", claim=CLAIM_TABLE2,
-         paper=f"PGD 1/255: DiffViT {TABLE2_TINY_IMAGENET['diffvit'][('pgd_linf', 1.0)]:.2f}, "
-               f"ViT {TABLE2_TINY_IMAGENET['vit'][('pgd_linf', 1.0)]:.2f}",
-         claims=["table2_pgd", "table2_patch"], **_TABLES),
-    dict(id="Table 3", claim=CLAIM_TABLE3,
-         paper="ASR at the training budget: " + ", ".join(
-             f"{e:g}: {TABLE3_ADV_TRAINING[0.0]['asr'][e]:.2f} → {TABLE3_ADV_TRAINING[e]['asr'][e]:.2f}"
-             for e in (0.25, 0.5, 1.0)), claims=["table3_adv_training"], **_TABLES),
-    dict(id="Table 3 (accuracy)", claim=CLAIM_TABLE3,
-         paper="clean accuracy: " + ", ".join(f"{e:g}: {TABLE3_ADV_TRAINING[e]['accuracy']:.2f}"
-                                              for e in (0.0, 0.25, 0.5, 1.0)),
-         claims=["table3_clean_accuracy"], **_TABLES),
-    dict(id="Fig. 6", claim="PGD with 3 random restarts gives the same picture as PGD (Appendix D.3)",
-         paper="plot, no values", claims=["fig6_restarts"], **_D1),
-    *[dict(id=t, claim=f"{t} of Sec. 4 / Appendix B", paper="as printed", theorem=t, **_THEORY)
-      for t in ("Lemma 1", "Theorem 1", "Theorem 2", "Theorem 3", "Lemma 2", "Theorem 4", "Corollary 1", "Theorem 5")],
+    dict(
+        id="Fig. 5 (amplification)",
+        claim="The negative alignment of the branch gradients amplifies DA's sensitivity (Theorem 1's cross term)",
+        paper="no values",
+        claims=["fig5_amplification"],
+        **_MECH,
+    ),
+    dict(
+        id="Table 2",
+        claim=CLAIM_TABLE2,
+        paper=f"PGD 1/255: DiffViT {TABLE2_TINY_IMAGENET['diffvit'][('pgd_linf', 1.0)]:.2f}, "
+        f"ViT {TABLE2_TINY_IMAGENET['vit'][('pgd_linf', 1.0)]:.2f}",
+        claims=["table2_pgd", "table2_patch"],
+        **_TABLES,
+    ),
+    dict(
+        id="Table 3",
+        claim=CLAIM_TABLE3,
+        paper="ASR at the training budget: "
+        + ", ".join(
+            f"{e:g}: {TABLE3_ADV_TRAINING[0.0]['asr'][e]:.2f} → {TABLE3_ADV_TRAINING[e]['asr'][e]:.2f}"
+            for e in (0.25, 0.5, 1.0)
+        ),
+        claims=["table3_adv_training"],
+        **_TABLES,
+    ),
+    dict(
+        id="Table 3 (accuracy)",
+        claim=CLAIM_TABLE3,
+        paper="clean accuracy: "
+        + ", ".join(f"{e:g}: {TABLE3_ADV_TRAINING[e]['accuracy']:.2f}" for e in (0.0, 0.25, 0.5, 1.0)),
+        claims=["table3_clean_accuracy"],
+        **_TABLES,
+    ),
+    dict(
+        id="Fig. 6",
+        claim="PGD with 3 random restarts gives the same picture as PGD (Appendix D.3)",
+        paper="plot, no values",
+        claims=["fig6_restarts"],
+        **_D1,
+    ),
+    *[
+        dict(id=t, claim=f"{t} of Sec. 4 / Appendix B", paper="as printed", theorem=t, **_THEORY)
+        for t in ("Lemma 1", "Theorem 1", "Theorem 2", "Theorem 3", "Lemma 2", "Theorem 4", "Corollary 1", "Theorem 5")
+    ],
 ]

@@ -13,8 +13,14 @@ import numpy as np
 from .stats import mean_ci
 
 #: One colour per model family, used by every figure.
-COLORS = {"vit": "tab:blue", "diffvit": "tab:red", "A1": "tab:orange", "A2": "tab:green", "A_DA": "tab:red",
-          "A": "tab:blue"}
+COLORS = {
+    "vit": "tab:blue",
+    "diffvit": "tab:red",
+    "A1": "tab:orange",
+    "A2": "tab:green",
+    "A_DA": "tab:red",
+    "A": "tab:blue",
+}
 
 
 def _plt():
@@ -48,8 +54,14 @@ def per_layer(groups, ylabel, title, hline=None, logy=False):
         color = COLORS.get(label.split()[0], f"C{j}")
         for i, layer in enumerate(layers):
             if layer in by_layer:
-                seed_points(ax, i + (j - (n - 1) / 2) * 0.8 / n, by_layer[layer], color,
-                            label=label if i == 0 else None, width=0.8 / n)
+                seed_points(
+                    ax,
+                    i + (j - (n - 1) / 2) * 0.8 / n,
+                    by_layer[layer],
+                    color,
+                    label=label if i == 0 else None,
+                    width=0.8 / n,
+                )
     if hline is not None:
         ax.axhline(hline, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(layers)), [f"layer {layer + 1}" for layer in layers])
@@ -69,8 +81,15 @@ def distributions(samples, xlabel, title, bins=40, vline=None):
     all_v = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
     edges = np.histogram_bin_edges(all_v[np.isfinite(all_v)], bins=bins)
     for j, (label, v) in enumerate(samples.items()):
-        ax.hist(v, bins=edges, density=True, histtype="step", lw=1.5, label=label,
-                color=COLORS.get(label.split()[0], f"C{j}"))
+        ax.hist(
+            v,
+            bins=edges,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            label=label,
+            color=COLORS.get(label.split()[0], f"C{j}"),
+        )
     if vline is not None:
         ax.axvline(vline, color="grey", lw=0.8, ls="--")
     ax.set(xlabel=xlabel, ylabel="density", title=title)
@@ -98,18 +117,23 @@ def attention_maps(fig_rows, image_rows, columns, class_names=None, layer=0):
     nrow, ncol = len(samples) * len(pts), 1 + len(columns)
     fig, axes = plt.subplots(nrow, ncol, figsize=(1.45 * ncol, 1.5 * nrow), squeeze=False)
     for r, (s, (p, e)) in enumerate([(s, pe) for s in samples for pe in pts]):
-        imgs = image_rows[(image_rows["sample"] == s) & (image_rows["point_eps"] == e)
-                          & (image_rows["model"] == columns[0][0])]
+        imgs = image_rows[
+            (image_rows["sample"] == s) & (image_rows["point_eps"] == e) & (image_rows["model"] == columns[0][0])
+        ]
         ax = axes[r, 0]
         if len(imgs):
             row = imgs.iloc[0]
             ax.imshow(_image(row))
-            name = (lambda c: class_names[c] if class_names else str(c))
-            ax.set_title(f"{'clean' if p == 'clean' else f'PGD {e:g}/255'}\ntrue {name(int(row['label']))}",
-                         fontsize=7)
+            name = lambda c: class_names[c] if class_names else str(c)
+            ax.set_title(f"{'clean' if p == 'clean' else f'PGD {e:g}/255'}\ntrue {name(int(row['label']))}", fontsize=7)
         for c, (model, key) in enumerate(columns, start=1):
-            sub = fig_rows[(fig_rows["sample"] == s) & (fig_rows["point_eps"] == e) & (fig_rows["model"] == model)
-                           & (fig_rows["map"] == key) & (fig_rows["layer"] == layer)]
+            sub = fig_rows[
+                (fig_rows["sample"] == s)
+                & (fig_rows["point_eps"] == e)
+                & (fig_rows["model"] == model)
+                & (fig_rows["map"] == key)
+                & (fig_rows["layer"] == layer)
+            ]
             ax = axes[r, c]
             if len(sub):
                 v = unpack_values(sub.iloc[0]["key_attention"])
@@ -117,11 +141,20 @@ def attention_maps(fig_rows, image_rows, columns, class_names=None, layer=0):
                 if side * side != v.size:  # a class token first: show the patch tokens only
                     v, side = v[1:], int(round(np.sqrt(v.size - 1)))
                 lim = float(np.abs(v).max()) or 1.0
-                ax.imshow(v.reshape(side, side), cmap="RdBu_r" if v.min() < 0 else "viridis",
-                          vmin=-lim if v.min() < 0 else None, vmax=lim if v.min() < 0 else None)
-                pred = image_rows[(image_rows["sample"] == s) & (image_rows["point_eps"] == e)
-                                  & (image_rows["model"] == model)]["pred"]
-                pred_txt = "" if not len(pred) else f"\npred {class_names[int(pred.iloc[0])] if class_names else int(pred.iloc[0])}"
+                ax.imshow(
+                    v.reshape(side, side),
+                    cmap="RdBu_r" if v.min() < 0 else "viridis",
+                    vmin=-lim if v.min() < 0 else None,
+                    vmax=lim if v.min() < 0 else None,
+                )
+                pred = image_rows[
+                    (image_rows["sample"] == s) & (image_rows["point_eps"] == e) & (image_rows["model"] == model)
+                ]["pred"]
+                pred_txt = (
+                    ""
+                    if not len(pred)
+                    else f"\npred {class_names[int(pred.iloc[0])] if class_names else int(pred.iloc[0])}"
+                )
                 ax.set_title(f"{model} {key}{pred_txt}", fontsize=7)
     for ax in axes.ravel():
         ax.set_xticks([])
@@ -142,8 +175,9 @@ def scatter_by_group(df, x, y, group, xlabel, ylabel, title):
     return fig
 
 
-def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None,
-               bounds=(0.0, 1.0)):
+def asr_curves(
+    series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None, bounds=(0.0, 1.0)
+):
     """ASR against the attack budget (paper Fig. 2a/2c, Tables 2 and 3 drawn as curves), one line
     per model. ``series``: ``{label: (summary, per_seed)}`` with ``summary`` a table of ``budget,
     mean, ci_low, ci_high`` (:func:`dalib.analysis.seed_summary`) and ``per_seed`` one of ``budget,
@@ -160,8 +194,15 @@ def asr_curves(series, xlabel, logx=False, paper=None, ylabel="ASR (prediction c
         shift = 1.0 + (0.03 * (i - (len(series) - 1) / 2) if logx else 0.0)
         lo, hi = (s["ci_low"].clip(*bounds), s["ci_high"].clip(*bounds)) if bounds else (s["ci_low"], s["ci_high"])
         err = np.vstack([s["mean"] - lo, hi - s["mean"]])
-        ax.errorbar(s["budget"] * shift, s["mean"], yerr=np.nan_to_num(err), marker="o", capsize=3, color=color,
-                    label=f"{label}, mean ± 95% CI")
+        ax.errorbar(
+            s["budget"] * shift,
+            s["mean"],
+            yerr=np.nan_to_num(err),
+            marker="o",
+            capsize=3,
+            color=color,
+            label=f"{label}, mean ± 95% CI",
+        )
         if per is not None and len(per):
             ax.scatter(per["budget"] * shift, per["asr"], color=color, s=10, alpha=0.5)
         budgets |= set(s["budget"])
@@ -214,17 +255,25 @@ def paired_differences(comp, per_seed, panels, ylabel, alpha=0.05):
     seed's own test gives p < ``alpha``); ``panels``: ``[(attack_kind, title, x label), ...]``."""
     plt = _plt()
     widths = [max(1, len(comp[comp["attack_kind"] == k])) for k, _, _ in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.2, 3.2), sharey=True, squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(7.2, 3.2), sharey=True, squeeze=False, gridspec_kw={"width_ratios": widths}
+    )
     axes = axes[0]
     seeds = sorted(set(per_seed["seed"]))
     for ax, (kind, title, unit) in zip(axes, panels):
         c = comp[comp["attack_kind"] == kind].sort_values("budget").reset_index(drop=True)
         pos = {b: i for i, b in enumerate(c["budget"])}
         ax.axhline(0, color="grey", lw=0.8)
-        ax.errorbar(c.index, c["diff_mean"], yerr=np.nan_to_num(np.vstack([c["diff_mean"] - c["diff_low"],
-                                                                           c["diff_high"] - c["diff_mean"]])),
-                    fmt="_", color="k", capsize=4, ms=14, label="mean over seeds, 95% CI")
+        ax.errorbar(
+            c.index,
+            c["diff_mean"],
+            yerr=np.nan_to_num(np.vstack([c["diff_mean"] - c["diff_low"], c["diff_high"] - c["diff_mean"]])),
+            fmt="_",
+            color="k",
+            capsize=4,
+            ms=14,
+            label="mean over seeds, 95% CI",
+        )
         ps = per_seed[per_seed["attack_kind"] == kind]
         for s_, g in ps.groupby("seed"):
             j = seeds.index(s_)
@@ -272,8 +321,13 @@ def probe_error_and_cost(agg):
     k = np.array(sorted(agg["n_probes"].unique()), dtype=float)
     ref = agg[agg["n_probes"] == k[0]]["rms_error"].mean()
     axes[0].plot(k, ref * np.sqrt(k[0] / k), "k--", lw=1, label=r"$\propto 1/\sqrt{k}$")
-    axes[0].set(xscale="log", yscale="log", xlabel="probes k", ylabel="rms error",
-                title="error (norms: relative; cos: absolute)")
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="probes k",
+        ylabel="rms error",
+        title="error (norms: relative; cos: absolute)",
+    )
     axes[0].set_xticks(k, [str(int(v)) for v in k])
     axes[0].legend(fontsize=8)
     t = agg.groupby("n_probes")[["time_probe_s", "time_exact_s"]].mean()
@@ -294,8 +348,13 @@ def ratio_points(groups, columns, reference=1.0, ylabel="estimate / reference"):
     n = len(columns)
     for i, (name, g) in enumerate(groups.items()):
         for j, (col, label) in enumerate(columns.items()):
-            ax.scatter(np.full(len(g), i) + (j - (n - 1) / 2) * 0.2, g[col], s=12, color=f"C{j}",
-                       label=label if i == 0 else None)
+            ax.scatter(
+                np.full(len(g), i) + (j - (n - 1) / 2) * 0.2,
+                g[col],
+                s=12,
+                color=f"C{j}",
+                label=label if i == 0 else None,
+            )
     ax.set_xticks(range(len(groups)), list(groups))
     ax.axhline(reference, color="k", lw=0.8)
     ax.set(ylabel=ylabel, ylim=(0, None))
@@ -348,8 +407,9 @@ def ratio_maps(x, y, cells, xlabel, ylabel, colorbar_label, vmax=4.0, figsize=(1
 
     plt = _plt()
     XX, YY = np.meshgrid(x, y)
-    fig, axes = plt.subplots(len(cells), len(cells[0]), figsize=figsize, sharex=True, sharey=True,
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(cells), len(cells[0]), figsize=figsize, sharex=True, sharey=True, constrained_layout=True, squeeze=False
+    )
     norm = TwoSlopeNorm(vmin=0.0, vcenter=1.0, vmax=vmax)
     im = None
     for i, row in enumerate(cells):
@@ -370,10 +430,15 @@ def ratio_maps(x, y, cells, xlabel, ylabel, colorbar_label, vmax=4.0, figsize=(1
 
 
 # rules-v2 verdicts: a colour and a marker each, so that the forest plot reads in grayscale too
-VERDICT_STYLE = {"reproduced": ("#1a7f37", "o"), "reproduced, smaller": ("#7fbf3f", "D"),
-                 "contradicted": ("#c62828", "v"), "not reproduced": ("#ef6c00", "s"),
-                 "inconclusive": ("#6e7781", "^"), "saturated": ("#8250df", "P"),
-                 "not testable at this scale": ("#4a4a4a", "h")}
+VERDICT_STYLE = {
+    "reproduced": ("#1a7f37", "o"),
+    "reproduced, smaller": ("#7fbf3f", "D"),
+    "contradicted": ("#c62828", "v"),
+    "not reproduced": ("#ef6c00", "s"),
+    "inconclusive": ("#6e7781", "^"),
+    "saturated": ("#8250df", "P"),
+    "not testable at this scale": ("#4a4a4a", "h"),
+}
 
 
 def forest(card, title="Our effect per artifact, with its 95 % interval"):
@@ -397,8 +462,11 @@ def forest(card, title="Our effect per artifact, with its 95 % interval"):
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("effect in the paper's direction (ours: marker and 95 % interval; paper: ×)", fontsize=10)
     ax.set_title(title, fontsize=11)
-    handles = [plt.Line2D([], [], color=c, marker=m, ls="none", ms=8, label=v)
-               for v, (c, m) in VERDICT_STYLE.items() if v in set(rows["status"])]
+    handles = [
+        plt.Line2D([], [], color=c, marker=m, ls="none", ms=8, label=v)
+        for v, (c, m) in VERDICT_STYLE.items()
+        if v in set(rows["status"])
+    ]
     handles.append(plt.Line2D([], [], color="black", marker="x", ls="none", ms=9, mew=2, label="paper"))
     ax.legend(handles=handles, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()

@@ -28,8 +28,10 @@ PROBE_SIZE = 512
 def check_precision(precision) -> str:
     """``precision`` if it is one of :data:`PRECISIONS`, else a ``ValueError`` naming the choices."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)} ('auto': bf16 only where this "
-                         f"device multiplies bf16 faster than fp32), got {precision!r}")
+        raise ValueError(
+            f"precision must be one of {list(PRECISIONS)} ('auto': bf16 only where this "
+            f"device multiplies bf16 faster than fp32), got {precision!r}"
+        )
     return precision
 
 

@@ -27,8 +27,10 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ImportError("the Ray backend needs ray: pip install -r requirements-ray.txt (or pip install "
-                          "'dalib[ray]'); the local backend (the default) needs nothing more") from None
+        raise ImportError(
+            "the Ray backend needs ray: pip install -r requirements-ray.txt (or pip install "
+            "'dalib[ray]'); the local backend (the default) needs nothing more"
+        ) from None
     return ray
 
 
@@ -95,8 +97,15 @@ def run_plans(plans, root, *, address=None, max_retries: int = 2, progress: bool
 
 
 # the errors of a task whose worker process or node went away, not of the task's own code
-_LOST = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError", "ObjectLostError",
-         "OwnerDiedError", "OutOfMemoryError", "TaskCancelledError")
+_LOST = (
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "LocalRayletDiedError",
+    "ObjectLostError",
+    "OwnerDiedError",
+    "OutOfMemoryError",
+    "TaskCancelledError",
+)
 
 
 def is_lost_worker(err: BaseException, ray=None) -> bool:
@@ -127,16 +136,23 @@ def _connect(ray, address, init_kwargs=None) -> None:
         from dalib.notebooks import RunError
 
         auth = getattr(ray.exceptions, "AuthenticationError", ())
-        token_hint = ("Ray's token authentication: if the cluster was started with RAY_AUTH_MODE=token, "
-                      "give this client its token (RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH; `ray get-auth-token` "
-                      "prints it on the head node); if it was started without it, set RAY_AUTH_MODE=disabled "
-                      "here (a token file left in ~/.ray by an earlier local run turns it on)")
+        token_hint = (
+            "Ray's token authentication: if the cluster was started with RAY_AUTH_MODE=token, "
+            "give this client its token (RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH; `ray get-auth-token` "
+            "prints it on the head node); if it was started without it, set RAY_AUTH_MODE=disabled "
+            "here (a token file left in ~/.ray by an earlier local run turns it on)"
+        )
         first = (str(e).strip().splitlines() or [""])[0][:300]
         where = address or "$RAY_ADDRESS or a new local instance"
-        raise RunError(f"could not connect to Ray at {where}: {type(e).__name__}: {first}. "
-                       + (token_hint if isinstance(e, auth) or "auth" in str(e).lower() or "token" in str(e).lower()
-                          else f"Check the address (`ray status` on the head node); if the cluster uses token "
-                               f"authentication, see {token_hint}")) from None
+        raise RunError(
+            f"could not connect to Ray at {where}: {type(e).__name__}: {first}. "
+            + (
+                token_hint
+                if isinstance(e, auth) or "auth" in str(e).lower() or "token" in str(e).lower()
+                else f"Check the address (`ray status` on the head node); if the cluster uses token "
+                f"authentication, see {token_hint}"
+            )
+        ) from None
 
 
 def check_task_device(plan) -> None:
@@ -154,6 +170,8 @@ def check_task_device(plan) -> None:
     gpus = resources(plan)["num_gpus"]
     need = int(m.group(1) or 0) + 1
     if gpus < need:
-        raise RunError(f"{plan.nb.rel} key {plan.key}: device={dev!r} needs {need} GPU(s) in its Ray task, "
-                       f"which gets {gpus:g} (front matter dalib.resources.{plan.profile}.num_gpus); "
-                       f"declare num_gpus >= {need}, or use device='auto'")
+        raise RunError(
+            f"{plan.nb.rel} key {plan.key}: device={dev!r} needs {need} GPU(s) in its Ray task, "
+            f"which gets {gpus:g} (front matter dalib.resources.{plan.profile}.num_gpus); "
+            f"declare num_gpus >= {need}, or use device='auto'"
+        )

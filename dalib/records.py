@@ -53,8 +53,16 @@ class CorruptRecordError(ValueError):
 
 # the fields the runner writes into every record (see dalib.run.execute); a record without one of
 # them was not written whole by the runner
-REQUIRED_FIELDS = {"notebook": str, "stem": str, "key": str, "profile": str, "params": dict,
-                   "overrides": dict, "finished": str, "tables": dict}
+REQUIRED_FIELDS = {
+    "notebook": str,
+    "stem": str,
+    "key": str,
+    "profile": str,
+    "params": dict,
+    "overrides": dict,
+    "finished": str,
+    "tables": dict,
+}
 
 
 def record_problem(path) -> str | None:
@@ -89,7 +97,8 @@ def _corrupt(path, problem: str) -> CorruptRecordError:
     return CorruptRecordError(
         f"record {p} is corrupt: {problem}. Fix: restore it (`git checkout -- {p}`) if it is committed, "
         f"else delete it and its notebook (`rm {p} {p.with_suffix('.ipynb')}`) and rerun "
-        f"`python -m dalib.run {stem}`, which makes the missing records again")
+        f"`python -m dalib.run {stem}`, which makes the missing records again"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,8 +181,10 @@ def write_rows(rows, table: str = "results") -> list[dict]:
     rows = _clean_rows(rows)
     run_dir = _run_dir()
     if run_dir is None:
-        print(f"dalib.records: not under the runner, {len(rows)} row(s) of table {table!r} not saved "
-              "(run `python -m dalib.run <notebook>` to produce a record)")
+        print(
+            f"dalib.records: not under the runner, {len(rows)} row(s) of table {table!r} not saved "
+            "(run `python -m dalib.run <notebook>` to produce a record)"
+        )
         return rows
     path = run_dir / "tables" / f"{table}.json"
     staged = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
@@ -313,8 +324,14 @@ def _relpath(p: Path, root: Path) -> str:
 CUSTOM = (False, True, "only")
 
 
-def load_rows(stem: str, table: str = "results", profile: str | None = None, root: Path | None = None,
-              runs: str = "current", custom=False):
+def load_rows(
+    stem: str,
+    table: str = "results",
+    profile: str | None = None,
+    root: Path | None = None,
+    runs: str = "current",
+    custom=False,
+):
     """All rows of table ``table`` from every record of notebook ``stem`` under ``profile``
     (default ``$DALIB_PROFILE`` or ``"cpu"``), as a pandas DataFrame: the row's own columns,
     ``param.<name>`` for each resolved parameter, and provenance columns ``record``, ``key``,
@@ -350,13 +367,16 @@ def load_rows(stem: str, table: str = "results", profile: str | None = None, roo
         raise RecordNotFoundError(
             f"notebook {stem!r} has {n_any} record(s) under profile {profile!r}, but no {which} "
             f"(custom={custom!r}); pass custom=True to read every record, or run "
-            f"`{_producer_command(stem, profile)}`")
+            f"`{_producer_command(stem, profile)}`"
+        )
     if not recs:
         others = sorted(p.parent.name for p in results_dir(root).glob(f"*/{stem}") if any(p.glob("*.json")))
         hint = f" (records exist for profile(s): {', '.join(others)})" if others else ""
         if runs == "current" and profile in others:
-            hint = (" (only stale records exist, made by an earlier source of the notebook: "
-                    "rerun it, or pass runs='all' to read them)")
+            hint = (
+                " (only stale records exist, made by an earlier source of the notebook: "
+                "rerun it, or pass runs='all' to read them)"
+            )
         raise RecordNotFoundError(
             f"no record for notebook {stem!r} under profile {profile!r} in {results_dir(root) / profile / stem}"
             f"{hint}; produce one with `{_producer_command(stem, profile)}` "

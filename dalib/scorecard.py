@@ -49,16 +49,20 @@ def scorecard(profile=None):
             status, ours = "shown", art["shown"]
         elif art.get("theorem"):
             status = theory.PRINTED_STATUS[art["theorem"]]
-            ours = "derived and checked in sympy; numerical counterexample to the printed form" \
-                if status == "corrected" else "derived and checked in sympy"
+            ours = (
+                "derived and checked in sympy; numerical counterexample to the printed form"
+                if status == "corrected"
+                else "derived and checked in sympy"
+            )
         elif art.get("claims"):
             got = [found[c] for c in art["claims"] if c in found]
             if not got or len(got) < len(art["claims"]):
                 status, ours = "not yet run", "records missing" if not got else "; ".join(g["short"] for g in got)
             else:
                 status = combine([g["verdict"] for g in got]) if len(got) > 1 else got[0]["verdict"]
-                ours = "; ".join(f"{g['claim'].split(':')[0]}: {g['short']}" if len(got) > 1 else g["short"]
-                                 for g in got)
+                ours = "; ".join(
+                    f"{g['claim'].split(':')[0]}: {g['short']}" if len(got) > 1 else g["short"] for g in got
+                )
         else:
             status, ours = "not yet run", art.get("pending", "no producer yet")
         nums, status_v1 = {}, None
@@ -73,9 +77,19 @@ def scorecard(profile=None):
         paper_says = art.get("paper", "")
         if paper_says in ("", "plot, no values", "as printed"):
             paper_says = art["claim"] + (" (plot, no values)" if paper_says == "plot, no values" else "")
-        rows.append({"artifact": art["id"], "claim": art["claim"], "paper": paper_says, "ours": ours,
-                     "status": status, "page": art.get("page", ""), "producer": art.get("producer", ""),
-                     "status_v1": status_v1, **{k: nums.get(k) for k in NUMBER_COLUMNS}})
+        rows.append(
+            {
+                "artifact": art["id"],
+                "claim": art["claim"],
+                "paper": paper_says,
+                "ours": ours,
+                "status": status,
+                "page": art.get("page", ""),
+                "producer": art.get("producer", ""),
+                "status_v1": status_v1,
+                **{k: nums.get(k) for k in NUMBER_COLUMNS},
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -48,8 +48,9 @@ def _check_index(x, index):
     return index
 
 
-def lipschitz_rows(model, x, index=None, *, n_worst=0, eps=8 / 255, n_samples=64, ascent_steps=30,
-                   power_iter=100, seed=0, wrt="image"):
+def lipschitz_rows(
+    model, x, index=None, *, n_worst=0, eps=8 / 255, n_samples=64, ascent_steps=30, power_iter=100, seed=0, wrt="image"
+):
     """Local Lipschitz estimates of every attention map of ``model`` at each image of ``x``
     ``(B, 3, H, W)``, per layer and head: the paper's sampling estimator (max and mean of the
     difference quotient over ``n_samples`` draws in the l_inf ball of radius ``eps``) for every
@@ -62,9 +63,18 @@ def lipschitz_rows(model, x, index=None, *, n_worst=0, eps=8 / 255, n_samples=64
     rows = []
     for i, idx in enumerate(_check_index(x, index)):
         est = ("sampling", "ascent", "power") if i < n_worst else ("sampling",)
-        rows += attention_lipschitz(model, x[i:i + 1], wrt=wrt, estimators=est, eps=eps, n_samples=n_samples,
-                                    ascent_steps=ascent_steps, power_iter=power_iter,
-                                    seed=stream_seed(seed, idx), sample_offset=idx)
+        rows += attention_lipschitz(
+            model,
+            x[i : i + 1],
+            wrt=wrt,
+            estimators=est,
+            eps=eps,
+            n_samples=n_samples,
+            ascent_steps=ascent_steps,
+            power_iter=power_iter,
+            seed=stream_seed(seed, idx),
+            sample_offset=idx,
+        )
     return rows
 
 
@@ -90,14 +100,22 @@ def jacobian_rows(model, x, index=None, *, method="probe", n_probes=32, seed=0, 
     with eval_mode(model):
         lambdas = layer_lambdas(model)
         for i, idx in enumerate(_check_index(x, index)):
-            for offset, f, inp in views(model, x[i:i + 1], wrt, keys):
+            for offset, f, inp in views(model, x[i : i + 1], wrt, keys):
+
                 def branches(z, f=f):
                     return tuple(f(z).unbind(2))  # k maps, each (1, L, H, N, N)
+
                 if method == "exact":
                     gram = gram_exact(branches, inp, group_dims=2, method="forward", chunk_size=chunk_size)
                 else:
-                    gram = gram_probe(branches, inp, n_probes=n_probes, group_dims=2, seed=stream_seed(seed, idx),
-                                      batch_size=min(n_probes, 64))
+                    gram = gram_probe(
+                        branches,
+                        inp,
+                        n_probes=n_probes,
+                        group_dims=2,
+                        seed=stream_seed(seed, idx),
+                        batch_size=min(n_probes, 64),
+                    )
                 gram = gram[0].double().cpu()  # (L, H, k, k)
                 L, H = gram.shape[:2]
                 norms = torch.diagonal(gram, dim1=-2, dim2=-1).clamp_min(0).sqrt()  # (L, H, k)
@@ -110,8 +128,11 @@ def jacobian_rows(model, x, index=None, *, method="probe", n_probes=32, seed=0, 
                         row = {"sample": idx, "layer": offset + l, "head": h, "lambda": lambdas[offset + l]}
                         row.update({f"norm_{k}": float(norms[l, h, m]) for m, k in enumerate(keys)})
                         if da:
-                            row.update(cos=float(stats["cos"][l, h]), rho=float(stats["rho"][l, h]),
-                                       norm_JDA_lemma=float(stats["norm_JDA_lemma"][l, h]))
+                            row.update(
+                                cos=float(stats["cos"][l, h]),
+                                rho=float(stats["rho"][l, h]),
+                                norm_JDA_lemma=float(stats["norm_JDA_lemma"][l, h]),
+                            )
                         rows.append(row)
     return rows
 
@@ -133,9 +154,17 @@ def pack_rows(rows, by, quantities, **const):
             if not have:
                 continue
             vals = np.array([r[q] for r in have], dtype=float)
-            out.append({**const, **dict(zip(by, key)), "quantity": q, "n": len(have),
-                        "mean": float(np.nanmean(vals)), "values": pack_values(vals),
-                        "samples": pack_values([r["sample"] for r in have])})
+            out.append(
+                {
+                    **const,
+                    **dict(zip(by, key)),
+                    "quantity": q,
+                    "n": len(have),
+                    "mean": float(np.nanmean(vals)),
+                    "values": pack_values(vals),
+                    "samples": pack_values([r["sample"] for r in have]),
+                }
+            )
     return out
 
 
@@ -171,24 +200,3 @@ def key_attention(model, x):
         maps = image_map_fn(model, keys)(x)  # (B, L, M, H, N, N)
     prof = maps.mean(dim=(3, 4))  # (B, L, M, N)
     return {k: prof[:, :, m].float().cpu() for m, k in enumerate(keys)}
-
-
-def check_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/mechanism.md`` (front matter ``dalib.validator``): the
-    model's training recipe and the measurement counts and budgets, checked before any kernel
-    starts. Raises ``ValueError`` naming the parameter, its value and the valid range."""
-    from dalib import validate
-    from dalib.metrics.maps import check_wrt
-    from dalib.train import check_recipe
-
-    from dalib.data import get_spec
-
-    for name in ("n_images", "n_samples", "ascent_steps", "power_iter", "n_probes", "pgd_steps", "batch_size"):
-        validate.count(params, name)
-    validate.within_split(get_spec(params.get("dataset", "cifar10")), params["n_images"], "n_images")
-    for name in ("n_exact", "n_worst", "n_fig"):
-        validate.count(params, name, 0, params["n_images"], "n_images")
-    validate.number(params, "lip_eps", 0, 255)
-    validate.budgets(params, "adv_eps")
-    check_wrt(params["wrt"])
-    check_recipe(params)

@@ -25,27 +25,54 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["mean_ci", "t_test_p", "holm", "mcnemar", "mcnemar_pooled", "paired_bootstrap", "verdict",
-           "verdict_v1", "combine", "Effect", "crossed_effect", "seed_effect", "image_effect", "power",
-           "seeds_needed", "claim_row", "VERDICTS", "RULES", "RULES_VERSION", "PRACTICAL_MARGIN", "SATURATION"]
+__all__ = [
+    "mean_ci",
+    "t_test_p",
+    "holm",
+    "mcnemar",
+    "mcnemar_pooled",
+    "paired_bootstrap",
+    "verdict",
+    "verdict_v1",
+    "combine",
+    "Effect",
+    "crossed_effect",
+    "seed_effect",
+    "image_effect",
+    "power",
+    "seeds_needed",
+    "claim_row",
+    "VERDICTS",
+    "RULES",
+    "RULES_VERSION",
+    "PRACTICAL_MARGIN",
+    "SATURATION",
+]
 
 RULES_VERSION = 2
 # the verdict vocabulary (rules v2), one word per claim in every chapter
-VERDICTS = ("reproduced", "reproduced, smaller", "contradicted", "not reproduced", "inconclusive", "saturated",
-            "not testable at this scale")
+VERDICTS = (
+    "reproduced",
+    "reproduced, smaller",
+    "contradicted",
+    "not reproduced",
+    "inconclusive",
+    "saturated",
+    "not testable at this scale",
+)
 RULES = {
     "reproduced": "the 95 % interval of the effect, in the paper's direction, lies above 0",
     "reproduced, smaller": "reproduced, and the interval lies below the paper's printed effect",
     "contradicted": "the interval lies below 0: significant in the opposite direction",
     "not reproduced": "the interval includes 0 and excludes the paper's effect (or, where the paper prints "
-                      "none, lies within the ±0.02 practical margin)",
+    "none, lies within the ±0.02 practical margin)",
     "inconclusive": "none of the above",
     "saturated": "both models' rates are at least 0.98: the attack breaks (almost) every image of both",
     "not testable at this scale": "the models are too weak for the claim to mean what it means in the paper "
-                                  "(the chapter states its criterion)",
+    "(the chapter states its criterion)",
 }
 PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
-SATURATION = 0.98        # both rates at least this high: the attack breaks (almost) everything
+SATURATION = 0.98  # both rates at least this high: the attack breaks (almost) everything
 
 
 def t_test_p(values) -> float:
@@ -123,8 +150,7 @@ def mcnemar(a, b) -> dict:
     k = b_only + a_only
     p = 1.0 if k == 0 else float(min(1.0, 2 * st.binom.cdf(min(a_only, b_only), k, 0.5)))
     ra, rb = (float(a.mean()), float(b.mean())) if n else (math.nan, math.nan)
-    return {"n": n, "n_a_only": a_only, "n_b_only": b_only, "rate_a": ra, "rate_b": rb,
-            "diff": rb - ra, "p": p}
+    return {"n": n, "n_a_only": a_only, "n_b_only": b_only, "rate_a": ra, "rate_b": rb, "diff": rb - ra, "p": p}
 
 
 def mcnemar_pooled(tables) -> dict:
@@ -153,15 +179,30 @@ def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.9
     idx = rng.integers(0, n, size=(n_boot, n))
     means = d[idx].mean(1)
     q = (1 - level) / 2
-    return {"diff": float(d.mean()), "low": float(np.quantile(means, q)),
-            "high": float(np.quantile(means, 1 - q)), "n": n}
+    return {
+        "diff": float(d.mean()),
+        "low": float(np.quantile(means, q)),
+        "high": float(np.quantile(means, 1 - q)),
+        "n": n,
+    }
 
 
-def verdict_v1(low: float, high: float, n: int, *, p: float | None = None, alpha: float = 0.05,
-            margin: float = PRACTICAL_MARGIN, what: str = "the difference",
-            paper_effect: float | None = None, p_seed: float | None = None,
-            family: int = 1, rates: tuple | None = None,
-            saturation: float = SATURATION, unit: str = "seeds") -> tuple[str, str]:
+def verdict_v1(
+    low: float,
+    high: float,
+    n: int,
+    *,
+    p: float | None = None,
+    alpha: float = 0.05,
+    margin: float = PRACTICAL_MARGIN,
+    what: str = "the difference",
+    paper_effect: float | None = None,
+    p_seed: float | None = None,
+    family: int = 1,
+    rates: tuple | None = None,
+    saturation: float = SATURATION,
+    unit: str = "seeds",
+) -> tuple[str, str]:
     """The rules of version 1 (until rules v2, :data:`RULES_VERSION`), kept so that the book can show
     every verdict under the old and the new rules side by side. Do not use for new verdicts.
 
@@ -193,8 +234,10 @@ def verdict_v1(low: float, high: float, n: int, *, p: float | None = None, alpha
     but below it stays **reproduced**, with the smaller size stated.
     """
     if rates is not None and min(rates) >= saturation:
-        return "saturated", (f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
-                             "the attack breaks almost every image of both models")
+        return "saturated", (
+            f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
+            "the attack breaks almost every image of both models"
+        )
     if n < 2 or not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"only {n} {unit}: no confidence interval"
     ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
@@ -202,8 +245,10 @@ def verdict_v1(low: float, high: float, n: int, *, p: float | None = None, alpha
     pooled = "" if p is None else f", pooled image-level p = {p:.2g}{adj}"
     if p_seed is not None and family > 1 and (low > 0 or high < 0) and not p_seed < alpha:
         side = "above" if low > 0 else "below"
-        return "inconclusive", (f"{ci} lies {side} 0, but not after the Holm correction over {family} "
-                                f"budgets (seed-level p = {p_seed:.2g}){pooled}")
+        return "inconclusive", (
+            f"{ci} lies {side} 0, but not after the Holm correction over {family} "
+            f"budgets (seed-level p = {p_seed:.2g}){pooled}"
+        )
     weak = p is not None and not p < alpha
     size = "" if paper_effect is None else f"; the paper's difference is {paper_effect:+.3f}"
     if low > 0:
@@ -218,14 +263,27 @@ def verdict_v1(low: float, high: float, n: int, *, p: float | None = None, alpha
     if -margin < low and high < margin:
         return "not reproduced", f"{ci} lies within ±{margin:.2f}: no effect of practical size"
     if paper_effect is not None and high < paper_effect:
-        return "not reproduced", (f"{ci} contains 0 and excludes the paper's difference "
-                                  f"{paper_effect:+.3f}: an effect of that size is ruled out, a smaller one is not")
+        return "not reproduced", (
+            f"{ci} contains 0 and excludes the paper's difference "
+            f"{paper_effect:+.3f}: an effect of that size is ruled out, a smaller one is not"
+        )
     return "inconclusive", f"{ci} contains 0{pooled}{size}"
 
 
-def verdict(low: float, high: float, n: int, *, margin: float = PRACTICAL_MARGIN, what: str = "the difference",
-            paper_effect: float | None = None, rates: tuple | None = None, saturation: float = SATURATION,
-            unit: str = "seeds", testable: bool = True, why_untestable: str = "") -> tuple[str, str]:
+def verdict(
+    low: float,
+    high: float,
+    n: int,
+    *,
+    margin: float = PRACTICAL_MARGIN,
+    what: str = "the difference",
+    paper_effect: float | None = None,
+    rates: tuple | None = None,
+    saturation: float = SATURATION,
+    unit: str = "seeds",
+    testable: bool = True,
+    why_untestable: str = "",
+) -> tuple[str, str]:
     """``(verdict, reason)`` under the rules v2 (:data:`RULES`) from the interval ``[low, high]`` of
     an effect in the paper's direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` ``unit``.
 
@@ -236,8 +294,10 @@ def verdict(low: float, high: float, n: int, *, margin: float = PRACTICAL_MARGIN
     if not testable:
         return "not testable at this scale", why_untestable
     if rates is not None and min(rates) >= saturation:
-        return "saturated", (f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
-                             "the attack breaks almost every image of both models")
+        return "saturated", (
+            f"both rates are at least {saturation:.2f} ({rates[0]:.3f}, {rates[1]:.3f}): "
+            "the attack breaks almost every image of both models"
+        )
     if not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"{n} {unit}: no interval"
     ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
@@ -249,8 +309,10 @@ def verdict(low: float, high: float, n: int, *, margin: float = PRACTICAL_MARGIN
     if high < 0:
         return "contradicted", f"{ci} lies below 0: the data point the other way{size}"
     if paper_effect is not None and high < paper_effect:
-        return "not reproduced", (f"{ci} contains 0 and excludes the paper's {paper_effect:+.3f}: an effect of "
-                                  "that size is ruled out, a smaller one is not")
+        return "not reproduced", (
+            f"{ci} contains 0 and excludes the paper's {paper_effect:+.3f}: an effect of "
+            "that size is ruled out, a smaller one is not"
+        )
     if paper_effect is None and -margin < low and high < margin:
         return "not reproduced", f"{ci} lies within ±{margin:.2f}: no effect of practical size"
     return "inconclusive", f"{ci} contains 0{size}"
@@ -360,10 +422,10 @@ def crossed_effect(d) -> Effect:
     ms_s = I * float(((rows - m) ** 2).sum()) / (S - 1)
     ms_i = S * float(((cols - m) ** 2).sum()) / (I - 1)
     resid = d - rows[:, None] - cols[None, :] + m
-    ms_e = float((resid ** 2).sum()) / ((S - 1) * (I - 1))
+    ms_e = float((resid**2).sum()) / ((S - 1) * (I - 1))
     num = ms_s + ms_i - ms_e
     v = max(num, ms_e) / (S * I)  # negative component estimates: never below the residual's share
-    dens = (ms_s ** 2 / (S - 1) + ms_i ** 2 / (I - 1) + ms_e ** 2 / ((S - 1) * (I - 1)))
+    dens = ms_s**2 / (S - 1) + ms_i**2 / (I - 1) + ms_e**2 / ((S - 1) * (I - 1))
     df = (max(num, 0.0) ** 2 / dens) if dens > 0 and num > 0 else float(S - 1)
     df = float(min(max(df, S - 1), S * I - 1))  # at least the seed-level df, the design's bound
     comp = {"s2_seed": max((ms_s - ms_e) / I, 0.0), "s2_image": max((ms_i - ms_e) / S, 0.0), "s2_e": ms_e}
@@ -377,8 +439,15 @@ def seed_effect(values) -> Effect:
     n = int(v.size)
     if n < 2:
         return Effect(float(v.mean()) if n else math.nan, math.nan, 0.0, n, 0, "t over seeds")
-    return Effect(float(v.mean()), float(v.std(ddof=1)) / math.sqrt(n), float(n - 1), n, 0, "t over seeds",
-                  {"s2_seed": float(v.var(ddof=1))})
+    return Effect(
+        float(v.mean()),
+        float(v.std(ddof=1)) / math.sqrt(n),
+        float(n - 1),
+        n,
+        0,
+        "t over seeds",
+        {"s2_seed": float(v.var(ddof=1))},
+    )
 
 
 def image_effect(d) -> Effect:
@@ -388,8 +457,15 @@ def image_effect(d) -> Effect:
     n = int(d.size)
     if n < 2:
         return Effect(float(d.mean()) if n else math.nan, math.nan, 0.0, 1, n, "paired t over images")
-    return Effect(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(n), float(n - 1), 1, n,
-                  "paired t over images", {"s2_image": float(d.var(ddof=1))})
+    return Effect(
+        float(d.mean()),
+        float(d.std(ddof=1)) / math.sqrt(n),
+        float(n - 1),
+        1,
+        n,
+        "paired t over images",
+        {"s2_image": float(d.var(ddof=1))},
+    )
 
 
 def power(effect: float, components: dict, n_seeds: int, n_images: int, alpha: float = 0.05) -> float:
@@ -414,8 +490,9 @@ def power(effect: float, components: dict, n_seeds: int, n_images: int, alpha: f
     return float(st.nct.sf(t, df, z) + st.nct.cdf(-t, df, z))
 
 
-def seeds_needed(effect: float, components: dict, n_images: int, target: float = 0.8, alpha: float = 0.05,
-                 max_seeds: int = 200) -> int | None:
+def seeds_needed(
+    effect: float, components: dict, n_images: int, target: float = 0.8, alpha: float = 0.05, max_seeds: int = 200
+) -> int | None:
     """The smallest number of training seeds (2 to ``max_seeds``) at which :func:`power` reaches
     ``target``; None if none does (the image-level variance alone keeps the interval too wide:
     more images, not more seeds, would help)."""
@@ -438,20 +515,27 @@ def scale_check(ours: float, papers: float, what: str, factor: float = SCALE_FAC
     if not (np.isfinite(ours) and np.isfinite(papers)) or papers <= 0:
         return True, ""
     ok = ours <= factor * papers
-    why = (f"{what}: our ASR {ours:.2f} against the paper's {papers:.2f} ({ours / papers:.1f}x; the criterion is "
-           f"at most {factor:g}x)")
+    why = (
+        f"{what}: our ASR {ours:.2f} against the paper's {papers:.2f} ({ours / papers:.1f}x; the criterion is "
+        f"at most {factor:g}x)"
+    )
     return ok, why if ok else why + ": our models are in another regime, where the paper's claim cannot be tested"
 
 
-def claim_row(cid: str, claim: str, verdict: str = "not yet run", detail: str = "no records yet",
-              short: str | None = None, **numbers) -> dict:
+def claim_row(
+    cid: str,
+    claim: str,
+    verdict: str = "not yet run",
+    detail: str = "no records yet",
+    short: str | None = None,
+    **numbers,
+) -> dict:
     """One row of a claims table (``{id, claim, verdict, detail, short}``: the scorecard, the
     chapter pages); ``short``, the scorecard's one-line cell, defaults to ``detail``. Called with
     the claim only, it is the row of a claim with no records yet. ``numbers``: the headline
     ``effect`` with its interval ``low``/``high``, the paper's value ``paper_value``,
     ``seeds_needed`` (80 % power at the observed effect) and ``verdict_v1``, where the chapter has them."""
-    row = {"id": cid, "claim": claim, "verdict": verdict, "detail": detail,
-           "short": detail if short is None else short}
+    row = {"id": cid, "claim": claim, "verdict": verdict, "detail": detail, "short": detail if short is None else short}
     row.update(numbers)
     return row
 
@@ -463,8 +547,14 @@ def headline_numbers(row, paper_value=None) -> dict:
     effect (and at the paper's, if it prints one)."""
     comp = {k: float(row[k]) for k in ("s2_seed", "s2_image", "s2_e") if k in row and np.isfinite(row[k])}
     n_img = int(row["n_images"]) if "n_images" in row and np.isfinite(row["n_images"]) else 1000
-    out = {"effect": float(row["diff_mean"]), "low": float(row["diff_low"]), "high": float(row["diff_high"]),
-           "paper_value": paper_value, "unit": "Δ ASR", "seeds_needed": seeds_needed(float(row["diff_mean"]), comp, n_img) if comp else None}
+    out = {
+        "effect": float(row["diff_mean"]),
+        "low": float(row["diff_low"]),
+        "high": float(row["diff_high"]),
+        "paper_value": paper_value,
+        "unit": "Δ ASR",
+        "seeds_needed": seeds_needed(float(row["diff_mean"]), comp, n_img) if comp else None,
+    }
     if paper_value is not None and comp:
         out["seeds_needed_paper"] = seeds_needed(float(paper_value), comp, n_img)
     return out
@@ -478,8 +568,22 @@ def rules_commit(root=None) -> str | None:
 
     root = Path(root) if root else Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(["git", "log", "--reverse", "--format=%h %cs", "-S", f"RULES_VERSION = {RULES_VERSION}",
-                              "--", "dalib/stats.py"], cwd=root, capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            [
+                "git",
+                "log",
+                "--reverse",
+                "--format=%h %cs",
+                "-S",
+                f"RULES_VERSION = {RULES_VERSION}",
+                "--",
+                "dalib/stats.py",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     lines = out.stdout.strip().splitlines()

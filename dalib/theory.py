@@ -53,7 +53,7 @@ __all__ = [
     "radius_ratio_bound",
     "radius_ratio_bound_printed",
     # sympy forms
-    "sym",
+    "sym",  # noqa: F822 (built lazily by __getattr__)
 ]
 
 #: Each statement of the paper's Sec. 4 and Appendix B: "holds as printed", or "corrected" where the
@@ -414,8 +414,19 @@ def _build_sym() -> SimpleNamespace:
     threshold = (1 + lam**2 * rho**2 - gamma**-2) / (2 * lam * rho)
     return SimpleNamespace(
         # symbols
-        lam=lam, rho=rho, gamma=gamma, c=c, n1=n1, n2=n2, alpha=alpha, alpha_first=alpha_first,
-        L_da=L_da, L_base=L_base, D=D, delta_m=delta_m, kappa_base=kappa_base,
+        lam=lam,
+        rho=rho,
+        gamma=gamma,
+        c=c,
+        n1=n1,
+        n2=n2,
+        alpha=alpha,
+        alpha_first=alpha_first,
+        L_da=L_da,
+        L_base=L_base,
+        D=D,
+        delta_m=delta_m,
+        kappa_base=kappa_base,
         # Lemma 1 (eq. 1), squared norm of J1 - lam J2
         da_grad_norm_sq=n1**2 + lam**2 * n2**2 - 2 * lam * n1 * n2 * c,
         # Theorem 1 and eq. (2), corrected aligned case
@@ -445,4 +456,3 @@ def __getattr__(name: str):  # PEP 562: ``dalib.theory.sym`` is built (and sympy
     if name == "sym":
         return _build_sym()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

@@ -44,14 +44,29 @@ import torch.nn.functional as F
 
 from .atomic import atomic_torch_save
 from .device import resolve_device
-from .models import DEFAULT_CONFIG, eval_mode, count_parameters, model_from_config, validated_config
+from .models import DEFAULT_CONFIG, count_parameters, eval_mode, model_from_config, validated_config
 from .models import zoo as _zoo
 from .precision import check_precision, resolve_precision
 from .seeding import seed_everything
 
-__all__ = ["train", "train_from_parameters", "config_from_parameters", "MODEL_PARAMETERS", "TrainResult",
-           "CheckpointError", "run_name", "evaluate", "augment_batch", "split_tensors", "train_config", "config_hash", "checkpoint_dir", "checkpoint_path", "load_checkpoint",
-           "load_model"]
+__all__ = [
+    "train",
+    "train_from_parameters",
+    "config_from_parameters",
+    "MODEL_PARAMETERS",
+    "TrainResult",
+    "CheckpointError",
+    "run_name",
+    "evaluate",
+    "augment_batch",
+    "split_tensors",
+    "train_config",
+    "config_hash",
+    "checkpoint_dir",
+    "checkpoint_path",
+    "load_checkpoint",
+    "load_model",
+]
 
 CHECKPOINT_FORMAT = "dalib-train-v1"
 CHECKPOINTS_ENV = "DALIB_CHECKPOINTS"
@@ -82,6 +97,7 @@ def split_tensors(dataset: str, split: str, root=None, n: int | None = None):
     class-balanced subset ``dalib.data.fixed_subset(n, seed=0)``: the same images for every model
     and training seed."""
     from .data import as_tensors
+
     kw = {} if root is None else {"root": root}
     return as_tensors(dataset, split, n=n, seed=0, dtype=torch.uint8, **kw)
 
@@ -111,16 +127,33 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.
 # configuration and checkpoints
 
 
-def train_config(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
-                 n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
-                 adv_eps=0.0, adv_steps=10, seed=0, augment=True) -> dict:
+def train_config(
+    model: str,
+    model_config: dict | None = None,
+    *,
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    epochs=100,
+    batch_size=128,
+    lr=5e-4,
+    lr_schedule="constant",
+    precision="auto",
+    adv_eps=0.0,
+    adv_steps=10,
+    seed=0,
+    augment=True,
+) -> dict:
     """The full, validated training configuration (what the checkpoint hash is over). For a
     registered ``dataset`` its :class:`~dalib.data.DatasetSpec` supplies the model's input size and
     normalisation (unless ``model_config`` sets them) and must agree with ``num_classes``."""
     model_config = _dataset_defaults(dataset, dict(model_config or {}))
     model_cfg = validated_config(model, **model_config)  # validates name and keys, builds nothing
-    for key, v, high in (("epochs", epochs, MAX_EPOCHS), ("batch_size", batch_size, MAX_BATCH),
-                         ("adv_steps", adv_steps, 1000)):
+    for key, v, high in (
+        ("epochs", epochs, MAX_EPOCHS),
+        ("batch_size", batch_size, MAX_BATCH),
+        ("adv_steps", adv_steps, 1000),
+    ):
         if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= high:
             raise ValueError(f"{key} must be an int in [1, {high}], got {v!r}")
     sizes = _split_sizes(dataset)
@@ -129,8 +162,10 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
             raise ValueError(f"{key} must be a positive int or None (whole split), got {v!r}")
         if v is not None and sizes.get(split) and v > sizes[split][1]:
             name, size = sizes[split]
-            raise ValueError(f"{key}={v} exceeds the {size} images of {dataset}/{name}; give at most {size}, "
-                             "or None for the whole split")
+            raise ValueError(
+                f"{key}={v} exceeds the {size} images of {dataset}/{name}; give at most {size}, "
+                "or None for the whole split"
+            )
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr <= 10):
         raise ValueError(f"lr must be a number in (0, 10], got {lr!r}")
     if lr_schedule not in LR_SCHEDULES:
@@ -140,10 +175,22 @@ def train_config(model: str, model_config: dict | None = None, *, dataset="cifar
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
     check_precision(precision)
-    return {"format": CHECKPOINT_FORMAT, **model_cfg, "dataset": str(dataset), "n_train": n_train,
-            "n_test": n_test, "epochs": epochs, "batch_size": batch_size, "lr": float(lr),
-            "lr_schedule": lr_schedule, "augment": "crop4+flip" if augment else "none", "precision": precision,
-            "adv_eps": float(adv_eps), "adv_steps": adv_steps if adv_eps > 0 else 0, "seed": seed}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        **model_cfg,
+        "dataset": str(dataset),
+        "n_train": n_train,
+        "n_test": n_test,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": float(lr),
+        "lr_schedule": lr_schedule,
+        "augment": "crop4+flip" if augment else "none",
+        "precision": precision,
+        "adv_eps": float(adv_eps),
+        "adv_steps": adv_steps if adv_eps > 0 else 0,
+        "seed": seed,
+    }
 
 
 MAX_EPOCHS = 10_000  # the paper trains 100 (300 on CIFAR-100); beyond this a value is a typo
@@ -177,9 +224,11 @@ def _dataset_defaults(dataset, model_config: dict) -> dict:
     spec.check_trainable()
     k = model_config.setdefault("num_classes", spec.num_classes)
     if k != spec.num_classes:
-        raise ValueError(f"num_classes={k!r}, but dataset {spec.name!r} has {spec.num_classes} classes; "
-                         f"set num_classes={spec.num_classes} (train.md: -p num_classes={spec.num_classes}; an experiment: "
-                         f"its recipe, {{'num_classes': {spec.num_classes}}})")
+        raise ValueError(
+            f"num_classes={k!r}, but dataset {spec.name!r} has {spec.num_classes} classes; "
+            f"set num_classes={spec.num_classes} (train.md: -p num_classes={spec.num_classes}; an experiment: "
+            f"its recipe, {{'num_classes': {spec.num_classes}}})"
+        )
     model_config.setdefault("img_size", spec.image_size)
     model_config.setdefault("mean", list(spec.mean))
     model_config.setdefault("std", list(spec.std))
@@ -203,9 +252,13 @@ def checkpoint_path(config: dict, directory=None) -> Path:
 
 def _rng_state() -> dict:
     np_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-            "python_version": random.getstate()[0], "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
-            "numpy_pos": int(np_state[2])}
+    return {
+        "torch": torch.get_rng_state(),
+        "python": list(random.getstate()[1]),
+        "python_version": random.getstate()[0],
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+    }
 
 
 def _set_rng_state(state: dict) -> None:
@@ -222,34 +275,49 @@ def load_checkpoint(path, expected_config: dict | None = None) -> dict:
     ``expected_config``."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; train the configuration first "
-                                "(dalib.train.train or notebooks/experiments/train.md)")
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; train the configuration first "
+            "(dalib.train.train or notebooks/experiments/train.md)"
+        )
     fix = f"delete {path} and rerun training to recreate it"
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: "
-                              f"{str(e)[:200]}); {fix}") from e
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e)[:200]}); {fix}"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} training checkpoint; {fix}")
     missing = {"config", "model_state", "optimizer_state", "epoch", "rng_state", "history"} - set(ckpt)
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {sorted(missing)} (truncated?); {fix}")
     if expected_config is not None and ckpt["config"] != expected_config:
-        diff = sorted(k for k in set(ckpt["config"]) | set(expected_config)
-                      if ckpt["config"].get(k) != expected_config.get(k))
+        diff = sorted(
+            k for k in set(ckpt["config"]) | set(expected_config) if ckpt["config"].get(k) != expected_config.get(k)
+        )
         raise CheckpointError(
             f"checkpoint {path} was written for another configuration (differs in {diff}: file has "
             f"{ {k: ckpt['config'].get(k) for k in diff} }, expected { {k: expected_config.get(k) for k in diff} }); "
-            f"{fix}, or point DALIB_CHECKPOINTS elsewhere")
+            f"{fix}, or point DALIB_CHECKPOINTS elsewhere"
+        )
     return ckpt
 
 
 def _save(path, cfg, net, opt, epoch, history, **extra) -> None:
     """Write a training checkpoint atomically: weights, optimizer, epoch, RNG state, history."""
-    atomic_torch_save({"format": CHECKPOINT_FORMAT, "config": cfg, "model_state": net.state_dict(),
-                       "optimizer_state": opt.state_dict(), "epoch": epoch, "rng_state": _rng_state(),
-                       "history": history, **extra}, path)
+    atomic_torch_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": cfg,
+            "model_state": net.state_dict(),
+            "optimizer_state": opt.state_dict(),
+            "epoch": epoch,
+            "rng_state": _rng_state(),
+            "history": history,
+            **extra,
+        },
+        path,
+    )
 
 
 def model_config_of(cfg: dict) -> dict:
@@ -263,9 +331,11 @@ def _model_from_checkpoint(ckpt: dict, path) -> torch.nn.Module:
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {path}: model weights do not match the "
-                              f"{model_cfg['model']} architecture of its config ({str(e)[:300]}); "
-                              f"delete {path} and rerun training") from e
+        raise CheckpointError(
+            f"checkpoint {path}: model weights do not match the "
+            f"{model_cfg['model']} architecture of its config ({str(e)[:300]}); "
+            f"delete {path} and rerun training"
+        ) from e
     return model
 
 
@@ -282,6 +352,7 @@ def load_model(path, device="auto") -> torch.nn.Module:
 @dataclass
 class TrainResult:
     """What :func:`train` returns: the trained model (eval mode) and its record row."""
+
     model: torch.nn.Module
     config: dict
     config_hash: str
@@ -293,30 +364,46 @@ class TrainResult:
     n_params: int
     history: list = field(default_factory=list)
     trained_now: bool = True  # False: returned from the zoo or a finished checkpoint without training
-    precision: str = "fp32"   # the precision the model was trained in ("fp32" or "bf16")
-    source: str = "trained"   # "zoo", "checkpoint" or "trained"
-    zoo_path: str = ""        # the zoo entry's weights file ("" if none)
-    zoo_sha256: str = ""      # its SHA-256 ("" if none)
+    precision: str = "fp32"  # the precision the model was trained in ("fp32" or "bf16")
+    source: str = "trained"  # "zoo", "checkpoint" or "trained"
+    zoo_path: str = ""  # the zoo entry's weights file ("" if none)
+    zoo_sha256: str = ""  # its SHA-256 ("" if none)
 
     def row(self) -> dict:
         """Flat row for ``dalib.records.write_rows``."""
         last = self.history[-1] if self.history else {}
-        return {"model": self.config["model"], "depth": self.config["depth"],
-                "lambda_init": str(self.config["lambda_init"]), "embed_dim": self.config["embed_dim"],
-                "num_heads": self.config["num_heads"], "patch_size": self.config["patch_size"],
-                "dataset": self.config["dataset"], "n_train": self.config["n_train"] or -1,
-                "epochs": self.epochs, "batch_size": self.config["batch_size"], "lr": self.config["lr"],
-                "lr_schedule": self.config["lr_schedule"], "precision": self.precision,
-                "precision_requested": self.config["precision"],
-                "adv_eps": self.config["adv_eps"], "seed": self.config["seed"],
-                "clean_accuracy": self.test_accuracy, "train_loss": last.get("loss", float("nan")),
-                "train_accuracy": last.get("accuracy", float("nan")), "train_time_s": self.train_time_s,
-                "train_cpu_s": sum(h.get("cpu_s", float("nan")) for h in self.history),
-                "eval_time_s": last.get("eval_time_s", float("nan")),
-                "images_per_s": self.images_per_s, "n_params": self.n_params,
-                "checkpoint": Path(self.checkpoint_path).name, "config_hash": self.config_hash,
-                "trained_now": self.trained_now, "source": self.source,
-                "zoo_file": Path(self.zoo_path).name if self.zoo_path else "", "zoo_sha256": self.zoo_sha256}
+        return {
+            "model": self.config["model"],
+            "depth": self.config["depth"],
+            "lambda_init": str(self.config["lambda_init"]),
+            "embed_dim": self.config["embed_dim"],
+            "num_heads": self.config["num_heads"],
+            "patch_size": self.config["patch_size"],
+            "dataset": self.config["dataset"],
+            "n_train": self.config["n_train"] or -1,
+            "epochs": self.epochs,
+            "batch_size": self.config["batch_size"],
+            "lr": self.config["lr"],
+            "lr_schedule": self.config["lr_schedule"],
+            "precision": self.precision,
+            "precision_requested": self.config["precision"],
+            "adv_eps": self.config["adv_eps"],
+            "seed": self.config["seed"],
+            "clean_accuracy": self.test_accuracy,
+            "train_loss": last.get("loss", float("nan")),
+            "train_accuracy": last.get("accuracy", float("nan")),
+            "train_time_s": self.train_time_s,
+            "train_cpu_s": sum(h.get("cpu_s", float("nan")) for h in self.history),
+            "eval_time_s": last.get("eval_time_s", float("nan")),
+            "images_per_s": self.images_per_s,
+            "n_params": self.n_params,
+            "checkpoint": Path(self.checkpoint_path).name,
+            "config_hash": self.config_hash,
+            "trained_now": self.trained_now,
+            "source": self.source,
+            "zoo_file": Path(self.zoo_path).name if self.zoo_path else "",
+            "zoo_sha256": self.zoo_sha256,
+        }
 
 
 @torch.no_grad()
@@ -326,8 +413,8 @@ def evaluate(model, x, y, batch_size: int = 500, device="auto") -> float:
     correct = 0
     with eval_mode(model):
         for i in range(0, len(y), batch_size):
-            xb = _as_float01(x[i:i + batch_size].to(dev))
-            correct += (model(xb).argmax(1).cpu() == y[i:i + batch_size]).sum().item()
+            xb = _as_float01(x[i : i + batch_size].to(dev))
+            correct += (model(xb).argmax(1).cpu() == y[i : i + batch_size]).sum().item()
     return correct / len(y)
 
 
@@ -369,18 +456,51 @@ def _config_of(model, model_config, dataset, data, a) -> tuple[dict, str]:
         for t in data:
             h.update(t.contiguous().cpu().numpy().tobytes())
         dataset = f"tensors:{h.hexdigest()[:12]}"
-    cfg = train_config(model, model_config, dataset=dataset, n_train=a["n_train"], n_test=a["n_test"],
-                       epochs=a["epochs"], batch_size=a["batch_size"], lr=a["lr"], lr_schedule=a["lr_schedule"],
-                       precision=a["precision"], adv_eps=a["adv_eps"], adv_steps=a["adv_steps"], seed=a["seed"],
-                       augment=a["augment"])
+    cfg = train_config(
+        model,
+        model_config,
+        dataset=dataset,
+        n_train=a["n_train"],
+        n_test=a["n_test"],
+        epochs=a["epochs"],
+        batch_size=a["batch_size"],
+        lr=a["lr"],
+        lr_schedule=a["lr_schedule"],
+        precision=a["precision"],
+        adv_eps=a["adv_eps"],
+        adv_steps=a["adv_steps"],
+        seed=a["seed"],
+        augment=a["augment"],
+    )
     return cfg, dataset
 
 
-def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n_train=None,
-          n_test=None, epochs=100, batch_size=128, lr=5e-4, lr_schedule="constant", precision="auto",
-          adv_eps=0.0, adv_steps=10, seed=0, augment=True, device="auto", data_root=None,
-          checkpoints=None, zoo=None, save_to_zoo=False, data=None, progress=True,
-          stop_after_epoch=None, _config=None) -> TrainResult:
+def _train(
+    model: str,
+    model_config: dict | None = None,
+    *,
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    epochs=100,
+    batch_size=128,
+    lr=5e-4,
+    lr_schedule="constant",
+    precision="auto",
+    adv_eps=0.0,
+    adv_steps=10,
+    seed=0,
+    augment=True,
+    device="auto",
+    data_root=None,
+    checkpoints=None,
+    zoo=None,
+    save_to_zoo=False,
+    data=None,
+    progress=True,
+    stop_after_epoch=None,
+    _config=None,
+) -> TrainResult:
     """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
 
     Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation;
@@ -418,8 +538,16 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
         start_epoch, history = ckpt["epoch"], list(ckpt["history"])
         _set_rng_state(ckpt["rng_state"])
         if ckpt.get("done"):
-            res = _result(net.eval(), cfg, path, ckpt["test_accuracy"], history, trained_now=False,
-                          precision=prec, source="checkpoint")
+            res = _result(
+                net.eval(),
+                cfg,
+                path,
+                ckpt["test_accuracy"],
+                history,
+                trained_now=False,
+                precision=prec,
+                source="checkpoint",
+            )
             return _to_zoo(res, name, zoo) if save_to_zoo else res
 
     if data is None:  # the dataset's own training and evaluation splits (dalib.data.DatasetSpec)
@@ -436,24 +564,32 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
     from tqdm import tqdm
 
     from .attacks.pgd import PGD
+
     for epoch in range(start_epoch, last_epoch):
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         perm = torch.randperm(n, generator=gen)
         net.train()
         t0, c0 = time.perf_counter(), time.process_time()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
-                   disable=not progress, mininterval=2.0, leave=True)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
+            disable=not progress,
+            mininterval=2.0,
+            leave=True,
+        )
         for step in bar:
-            idx = perm[step * batch_size:(step + 1) * batch_size]
+            idx = perm[step * batch_size : (step + 1) * batch_size]
             xb = _as_float01(x_tr[idx])
             if cfg["augment"] != "none":
                 xb = augment_batch(xb, gen)
             xb, yb = xb.to(dev), y_tr[idx].to(dev)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=prec == "bf16"), \
-                    warnings.catch_warnings():
+            with (
+                torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=prec == "bf16"),
+                warnings.catch_warnings(),
+            ):
                 warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
                 if eps > 0:  # PGD of dalib.attacks, its random start seeded from this epoch's generator
                     attack_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
@@ -469,9 +605,16 @@ def _train(model: str, model_config: dict | None = None, *, dataset="cifar10", n
             if step % 10 == 0 or step == steps_per_epoch - 1:
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         bar.close()
-        history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen,
-                        "time_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
-                        "images": seen})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": loss_sum / seen,
+                "accuracy": correct / seen,
+                "time_s": time.perf_counter() - t0,
+                "cpu_s": time.process_time() - c0,
+                "images": seen,
+            }
+        )
         _save(path, cfg, net, opt, epoch + 1, history, done=False, precision_resolved=prec)
 
     if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
@@ -491,26 +634,41 @@ def _from_zoo(name, cfg, path, zoo, dev) -> TrainResult:
     try:
         net.load_state_dict(entry.state_dict)
     except RuntimeError as e:
-        raise _zoo.ZooError(f"model zoo file {entry.path}: its weights do not match the "
-                            f"{cfg['model']} architecture of its configuration ({str(e)[:300]}); "
-                            f"delete {name}.safetensors and {name}.sha256 to retrain it") from e
+        raise _zoo.ZooError(
+            f"model zoo file {entry.path}: its weights do not match the "
+            f"{cfg['model']} architecture of its configuration ({str(e)[:300]}); "
+            f"delete {name}.safetensors and {name}.sha256 to retrain it"
+        ) from e
     m = entry.meta
-    return _result(net.to(dev).eval(), cfg, path, m["test_accuracy"], m["history"], trained_now=False,
-                   precision=m["precision"], source="zoo", zoo_path=str(entry.path), zoo_sha256=entry.sha256)
+    return _result(
+        net.to(dev).eval(),
+        cfg,
+        path,
+        m["test_accuracy"],
+        m["history"],
+        trained_now=False,
+        precision=m["precision"],
+        source="zoo",
+        zoo_path=str(entry.path),
+        zoo_sha256=entry.sha256,
+    )
 
 
 def _to_zoo(res: TrainResult, name, zoo) -> TrainResult:
     """Write the finished model of ``res`` as zoo entry ``name``; ``res`` with its path and hash."""
-    meta = {"precision": res.precision, "test_accuracy": res.test_accuracy, "history": res.history,
-            "n_params": res.n_params}
+    meta = {
+        "precision": res.precision,
+        "test_accuracy": res.test_accuracy,
+        "history": res.history,
+        "n_params": res.n_params,
+    }
     weights, sha = _zoo.save_entry(name, res.model, res.config, meta, zoo)
     res.zoo_path, res.zoo_sha256 = str(weights), sha
     return res
 
 
 # the parameters of notebooks/experiments/train.md that configure the model (the rest go to train())
-MODEL_PARAMETERS = ("depth", "lambda_init", "num_classes", "embed_dim", "num_heads", "patch_size",
-                    "global_pool")
+MODEL_PARAMETERS = ("depth", "lambda_init", "num_classes", "embed_dim", "num_heads", "patch_size", "global_pool")
 _PROCESS_PARAMETERS = ("num_threads",)  # process settings, not part of the training configuration
 
 
@@ -537,18 +695,31 @@ def config_from_parameters(params: dict) -> dict:
     :func:`train_from_parameters` would train for ``params``, without training: lets an analysis
     check that a result was made with the current recipe (compare :func:`config_hash`)."""
     model, model_config, rest = _split_parameters(params)
-    rest = {k: v for k, v in rest.items()
-            if k not in ("device", "data_root", "checkpoints", "zoo", "save_to_zoo", "progress")}
+    rest = {
+        k: v
+        for k, v in rest.items()
+        if k not in ("device", "data_root", "checkpoints", "zoo", "save_to_zoo", "progress")
+    }
     return train_config(model, model_config, **rest)
 
 
 def _result(net, cfg, path, acc, history, trained_now=True, **extra) -> TrainResult:
     t = sum(h["time_s"] for h in history)
     imgs = sum(h["images"] for h in history)
-    return TrainResult(model=net, config=cfg, config_hash=config_hash(cfg), checkpoint_path=str(path),
-                       test_accuracy=acc, train_time_s=t, epochs=len(history),
-                       images_per_s=imgs / t if t > 0 else float("nan"), n_params=count_parameters(net),
-                       history=history, trained_now=trained_now, **extra)
+    return TrainResult(
+        model=net,
+        config=cfg,
+        config_hash=config_hash(cfg),
+        checkpoint_path=str(path),
+        test_accuracy=acc,
+        train_time_s=t,
+        epochs=len(history),
+        images_per_s=imgs / t if t > 0 else float("nan"),
+        n_params=count_parameters(net),
+        history=history,
+        trained_now=trained_now,
+        **extra,
+    )
 
 
 def recipe_of(params: dict) -> dict:

@@ -33,8 +33,14 @@ def count(params: dict, name: str, low: int = 1, high: int | None = None, high_n
     raise ValueError(f"{name} must be {rng}, got {v!r}")
 
 
-def budgets(params: dict, name: str, high: float = 255, unit: str = "units of 1/255",
-            nonempty: bool = False, scalar: bool = False) -> list:
+def budgets(
+    params: dict,
+    name: str,
+    high: float = 255,
+    unit: str = "units of 1/255",
+    nonempty: bool = False,
+    scalar: bool = False,
+) -> list:
     """``params[name]`` is a list of numbers in ``(0, high]`` (``scalar``: one such number is
     accepted too); ``nonempty`` refuses ``[]``. Returns the list."""
     v = params[name]

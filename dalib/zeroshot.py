@@ -19,13 +19,12 @@ phi_text(t_y))`` with ``t_y = "a photo of a <class>"``; a success is a changed p
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import torch
 
 from .attacks.losses import CosineLoss
-from .models.clip import ARCHS, PROMPT, VIT_B16, CLIPImageEncoder, check_config, class_text_embeddings, create_clip
+from .models.clip import ARCHS, PROMPT, VIT_B16, CLIPImageEncoder, class_text_embeddings, create_clip
 
 
 @dataclass
@@ -36,14 +35,15 @@ class ZeroShot:
     encoder: CLIPImageEncoder
     loss: CosineLoss
     classes: list
-    source: str          # where the weights came from
+    source: str  # where the weights came from
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """Zero-shot top-1 ``(B,)`` for images ``x`` ``(B, 3, S, S)`` in [0, 1]."""
         dev = next(self.encoder.parameters()).device
-        return torch.cat([self.loss.predict(self.encoder(x[i:i + batch_size].to(dev))).cpu()
-                          for i in range(0, len(x), batch_size)])
+        return torch.cat(
+            [self.loss.predict(self.encoder(x[i : i + batch_size].to(dev))).cpu() for i in range(0, len(x), batch_size)]
+        )
 
 
 def class_names(dataset) -> list:
@@ -57,9 +57,11 @@ def class_names(dataset) -> list:
     if not names:
         raise ValueError(f"{type(dataset).__name__} has no class names; zero-shot prompts need them")
     if sum(bool(re.fullmatch(r"n\d{8}", str(n))) for n in names) > len(names) // 2:
-        raise ValueError("the class names are WordNet ids (e.g. n01440764): put torchvision's meta.bin (made by "
-                         "torchvision.datasets.ImageNet from ILSVRC2012_devkit_t12.tar.gz) next to imagenet/val/ "
-                         "so that the prompts name the classes")
+        raise ValueError(
+            "the class names are WordNet ids (e.g. n01440764): put torchvision's meta.bin (made by "
+            "torchvision.datasets.ImageNet from ILSVRC2012_devkit_t12.tar.gz) next to imagenet/val/ "
+            "so that the prompts name the classes"
+        )
     return names
 
 
@@ -78,8 +80,17 @@ def zero_shot(clip, classes, source: str, template: str = PROMPT) -> ZeroShot:
     return ZeroShot(CLIPImageEncoder(clip).eval(), CosineLoss(text), list(classes), source)
 
 
-def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", online: bool = False,
-                   arch: dict | None = None, seed: int = 0, scratch_dir=None) -> ZeroShot:
+def load_zero_shot(
+    model: str,
+    weights: str,
+    classes,
+    *,
+    checkpoint: str = "",
+    online: bool = False,
+    arch: dict | None = None,
+    seed: int = 0,
+    scratch_dir=None,
+) -> ZeroShot:
     """Build ``model`` with release ``weights`` (``dalib.models.clip_weights.RELEASES``) or, for
     ``weights="random"``, random weights from ``seed`` that go through the release checkpoint format
     and loader once (written to ``scratch_dir``), so the smoke run exercises the real loading path."""
@@ -103,52 +114,7 @@ def load_zero_shot(model: str, weights: str, classes, *, checkpoint: str = "", o
     return zero_shot(clip, classes, source)
 
 
-def check_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/clip.md``, before any kernel starts: the model and the
-    weights agree, the weights exist (else the error names the file, where to put it and the
-    online alternative), the dataset is a zero-shot one, and every budget and count is valid."""
-    from . import validate
-    from .data import get_spec
-    from .models.clip_weights import find_checkpoint, get_release
-
-    model, weights = params["model"], params["weights"]
-    if model not in ARCHS:
-        raise ValueError(f"model must be one of {sorted(ARCHS)}, got {model!r}")
-    arch = params["arch"]
-    if not isinstance(arch, dict):
-        raise ValueError(f"arch must be a dict of CLIP config overrides (keys of VIT_B16), got {arch!r}")
-    cfg = check_config(model, **arch)
-    if weights != "random":
-        rel = get_release(weights)
-        if rel.model != model:
-            raise ValueError(f"weights {weights!r} hold a {rel.model!r} model, not {model!r}")
-        if arch:
-            raise ValueError("arch overrides apply to weights='random' only; a release is ViT-B/16")
-        find_checkpoint(weights, params["checkpoint"] or None, online=bool(params["online"]))
-    spec = get_spec(params["dataset"])
-    if spec.train_split is not None:
-        raise ValueError(f"dataset {spec.name!r} is a training set; zero-shot evaluation runs on an evaluation-only "
-                         f"dataset such as coco2014-val or imagenet-val")
-    for name in ("n_eval", "steps", "batch_size", "n_boot"):
-        validate.count(params, name)
-    for name in ("n_samples", "n_probes"):
-        validate.count(params, name, 0)
-    validate.count(params, "n_metric", 0, params["n_eval"], "n_eval")
-    validate.within_split(spec, params["n_eval"], "n_eval")
-    from .data.cache import check_resize
-
-    check_resize(params["resize"])
-    for name in ("eps", "lip_eps"):
-        validate.budgets(params, name, scalar=True)
-    w = params["patch_w"]
-    if not isinstance(w, list) or not all(isinstance(v, numbers.Integral) and 0 < v <= cfg["image_size"] for v in w):
-        raise ValueError(f"patch_w must be a list of patch sides in 1..{cfg['image_size']} pixels, got {w!r}")
-    if not (params["eps"] or w):
-        raise ValueError("no attack: give at least one budget in eps or patch_w")
-
-
-__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "class_names", "top1_correct", "check_parameters", "VIT_B16",
-           "fidelity_table"]
+__all__ = ["ZeroShot", "zero_shot", "load_zero_shot", "class_names", "top1_correct", "VIT_B16", "fidelity_table"]
 
 
 def fidelity_table():
@@ -162,8 +128,14 @@ def fidelity_table():
 
     rows = []
     for name, arch in ARCHS.items():
-        rows.append({"model": name, "vision LayerNorm eps": f"{arch['vision_norm_eps']:g}",
-                     "text LayerNorm eps": "1e-05", "image transform": f"{DEFAULT_RESIZE}: {RESIZES[DEFAULT_RESIZE]}",
-                     "prompt tokens": f"at most {VIT_B16['context_length'] - 2} (refused beyond); "
-                                      f"{' and '.join(SPECIAL_TOKENS)} refused"})
+        rows.append(
+            {
+                "model": name,
+                "vision LayerNorm eps": f"{arch['vision_norm_eps']:g}",
+                "text LayerNorm eps": "1e-05",
+                "image transform": f"{DEFAULT_RESIZE}: {RESIZES[DEFAULT_RESIZE]}",
+                "prompt tokens": f"at most {VIT_B16['context_length'] - 2} (refused beyond); "
+                f"{' and '.join(SPECIAL_TOKENS)} refused",
+            }
+        )
     return pd.DataFrame(rows)

@@ -15,9 +15,19 @@ def _rows(seed_shift=0.0):
     for seed in (0, 1, 2):
         for model, rate in (("vit", 0.30), ("diffvit", 0.45 + seed_shift)):
             changed = rng.random(400) < rate
-            rows.append({"model": model, "lambda_init": "0.8", "seed": seed, "attack_kind": "pgd_linf",
-                         "budget": 1.0, "n": 400, "asr": changed.mean(), "asr_correct": changed.mean() + 0.1,
-                         "changed_flags": pack_flags(changed)})
+            rows.append(
+                {
+                    "model": model,
+                    "lambda_init": "0.8",
+                    "seed": seed,
+                    "attack_kind": "pgd_linf",
+                    "budget": 1.0,
+                    "n": 400,
+                    "asr": changed.mean(),
+                    "asr_correct": changed.mean() + 0.1,
+                    "changed_flags": pack_flags(changed),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -62,8 +72,9 @@ def test_seed_summary_and_seed_difference():
     assert list(s["model"]) == ["diffvit", "vit"] and (s["n_seeds"] == 3).all()
     assert s.set_index("model").loc["vit", "mean"] == pytest.approx(select(df, model="vit")["asr"].mean())
     d = seed_difference(df, a={"model": "vit"}, b={"model": "diffvit"}, value="asr_correct")
-    assert d["diff_mean"].iloc[0] == pytest.approx(select(df, model="diffvit")["asr"].mean()
-                                                   - select(df, model="vit")["asr"].mean())
+    assert d["diff_mean"].iloc[0] == pytest.approx(
+        select(df, model="diffvit")["asr"].mean() - select(df, model="vit")["asr"].mean()
+    )
 
 
 def test_recipe_check_compares_with_the_current_train_recipe():
@@ -71,10 +82,28 @@ def test_recipe_check_compares_with_the_current_train_recipe():
     from dalib.train import config_from_parameters, config_hash
 
     good = config_hash(config_from_parameters(notebook_parameters("train", "smoke", {"model": "vit", "seed": 1})))
-    df = pd.DataFrame([{"param.train_profile": "smoke", "param.dataset": "cifar10", "model": "vit", "depth": 1,
-                        "lambda_init": "0.8", "seed": 1, "config_hash": good},
-                       {"param.train_profile": "smoke", "param.dataset": "cifar10", "model": "vit", "depth": 1,
-                        "lambda_init": "0.8", "seed": 1, "config_hash": "000000000000"}])
+    df = pd.DataFrame(
+        [
+            {
+                "param.train_profile": "smoke",
+                "param.dataset": "cifar10",
+                "model": "vit",
+                "depth": 1,
+                "lambda_init": "0.8",
+                "seed": 1,
+                "config_hash": good,
+            },
+            {
+                "param.train_profile": "smoke",
+                "param.dataset": "cifar10",
+                "model": "vit",
+                "depth": 1,
+                "lambda_init": "0.8",
+                "seed": 1,
+                "config_hash": "000000000000",
+            },
+        ]
+    )
     assert recipe_check(df)["recipe_current"].tolist() == [True, False]
 
 
@@ -87,9 +116,19 @@ def test_paired_comparison_holm_family_and_saturation():
                 changed = rng.random(500) < rate
                 if budget == 8.0:
                     changed[:] = True
-                    changed[:int(500 * (1 - rate))] = False
-                rows.append({"model": model, "lambda_init": "0.8", "seed": seed, "attack_kind": "pgd_linf",
-                             "budget": budget, "n": 500, "asr": changed.mean(), "changed_flags": pack_flags(changed)})
+                    changed[: int(500 * (1 - rate))] = False
+                rows.append(
+                    {
+                        "model": model,
+                        "lambda_init": "0.8",
+                        "seed": seed,
+                        "attack_kind": "pgd_linf",
+                        "budget": budget,
+                        "n": 500,
+                        "asr": changed.mean(),
+                        "changed_flags": pack_flags(changed),
+                    }
+                )
     c = paired_comparison(pd.DataFrame(rows), a={"model": "vit"}, b={"model": "diffvit"})
     assert set(c["family_size"]) == {3}
     assert (c["p_pooled_holm"] >= c["p_pooled"]).all() and (c["p_seed_holm"] >= c["p_seed"]).all()
@@ -108,8 +147,16 @@ def test_cw_curve_full_budget_and_l2_comparison():
         dv = vit * rng.uniform(0.5, 0.9, 300)  # DiffViT needs smaller norms on every image
         vit[:3] = np.inf  # CW failed on three images of the ViT
         for model, l2 in (("vit", vit), ("diffvit", dv)):
-            rows.append({"model": model, "seed": seed, "attack_kind": "cw_l2", "budget": 0.0, "n": 300,
-                         "l2_values": ",".join(f"{v:.5g}" for v in l2)})
+            rows.append(
+                {
+                    "model": model,
+                    "seed": seed,
+                    "attack_kind": "cw_l2",
+                    "budget": 0.0,
+                    "n": 300,
+                    "l2_values": ",".join(f"{v:.5g}" for v in l2),
+                }
+            )
     df = pd.DataFrame(rows)
     r0 = df.iloc[0]
     assert np.isinf(l2_values(r0)[:3]).all() and l2_for_full_asr(r0) == np.inf
@@ -119,7 +166,9 @@ def test_cw_curve_full_budget_and_l2_comparison():
     assert curve[0, 2] == pytest.approx(297 / 300) and curve[1, 2] == 1.0
     c = l2_comparison(df, a={"model": "vit"}, b={"model": "diffvit"})
     assert c["verdict"] == "reproduced" and all(r["stat"] == 1.0 for r in c["per_seed"])
-    assert l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "contradicted"  # the opposite effect (rules v2)
+    assert (
+        l2_comparison(df, a={"model": "diffvit"}, b={"model": "vit"})["verdict"] == "contradicted"
+    )  # the opposite effect (rules v2)
 
 
 def test_attack_note_names_each_attack_once_and_autoattacks_version():
@@ -127,11 +176,22 @@ def test_attack_note_names_each_attack_once_and_autoattacks_version():
 
     from dalib.analysis import attack_note
 
-    pgd = pd.DataFrame({"attack_kind": ["pgd_linf"] * 2,
-                        "attack": ["PGD(eps=0.0039, alpha=0.001, steps=10, seed=0)",
-                                   "PGD(eps=0.0157, alpha=0.0039, steps=10, seed=0)"]})
+    pgd = pd.DataFrame(
+        {
+            "attack_kind": ["pgd_linf"] * 2,
+            "attack": [
+                "PGD(eps=0.0039, alpha=0.001, steps=10, seed=0)",
+                "PGD(eps=0.0157, alpha=0.0039, steps=10, seed=0)",
+            ],
+        }
+    )
     assert attack_note(pgd) == "Attack: `PGD(steps=10, seed=0)`."
-    aa = pd.DataFrame({"attack_kind": ["autoattack"], "attack": ["AutoAttack(eps=0.0039, norm='Linf', seed=0)"],
-                       "pyautoattack_version": ["0.2.0"]})
+    aa = pd.DataFrame(
+        {
+            "attack_kind": ["autoattack"],
+            "attack": ["AutoAttack(eps=0.0039, norm='Linf', seed=0)"],
+            "pyautoattack_version": ["0.2.0"],
+        }
+    )
     assert attack_note(aa) == "Attack: `AutoAttack(norm='Linf', seed=0)`, the official code (`pyautoattack` 0.2.0)."
     assert "predate" in attack_note(aa.drop(columns="pyautoattack_version"))

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
+from test_attacks_util import TinyNet, easy_task, one_thread
 
 from dalib.attacks import PGD, build_suite, check_suite, evaluate_attack, run_suite
 from dalib.records import unpack_flags
-from test_attacks_util import N_CLASSES, SHAPE, TinyNet, easy_task, one_thread
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -15,11 +14,18 @@ def _one_thread():
 
 
 def test_build_suite_names_every_attack_and_skips_empty_lists():
-    s = build_suite(eps=[1, 4], patch_w=[2], restart_eps=[1], aa_eps=[1], n_eval_cw=8, true_label_eps=[4],
-                    n_eval=32, n_eval_aa=16)
-    assert set(s) == {("pgd_linf", 1, "clean_pred"), ("pgd_linf", 4, "clean_pred"), ("patch", 2, "clean_pred"),
-                      ("pgd_restarts", 1, "clean_pred"), ("autoattack", 1, "clean_pred"),
-                      ("cw_l2", 0.0, "clean_pred"), ("pgd_linf", 4, "true")}
+    s = build_suite(
+        eps=[1, 4], patch_w=[2], restart_eps=[1], aa_eps=[1], n_eval_cw=8, true_label_eps=[4], n_eval=32, n_eval_aa=16
+    )
+    assert set(s) == {
+        ("pgd_linf", 1, "clean_pred"),
+        ("pgd_linf", 4, "clean_pred"),
+        ("patch", 2, "clean_pred"),
+        ("pgd_restarts", 1, "clean_pred"),
+        ("autoattack", 1, "clean_pred"),
+        ("cw_l2", 0.0, "clean_pred"),
+        ("pgd_linf", 4, "true"),
+    }
     assert s[("autoattack", 1, "clean_pred")][1] == 16 and s[("cw_l2", 0.0, "clean_pred")][1] == 8
     assert s[("pgd_linf", 1, "clean_pred")][1] == 32
     assert set(build_suite(eps=[1])) == {("pgd_linf", 1, "clean_pred")}
@@ -27,8 +33,10 @@ def test_build_suite_names_every_attack_and_skips_empty_lists():
     assert set(build_suite(eps=[1], true_label_eps=[1], attack_labels="true")) == {("pgd_linf", 1, "true")}
 
 
-@pytest.mark.parametrize("kw, match", [(dict(eps=[300]), "eps"), (dict(patch_w=[40]), "patch"),
-                                       (dict(aa_eps=[1], aa_attacks=["foo"]), "unknown attack")])
+@pytest.mark.parametrize(
+    "kw, match",
+    [(dict(eps=[300]), "eps"), (dict(patch_w=[40]), "patch"), (dict(aa_eps=[1], aa_attacks=["foo"]), "unknown attack")],
+)
 def test_check_suite_fails_before_any_compute(kw, match):
     with pytest.raises(ValueError, match=match):
         check_suite(build_suite(**kw), num_classes=10, img_size=32)
@@ -38,8 +46,12 @@ def test_run_suite_rows_match_single_evaluations():
     net, (x, y) = TinyNet(seed=0), easy_task(12, seed=3)
     s = build_suite(eps=[1, 8], patch_w=[3], n_eval_cw=6, steps=3, n_eval=12, cw_search_steps=2, cw_max_steps=10)
     rows = run_suite(s, net, x, y, batch_size=5, n_boot=50, log=lambda *_: None, model="tiny", seed=0)
-    assert [(r["attack_kind"], r["budget"]) for r in rows] == [("pgd_linf", 1.0), ("pgd_linf", 8.0), ("patch", 3.0),
-                                                               ("cw_l2", 0.0)]
+    assert [(r["attack_kind"], r["budget"]) for r in rows] == [
+        ("pgd_linf", 1.0),
+        ("pgd_linf", 8.0),
+        ("patch", 3.0),
+        ("cw_l2", 0.0),
+    ]
     assert all(r["model"] == "tiny" and r["attack_time_s"] >= 0 for r in rows)
     assert [r["budget_unit"] for r in rows] == ["1/255", "1/255", "pixels", "none"]
     # the suite's PGD row is exactly one evaluate_attack of the same attack (per-image randomness)
@@ -56,30 +68,38 @@ def _params(**kw):
     return {**notebook_parameters("asr_suite", "smoke"), **kw}
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(dataset="svhn"), "unknown dataset 'svhn'"),
-    (dict(recipe=[1]), "recipe must be a dict"),
-    (dict(recipe={"depth": 4}), "set these as this notebook's own parameters"),
-    (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, patch_w=[80]), "cannot be larger than"),
-    (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, n_eval=5000), "exceeds the 2000 images"),
-    (dict(dataset="tiny-imagenet-valsplit"), "num_classes=10, but dataset 'tiny-imagenet-valsplit' has 200"),
-    (dict(eps=[], patch_w=[]), "the suite is empty"),
-    (dict(aa_eps=[1], aa_attacks=["foo"]), "unknown attack"),
-    (dict(recipe={"adv_eps": -1.0}), "adv_eps"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(dataset="svhn"), "unknown dataset 'svhn'"),
+        (dict(recipe=[1]), "recipe must be a dict"),
+        (dict(recipe={"depth": 4}), "set these as this notebook's own parameters"),
+        (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, patch_w=[80]), "cannot be larger than"),
+        (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, n_eval=5000), "exceeds the 2000 images"),
+        (dict(dataset="tiny-imagenet-valsplit"), "num_classes=10, but dataset 'tiny-imagenet-valsplit' has 200"),
+        (dict(eps=[], patch_w=[]), "the suite is empty"),
+        (dict(aa_eps=[1], aa_attacks=["foo"]), "unknown attack"),
+        (dict(recipe={"adv_eps": -1.0}), "adv_eps"),
+    ],
+)
 def test_asr_suite_validator_names_the_problem(kw, match):
-    from dalib.attacks.evaluate import check_asr_suite_parameters
+    from dalib.validators import check_asr_suite
 
     with pytest.raises(ValueError, match=match):
-        check_asr_suite_parameters(_params(**kw))
+        check_asr_suite(_params(**kw))
 
 
 def test_asr_suite_recipe_reaches_the_training_config():
-    from dalib.attacks.evaluate import check_asr_suite_parameters
     from dalib.train import config_from_parameters, recipe_of
+    from dalib.validators import check_asr_suite
 
     p = _params(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200, "patch_size": 8, "adv_eps": 0.5})
-    check_asr_suite_parameters(p)
+    check_asr_suite(p)
     cfg = config_from_parameters(recipe_of(p))
     assert (cfg["dataset"], cfg["num_classes"], cfg["img_size"], cfg["patch_size"], cfg["adv_eps"]) == (
-        "tiny-imagenet-valsplit", 200, 64, 8, 0.5)
+        "tiny-imagenet-valsplit",
+        200,
+        64,
+        8,
+        0.5,
+    )

@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from test_attacks_util import N_CLASSES, SHAPE, TinyNet, easy_task, one_thread
 from torch import nn
 
-from dalib.attacks import (ATTACKS, CW, PGD, AutoAttack, CosineLoss, PatchPGD, create_attack,
-                           cosine_loss)
-from test_attacks_util import one_thread, N_CLASSES, SHAPE, TinyNet, easy_task
+from dalib.attacks import ATTACKS, CW, PGD, AutoAttack, CosineLoss, PatchPGD, cosine_loss, create_attack
 
 EPS = 4 / 255
 
@@ -66,8 +65,7 @@ def test_pgd_default_alpha_and_repr(model):
     a = PGD(model, eps=8 / 255, steps=10)
     assert a.hparams["alpha"] == pytest.approx(2 / 255)  # 2.5 eps / steps = torchattacks' default
     r = repr(a)
-    for key in ("eps=", "alpha=", "steps=10", "random_start=True", "n_restarts=1",
-                "loss=CrossEntropyLoss()", "seed=0"):
+    for key in ("eps=", "alpha=", "steps=10", "random_start=True", "n_restarts=1", "loss=CrossEntropyLoss()", "seed=0"):
         assert key in r
     assert repr(PGD(model, alpha=0.01)).count("alpha=0.01") == 1
 
@@ -122,7 +120,7 @@ def test_patch_changes_only_its_square(model, data):
     for i in range(B):  # the mask is exactly the square at (top, left)
         t, l = int(res.top[i]), int(res.left[i])
         expect = torch.zeros(H, W, dtype=torch.bool)
-        expect[t:t + 3, l:l + 3] = True
+        expect[t : t + 3, l : l + 3] = True
         assert torch.equal(res.mask[i, 0], expect)
     outside = ~res.mask.expand_as(x)
     assert torch.equal(res.x_adv[outside], x[outside])
@@ -197,39 +195,42 @@ class ExplodingModel(nn.Module):
         raise AssertionError("the model was called before the hyper-parameters were validated")
 
 
-@pytest.mark.parametrize("name, hparams, match", [
-    ("pgd", dict(eps=0.0), "eps"),
-    ("pgd", dict(eps=-1 / 255), "eps"),
-    ("pgd", dict(eps=8.0), "eps"),
-    ("pgd", dict(eps="8/255"), "eps"),
-    ("pgd", dict(alpha=0.0), "alpha"),
-    ("pgd", dict(alpha=2.0), "alpha"),
-    ("pgd", dict(steps=0), "steps"),
-    ("pgd", dict(steps=2.5), "steps"),
-    ("pgd", dict(n_restarts=0), "n_restarts"),
-    ("pgd", dict(random_start=1), "random_start"),
-    ("pgd", dict(loss="ce"), "loss"),
-    ("pgd", dict(seed=-1), "seed"),
-    ("pgd", dict(seed=None), "seed"),
-    ("pgd", dict(epsilon=0.1), "epsilon"),
-    ("patch_pgd", dict(w=0), "w"),
-    ("patch_pgd", dict(w=9), "w=9"),
-    ("patch_pgd", dict(size=4), "size"),
-    ("cw", dict(c_init=0.0), "c_init"),
-    ("cw", dict(c_init=10.0, c_max=1.0), "c_init"),
-    ("cw", dict(search_steps=0), "search_steps"),
-    ("cw", dict(max_steps=0), "max_steps"),
-    ("cw", dict(kappa=-1.0), "kappa"),
-    ("cw", dict(lr=0), "lr"),
-    ("cw", dict(confidence=1.0), "confidence"),
-    ("autoattack", dict(version="fast"), "version"),
-    ("autoattack", dict(norm="linf"), "norm"),
-    ("autoattack", dict(attacks=("apgd-ce",)), "custom"),
-    ("autoattack", dict(version="custom"), "attacks"),
-    ("autoattack", dict(version="custom", attacks=("apgd-ce", "pgd")), "pgd"),
-    ("autoattack", dict(n_classes=3), "4 classes"),
-    ("autoattack", dict(n_iter=10), "n_iter"),
-])
+@pytest.mark.parametrize(
+    "name, hparams, match",
+    [
+        ("pgd", dict(eps=0.0), "eps"),
+        ("pgd", dict(eps=-1 / 255), "eps"),
+        ("pgd", dict(eps=8.0), "eps"),
+        ("pgd", dict(eps="8/255"), "eps"),
+        ("pgd", dict(alpha=0.0), "alpha"),
+        ("pgd", dict(alpha=2.0), "alpha"),
+        ("pgd", dict(steps=0), "steps"),
+        ("pgd", dict(steps=2.5), "steps"),
+        ("pgd", dict(n_restarts=0), "n_restarts"),
+        ("pgd", dict(random_start=1), "random_start"),
+        ("pgd", dict(loss="ce"), "loss"),
+        ("pgd", dict(seed=-1), "seed"),
+        ("pgd", dict(seed=None), "seed"),
+        ("pgd", dict(epsilon=0.1), "epsilon"),
+        ("patch_pgd", dict(w=0), "w"),
+        ("patch_pgd", dict(w=9), "w=9"),
+        ("patch_pgd", dict(size=4), "size"),
+        ("cw", dict(c_init=0.0), "c_init"),
+        ("cw", dict(c_init=10.0, c_max=1.0), "c_init"),
+        ("cw", dict(search_steps=0), "search_steps"),
+        ("cw", dict(max_steps=0), "max_steps"),
+        ("cw", dict(kappa=-1.0), "kappa"),
+        ("cw", dict(lr=0), "lr"),
+        ("cw", dict(confidence=1.0), "confidence"),
+        ("autoattack", dict(version="fast"), "version"),
+        ("autoattack", dict(norm="linf"), "norm"),
+        ("autoattack", dict(attacks=("apgd-ce",)), "custom"),
+        ("autoattack", dict(version="custom"), "attacks"),
+        ("autoattack", dict(version="custom", attacks=("apgd-ce", "pgd")), "pgd"),
+        ("autoattack", dict(n_classes=3), "4 classes"),
+        ("autoattack", dict(n_iter=10), "n_iter"),
+    ],
+)
 def test_bad_hyperparameters_raise_before_compute(name, hparams, match):
     with pytest.raises((TypeError, ValueError), match=match):
         create_attack(name, ExplodingModel(), **hparams)

@@ -24,8 +24,10 @@ def data():
 
 
 def _batched(attack, x, y, batch_size):
-    out = [attack(x[s:s + batch_size], y[s:s + batch_size], index=torch.arange(s, min(s + batch_size, len(y))))
-           for s in range(0, len(y), batch_size)]
+    out = [
+        attack(x[s : s + batch_size], y[s : s + batch_size], index=torch.arange(s, min(s + batch_size, len(y))))
+        for s in range(0, len(y), batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -39,11 +41,15 @@ def test_streams_are_keyed_by_seed_and_index():
     assert len(seeds) == 4000 and all(0 <= v < 2**63 for v in seeds)
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: PGD(m, eps=4 / 255, steps=3, seed=7),
-    lambda m: PGD(m, eps=4 / 255, steps=2, n_restarts=3, seed=7),
-    lambda m: PatchPGD(m, w=4, steps=2, seed=7),
-], ids=["pgd", "pgd_restarts", "patch"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: PGD(m, eps=4 / 255, steps=3, seed=7),
+        lambda m: PGD(m, eps=4 / 255, steps=2, n_restarts=3, seed=7),
+        lambda m: PatchPGD(m, w=4, steps=2, seed=7),
+    ],
+    ids=["pgd", "pgd_restarts", "patch"],
+)
 def test_random_attacks_do_not_depend_on_batch_size(net, data, make):
     x, y = data
     full = make(net)(x, y)
@@ -66,7 +72,7 @@ def test_cw_norms_do_not_depend_on_batch_size(net, data):
     x, y = data
     make = lambda: CW(net, search_steps=3, max_steps=30)  # noqa: E731
     full = make().run(x, y)
-    parts = [make().run(x[s:s + 7], y[s:s + 7]) for s in range(0, 40, 7)]
+    parts = [make().run(x[s : s + 7], y[s : s + 7]) for s in range(0, 40, 7)]
     l2 = torch.cat([p.l2 for p in parts])
     assert torch.equal(torch.cat([p.success for p in parts]), full.success)
     fin = torch.isfinite(full.l2)
@@ -76,14 +82,17 @@ def test_cw_norms_do_not_depend_on_batch_size(net, data):
 
 def test_evaluate_attack_outcomes_do_not_depend_on_batch_size(net, data):
     x, y = data
-    evs = [evaluate_attack(PGD(net, eps=2 / 255, steps=3, seed=1), x, y, batch_size=bs, grad_check=False)
-           for bs in (7, 40)]
+    evs = [
+        evaluate_attack(PGD(net, eps=2 / 255, steps=3, seed=1), x, y, batch_size=bs, grad_check=False) for bs in (7, 40)
+    ]
     for k in ("changed", "adv_pred"):
         assert np.array_equal(evs[0].flags[k], evs[1].flags[k])
     # a split evaluation with offsets equals the whole one
     a = PGD(net, eps=2 / 255, steps=3, seed=1)
-    halves = [evaluate_attack(a, x[:25], y[:25], grad_check=False),
-              evaluate_attack(a, x[25:], y[25:], grad_check=False, index_offset=25)]
+    halves = [
+        evaluate_attack(a, x[:25], y[:25], grad_check=False),
+        evaluate_attack(a, x[25:], y[25:], grad_check=False, index_offset=25),
+    ]
     assert np.array_equal(np.concatenate([h.flags["adv_pred"] for h in halves]), evs[1].flags["adv_pred"])
 
 

@@ -5,11 +5,10 @@ import warnings
 
 import pytest
 import torch
+from test_attacks_util import N_CLASSES, easy_task, one_thread, trained_net
 from torch import nn
 
-from dalib.attacks import (CW, PGD, AutoAttack, PatchPGD, bootstrap_ci, check_rises, evaluate_attack,
-                           sweep)
-from test_attacks_util import one_thread, N_CLASSES, SHAPE, easy_task, trained_net
+from dalib.attacks import CW, PGD, AutoAttack, PatchPGD, bootstrap_ci, check_rises, evaluate_attack, sweep
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,8 +37,7 @@ def test_pgd_asr_matches_torchattacks(net, test_set, random_start):
     x, y = test_set
     ours = PGD(net, eps=4 / 255, steps=10, random_start=random_start, seed=0)
     ev = evaluate_attack(ours, x, y, attack_labels="true", grad_check=False)  # torchattacks: true labels
-    ref = torchattacks.PGD(net, eps=4 / 255, alpha=ours.hparams["alpha"], steps=10,
-                           random_start=random_start)
+    ref = torchattacks.PGD(net, eps=4 / 255, alpha=ours.hparams["alpha"], steps=10, random_start=random_start)
     asr_ref = _changed(net, x, ref(x, y))
     assert ev.summary["asr_n"] == 256
     assert 0.1 < ev.summary["asr"] < 0.9  # a non-trivial operating point
@@ -139,6 +137,7 @@ def test_evaluation_flags_and_denominators(net, test_set):
     assert len(rows) == 128 and rows[0]["model"] == "tiny" and isinstance(rows[0]["changed"], bool)
     rec = ev.record(model="tiny")  # one row: summary + packed per-sample flags
     from dalib.records import unpack_flags
+
     for k in ("changed", "clean_correct", "adv_correct"):
         assert (unpack_flags(rec[f"{k}_flags"], rec["n"]) == f[k]).all()
     assert rec["model"] == "tiny" and rec["asr"] == s["asr"]
@@ -199,13 +198,13 @@ def test_gradient_masking_is_diagnosed(net, test_set):
     ev = evaluate_attack(PGD(masked, eps=4 / 255, steps=3), x, y)
     assert ev.summary["zero_grad_frac"] == 1.0 and ev.summary["zero_grad_entry_frac"] == 1.0
     with pytest.warns(UserWarning, match="gradient masking"):
-        rows = sweep(lambda eps: PGD(masked, eps=eps, steps=3, random_start=False), "eps",
-                     [1 / 255, 4 / 255], x, y)
+        rows = sweep(lambda eps: PGD(masked, eps=eps, steps=3, random_start=False), "eps", [1 / 255, 4 / 255], x, y)
     assert all(r["gm_warning"] for r in rows) and rows[0]["asr"] == rows[1]["asr"] == 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rows = sweep(lambda steps: PGD(net, eps=4 / 255, steps=steps, alpha=1 / 255), "steps", [1, 5],
-                     x, y, grad_check=False)
+        rows = sweep(
+            lambda steps: PGD(net, eps=4 / 255, steps=steps, alpha=1 / 255), "steps", [1, 5], x, y, grad_check=False
+        )
     assert not any(r["gm_warning"] for r in rows) and [r["sweep_value"] for r in rows] == [1.0, 5.0]
 
 
@@ -215,8 +214,7 @@ def test_gradient_masking_is_diagnosed(net, test_set):
 @pytest.mark.parametrize("name", ["vit", "diffvit"])
 def test_attacks_on_project_models(name):
     models = pytest.importorskip("dalib.models")
-    model = models.create_model(name, depth=1, embed_dim=32, num_heads=2, img_size=16, patch_size=4,
-                                num_classes=10)
+    model = models.create_model(name, depth=1, embed_dim=32, num_heads=2, img_size=16, patch_size=4, num_classes=10)
     model.train()
     x = torch.rand(4, 3, 16, 16)
     y = torch.arange(4)

@@ -14,8 +14,13 @@ class TinyNet(nn.Module):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.register_buffer("mean", torch.full((shape[0], 1, 1), 0.5))
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(torch.tensor(shape).prod()), hidden),
-                                 nn.ReLU(), nn.Dropout(0.1), nn.Linear(hidden, n_classes))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(int(torch.tensor(shape).prod()), hidden),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(hidden, n_classes),
+        )
         with torch.no_grad():
             for p in self.parameters():
                 if p.dim() > 1:

@@ -23,9 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 REQUIRE = os.environ.get("DALIB_REQUIRE_BROWSER") == "1"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 # pages that show results (figures drawn from records); each one that exists is shot
 RESULT_PAGES = ["book/attacks.html", "book/metrics.html", "book/models.html", "book/runs.html"]
 
@@ -44,17 +52,20 @@ def chromium():
     if not (HTML / "index.html").exists():
         _unavailable(f"no built book at {HTML}; run `make book` first")
     with tempfile.TemporaryDirectory(prefix="dalib-chromium-") as profile_dir:
+
         def run(*args, timeout=90):
             cmd = [exe, *FLAGS, f"--user-data-dir={profile_dir}", *args]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             assert r.returncode == 0, f"chromium failed ({r.returncode}): {' '.join(args)}\n{r.stderr[-2000:]}"
             return r.stdout
+
         yield run
 
 
 def pages():
-    return sorted(p for p in HTML.rglob("*.html")
-                  if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts))
+    return sorted(
+        p for p in HTML.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts)
+    )
 
 
 class _Links(HTMLParser):
@@ -105,8 +116,11 @@ def test_every_page_loads(doms):
     assert "index.html" in doms and "book/intro.html" in doms and "book/runs.html" in doms
     empty = [page for page, dom in doms.items() if "<body" not in dom]
     assert not empty, f"pages that did not load: {empty}"
-    no_title = [page for page, dom in doms.items() if "<h1" not in dom and "redirect" not in dom
-                and page not in ("genindex.html", "search.html")]
+    no_title = [
+        page
+        for page, dom in doms.items()
+        if "<h1" not in dom and "redirect" not in dom and page not in ("genindex.html", "search.html")
+    ]
     assert not no_title, f"pages without a title: {no_title}"
 
 
@@ -194,8 +208,13 @@ def test_screenshots_of_intro_and_results_pages(chromium, tmp_path):
         if out.exists():
             out.unlink()
         # the time budget lets MathJax typeset (and the frame shift) before the shot
-        chromium(f"--screenshot={out}", "--window-size=1280,2000", "--virtual-time-budget=15000",
-                 "--allow-file-access-from-files", url)
+        chromium(
+            f"--screenshot={out}",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=15000",
+            "--allow-file-access-from-files",
+            url,
+        )
         assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no screenshot {name}"
         assert out.stat().st_size > 20_000, f"screenshot {name} looks blank ({out.stat().st_size} bytes)"
 
@@ -239,11 +258,18 @@ def _layout_report(chromium, tmp_path, page):
 
     harness = tmp_path / f"check-{Path(page).stem}.html"
     harness.write_text(_CHECK.format(url=(HTML / page).as_uri()), encoding="utf-8")
-    dom = chromium("--dump-dom", "--window-size=1400,3000", "--virtual-time-budget=20000",
-                   "--allow-file-access-from-files", harness.as_uri(), timeout=120)
+    dom = chromium(
+        "--dump-dom",
+        "--window-size=1400,3000",
+        "--virtual-time-budget=20000",
+        "--allow-file-access-from-files",
+        harness.as_uri(),
+        timeout=120,
+    )
     m = re.search(r'<pre id="report">(.*?)</pre>', dom, re.S)
     assert m and m.group(1) != "pending", f"{page}: the layout check did not run"
     import html as _html
+
     return json.loads(_html.unescape(m.group(1)))
 
 

@@ -8,7 +8,7 @@ import pytest
 from dalib import chapters, scorecard
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_CODE_MAX = 30   # lines of code per book page (the package computes, the page presents)
+PAGE_CODE_MAX = 30  # lines of code per book page (the package computes, the page presents)
 BOOK_CODE_MAX = 500  # lines of code in all book pages together
 
 

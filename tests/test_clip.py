@@ -3,7 +3,6 @@ against an independent computation, zero-shot prediction and the cosine attack, 
 built in the exact layout of the release."""
 
 import argparse
-import os
 import pathlib
 
 import pytest
@@ -12,15 +11,33 @@ import torch.nn.functional as F
 
 from dalib.attacks import PGD, PatchPGD, evaluate_attack
 from dalib.metrics.maps import available_keys, layer_lambdas, model_kind
-from dalib.models import attention_layers, attention_maps, kind_of, layer_attention_maps, layer_inputs
+from dalib.models import attention_layers, attention_maps, kind_of
 from dalib.models.attention import DiffCLIPAttention
 from dalib.models.clip import VIT_B16, CLIPImageEncoder, check_config, create_clip, tokenize
-from dalib.models.clip_weights import (RELEASES, CheckpointKeyError, UnsafeCheckpointError, WeightsNotFoundError,
-                                       find_checkpoint, load_clip, read_checkpoint, save_release_checkpoint)
-from dalib.zeroshot import check_parameters, class_names, load_zero_shot, top1_correct, zero_shot
+from dalib.models.clip_weights import (
+    RELEASES,
+    CheckpointKeyError,
+    UnsafeCheckpointError,
+    WeightsNotFoundError,
+    find_checkpoint,
+    load_clip,
+    read_checkpoint,
+    save_release_checkpoint,
+)
+from dalib.validators import check_clip
+from dalib.zeroshot import class_names, load_zero_shot, top1_correct, zero_shot
 
-TINY = dict(vision_width=32, vision_layers=2, vision_heads=4, text_width=32, text_layers=2, text_heads=4,
-            embed_dim=16, image_size=16, patch_size=8)
+TINY = dict(
+    vision_width=32,
+    vision_layers=2,
+    vision_heads=4,
+    text_width=32,
+    text_layers=2,
+    text_heads=4,
+    embed_dim=16,
+    image_size=16,
+    patch_size=8,
+)
 
 
 def _tiny(name, seed=0):
@@ -31,18 +48,42 @@ def _tiny(name, seed=0):
 def test_release_key_layout():
     """Every key family of the release's DiffCLIP_VITB16 and of the SLIP CLIP baseline."""
     d, c = _tiny("diffclip").state_dict(), _tiny("clip").state_dict()
-    for k in ("visual.patch_embed.proj.weight", "visual.cls_token", "visual.pos_embed", "visual.norm.weight",
-              "token_embedding.weight", "positional_embedding", "ln_final.weight", "image_projection",
-              "text_projection", "logit_scale"):
+    for k in (
+        "visual.patch_embed.proj.weight",
+        "visual.cls_token",
+        "visual.pos_embed",
+        "visual.norm.weight",
+        "token_embedding.weight",
+        "positional_embedding",
+        "ln_final.weight",
+        "image_projection",
+        "text_projection",
+        "logit_scale",
+    ):
         assert k in d and k in c
     for tower in ("visual.blocks.1", "transformer.resblocks.1"):
-        for p in ("q_proj.weight", "k_proj.bias", "v_proj.weight", "out_proj.weight", "diff_norm.weight",
-                  "lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+        for p in (
+            "q_proj.weight",
+            "k_proj.bias",
+            "v_proj.weight",
+            "out_proj.weight",
+            "diff_norm.weight",
+            "lambda_q1",
+            "lambda_k1",
+            "lambda_q2",
+            "lambda_k2",
+        ):
             assert f"{tower}.attn.{p}" in d
-    assert {"visual.blocks.0.attn.qkv.weight", "visual.blocks.0.attn.proj.weight",
-            "transformer.resblocks.0.attn.in_proj_weight", "transformer.resblocks.0.attn.out_proj.weight",
-            "transformer.resblocks.0.mlp.c_fc.weight", "transformer.resblocks.0.ln_2.bias",
-            "visual.blocks.0.mlp.fc1.weight", "visual.blocks.0.norm1.weight"} <= set(c)
+    assert {
+        "visual.blocks.0.attn.qkv.weight",
+        "visual.blocks.0.attn.proj.weight",
+        "transformer.resblocks.0.attn.in_proj_weight",
+        "transformer.resblocks.0.attn.out_proj.weight",
+        "transformer.resblocks.0.mlp.c_fc.weight",
+        "transformer.resblocks.0.ln_2.bias",
+        "visual.blocks.0.mlp.fc1.weight",
+        "visual.blocks.0.norm1.weight",
+    } <= set(c)
     assert d["visual.blocks.0.attn.diff_norm.weight"].shape == (2 * 32 // 4,)
     assert d["visual.blocks.0.attn.lambda_q1"].shape == (32 // 4,)
     assert "attn_mask" not in c  # the causal mask is rebuilt, not stored
@@ -67,12 +108,11 @@ def test_diffclip_layer_matches_an_independent_computation():
     x = torch.randn(2, 5, 16)
     mask = torch.full((5, 5), float("-inf")).triu(1)
     H, d = 2, 4
-    q = attn.q_proj(x).view(2, 5, 2 * H, d).transpose(1, 2) * d ** -0.5
+    q = attn.q_proj(x).view(2, 5, 2 * H, d).transpose(1, 2) * d**-0.5
     k = attn.k_proj(x).view(2, 5, 2 * H, d).transpose(1, 2)
     v = attn.v_proj(x).view(2, 5, H, 2 * d).transpose(1, 2)
     a = (q @ k.transpose(-1, -2) + mask).softmax(-1).view(2, H, 2, 5, 5)
-    lam = (torch.exp((attn.lambda_q1 * attn.lambda_k1).sum()) - torch.exp((attn.lambda_q2 * attn.lambda_k2).sum())
-           + 0.8)
+    lam = torch.exp((attn.lambda_q1 * attn.lambda_k1).sum()) - torch.exp((attn.lambda_q2 * attn.lambda_k2).sum()) + 0.8
     o = (a[:, :, 0] - lam * a[:, :, 1]) @ v
     o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-5) * attn.diff_norm.weight * 0.2
     ref = attn.out_proj(o.transpose(1, 2).reshape(2, 5, 16))
@@ -139,6 +179,7 @@ def test_untrusted_pickle_refused_unless_user_named(tmp_path, monkeypatch):
         pass
 
     import sys
+
     monkeypatch.setattr(sys.modules[__name__], "Odd", Odd, raising=False)
     Odd.__module__, Odd.__qualname__ = __name__, "Odd"
     state = {"module." + k: v for k, v in _tiny("clip").state_dict().items()}
@@ -157,8 +198,13 @@ def test_untrusted_pickle_refused_unless_user_named(tmp_path, monkeypatch):
 
 def test_attention_kinds_of_both_towers():
     d, c = _tiny("diffclip"), _tiny("clip")
-    assert kind_of(d.visual.blocks[0].attn).name == "diffclip" and kind_of(d.transformer.resblocks[0].attn).name == "diffclip"
-    assert kind_of(c.visual.blocks[0].attn).name == "standard" and kind_of(c.transformer.resblocks[0].attn).name == "mha"
+    assert (
+        kind_of(d.visual.blocks[0].attn).name == "diffclip"
+        and kind_of(d.transformer.resblocks[0].attn).name == "diffclip"
+    )
+    assert (
+        kind_of(c.visual.blocks[0].attn).name == "standard" and kind_of(c.transformer.resblocks[0].attn).name == "mha"
+    )
     enc_d, enc_c = CLIPImageEncoder(d), CLIPImageEncoder(c)
     assert len(attention_layers(enc_d)) == 2  # the encoder holds the vision tower only
     assert model_kind(enc_d) == "diffclip" and model_kind(enc_c) == "standard"
@@ -173,6 +219,7 @@ def test_attention_kinds_of_both_towers():
     h = torch.randn(2, 6, 32)
     out_ref = mha(h, h, h, need_weights=False, attn_mask=c.attn_mask[:6, :6])[0]
     from dalib.models.attention import mha as mha_kind
+
     m = mha_kind.maps(mha, h, c.attn_mask[:6, :6])
     torch.testing.assert_close(mha_kind.output_from_maps(mha, h, m), out_ref, atol=1e-5, rtol=1e-4)
 
@@ -188,10 +235,22 @@ def test_zero_shot_prediction_and_cosine_pgd():
     multi = torch.zeros(6, 3)
     multi[torch.arange(6), (pred + 1) % 3] = 1
     assert not top1_correct(pred, multi).any()
-    ev = evaluate_attack(PGD(zs.encoder, eps=16 / 255, steps=5, loss=zs.loss), x, pred, batch_size=3,
-                         attack_labels="clean_pred", n_boot=50)
-    ev2 = evaluate_attack(PGD(zs.encoder, eps=16 / 255, steps=5, loss=zs.loss), x, pred, batch_size=6,
-                          attack_labels="clean_pred", n_boot=50)
+    ev = evaluate_attack(
+        PGD(zs.encoder, eps=16 / 255, steps=5, loss=zs.loss),
+        x,
+        pred,
+        batch_size=3,
+        attack_labels="clean_pred",
+        n_boot=50,
+    )
+    ev2 = evaluate_attack(
+        PGD(zs.encoder, eps=16 / 255, steps=5, loss=zs.loss),
+        x,
+        pred,
+        batch_size=6,
+        attack_labels="clean_pred",
+        n_boot=50,
+    )
     assert ev.summary["asr"] == ev2.summary["asr"]  # per-sample randomness: batching does not matter
     xa = PatchPGD(zs.encoder, w=4, eps=1.0, steps=3, loss=zs.loss)(x, pred)
     changed = (xa != x).flatten(1).sum(1)
@@ -206,31 +265,51 @@ def test_random_weights_go_through_the_release_loader(tmp_path):
 
 
 def _params(**kw):
-    p = dict(model="diffclip", weights="random", checkpoint="", online=False, arch=TINY, seed=0,
-             dataset="coco2014-val", n_eval=32, resize="slip", eps=[1, 4], patch_w=[4], steps=3, n_metric=2, lip_eps=8,
-             n_samples=8, n_probes=4, attack_seed=0, metric_seed=0, batch_size=8, n_boot=100, device="cpu",
-             num_threads=1)
+    p = dict(
+        model="diffclip",
+        weights="random",
+        checkpoint="",
+        online=False,
+        arch=TINY,
+        seed=0,
+        dataset="coco2014-val",
+        n_eval=32,
+        resize="slip",
+        eps=[1, 4],
+        patch_w=[4],
+        steps=3,
+        n_metric=2,
+        lip_eps=8,
+        n_samples=8,
+        n_probes=4,
+        attack_seed=0,
+        metric_seed=0,
+        batch_size=8,
+        n_boot=100,
+        device="cpu",
+        num_threads=1,
+    )
     p.update(kw)
     return p
 
 
 def test_notebook_validator(tmp_path, monkeypatch):
-    check_parameters(_params())
+    check_clip(_params())
     monkeypatch.setenv("DALIB_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsNotFoundError, match="DiffCLIP_ViTB16_CC12M"):
-        check_parameters(_params(weights="diffclip-cc12m", arch={}))
+        check_clip(_params(weights="diffclip-cc12m", arch={}))
     with pytest.raises(ValueError, match="hold a 'diffclip' model"):
-        check_parameters(_params(model="clip", weights="diffclip-cc12m", arch={}))
+        check_clip(_params(model="clip", weights="diffclip-cc12m", arch={}))
     with pytest.raises(ValueError, match="random only|weights='random' only"):
-        check_parameters(_params(weights="diffclip-cc12m"))
+        check_clip(_params(weights="diffclip-cc12m"))
     with pytest.raises(ValueError, match="training set"):
-        check_parameters(_params(dataset="cifar10"))
+        check_clip(_params(dataset="cifar10"))
     with pytest.raises(ValueError, match="patch_w"):
-        check_parameters(_params(patch_w=[64]))
+        check_clip(_params(patch_w=[64]))
     with pytest.raises(ValueError, match="n_metric"):
-        check_parameters(_params(n_metric=64))
+        check_clip(_params(n_metric=64))
     with pytest.raises(ValueError, match="eps"):
-        check_parameters(_params(eps=[0]))
+        check_clip(_params(eps=[0]))
 
 
 def test_memory_fit_and_one_measured_step():
@@ -262,8 +341,10 @@ def test_online_download_failure_is_reported_with_the_offline_alternative(tmp_pa
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
     monkeypatch.setenv("DALIB_WEIGHTS", str(tmp_path))
-    with pytest.raises(WeightsNotFoundError, match="Hub download failed: OSError: cannot reach the Hub for "
-                                                   "hammh0a/DiffCLIP_ViTB16_CC12M"):
+    with pytest.raises(
+        WeightsNotFoundError,
+        match="Hub download failed: OSError: cannot reach the Hub for hammh0a/DiffCLIP_ViTB16_CC12M",
+    ):
         find_checkpoint("diffclip-cc12m", online=True)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda **kw: str(tmp_path / "got.pt"))
     assert find_checkpoint("diffclip-cc12m", online=True) == tmp_path / "got.pt"

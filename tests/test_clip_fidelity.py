@@ -7,17 +7,31 @@ from torch import nn
 
 from dalib.models.clip import ARCHS, create_clip
 
-TINY = dict(vision_width=32, vision_heads=4, vision_layers=2, text_width=32, text_heads=4, text_layers=1,
-            embed_dim=16, image_size=32, patch_size=16, context_length=16, vocab_size=600)
+TINY = dict(
+    vision_width=32,
+    vision_heads=4,
+    vision_layers=2,
+    text_width=32,
+    text_heads=4,
+    text_layers=1,
+    embed_dim=16,
+    image_size=32,
+    patch_size=16,
+    context_length=16,
+    vocab_size=600,
+)
 
 
-@pytest.mark.parametrize("name, vision_eps", [
-    # SLIP's CLIP_VITB16 is timm's vit_base_patch16_224: timm's LayerNorm default, eps 1e-6
-    ("clip", 1e-6),
-    # the release's DifferentialVisionTransformer uses norm_layer = nn.LayerNorm: torch's default
-    # eps 1e-5 (with 1e-6 its image embeddings moved by 2.7e-3 relative on shared weights)
-    ("diffclip", 1e-5),
-])
+@pytest.mark.parametrize(
+    "name, vision_eps",
+    [
+        # SLIP's CLIP_VITB16 is timm's vit_base_patch16_224: timm's LayerNorm default, eps 1e-6
+        ("clip", 1e-6),
+        # the release's DifferentialVisionTransformer uses norm_layer = nn.LayerNorm: torch's default
+        # eps 1e-5 (with 1e-6 its image embeddings moved by 2.7e-3 relative on shared weights)
+        ("diffclip", 1e-5),
+    ],
+)
 def test_every_layernorm_has_the_release_eps(name, vision_eps):
     m = create_clip(name, **TINY)
     vision = {n: x.eps for n, x in m.visual.named_modules() if isinstance(x, nn.LayerNorm)}
@@ -43,7 +57,7 @@ def _coco_photos():
             w, h = im.size
         by_ratio.setdefault(round(w / h, 2), f)
     picks = sorted(by_ratio.items())
-    return [f for _, f in picks[:2] + picks[len(picks) // 2:len(picks) // 2 + 2] + picks[-2:]]
+    return [f for _, f in picks[:2] + picks[len(picks) // 2 : len(picks) // 2 + 2] + picks[-2:]]
 
 
 def test_default_preprocessing_is_slips_resize_and_centre_crop():
@@ -86,7 +100,7 @@ def test_tokens_of_a_prompt_and_the_refusals():
     assert t.shape == (2, 77) and (t[:, 0] == 49406).all()
     for row in t:
         eot = int(row.argmax())  # the pooling position: the end token, the largest id
-        assert row[eot] == 49407 and (row[eot + 1:] == 0).all() and (row[1:eot] > 0).all()
+        assert row[eot] == 49407 and (row[eot + 1 :] == 0).all() and (row[1:eot] > 0).all()
     assert tokenize(["a photo of a dog"])[0, 1:6].tolist() == [320, 1125, 539, 320, 1929]  # OpenAI BPE ids
     longest = "a photo of a " + " ".join(["dog"] * 71)  # 4 + 71 = 75 tokens: fits exactly
     assert int(tokenize([longest])[0].argmax()) == 76
@@ -135,8 +149,11 @@ def test_numpy_callables_stay_refused(tmp_path):
 
     np.save(tmp_path / "x.npy", np.zeros(1))
     path = tmp_path / "evil.pt"
-    torch.save({"state_dict": {"w": torch.zeros(2)}, "note": Payload()}, path,
-               pickle_module=types.SimpleNamespace(Pickler=Evil, __name__="pickle"))
+    torch.save(
+        {"state_dict": {"w": torch.zeros(2)}, "note": Payload()},
+        path,
+        pickle_module=types.SimpleNamespace(Pickler=Evil, __name__="pickle"),
+    )
     with pytest.raises(UnsafeCheckpointError, match="weights_only=True"):
         read_checkpoint(path)
 
@@ -177,8 +194,9 @@ def test_loading_a_release_file_peaks_near_one_copy_of_the_weights(tmp_path):
     assert file_mb > 2.9 * weights_mb  # weights + exp_avg + exp_avg_sq
     peak = {}
     for how in ("dalib", "whole"):
-        out = subprocess.run([sys.executable, "-c", _PEAK.format(arch=arch), how, str(path)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK.format(arch=arch), how, str(path)], capture_output=True, text=True, check=True
+        )
         peak[how] = float(out.stdout.strip().splitlines()[-1])
     assert peak["dalib"] < 1.5 * weights_mb, (peak, weights_mb)
     assert peak["whole"] > 2.5 * weights_mb, (peak, weights_mb)  # the measurement sees the difference

@@ -37,9 +37,11 @@ def test_a_custom_run_does_not_enter_the_chapter(proj_with_custom_run):
     after = load_rows("asr", table="asr")
     assert len(after) == len(before) and not after["custom"].any()
     a, b = {"model": "vit"}, {"model": "diffvit", "lambda_init": "0.8"}
-    pgd = lambda df: df[(df["attack_kind"] == "pgd_linf") & (df["attack_labels"] == "clean_pred")  # noqa: E731
-                        & (df["model"].eq("vit") | df["lambda_init"].astype(str).eq("0.8"))].assign(
-                            lambda_init=lambda d: d["lambda_init"].astype(str))
+    pgd = lambda df: df[
+        (df["attack_kind"] == "pgd_linf")
+        & (df["attack_labels"] == "clean_pred")  # noqa: E731
+        & (df["model"].eq("vit") | df["lambda_init"].astype(str).eq("0.8"))
+    ].assign(lambda_init=lambda d: d["lambda_init"].astype(str))
     got = paired_comparison(pgd(after), a, b)
     want = paired_comparison(pgd(before), a, b)
     assert got.equals(want)

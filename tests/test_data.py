@@ -21,8 +21,15 @@ import torch
 from PIL import Image
 
 import dalib.data as data
-from dalib.data import (CIFAR10_CLASSES, ArchiveChecksumError, DatasetNotFoundError,
-                        TensorImageDataset, as_tensors, fixed_subset, load_dataset)
+from dalib.data import (
+    CIFAR10_CLASSES,
+    ArchiveChecksumError,
+    DatasetNotFoundError,
+    TensorImageDataset,
+    as_tensors,
+    fixed_subset,
+    load_dataset,
+)
 
 UNPACKED = {  # dataset -> (top-level directory, file proving it is completely unpacked)
     "cifar10": ("cifar10", "cifar10/test/truck"),
@@ -212,11 +219,14 @@ def test_imagenet_and_coco_not_found(tmp_path, monkeypatch):
         load_dataset("coco2014-val", "val", root=tmp_path)
 
 
-@pytest.mark.parametrize("name, split, match", [
-    ("cifar1000", "test", "valid names"),
-    ("cifar10", "val", "valid splits"),
-    ("coco2014-val", "train", "valid splits"),
-])
+@pytest.mark.parametrize(
+    "name, split, match",
+    [
+        ("cifar1000", "test", "valid names"),
+        ("cifar10", "val", "valid splits"),
+        ("coco2014-val", "train", "valid splits"),
+    ],
+)
 def test_unknown_name_or_split(name, split, match):
     with pytest.raises(ValueError, match=match):
         load_dataset(name, split)
@@ -274,10 +284,15 @@ def test_coco_canonical_layout(tmp_path):
     for iid in (1, 2, 3):
         _write_jpeg(base / "val2014" / f"COCO_val2014_{iid:012d}.jpg", rng, (48, 40))
     cats = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 90, "name": "toothbrush"}]
-    ann = {"images": [{"id": i, "file_name": f"COCO_val2014_{i:012d}.jpg"} for i in (1, 2, 3)],
-           "annotations": [{"image_id": 1, "category_id": 90}, {"image_id": 1, "category_id": 1},
-                           {"image_id": 2, "category_id": 3}],
-           "categories": cats}
+    ann = {
+        "images": [{"id": i, "file_name": f"COCO_val2014_{i:012d}.jpg"} for i in (1, 2, 3)],
+        "annotations": [
+            {"image_id": 1, "category_id": 90},
+            {"image_id": 1, "category_id": 1},
+            {"image_id": 2, "category_id": 3},
+        ],
+        "categories": cats,
+    }
     (base / "annotations").mkdir()
     (base / "annotations/instances_val2014.json").write_text(json.dumps(ann))
     ds = load_dataset("coco2014-val", "val", root=tmp_path, image_size=32)
@@ -327,8 +342,14 @@ def test_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
 def _synthetic(n_per_class=(5, 3, 7)):
     labels = torch.cat([torch.full((k,), c) for c, k in enumerate(n_per_class)])
     images = torch.randint(0, 256, (len(labels), 3, 4, 4), dtype=torch.uint8)
-    return TensorImageDataset(images, name="synthetic", split="test", labels=labels,
-                              classes=[str(c) for c in range(len(n_per_class))], source="memory")
+    return TensorImageDataset(
+        images,
+        name="synthetic",
+        split="test",
+        labels=labels,
+        classes=[str(c) for c in range(len(n_per_class))],
+        source="memory",
+    )
 
 
 def test_fixed_subset_is_fixed_balanced_and_nested():
@@ -386,8 +407,9 @@ def test_command_line_reports_missing(tmp_path, capsys):
 def test_every_registered_dataset_has_a_consistent_spec():
     from dalib.data import DATASETS, DatasetSpec, get_spec
 
-    assert {"cifar10", "cifar100", "tiny-imagenet", "tiny-imagenet-valsplit", "coco2014-val",
-            "imagenet-val"} <= set(DATASETS)
+    assert {"cifar10", "cifar100", "tiny-imagenet", "tiny-imagenet-valsplit", "coco2014-val", "imagenet-val"} <= set(
+        DATASETS
+    )
     for name, spec in DATASETS.items():
         assert isinstance(spec, DatasetSpec) and spec.name == name and callable(spec.loader)
         assert spec.eval_split in spec.splits and spec.train_split in (None, *spec.splits)
@@ -400,12 +422,31 @@ def test_every_registered_dataset_has_a_consistent_spec():
     with pytest.raises(ValueError, match=r"unknown dataset 'svhn'; valid names: \[.*'cifar10'"):
         get_spec("svhn")
     with pytest.raises(ValueError, match=r"must be among its splits"):
-        DatasetSpec(name="x", loader=print, splits=("val",), eval_split="test", train_split=None,
-                    image_size=8, num_classes=2, mean=(0, 0, 0), std=(1, 1, 1))
+        DatasetSpec(
+            name="x",
+            loader=print,
+            splits=("val",),
+            eval_split="test",
+            train_split=None,
+            image_size=8,
+            num_classes=2,
+            mean=(0, 0, 0),
+            std=(1, 1, 1),
+        )
     with pytest.raises(ValueError, match=r"registered twice"):
-        data.register(DatasetSpec(name="cifar10", loader=print, splits=("test",), eval_split="test",
-                                  train_split=None, image_size=8, num_classes=2, mean=(0, 0, 0),
-                                  std=(1, 1, 1)))
+        data.register(
+            DatasetSpec(
+                name="cifar10",
+                loader=print,
+                splits=("test",),
+                eval_split="test",
+                train_split=None,
+                image_size=8,
+                num_classes=2,
+                mean=(0, 0, 0),
+                std=(1, 1, 1),
+            )
+        )
 
 
 def test_tiny_imagenet_valsplit_is_a_fixed_disjoint_40_10_split(archive_root):

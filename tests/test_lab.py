@@ -23,6 +23,9 @@ def test_every_runnable_notebook_opens_as_a_notebook_with_its_parameters_cell():
         assert len(tagged) == 1, rel
         # the cell Lab shows is the cell the runner reads: the same names, which -p overrides
         nb = load_notebook(path, root)
-        names = {line.split("=")[0].strip() for line in tagged[0]["source"].splitlines()
-                 if "=" in line and not line.lstrip().startswith("#")}
+        names = {
+            line.split("=")[0].strip()
+            for line in tagged[0]["source"].splitlines()
+            if "=" in line and not line.lstrip().startswith("#")
+        }
         assert names == set(nb.params), rel

@@ -5,8 +5,14 @@ import math
 import pytest
 import torch
 
-from dalib.metrics import (alignment_from_gram, gradient_alignment, gram_exact, gram_probe, jacobian,
-                           negative_alignment_frequency)
+from dalib.metrics import (
+    alignment_from_gram,
+    gradient_alignment,
+    gram_exact,
+    gram_probe,
+    jacobian,
+    negative_alignment_frequency,
+)
 from dalib.models import create_model
 
 TINY = dict(depth=2, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=3)
@@ -57,7 +63,7 @@ def test_lemma1_holds_on_real_da_layer():
                 assert r["lambda"] != 0 and -1 <= r["cos"] <= 1
                 assert r["norm_JDA"] == pytest.approx(r["norm_JDA_lemma"], rel=1e-5)
                 lam, rho, cos = r["lambda"], r["rho"], r["cos"]
-                thm2 = r["gamma"] * math.sqrt(1 + lam ** 2 * rho ** 2 - 2 * lam * rho * cos)
+                thm2 = r["gamma"] * math.sqrt(1 + lam**2 * rho**2 - 2 * lam * rho * cos)
                 assert r["ratio_DA_base"] == pytest.approx(thm2, rel=1e-5)
 
 
@@ -101,11 +107,12 @@ def test_deterministic_with_seed():
 
 
 def test_negative_frequency_counts():
-    rows = [{"layer": 0, "head": 0, "cos": c} for c in (-0.5, 0.1, -0.2, 0.3)] + \
-           [{"layer": 1, "head": 0, "cos": -0.1}]
+    rows = [{"layer": 0, "head": 0, "cos": c} for c in (-0.5, 0.1, -0.2, 0.3)] + [{"layer": 1, "head": 0, "cos": -0.1}]
     freq = negative_alignment_frequency(rows)
-    assert freq == [{"layer": 0, "head": 0, "n": 4, "n_negative": 2, "freq_negative": 0.5},
-                    {"layer": 1, "head": 0, "n": 1, "n_negative": 1, "freq_negative": 1.0}]
+    assert freq == [
+        {"layer": 0, "head": 0, "n": 4, "n_negative": 2, "freq_negative": 0.5},
+        {"layer": 1, "head": 0, "n": 1, "n_negative": 1, "freq_negative": 1.0},
+    ]
     with pytest.raises(ValueError, match="no rows"):
         negative_alignment_frequency([])
 

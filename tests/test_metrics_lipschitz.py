@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from dalib.metrics import (ascent_lipschitz, attention_lipschitz, eval_mode, power_lipschitz,
-                           sampling_lipschitz)
+from dalib.metrics import ascent_lipschitz, attention_lipschitz, eval_mode, power_lipschitz, sampling_lipschitz
 from dalib.models import attention_layers, create_model
 
 TINY = dict(depth=2, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=3)
@@ -63,9 +62,16 @@ def test_sampling_deterministic_and_chunk_invariant(linear):
     assert torch.equal(state, torch.get_rng_state())  # local generator only
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(eps=0.0), "eps"), (dict(eps=2.0), "eps"), (dict(group_dims=-1), "group_dims"),
-    (dict(n_samples=0), "n_samples"), (dict(clip=(1.0, 0.0)), "clip")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eps=0.0), "eps"),
+        (dict(eps=2.0), "eps"),
+        (dict(group_dims=-1), "group_dims"),
+        (dict(n_samples=0), "n_samples"),
+        (dict(clip=(1.0, 0.0)), "clip"),
+    ],
+)
 def test_bad_arguments_raise(linear, kwargs, match):
     f, x, _ = linear
     with pytest.raises(ValueError, match=match):

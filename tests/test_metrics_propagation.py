@@ -1,7 +1,5 @@
 """Perturbation propagation through the blocks (dalib.metrics.propagation) on tiny seeded models."""
 
-import math
-
 import pytest
 import torch
 
@@ -76,18 +74,21 @@ def test_alpha_is_at_most_one_to_first_order_and_rows_are_per_image(setup):
                 assert a[k] == b[k], k
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(n_images=0), "n_images must be a positive int"),
-    (dict(n_lip=10), r"n_lip must be an int in \[0, n_images=6\]"),
-    (dict(lip_worst=4, n_lip=2), "lip_worst=4 exceeds n_lip=2"),
-    (dict(random_eps=[0]), "random_eps must be a list of budgets"),
-    (dict(random_eps=[], pgd_eps=[]), "both empty"),
-    (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, n_images=3000), "exceeds the 2000 images"),
-    (dict(recipe={"patch_size": 5}), "not divisible by patch_size 5"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(n_images=0), "n_images must be a positive int"),
+        (dict(n_lip=10), r"n_lip must be an int in \[0, n_images=6\]"),
+        (dict(lip_worst=4, n_lip=2), "lip_worst=4 exceeds n_lip=2"),
+        (dict(random_eps=[0]), "random_eps must be a list of budgets"),
+        (dict(random_eps=[], pgd_eps=[]), "both empty"),
+        (dict(dataset="tiny-imagenet-valsplit", recipe={"num_classes": 200}, n_images=3000), "exceeds the 2000 images"),
+        (dict(recipe={"patch_size": 5}), "not divisible by patch_size 5"),
+    ],
+)
 def test_propagation_notebook_validator(kw, match):
-    from dalib.metrics.propagation import check_parameters
     from dalib.run import notebook_parameters
+    from dalib.validators import check_propagation
 
     with pytest.raises(ValueError, match=match):
-        check_parameters({**notebook_parameters("propagation", "smoke"), **kw})
+        check_propagation({**notebook_parameters("propagation", "smoke"), **kw})

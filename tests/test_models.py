@@ -9,9 +9,19 @@ import math
 import pytest
 import torch
 
-from dalib.models import (MODELS, attention_layers, attention_maps, count_parameters, create_model,
-                          lambda_of, layer_attention_maps, layer_inputs, layer_output_from_maps,
-                          model_from_config, schedule_lambda_init)
+from dalib.models import (
+    MODELS,
+    attention_layers,
+    attention_maps,
+    count_parameters,
+    create_model,
+    lambda_of,
+    layer_attention_maps,
+    layer_inputs,
+    layer_output_from_maps,
+    model_from_config,
+    schedule_lambda_init,
+)
 
 TINY = dict(img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=3)  # N = 5 tokens, d = 4
 
@@ -40,11 +50,14 @@ def reference_diff_attention(h, attn, lambda_init):
     H = attn.num_heads
     d = C // H // 2
     W, b = f(attn.qkv.weight), f(attn.qkv.bias)
-    q, k, v = (h @ W[i * C:(i + 1) * C].T + b[i * C:(i + 1) * C] for i in range(3))
+    q, k, v = (h @ W[i * C : (i + 1) * C].T + b[i * C : (i + 1) * C] for i in range(3))
     q, k = q.view(B, N, 2 * H, d), k.view(B, N, 2 * H, d)
     v = v.view(B, N, H, 2 * d)
-    lam = (math.exp(float((f(attn.lambda_q1) * f(attn.lambda_k1)).sum()))
-           - math.exp(float((f(attn.lambda_q2) * f(attn.lambda_k2)).sum())) + lambda_init)
+    lam = (
+        math.exp(float((f(attn.lambda_q1) * f(attn.lambda_k1)).sum()))
+        - math.exp(float((f(attn.lambda_q2) * f(attn.lambda_k2)).sum()))
+        + lambda_init
+    )
     g = f(attn.sub_norm.weight)
     heads, A1s, A2s = [], [], []
     for i in range(H):
@@ -55,7 +68,7 @@ def reference_diff_attention(h, attn, lambda_init):
         A2 = torch.exp(s2 - s2.amax(-1, keepdim=True))
         A2 = A2 / A2.sum(-1, keepdim=True)
         o = (A1 - lam * A2) @ v[:, :, i]  # (B, N, 2d)
-        o = o / torch.sqrt((o ** 2).mean(-1, keepdim=True) + 1e-5) * g
+        o = o / torch.sqrt((o**2).mean(-1, keepdim=True) + 1e-5) * g
         heads.append((1 - lambda_init) * o)
         A1s.append(A1)
         A2s.append(A2)
@@ -82,8 +95,12 @@ def test_diff_layer_matches_float64_reference(lambda_init):
             out = attn(h)  # the module's own (fused) forward
             maps = layer_attention_maps(attn, h)
         assert float(maps["lambda"]) == pytest.approx(lam_ref, rel=1e-6)
-        for name, got, ref in [("out", out, out_ref), ("A1", maps["A1"], A1_ref), ("A2", maps["A2"], A2_ref),
-                               ("A_DA", maps["A_DA"], A1_ref - lam_ref * A2_ref)]:
+        for name, got, ref in [
+            ("out", out, out_ref),
+            ("A1", maps["A1"], A1_ref),
+            ("A2", maps["A2"], A2_ref),
+            ("A_DA", maps["A_DA"], A1_ref - lam_ref * A2_ref),
+        ]:
             err = (got.double() - ref).abs().max().item()
             assert err < 1e-5, f"layer {layer_idx} {name}: max |dalib - float64 reference| = {err:.3e}"
 
@@ -148,8 +165,10 @@ def test_parameter_count_parity(depth):
 
 def test_same_initialisation_scheme():
     """Shared parameters are drawn by the same scheme (timm trunc-normal std 0.02 for linears)."""
-    vit, diff = create_model("vit", depth=2, embed_dim=64, num_heads=4), \
-        create_model("diffvit", depth=2, embed_dim=64, num_heads=4)
+    vit, diff = (
+        create_model("vit", depth=2, embed_dim=64, num_heads=4),
+        create_model("diffvit", depth=2, embed_dim=64, num_heads=4),
+    )
     for key in ["vit.blocks.0.attn.qkv.weight", "vit.blocks.1.mlp.fc1.weight", "vit.head.weight"]:
         a, b = dict(vit.named_parameters())[key], dict(diff.named_parameters())[key]
         assert a.std().item() == pytest.approx(b.std().item(), rel=0.15), key
@@ -157,8 +176,7 @@ def test_same_initialisation_scheme():
 
 def test_gradcheck_da_map_float64():
     torch.manual_seed(0)
-    model = create_model("diffvit", depth=1, img_size=4, patch_size=2, embed_dim=8, num_heads=4,
-                         num_classes=2).double()
+    model = create_model("diffvit", depth=1, img_size=4, patch_size=2, embed_dim=8, num_heads=4, num_classes=2).double()
     attn = attention_layers(model)[0]
     h = torch.randn(1, 5, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: layer_attention_maps(attn, t)["A_DA"], (h,))
@@ -239,6 +257,7 @@ def test_bad_input_errors():
 
 def test_measure_throughput_modes():
     from dalib.models import measure_throughput
+
     model = _tiny("diffvit", depth=1)
     for mode in ("train", "infer"):
         r = measure_throughput(model, mode, batch_size=4, steps=1, warmup=0, img_size=8, num_classes=3)

@@ -16,11 +16,16 @@ from dalib import run as runner  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from test_run import DEMO  # noqa: E402
 
-FLAKY = DEMO.replace('fail = False  # raise inside the notebook',
-                     'fail = False  # raise inside the notebook\nflaky = ""  # fail once: while this file is absent')
+FLAKY = DEMO.replace(
+    "fail = False  # raise inside the notebook",
+    'fail = False  # raise inside the notebook\nflaky = ""  # fail once: while this file is absent',
+)
 # the first attempt kills its Ray worker (the kernel's parent), as a lost node or an OOM kill would
-FLAKY = FLAKY.replace('if fail:\n', 'if flaky and not os.path.exists(flaky):\n    Path(flaky).touch()\n'
-                      '    import signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(60)\nif fail:\n')
+FLAKY = FLAKY.replace(
+    "if fail:\n",
+    "if flaky and not os.path.exists(flaky):\n    Path(flaky).touch()\n"
+    "    import signal\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(60)\nif fail:\n",
+)
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +138,11 @@ def test_declared_gpu_reaches_the_kernel(cluster, tmp_path, monkeypatch):
     """A run whose profile declares a GPU gets one from Ray, and the papermill kernel inherits it."""
     monkeypatch.delenv("DALIB_RUN_DIR", raising=False)
     monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
-    text = DEMO.replace('write_rows([{"total": n * scale}], table="summary")',
-                        'write_rows([{"total": n * scale}], table="summary")\n'
-                        'write_rows([{"cuda": os.environ.get("CUDA_VISIBLE_DEVICES", "unset")}], table="env")')
+    text = DEMO.replace(
+        'write_rows([{"total": n * scale}], table="summary")',
+        'write_rows([{"total": n * scale}], table="summary")\n'
+        'write_rows([{"cuda": os.environ.get("CUDA_VISIBLE_DEVICES", "unset")}], table="env")',
+    )
     text = text.replace("  profiles:", "  resources: {cpu: {num_cpus: 1, num_gpus: 1}}\n  profiles:")
     _project(tmp_path, text, "{cpu: {n: [1]}}")
     nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)

@@ -36,7 +36,9 @@ dalib:
 ---
 """
 
-DEMO = FRONT.format(kind="experiment") + """
+DEMO = (
+    FRONT.format(kind="experiment")
+    + """
 # Pipeline self-check
 
 ```{code-cell} ipython3
@@ -70,11 +72,13 @@ write_rows([{"i": i, "value": i * scale, "model": model} for i in range(n)])
 write_rows([{"total": n * scale}], table="summary")
 ```
 """
+)
 
 
 def _git(root, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=root,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=root, check=True, capture_output=True
+    )
 
 
 @pytest.fixture
@@ -95,16 +99,24 @@ def proj(tmp_path, monkeypatch):
 @pytest.fixture
 def no_kernel(monkeypatch):
     """Fail the test if the runner gets as far as executing a notebook."""
+
     def tripwire(*a, **k):
         raise AssertionError("a kernel would have been started")
+
     monkeypatch.setattr(runner.cli, "execute", tripwire)
 
 
 def cli(root, *args, timeout=120):
     env = {**os.environ, "DALIB_ROOT": str(root)}
     env.pop("DALIB_RUN_DIR", None)
-    return subprocess.run([sys.executable, "-m", "dalib.run", *args, "--no-progress"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dalib.run", *args, "--no-progress"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def demo(root):
@@ -129,12 +141,15 @@ def test_unknown_parameter_cli_exit_code(proj):
     assert not (proj / "results").exists()
 
 
-@pytest.mark.parametrize("pair, fragment", [
-    ("n=1.5", "'n' (-p) must be int"),
-    ("n=True", "'n' (-p) must be int"),
-    ("verbose=1", "'verbose' (-p) must be bool"),
-    ("scale='x'", "'scale' (-p) must be float"),
-])
+@pytest.mark.parametrize(
+    "pair, fragment",
+    [
+        ("n=1.5", "'n' (-p) must be int"),
+        ("n=True", "'n' (-p) must be int"),
+        ("verbose=1", "'verbose' (-p) must be bool"),
+        ("scale='x'", "'scale' (-p) must be float"),
+    ],
+)
 def test_wrong_type_is_rejected(proj, no_kernel, capsys, pair, fragment):
     assert runner.main(["demo", "-p", pair]) == 2
     assert fragment in capsys.readouterr().err
@@ -171,7 +186,7 @@ def test_key_depends_on_source_and_parameters(proj):
     code = nb.text
     nb.text = code.replace("# Pipeline self-check", "# Pipeline self-check, with a typo fixed\n\nMore prose.")
     assert nb.text != code and runner.plan(nb, "cpu", None, proj).key == k  # prose is not hashed
-    nb.text = code.replace("write_rows([{\"total\"", "write_rows([{\"sum\"")
+    nb.text = code.replace('write_rows([{"total"', 'write_rows([{"sum"')
     assert runner.plan(nb, "cpu", None, proj).key != k  # any code change is
 
 
@@ -229,7 +244,12 @@ def test_sweep_makes_one_run_per_grid_point(proj, no_kernel, capsys):
     path.write_text(DEMO.replace("  profiles:", "  sweep: {cpu: {model: [vit, diffvit], n: [1, 2]}}\n  profiles:"))
     nb = demo(proj)
     plans = runner.profile_plans(nb, "cpu", proj)
-    assert [(p.params["model"], p.params["n"]) for p in plans] == [("vit", 1), ("vit", 2), ("diffvit", 1), ("diffvit", 2)]
+    assert [(p.params["model"], p.params["n"]) for p in plans] == [
+        ("vit", 1),
+        ("vit", 2),
+        ("diffvit", 1),
+        ("diffvit", 2),
+    ]
     assert len({p.key for p in plans}) == 4 and plans[0].sweep == {"model": "vit", "n": 1}
     assert len(runner.profile_plans(nb, "smoke", proj)) == 1  # no sweep for smoke
     assert runner.main(["--list"]) == 0 and capsys.readouterr().out.count("demo.md  [cpu]") == 4
@@ -244,8 +264,9 @@ def test_sweep_makes_one_run_per_grid_point(proj, no_kernel, capsys):
 
 
 def test_write_rows_outside_the_runner_writes_nothing(proj, capsys):
-    from dalib.records import write_rows
     import numpy as np
+
+    from dalib.records import write_rows
 
     rows = write_rows([{"a": np.float32(0.5), "b": np.int64(2)}])
     assert rows == [{"a": 0.5, "b": 2}] and type(rows[0]["b"]) is int
@@ -336,8 +357,14 @@ def test_failing_notebook_exits_nonzero_with_the_error_and_no_record(proj):
 
 def _start_gated(proj, gate):
     env = {**os.environ, "DALIB_ROOT": str(proj)}
-    p = subprocess.Popen([sys.executable, "-m", "dalib.run", "demo", "-p", f"gate={gate}", "--no-progress"],
-                         cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "dalib.run", "demo", "-p", f"gate={gate}", "--no-progress"],
+        cwd=proj,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started = Path(gate + ".started")
     for _ in range(1200):  # the kernel has started once the notebook touches the marker
         if started.exists() or p.poll() is not None:
@@ -366,8 +393,13 @@ def test_interrupted_run_leaves_no_record_and_reruns(proj, tmp_path_factory, sig
 
 def test_sweep_list_of_grids_is_their_union_without_duplicates(proj, no_kernel):
     path = proj / "notebooks/experiments/demo.md"
-    path.write_text(DEMO.replace("  profiles:", "  sweep:\n    cpu:\n      - {model: [vit, diffvit], n: [1]}\n"
-                                 "      - {model: [diffvit], n: [1, 2]}\n  profiles:"))
+    path.write_text(
+        DEMO.replace(
+            "  profiles:",
+            "  sweep:\n    cpu:\n      - {model: [vit, diffvit], n: [1]}\n"
+            "      - {model: [diffvit], n: [1, 2]}\n  profiles:",
+        )
+    )
     plans = runner.profile_plans(demo(proj), "cpu", proj)
     # (diffvit, 1) is in both grids: it runs once
     assert [(p.params["model"], p.params["n"]) for p in plans] == [("vit", 1), ("diffvit", 1), ("diffvit", 2)]
@@ -406,8 +438,9 @@ def test_jobs_runs_the_sweep_in_parallel_processes(proj):
     r = cli(proj, "demo", "--jobs", "2", timeout=300)
     assert r.returncode == 0, r.stderr
     assert "3 pending run(s) in 2 processes" in r.stdout
-    assert sorted(len(json.loads(p.read_text())["tables"]["results"])
-                  for p in (proj / "results/cpu/demo").glob("*.json")) == [1, 2, 3]
+    assert sorted(
+        len(json.loads(p.read_text())["tables"]["results"]) for p in (proj / "results/cpu/demo").glob("*.json")
+    ) == [1, 2, 3]
     r = cli(proj, "demo", "--jobs", "2")
     assert r.returncode == 0 and "0 run, 0 failed, 3 up to date" in r.stdout
 
@@ -473,16 +506,19 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
     assert [p.params["n"] for p in owners[0]] == [1, 3, 5] and [p.params["n"] for p in owners[1]] == [2, 4]
 
 
-@pytest.mark.parametrize("stem, override, message", [
-    ("train", "model=vitt", "unknown model 'vitt'"),
-    ("train", "depth=0", "'depth' must be a positive int, got 0"),
-    ("train", "lr=-1", "lr must be a number in (0, 10], got -1"),
-    ("asr", "depth=0", "'depth' must be a positive int, got 0"),
-    ("asr", "n_eval_cw=5000", "n_eval_cw must be an int in [0, n_eval=1000], got 5000"),
-    ("asr", "eps=[0]", "eps must be a list of budgets in (0, 255] (units of 1/255), got [0]"),
-    ("mechanism", "n_exact=900", "n_exact must be an int in [0, n_images=500], got 900"),
-    ("mechanism", "train_profile=fast", "train_profile must be one of"),
-])
+@pytest.mark.parametrize(
+    "stem, override, message",
+    [
+        ("train", "model=vitt", "unknown model 'vitt'"),
+        ("train", "depth=0", "'depth' must be a positive int, got 0"),
+        ("train", "lr=-1", "lr must be a number in (0, 10], got -1"),
+        ("asr", "depth=0", "'depth' must be a positive int, got 0"),
+        ("asr", "n_eval_cw=5000", "n_eval_cw must be an int in [0, n_eval=1000], got 5000"),
+        ("asr", "eps=[0]", "eps must be a list of budgets in (0, 255] (units of 1/255), got [0]"),
+        ("mechanism", "n_exact=900", "n_exact must be an int in [0, n_images=500], got 900"),
+        ("mechanism", "train_profile=fast", "train_profile must be one of"),
+    ],
+)
 def test_bad_values_are_rejected_before_any_kernel(monkeypatch, capsys, stem, override, message):
     """The notebooks' front-matter validators run in plan(): --dry-run already says what is wrong."""
     monkeypatch.delenv("DALIB_ROOT", raising=False)
@@ -506,8 +542,9 @@ def test_validator_must_be_importable(proj):
 def test_missing_input_found_by_a_validator_is_an_error_line_not_a_traceback(proj, no_kernel, monkeypatch, capsys):
     """A validator that finds the weights or data absent (FileNotFoundError, e.g. the CLIP weights)
     makes a RunError: one error line naming the notebook, and --list goes on with the others."""
-    (proj / "needs_file.py").write_text("def check(params):\n"
-                                        "    raise FileNotFoundError('weights.pt is not at /w; download it from X')\n")
+    (proj / "needs_file.py").write_text(
+        "def check(params):\n    raise FileNotFoundError('weights.pt is not at /w; download it from X')\n"
+    )
     monkeypatch.syspath_prepend(str(proj))
     path = proj / "notebooks/experiments/demo.md"
     path.write_text(DEMO.replace("  profiles:", "  validator: needs_file.check\n  profiles:"))
@@ -535,8 +572,13 @@ def test_where_selects_sweep_points_by_parameter():
 
     from dalib.run import RunError, where_filter
 
-    plans = [SimpleNamespace(params=dict(model=m, depth=d, lambda_init="0.8", recipe=r, eps=e))
-             for m in ("vit", "diffvit") for d in (1, 4) for r in ({}, {"adv_eps": 0.5}) for e in ([1], [1, 2])]
+    plans = [
+        SimpleNamespace(params=dict(model=m, depth=d, lambda_init="0.8", recipe=r, eps=e))
+        for m in ("vit", "diffvit")
+        for d in (1, 4)
+        for r in ({}, {"adv_eps": 0.5})
+        for e in ([1], [1, 2])
+    ]
     assert where_filter(plans, []) is plans
     got = where_filter(plans, ["model=vit", "depth=4"])
     assert len(got) == 4 and all(p.params["model"] == "vit" and p.params["depth"] == 4 for p in got)
@@ -564,14 +606,15 @@ def test_where_on_the_command_line(capsys):
 
 
 def test_skipped_profile_has_no_runs_and_says_why(proj, no_kernel, capsys):
-    text = DEMO.replace("  profiles:\n", "  skip:\n    cpu: \"needs weights that are not shipped\"\n  profiles:\n", 1)
+    text = DEMO.replace("  profiles:\n", '  skip:\n    cpu: "needs weights that are not shipped"\n  profiles:\n', 1)
     (proj / "notebooks/experiments/demo.md").write_text(text)
     nb = demo(proj)
     assert nb.skip == {"cpu": "needs weights that are not shipped"}
     assert runner.profile_plans(nb, "cpu", proj) == [] and len(runner.profile_plans(nb, "smoke", proj)) == 1
     assert runner.main(["demo", "--profile", "cpu"]) == 2
     assert "no runs under profile 'cpu': needs weights that are not shipped" in capsys.readouterr().err
-    (proj / "notebooks/experiments/demo.md").write_text(text.replace('cpu: "needs', 'cpu: ["needs').replace(
-        'shipped"', 'shipped"]'))
+    (proj / "notebooks/experiments/demo.md").write_text(
+        text.replace('cpu: "needs', 'cpu: ["needs').replace('shipped"', 'shipped"]')
+    )
     with pytest.raises(runner.RunError, match="dalib.skip must map profile"):
         demo(proj)

@@ -77,8 +77,14 @@ def proj(tmp_path, monkeypatch):
 def cli(root, *args, timeout=180):
     env = {**os.environ, "DALIB_ROOT": str(root)}
     env.pop("DALIB_RUN_DIR", None)
-    return subprocess.run([sys.executable, "-m", "dalib.run", *args, "--no-progress"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dalib.run", *args, "--no-progress"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def records(root):
@@ -165,9 +171,15 @@ def _alive(pid):
 
 def _start_jobs(proj, gate):
     env = {**os.environ, "DALIB_ROOT": str(proj)}
-    p = subprocess.Popen([sys.executable, "-m", "dalib.run", "sweepy", "--jobs", "2", "--no-progress"],
-                         cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "dalib.run", "sweepy", "--jobs", "2", "--no-progress"],
+        cwd=proj,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     for _ in range(1200):  # both shards' kernels have started
         if len(list(Path(gate).parent.glob("release.*.started"))) >= 2 or p.poll() is not None:
             break
@@ -181,7 +193,7 @@ def _start_jobs(proj, gate):
 def test_signals_to_the_jobs_parent_stop_its_shards(proj, tmp_path_factory, sig):
     gate = str(tmp_path_factory.mktemp("gate") / "release")
     nb = proj / "notebooks/experiments/sweepy.md"
-    nb.write_text(nb.read_text().replace('gate = ""', f'gate = {gate!r}'))
+    nb.write_text(nb.read_text().replace('gate = ""', f"gate = {gate!r}"))
     p = _start_jobs(proj, gate)
     try:
         shards = _children(p.pid)
@@ -213,8 +225,11 @@ def test_staging_of_another_host_is_never_removed(proj):
     mine = staging / f"sweepy-aaaa-{socket.gethostname()}-{dead.pid}"
     theirs = staging / f"sweepy-bbbb-node-b-{dead.pid}"
     alive = staging / f"sweepy-cccc-{socket.gethostname()}-{os.getpid()}"
-    for d, host, pid in ((mine, socket.gethostname(), dead.pid), (theirs, "node-b", dead.pid),
-                         (alive, socket.gethostname(), os.getpid())):
+    for d, host, pid in (
+        (mine, socket.gethostname(), dead.pid),
+        (theirs, "node-b", dead.pid),
+        (alive, socket.gethostname(), os.getpid()),
+    ):
         d.mkdir(parents=True)
         (d / OWNER_FILE).write_text(json.dumps({"host": host, "pid": pid}))
     _remove_dead_staging(staging)

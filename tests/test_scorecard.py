@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pytest
 
 from dalib import paper, scorecard, stats, theory
@@ -11,17 +11,50 @@ from dalib.chapters import clip as clip_chapter
 from dalib.chapters import tables as tables_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
-CLAIM_IDS = {"fig2a_pgd", "fig2c_patch", "fig2a_autoattack", "fig6_restarts", "fig3c_cw_depth1", "table1_lambda",
-             "fig4_lipschitz", "fig5_alignment", "table2_pgd", "table2_patch", "table3_adv_training", "table3_clean_accuracy",
-             "fig2b_pgd", "fig2d_patch", "fig3a_crossover", "fig3b_crossover", "fig3c_cw", "fig3d_lipschitz",
-             "fig3d_da_above_base", "fig5_amplification"}
+CLAIM_IDS = {
+    "fig2a_pgd",
+    "fig2c_patch",
+    "fig2a_autoattack",
+    "fig6_restarts",
+    "fig3c_cw_depth1",
+    "table1_lambda",
+    "fig4_lipschitz",
+    "fig5_alignment",
+    "table2_pgd",
+    "table2_patch",
+    "table3_adv_training",
+    "table3_clean_accuracy",
+    "fig2b_pgd",
+    "fig2d_patch",
+    "fig3a_crossover",
+    "fig3b_crossover",
+    "fig3c_cw",
+    "fig3d_lipschitz",
+    "fig3d_da_above_base",
+    "fig5_amplification",
+}
 
 
 def test_registry_entries_name_existing_producers_and_pages():
     ids = [a["id"] for a in paper.ARTIFACTS]
     assert len(ids) == len(set(ids))
-    for want in ("Fig. 2a", "Fig. 2b", "Fig. 2c", "Fig. 2d", "Table 1", "Fig. 3a", "Fig. 3b", "Fig. 3c", "Fig. 3d",
-                 "Fig. 4", "Fig. 5", "Table 2", "Table 3", "Fig. 6", *theory.PRINTED_STATUS):
+    for want in (
+        "Fig. 2a",
+        "Fig. 2b",
+        "Fig. 2c",
+        "Fig. 2d",
+        "Table 1",
+        "Fig. 3a",
+        "Fig. 3b",
+        "Fig. 3c",
+        "Fig. 3d",
+        "Fig. 4",
+        "Fig. 5",
+        "Table 2",
+        "Table 3",
+        "Fig. 6",
+        *theory.PRINTED_STATUS,
+    ):
         assert want in ids
     for a in paper.ARTIFACTS:
         assert a["claim"]
@@ -54,8 +87,12 @@ def test_scorecard_from_committed_records(profile):
     theorems = card.set_index("artifact").loc[list(theory.PRINTED_STATUS), "status"]
     assert theorems.to_dict() == theory.PRINTED_STATUS
     # statuses come from the chapters' verdict code: the depth-1 PGD claim has records committed
-    assert card.set_index("artifact").loc["Fig. 2a", "status"] in {"reproduced", "not reproduced", "inconclusive",
-                                                                     "saturated"}
+    assert card.set_index("artifact").loc["Fig. 2a", "status"] in {
+        "reproduced",
+        "not reproduced",
+        "inconclusive",
+        "saturated",
+    }
 
 
 def _rows(spec, n=400, seeds=(0, 1, 2)):
@@ -71,16 +108,31 @@ def _rows(spec, n=400, seeds=(0, 1, 2)):
         for s in seeds:
             k = int(round(asr * n)) + s  # a little seed-to-seed variation
             flags = np.arange(n) < min(k, n)
-            rows.append(dict(model=model, depth=depth, dataset=dataset, adv_eps=adv, attack_kind=kind, budget=budget,
-                             seed=s, n=n, asr=flags.mean(), changed_flags=pack_flags(flags), lambda_init="0.8",
-                             attack_labels="clean_pred"))
+            rows.append(
+                dict(
+                    model=model,
+                    depth=depth,
+                    dataset=dataset,
+                    adv_eps=adv,
+                    attack_kind=kind,
+                    budget=budget,
+                    seed=s,
+                    n=n,
+                    asr=flags.mean(),
+                    changed_flags=pack_flags(flags),
+                    lambda_init="0.8",
+                    attack_labels="clean_pred",
+                )
+            )
     return pd.DataFrame(rows)
 
 
 def test_table3_claim_reads_the_training_budget_diagonal():
     spec = {("diffvit", 1, "cifar10", 0.0, "pgd_linf", b): a for b, a in ((0.25, 0.4), (0.5, 0.6), (1.0, 0.8))}
     for adv in (0.25, 0.5, 1.0):  # adversarial training halves the ASR at every budget
-        spec.update({("diffvit", 1, "cifar10", adv, "pgd_linf", b): a / 2 for b, a in ((0.25, 0.4), (0.5, 0.6), (1.0, 0.8))})
+        spec.update(
+            {("diffvit", 1, "cifar10", adv, "pgd_linf", b): a / 2 for b, a in ((0.25, 0.4), (0.5, 0.6), (1.0, 0.8))}
+        )
     df = _rows(spec)
     comp = tables_chapter.table3_comparison(df)
     assert len(comp) == 9 and set(comp["adv_eps"]) == {0.25, 0.5, 1.0}
@@ -126,8 +178,18 @@ def _clip_rows(asr, n=500, weights="release"):
     rows = []
     for (model, dataset, kind, budget), a in asr.items():
         flags = np.arange(n) < int(round(a * n))
-        rows.append(dict(model=model, weights=weights if weights != "release" else f"{model}-cc12m", dataset=dataset,
-                         attack_kind=kind, budget=budget, n=n, asr=flags.mean(), changed_flags=pack_flags(flags)))
+        rows.append(
+            dict(
+                model=model,
+                weights=weights if weights != "release" else f"{model}-cc12m",
+                dataset=dataset,
+                attack_kind=kind,
+                budget=budget,
+                n=n,
+                asr=flags.mean(),
+                changed_flags=pack_flags(flags),
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -184,6 +246,8 @@ def test_amplification_claim_tests_the_size_against_the_ratio_margin():
     assert len(c) >= 1 and {"gain_median", "gain_max", "effect", "effect_low", "effect_high", "verdict"} <= set(c)
     r = c.iloc[0]
     assert r["gain_median"] >= 1.0  # the cross term adds, where cos < 0 dominates
-    assert r["effect"] == pytest.approx(float(np.mean([float(v) for v in r["per_seed"].split(",")])), abs=5e-4)  # per_seed is printed to 3 decimals
+    assert r["effect"] == pytest.approx(
+        float(np.mean([float(v) for v in r["per_seed"].split(",")])), abs=5e-4
+    )  # per_seed is printed to 3 decimals
     assert (r["effect_high"] < 0) == (r["verdict"] == "contradicted")
     assert r["effect"] < math.log(r["gain_max"]) - math.log(1.05) + 1e-9

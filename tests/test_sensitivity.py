@@ -11,8 +11,18 @@ from dalib import mechanism as mech
 from dalib.metrics import gram_exact
 from dalib.metrics.maps import DIFF_KEYS, views
 from dalib.models import create_model
-from dalib.sensitivity import (BASE_QUANTITIES, DA_QUANTITIES, LIPSCHITZ_QUANTITIES, jacobian_rows, key_attention,
-                               lipschitz_rows, pack_rows, pack_values, unpack_rows, unpack_values)
+from dalib.sensitivity import (
+    BASE_QUANTITIES,
+    DA_QUANTITIES,
+    LIPSCHITZ_QUANTITIES,
+    jacobian_rows,
+    key_attention,
+    lipschitz_rows,
+    pack_rows,
+    pack_values,
+    unpack_rows,
+    unpack_values,
+)
 
 TINY = dict(depth=2, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=3)
 
@@ -31,6 +41,7 @@ def test_forward_gram_equals_vmap_gram():
     m, x = _model("diffvit"), _x(2).double()
     m = m.double()
     from dalib.metrics import eval_mode
+
     with eval_mode(m):
         _, f, inp = next(iter(views(m, x, "image", DIFF_KEYS)))
 

@@ -57,34 +57,40 @@ def test_paired_bootstrap_is_seeded_and_covers_the_difference():
     assert r1["low"] < r1["diff"] < r1["high"] and r1["diff"] == pytest.approx(b.mean() - a.mean())
 
 
-@pytest.mark.parametrize("low, high, n, p, expected", [
-    (0.01, 0.2, 3, None, "reproduced"),
-    (0.01, 0.2, 3, 0.001, "reproduced"),
-    (0.01, 0.2, 3, 0.3, "inconclusive"),   # seeds agree, images do not settle it
-    (-0.2, -0.01, 3, 0.001, "not reproduced"),
-    (-0.01, 0.015, 3, None, "not reproduced"),  # within the practical margin
-    (-0.05, 0.2, 3, 0.001, "inconclusive"),
-    (0.1, 0.2, 1, None, "inconclusive"),   # one seed: no interval
-    (float("nan"), float("nan"), 3, None, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "low, high, n, p, expected",
+    [
+        (0.01, 0.2, 3, None, "reproduced"),
+        (0.01, 0.2, 3, 0.001, "reproduced"),
+        (0.01, 0.2, 3, 0.3, "inconclusive"),  # seeds agree, images do not settle it
+        (-0.2, -0.01, 3, 0.001, "not reproduced"),
+        (-0.01, 0.015, 3, None, "not reproduced"),  # within the practical margin
+        (-0.05, 0.2, 3, 0.001, "inconclusive"),
+        (0.1, 0.2, 1, None, "inconclusive"),  # one seed: no interval
+        (float("nan"), float("nan"), 3, None, "inconclusive"),
+    ],
+)
 def test_verdict_v1_rules(low, high, n, p, expected):
     """The rules v1, kept for the before/after table."""
     v, reason = verdict_v1(low, high, n, p=p)
     assert v == expected and reason
 
 
-@pytest.mark.parametrize("low, high, paper, expected", [
-    (0.01, 0.2, None, "reproduced"),
-    (0.01, 0.2, 0.05, "reproduced"),          # the paper's effect inside the interval
-    (0.01, 0.04, 0.05, "reproduced, smaller"),  # above 0, below the paper's effect
-    (-0.2, -0.01, None, "contradicted"),      # significant in the opposite direction
-    (-0.2, -0.01, 0.05, "contradicted"),
-    (-0.01, 0.015, None, "not reproduced"),   # within the practical margin, no paper number
-    (-0.04, 0.03, 0.05, "not reproduced"),    # includes 0, excludes the paper's effect
-    (-0.04, 0.10, 0.05, "inconclusive"),
-    (-0.05, 0.2, None, "inconclusive"),
-    (float("nan"), float("nan"), None, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "low, high, paper, expected",
+    [
+        (0.01, 0.2, None, "reproduced"),
+        (0.01, 0.2, 0.05, "reproduced"),  # the paper's effect inside the interval
+        (0.01, 0.04, 0.05, "reproduced, smaller"),  # above 0, below the paper's effect
+        (-0.2, -0.01, None, "contradicted"),  # significant in the opposite direction
+        (-0.2, -0.01, 0.05, "contradicted"),
+        (-0.01, 0.015, None, "not reproduced"),  # within the practical margin, no paper number
+        (-0.04, 0.03, 0.05, "not reproduced"),  # includes 0, excludes the paper's effect
+        (-0.04, 0.10, 0.05, "inconclusive"),
+        (-0.05, 0.2, None, "inconclusive"),
+        (float("nan"), float("nan"), None, "inconclusive"),
+    ],
+)
 def test_verdict_rules_v2(low, high, paper, expected):
     v, reason = verdict(low, high, 3, paper_effect=paper)
     assert v == expected and reason and v in VERDICTS

@@ -132,7 +132,8 @@ def test_crossover_depth_solves_equality(rng):
     assert ok.any() and (~ok).any()
     np.testing.assert_array_equal(ok, (alpha * L_da < L_base) & (L_base < L_da))
     np.testing.assert_allclose(
-        th.depth_bound_da(alpha[ok], L_da[ok], d[ok], alpha_first=1.0), th.depth_bound_base(L_base[ok], d[ok]),
+        th.depth_bound_da(alpha[ok], L_da[ok], d[ok], alpha_first=1.0),
+        th.depth_bound_base(L_base[ok], d[ok]),
         rtol=1e-9,
     )
     # D* > 1 and the ordering flips at D*
@@ -192,12 +193,23 @@ def test_sym_forms_match_numeric(rng):
     for expr, num in pairs:
         np.testing.assert_allclose(sp.lambdify(args, expr, "numpy")(*vals), num, rtol=1e-12, err_msg=str(expr))
     with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(sp.lambdify(args, s.radius_ratio_bound_printed, "numpy")(*vals),
-                                   th.radius_ratio_bound_printed(DM, G, L, R, C), rtol=1e-12)
-    for expr, fn in [(s.amplifying_angle_exists, th.amplifying_angle_exists), (s.all_angles_amplify, th.all_angles_amplify)]:
+        np.testing.assert_allclose(
+            sp.lambdify(args, s.radius_ratio_bound_printed, "numpy")(*vals),
+            th.radius_ratio_bound_printed(DM, G, L, R, C),
+            rtol=1e-12,
+        )
+    for expr, fn in [
+        (s.amplifying_angle_exists, th.amplifying_angle_exists),
+        (s.all_angles_amplify, th.all_angles_amplify),
+    ]:
         np.testing.assert_array_equal(sp.lambdify(args, expr, "numpy")(*vals), fn(G, L, R))
 
-    al, a1, Ld, Lb = rng.uniform(0.05, 0.999, n), rng.uniform(0.05, 1, n), rng.uniform(0.2, 3, n), rng.uniform(0.2, 3, n)
+    al, a1, Ld, Lb = (
+        rng.uniform(0.05, 0.999, n),
+        rng.uniform(0.05, 1, n),
+        rng.uniform(0.2, 3, n),
+        rng.uniform(0.2, 3, n),
+    )
     D = rng.integers(1, 30, n).astype(float)
     dargs, dvals = (s.alpha, s.alpha_first, s.L_da, s.L_base, s.D), (al, a1, Ld, Lb, D)
     ev = lambda expr: sp.lambdify(dargs, expr, "numpy")(*dvals)  # noqa: E731

@@ -6,8 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dalib.train import (CheckpointError, augment_batch, checkpoint_path, load_checkpoint, load_model, train,
-                         train_config)
+from dalib.train import (
+    CheckpointError,
+    augment_batch,
+    checkpoint_path,
+    load_checkpoint,
+    load_model,
+    train,
+    train_config,
+)
 
 TINY = dict(depth=1, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_classes=4)
 
@@ -21,6 +28,7 @@ def synthetic(n=256, n_test=64, seed=0):
         y = torch.arange(m) % 4
         x = (0.7 * protos[y] + 0.3 * torch.rand(m, 3, 8, 8, generator=g)).clamp(0, 1)
         return (x * 255).round().to(torch.uint8), y
+
     return (*draw(n), *draw(n_test))
 
 
@@ -80,10 +88,10 @@ def test_mismatched_checkpoint_raises_clear_error(tmp_path):
 def test_training_steps_lower_the_loss(tmp_path):
     from dalib.models import create_model
     from dalib.seeding import seed_everything
+
     x, y, _, _ = data = synthetic(256)
     xf = x.float() / 255
-    res = train("vit", TINY, data=data, epochs=3, batch_size=64, lr=2e-3, seed=0,
-                checkpoints=tmp_path, progress=False)
+    res = train("vit", TINY, data=data, epochs=3, batch_size=64, lr=2e-3, seed=0, checkpoints=tmp_path, progress=False)
     with torch.no_grad():
         seed_everything(0)  # same seed -> the initial weights train() started from
         init = create_model("vit", **TINY).eval()
@@ -123,8 +131,13 @@ def test_augment_is_crop_of_padded_and_flip():
     assert out.shape == x.shape
     padded = F.pad(x, (4, 4, 4, 4))
     for i in range(64):  # every output is some 8x8 window of the padded image, maybe mirrored
-        hits = [(dy, dx, fl) for dy in range(9) for dx in range(9) for fl in (False, True)
-                if torch.equal(out[i], (lambda w: w.flip(-1) if fl else w)(padded[i, :, dy:dy + 8, dx:dx + 8]))]
+        hits = [
+            (dy, dx, fl)
+            for dy in range(9)
+            for dx in range(9)
+            for fl in (False, True)
+            if torch.equal(out[i], (lambda w: w.flip(-1) if fl else w)(padded[i, :, dy : dy + 8, dx : dx + 8]))
+        ]
         assert hits, f"image {i} is not a crop of its padded input"
     assert not torch.equal(out, x)
 
@@ -151,8 +164,8 @@ def test_dataset_spec_sets_the_model_input_and_checks_the_class_count():
     assert train_config("vit", {"patch_size": 8}, dataset=tiny.name)["num_classes"] == 200
     # CIFAR-10 configs are what they were before the spec existed (the zoo's hashes depend on it)
     assert train_config("vit", {"num_classes": 10}) == train_config(
-        "vit", {"num_classes": 10, "img_size": 32, "mean": [0.4914, 0.4822, 0.4465],
-                "std": [0.2470, 0.2435, 0.2616]})
+        "vit", {"num_classes": 10, "img_size": 32, "mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616]}
+    )
     with pytest.raises(ValueError, match=r"num_classes=10, but dataset 'tiny-imagenet-valsplit' has 200"):
         train_config("vit", {"num_classes": 10, "patch_size": 8}, dataset=tiny.name)
     with pytest.raises(ValueError, match=r"evaluation-only"):
@@ -168,8 +181,9 @@ def test_train_from_parameters_is_train_with_the_notebook_mapping(tmp_path):
     params = notebook_parameters("train", "smoke", {"model": "diffvit", "n_train": 64, "n_test": 32})
     x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(64) % 10
-    r = train_from_parameters({**params, "device": "cpu"}, data=(x, y, x[:32], y[:32]), checkpoints=tmp_path,
-                              progress=False)
+    r = train_from_parameters(
+        {**params, "device": "cpu"}, data=(x, y, x[:32], y[:32]), checkpoints=tmp_path, progress=False
+    )
     assert r.config["embed_dim"] == params["embed_dim"] and r.config["epochs"] == params["epochs"]
     assert r.config["model"] == "diffvit" and float(r.config["lambda_init"]) == float(params["lambda_init"])
     # the configuration is computable without training (dataset replaced by data -> differs only there)
@@ -184,6 +198,7 @@ def test_train_from_parameters_is_train_with_the_notebook_mapping(tmp_path):
 
 def _train_in_child(tmp, out):
     import torch as _t
+
     _t.set_num_threads(1)
     res = _train(tmp, zoo=tmp / "zoo", epochs=2)
     out.put((res.trained_now, res.source, res.test_accuracy))
@@ -206,6 +221,7 @@ def test_one_owner_per_configuration(tmp_path):
     assert [g[0] for g in got] == [False, True]  # exactly one trained
     assert got[0][1] == "checkpoint" and got[0][2] == got[1][2]  # the other loaded the same weights
     from dalib.lock import FileLock  # released: the lock file stays (never deleted), unheld and empty
+
     for lock in tmp_path.glob("*.lock"):
         assert lock.read_text() == ""
         with FileLock(lock, poll_s=0.01, max_wait_s=0.5) as held:
@@ -230,10 +246,18 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     with FileLock(lock, poll_s=0.01, max_wait_s=0.5) as held:
         assert not held.waited
     # a live holder (another process) is waited on, with a limit and a message naming file and holder
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from dalib.lock import FileLock\n"
-        f"l = FileLock({str(lock)!r}).acquire(); print('held', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from dalib.lock import FileLock\n"
+                f"l = FileLock({str(lock)!r}).acquire(); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         msgs = []
@@ -277,7 +301,7 @@ def test_many_processes_on_a_stale_lock_find_exactly_one_holder_at_a_time(tmp_pa
     ctx = mp.get_context("fork")
     for trial in range(20):
         lock, inside = tmp_path / f"t{trial}.lock", tmp_path / f"t{trial}.inside"
-        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2 ** 22 + 1, "started": 0}))
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1, "started": 0}))
         out, start = ctx.Queue(), ctx.Barrier(6)
         procs = [ctx.Process(target=_hold_lock_once, args=(lock, inside, start, out)) for _ in range(6)]
         for p in procs:
@@ -299,6 +323,7 @@ def test_lock_wait_limit_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("DALIB_LOCK_MAX_WAIT_S", bad)
         with pytest.raises(ValueError, match="DALIB_LOCK_MAX_WAIT_S"):
             FileLock("x.lock")
+
 
 def test_ladder_rungs_are_the_runs_of_their_epochs_and_resume_on_a_new_machine(tmp_path):
     """dalib.ladder: with a constant lr, rung k of one run is bit-identical to a k-epoch run; a
@@ -322,7 +347,8 @@ def test_ladder_rungs_are_the_runs_of_their_epochs_and_resume_on_a_new_machine(t
     assert same(rest[2].model.state_dict(), full[2].model.state_dict())
     assert [h["loss"] for h in rest[2].history] == [h["loss"] for h in full[2].history] and rest[2].epochs == 3
     with pytest.raises(ValueError, match="lr_schedule='constant'"):
-        train_ladder("vit", TINY, rungs=(1,), zoo=tmp_path / "z", checkpoints=tmp_path / "c",
-                     **{**kw, "lr_schedule": "cosine"})
+        train_ladder(
+            "vit", TINY, rungs=(1,), zoo=tmp_path / "z", checkpoints=tmp_path / "c", **{**kw, "lr_schedule": "cosine"}
+        )
     with pytest.raises(ValueError, match="increasing positive epoch counts"):
         train_ladder("vit", TINY, rungs=(2, 1), zoo=tmp_path / "z", checkpoints=tmp_path / "c", **kw)

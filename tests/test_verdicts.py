@@ -22,8 +22,13 @@ def fig2a():
         df = recipe_check(load_rows("asr", table="asr", profile="cpu"))
     except RecordNotFoundError:
         pytest.skip("no committed cpu records of asr")
-    df = df[df["recipe_current"] & (df["depth"] == 1) & (df["attack_labels"] == "clean_pred")
-            & (df["attack_kind"] == "pgd_linf") & (df["budget"] == 1.0)]
+    df = df[
+        df["recipe_current"]
+        & (df["depth"] == 1)
+        & (df["attack_labels"] == "clean_pred")
+        & (df["attack_kind"] == "pgd_linf")
+        & (df["budget"] == 1.0)
+    ]
     a = df[df["model"] == "vit"].sort_values("seed")
     b = df[(df["model"] == "diffvit") & (df["lambda_init"].astype(str) == "0.8")].sort_values("seed")
     seeds = sorted(set(a["seed"]) & set(b["seed"]))[:3]  # the seeds the rules were fixed on
@@ -36,8 +41,9 @@ def fig2a():
 def test_two_level_test_keeps_its_level(fig2a, n_seeds):
     rng = np.random.default_rng(20261203 + n_seeds)
     name = "two-level (crossed seeds x images)"
-    rates = rejection_rates(rng, N_SIM, n_seeds, fig2a["p_image"], fig2a["s2_seed"], fig2a["s2_image"],
-                            tests={name: TESTS[name]})
+    rates = rejection_rates(
+        rng, N_SIM, n_seeds, fig2a["p_image"], fig2a["s2_seed"], fig2a["s2_image"], tests={name: TESTS[name]}
+    )
     assert rates[name] <= 0.05 + MC, rates
 
 
@@ -45,8 +51,15 @@ def test_two_level_test_keeps_its_level_when_seeds_dominate(fig2a):
     """Ten times the measured seed variance (a regime such as the patch attack's): still in level."""
     rng = np.random.default_rng(7)
     name = "two-level (crossed seeds x images)"
-    rates = rejection_rates(rng, N_SIM, 3, fig2a["p_image"], 10 * max(fig2a["s2_seed"], 2e-4), fig2a["s2_image"],
-                            tests={name: TESTS[name], "pooled McNemar": TESTS["pooled McNemar"]})
+    rates = rejection_rates(
+        rng,
+        N_SIM,
+        3,
+        fig2a["p_image"],
+        10 * max(fig2a["s2_seed"], 2e-4),
+        fig2a["s2_image"],
+        tests={name: TESTS[name], "pooled McNemar": TESTS["pooled McNemar"]},
+    )
     assert rates[name] <= 0.05 + MC, rates
     assert rates["pooled McNemar"] > 0.10, rates  # pooling images over seeds ignores the seed variance
 
@@ -54,8 +67,24 @@ def test_two_level_test_keeps_its_level_when_seeds_dominate(fig2a):
 def test_the_two_level_test_has_power_at_the_observed_effect(fig2a):
     rng = np.random.default_rng(11)
     name = "two-level (crossed seeds x images)"
-    r3 = rejection_rates(rng, 300, 3, fig2a["p_image"], fig2a["s2_seed"], fig2a["s2_image"], delta=fig2a["effect"],
-                         tests={name: TESTS[name]})[name]
-    r8 = rejection_rates(rng, 300, 8, fig2a["p_image"], fig2a["s2_seed"], fig2a["s2_image"], delta=fig2a["effect"],
-                         tests={name: TESTS[name]})[name]
+    r3 = rejection_rates(
+        rng,
+        300,
+        3,
+        fig2a["p_image"],
+        fig2a["s2_seed"],
+        fig2a["s2_image"],
+        delta=fig2a["effect"],
+        tests={name: TESTS[name]},
+    )[name]
+    r8 = rejection_rates(
+        rng,
+        300,
+        8,
+        fig2a["p_image"],
+        fig2a["s2_seed"],
+        fig2a["s2_image"],
+        delta=fig2a["effect"],
+        tests={name: TESTS[name]},
+    )[name]
     assert 0.2 < r3 < r8 and r8 > 0.8, (r3, r8)

@@ -7,28 +7,36 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train import TINY, synthetic
 
 import dalib.precision as precision
 from dalib.models.zoo import ZOO_BUDGET_BYTES, ZooError, entry_paths, file_sha256, load_entry, zoo_bytes, zoo_dir
 from dalib.train import load_checkpoint, run_name, train
 
-from test_train import TINY, synthetic
-
 REPO_ZOO = Path(__file__).resolve().parents[1] / "zoo"
 
 
 def _train(tmp_path, **kw):
-    args = dict(data=synthetic(), epochs=1, batch_size=64, seed=0, checkpoints=tmp_path / "ck",
-                zoo=tmp_path / "zoo", progress=False)
+    args = dict(
+        data=synthetic(),
+        epochs=1,
+        batch_size=64,
+        seed=0,
+        checkpoints=tmp_path / "ck",
+        zoo=tmp_path / "zoo",
+        progress=False,
+    )
     return train("diffvit", TINY, **{**args, **kw})
 
 
 @pytest.fixture
 def probe(monkeypatch):
     """Set what the bf16 probe measures: probe(speedup)."""
+
     def set_speedup(x):
         precision._auto.cache_clear()
         monkeypatch.setattr(precision, "bf16_matmul_speedup", lambda device, n=512: x)
+
     yield set_speedup
     precision._auto.cache_clear()
 
@@ -145,9 +153,9 @@ def test_precision_is_validated(tmp_path):
 def test_auto_precision_follows_the_probe(probe):
     probe(1 / 45)  # an AVX2 CPU without native bf16: bf16 matmul 45x slower
     assert precision.resolve_precision("auto", "cpu") == "fp32"
-    probe(4.0)     # AMX / AVX512-BF16
+    probe(4.0)  # AMX / AVX512-BF16
     assert precision.resolve_precision("auto", "cpu") == "bf16"
-    probe(1.1)     # not clearly faster: stay in fp32
+    probe(1.1)  # not clearly faster: stay in fp32
     assert precision.resolve_precision("auto", "cpu") == "fp32"
 
 
@@ -188,8 +196,11 @@ def test_cpu_recipe_loads_the_committed_zoo_without_training(tmp_path):
     if not len(rows):
         pytest.skip("no current cpu train record with a zoo entry")
     r = rows.iloc[0]
-    recipe = notebook_parameters("train", "cpu", {"model": r["model"], "depth": int(r["depth"]),
-                                                  "lambda_init": str(r["lambda_init"]), "seed": int(r["seed"])})
+    recipe = notebook_parameters(
+        "train",
+        "cpu",
+        {"model": r["model"], "depth": int(r["depth"]), "lambda_init": str(r["lambda_init"]), "seed": int(r["seed"])},
+    )
     res = train_from_parameters(recipe, progress=False, checkpoints=tmp_path)  # an empty checkpoint dir
     assert res.source == "zoo" and not res.trained_now
     assert Path(res.zoo_path).name == r["zoo_file"] and res.zoo_sha256 == r["zoo_sha256"]

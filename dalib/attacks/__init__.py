@@ -20,8 +20,15 @@ Evaluation with explicit denominators: :func:`evaluate_attack`, :func:`sweep`
 from .attack import Attack, eval_mode
 from .autoattack import AutoAttack
 from .cw import CW, CWResult
-from .evaluate import (ASR_DEFINITION, AttackEvaluation, bootstrap_ci, check_rises, evaluate_attack,
-                       input_gradients, sweep)
+from .evaluate import (
+    ASR_DEFINITION,
+    AttackEvaluation,
+    bootstrap_ci,
+    check_rises,
+    evaluate_attack,
+    input_gradients,
+    sweep,
+)
 from .losses import CosineLoss, CrossEntropyLoss, cosine_loss
 from .patch_pgd import PatchPGD, PatchResult
 from .pgd import PGD
@@ -42,7 +49,28 @@ def create_attack(name: str, model, **hparams) -> Attack:
     return ATTACKS[name](model, **hparams)
 
 
-__all__ = ["ATTACKS", "create_attack", "Attack", "eval_mode", "PGD", "PatchPGD", "PatchResult", "CW",
-           "CWResult", "AutoAttack", "CrossEntropyLoss", "CosineLoss", "cosine_loss", "evaluate_attack",
-           "AttackEvaluation", "sweep", "check_rises", "bootstrap_ci", "input_gradients", "ASR_DEFINITION",
-           "build_suite", "check_suite", "run_suite"]
+__all__ = [
+    "ATTACKS",
+    "create_attack",
+    "Attack",
+    "eval_mode",
+    "PGD",
+    "PatchPGD",
+    "PatchResult",
+    "CW",
+    "CWResult",
+    "AutoAttack",
+    "CrossEntropyLoss",
+    "CosineLoss",
+    "cosine_loss",
+    "evaluate_attack",
+    "AttackEvaluation",
+    "sweep",
+    "check_rises",
+    "bootstrap_ci",
+    "input_gradients",
+    "ASR_DEFINITION",
+    "build_suite",
+    "check_suite",
+    "run_suite",
+]

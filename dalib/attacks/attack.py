@@ -47,12 +47,10 @@ def config_int(model, key: str):
 
 def check_unknown(cls_name: str, unknown: dict, valid) -> None:
     if unknown:
-        raise TypeError(f"{cls_name}: unknown hyper-parameter(s) {sorted(unknown)}; "
-                        f"valid ones: {sorted(valid)}")
+        raise TypeError(f"{cls_name}: unknown hyper-parameter(s) {sorted(unknown)}; valid ones: {sorted(valid)}")
 
 
-def check_real(cls_name: str, name: str, value, low=None, high=None, low_open=True,
-               high_open=False) -> float:
+def check_real(cls_name: str, name: str, value, low=None, high=None, low_open=True, high_open=False) -> float:
     """``value`` must be a real number in the interval (low, high] (openness configurable)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"{cls_name}: {name} must be a real number, got {value!r}")
@@ -64,9 +62,10 @@ def check_real(cls_name: str, name: str, value, low=None, high=None, low_open=Tr
     if bad_low or bad_high:
         lb = "(" if low_open else "["
         hb = ")" if high_open else "]"
-        raise ValueError(f"{cls_name}: {name}={value!r} is outside {lb}{low}, {high}{hb}"
-                         + (" (pixel scale: images are in [0, 1], e.g. eps=8/255)"
-                            if name in ("eps", "alpha") else ""))
+        raise ValueError(
+            f"{cls_name}: {name}={value!r} is outside {lb}{low}, {high}{hb}"
+            + (" (pixel scale: images are in [0, 1], e.g. eps=8/255)" if name in ("eps", "alpha") else "")
+        )
     return value
 
 
@@ -86,8 +85,7 @@ def check_bool(cls_name: str, name: str, value) -> bool:
 
 def check_seed(cls_name: str, value) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-        raise TypeError(f"{cls_name}: seed must be a non-negative int (recorded with the result), "
-                        f"got {value!r}")
+        raise TypeError(f"{cls_name}: seed must be a non-negative int (recorded with the result), got {value!r}")
     return int(value)
 
 
@@ -122,8 +120,9 @@ class SampleStreams:
 
     def randint(self, high: int) -> torch.Tensor:
         """One integer in ``[0, high)`` per sample, shape ``(B,)``."""
-        return torch.tensor([int(torch.randint(0, high, (1,), generator=g)) for g in self.gens],
-                            dtype=torch.long, device=self.device)
+        return torch.tensor(
+            [int(torch.randint(0, high, (1,), generator=g)) for g in self.gens], dtype=torch.long, device=self.device
+        )
 
 
 class Attack:
@@ -134,8 +133,10 @@ class Attack:
 
     def __init__(self, model: nn.Module):
         if not isinstance(model, nn.Module):
-            raise TypeError(f"{type(self).__name__}: model must be a torch.nn.Module taking images in "
-                            f"[0, 1], got {type(model).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: model must be a torch.nn.Module taking images in "
+                f"[0, 1], got {type(model).__name__}"
+            )
         self.model = model
         self._hparams: dict = {}
 
@@ -159,13 +160,17 @@ class Attack:
         if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise TypeError(f"{name}: x and y must be tensors, got {type(x).__name__}, {type(y).__name__}")
         if not x.is_floating_point() or x.dim() < 2:
-            raise ValueError(f"{name}: x must be a float tensor (B, ...) of images in [0, 1], "
-                             f"got dtype {x.dtype}, shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name}: x must be a float tensor (B, ...) of images in [0, 1], "
+                f"got dtype {x.dtype}, shape {tuple(x.shape)}"
+            )
         if y.dim() != 1 or y.shape[0] != x.shape[0]:
             raise ValueError(f"{name}: y must have shape (B,) = ({x.shape[0]},), got {tuple(y.shape)}")
         if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{name}: x must lie in [0, 1] (got [{x.min().item():.4g}, "
-                             f"{x.max().item():.4g}]); normalisation belongs inside the model")
+            raise ValueError(
+                f"{name}: x must lie in [0, 1] (got [{x.min().item():.4g}, "
+                f"{x.max().item():.4g}]); normalisation belongs inside the model"
+            )
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, index=None) -> torch.Tensor:
         """Adversarial examples for images ``x`` (B, C, H, W) in [0, 1] and labels ``y`` (B,);
@@ -192,8 +197,10 @@ class Attack:
             return torch.arange(B)
         index = torch.as_tensor(index).detach().cpu()
         if index.shape != (B,) or index.is_floating_point() or index.dtype == torch.bool:
-            raise ValueError(f"{type(self).__name__}: index must be ({B},) integer sample indices, got "
-                             f"dtype {index.dtype}, shape {tuple(index.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: index must be ({B},) integer sample indices, got "
+                f"dtype {index.dtype}, shape {tuple(index.shape)}"
+            )
         if B and int(index.min()) < 0:
             raise ValueError(f"{type(self).__name__}: index must be non-negative sample indices")
         return index.long()
@@ -209,6 +216,5 @@ def _to(out, device):
     if isinstance(out, torch.Tensor):
         return out.to(device)
     if hasattr(out, "_replace"):  # NamedTuple results: move tensors
-        return out._replace(**{k: v.to(device) for k, v in out._asdict().items()
-                               if isinstance(v, torch.Tensor)})
+        return out._replace(**{k: v.to(device) for k, v in out._asdict().items() if isinstance(v, torch.Tensor)})
     return out

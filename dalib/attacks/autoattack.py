@@ -50,8 +50,19 @@ class AutoAttack(Attack):
     Progress is logged by the official code on the ``auto-attack`` logger (``logging``).
     """
 
-    def __init__(self, model, *, eps=8 / 255, norm="Linf", version="standard", attacks=None,
-                 n_classes=None, batch_size=250, seed=0, **unknown):
+    def __init__(
+        self,
+        model,
+        *,
+        eps=8 / 255,
+        norm="Linf",
+        version="standard",
+        attacks=None,
+        n_classes=None,
+        batch_size=250,
+        seed=0,
+        **unknown,
+    ):
         super().__init__(model)
         n = type(self).__name__
         check_unknown(n, unknown, ["eps", "norm", "version", "attacks", "n_classes", "batch_size", "seed"])
@@ -62,8 +73,7 @@ class AutoAttack(Attack):
             raise ValueError(f"{n}: version must be one of {VERSIONS}, got {version!r}")
         if version == "custom":
             if attacks is None or isinstance(attacks, str) or len(attacks) == 0:
-                raise ValueError(f"{n}: version='custom' needs attacks=(names...) from {ATTACK_NAMES}, "
-                                 f"got {attacks!r}")
+                raise ValueError(f"{n}: version='custom' needs attacks=(names...) from {ATTACK_NAMES}, got {attacks!r}")
             attacks = tuple(attacks)
             bad = [a for a in attacks if a not in ATTACK_NAMES]
             if bad:
@@ -71,8 +81,9 @@ class AutoAttack(Attack):
             if len(set(attacks)) != len(attacks):
                 raise ValueError(f"{n}: duplicate attack names in {attacks}")
         elif attacks is not None:
-            raise ValueError(f"{n}: attacks={attacks!r} is only used with version='custom' "
-                             f"(version={version!r} fixes its own list)")
+            raise ValueError(
+                f"{n}: attacks={attacks!r} is only used with version='custom' (version={version!r} fixes its own list)"
+            )
         if n_classes is None:
             n_classes = config_int(model, "num_classes")
         if n_classes is not None:
@@ -96,8 +107,10 @@ class AutoAttack(Attack):
         if version in ("plus", "rand"):
             names |= {"apgd-dlr"}
         if "apgd-t" in names and C < 4:
-            raise ValueError(f"AutoAttack: APGD-T (targeted DLR loss) needs at least 4 classes, the model "
-                             f"has {C}; use version='custom' with e.g. attacks=('apgd-ce', 'square')")
+            raise ValueError(
+                f"AutoAttack: APGD-T (targeted DLR loss) needs at least 4 classes, the model "
+                f"has {C}; use version='custom' with e.g. attacks=('apgd-ce', 'square')"
+            )
         if "apgd-dlr" in names and C < 3:
             raise ValueError(f"AutoAttack: the DLR loss needs at least 3 classes, the model has {C}")
 
@@ -112,9 +125,15 @@ class AutoAttack(Attack):
 
         h = self._hparams
         device = device or model_device(self.model) or torch.device("cpu")
-        aa = OfficialAutoAttack(self.model, attacks=list(h["attacks"]) if h["attacks"] else None,
-                                device=device, eps=h["eps"], norm=h["norm"], seed=h["seed"],
-                                version=h["version"])
+        aa = OfficialAutoAttack(
+            self.model,
+            attacks=list(h["attacks"]) if h["attacks"] else None,
+            device=device,
+            eps=h["eps"],
+            norm=h["norm"],
+            seed=h["seed"],
+            version=h["version"],
+        )
         C = n_classes or h["n_classes"]
         if C is not None:
             aa.apgd_targeted.n_target_classes = self.n_target_classes(C)

@@ -15,10 +15,10 @@ from .attack import Attack, check_bool, check_int, check_real, check_seed, check
 
 
 class CWResult(NamedTuple):
-    x_adv: torch.Tensor    # (B, C, H, W): minimum-norm successful example, x itself where failed
-    l2: torch.Tensor       # (B,) ||x_adv - x||_2 of successful samples, +inf where failed
+    x_adv: torch.Tensor  # (B, C, H, W): minimum-norm successful example, x itself where failed
+    l2: torch.Tensor  # (B,) ||x_adv - x||_2 of successful samples, +inf where failed
     success: torch.Tensor  # (B,) bool: a successful example was found
-    c: torch.Tensor        # (B,) the constant c at which the returned example was found (nan: none)
+    c: torch.Tensor  # (B,) the constant c at which the returned example was found (nan: none)
 
 
 class CW(Attack):
@@ -49,12 +49,25 @@ class CW(Attack):
     for the uniform contract.
     """
 
-    def __init__(self, model, *, c_init=1e-3, c_max=1e10, search_steps=5, max_steps=1000, lr=1e-2,
-                 kappa=0.0, abort_early=True, seed=0, **unknown):
+    def __init__(
+        self,
+        model,
+        *,
+        c_init=1e-3,
+        c_max=1e10,
+        search_steps=5,
+        max_steps=1000,
+        lr=1e-2,
+        kappa=0.0,
+        abort_early=True,
+        seed=0,
+        **unknown,
+    ):
         super().__init__(model)
         n = type(self).__name__
-        check_unknown(n, unknown, ["c_init", "c_max", "search_steps", "max_steps", "lr", "kappa",
-                                   "abort_early", "seed"])
+        check_unknown(
+            n, unknown, ["c_init", "c_max", "search_steps", "max_steps", "lr", "kappa", "abort_early", "seed"]
+        )
         c_init = check_real(n, "c_init", c_init, 0.0, None)
         c_max = check_real(n, "c_max", c_max, 0.0, None)
         if c_init >= c_max:
@@ -148,6 +161,5 @@ class CW(Attack):
 
         success = torch.isfinite(o_l2sq)
         x_adv = torch.where(success.view(-1, *[1] * (x.dim() - 1)), o_adv.clamp(0, 1), x)
-        l2 = torch.where(success, (x_adv - x).flatten(1).norm(dim=1),
-                         torch.full_like(o_l2sq, float("inf")))
+        l2 = torch.where(success, (x_adv - x).flatten(1).norm(dim=1), torch.full_like(o_l2sq, float("inf")))
         return CWResult(x_adv, l2, success, o_c.to(x.dtype))

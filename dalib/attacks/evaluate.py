@@ -93,8 +93,11 @@ class AttackEvaluation:
             r = {"index": i}
             for k in keys:
                 v = self.flags[k][i]
-                r[k] = bool(v) if isinstance(v, (bool, np.bool_)) else (
-                    int(v) if isinstance(v, (np.integer,)) else float(v))
+                r[k] = (
+                    bool(v)
+                    if isinstance(v, (bool, np.bool_))
+                    else (int(v) if isinstance(v, (np.integer,)) else float(v))
+                )
             r.update(extra)
             out.append(r)
         return out
@@ -110,9 +113,18 @@ def _rate(summary, name, flags, n_boot, seed):
     summary[f"{name}_ci_high"] = hi
 
 
-def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256,
-                    attack_labels: str = DEFAULT_ATTACK_LABELS, n_boot: int = 1000, ci_seed: int = 0,
-                    grad_check: bool = True, index_offset: int = 0) -> AttackEvaluation:
+def evaluate_attack(
+    attack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    attack_labels: str = DEFAULT_ATTACK_LABELS,
+    n_boot: int = 1000,
+    ci_seed: int = 0,
+    grad_check: bool = True,
+    index_offset: int = 0,
+) -> AttackEvaluation:
     """Run ``attack`` on ``(x, y)`` in batches; return per-sample flags and the summary.
 
     ``attack_labels``: the labels the attack is given: ``"clean_pred"`` (default: the clean
@@ -140,8 +152,8 @@ def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int
     cols = {k: [] for k in ("label", "clean_pred", "adv_pred", "linf", "l2")}
     zero_samples = zero_entries = entries = 0
     for s in range(0, x.shape[0], batch_size):
-        xb = x[s:s + batch_size].to(dev)
-        yb = y[s:s + batch_size].to(dev)
+        xb = x[s : s + batch_size].to(dev)
+        yb = y[s : s + batch_size].to(dev)
         with eval_mode(model), torch.no_grad():
             clean_pred = predict(model(xb))
         labels = clean_pred if attack_labels == "clean_pred" else yb
@@ -166,8 +178,13 @@ def evaluate_attack(attack, x: torch.Tensor, y: torch.Tensor, *, batch_size: int
     f["changed"] = f["adv_pred"] != f["clean_pred"]
     n = int(f["label"].size)
 
-    s = {"attack": repr(attack), "attack_name": type(attack).__name__,
-         "attack_labels": attack_labels, "asr_definition": ASR_DEFINITION, "n": n}
+    s = {
+        "attack": repr(attack),
+        "attack_name": type(attack).__name__,
+        "attack_labels": attack_labels,
+        "asr_definition": ASR_DEFINITION,
+        "n": n,
+    }
     _rate(s, "asr", f["changed"], n_boot, ci_seed)
     _rate(s, "asr_correct", f["changed"][f["clean_correct"]], n_boot, ci_seed)
     _rate(s, "robust_acc", f["adv_correct"], n_boot, ci_seed)
@@ -198,8 +215,9 @@ def check_rises(values, asrs, tol: float = 0.0):
     problems = []
     for i in range(len(a) - 1):
         if a[i + 1] < a[i] - tol:
-            problems.append(f"ASR fell from {a[i]:.4f} to {a[i + 1]:.4f} when the budget rose "
-                            f"from {vs[i]:g} to {vs[i + 1]:g}")
+            problems.append(
+                f"ASR fell from {a[i]:.4f} to {a[i + 1]:.4f} when the budget rose from {vs[i]:g} to {vs[i + 1]:g}"
+            )
     if len(a) >= 2 and a[-1] <= a[0] and a[0] < 1:
         problems.append(f"ASR did not rise from budget {vs[0]:g} ({a[0]:.4f}) to {vs[-1]:g} ({a[-1]:.4f})")
     return (not problems), "; ".join(problems)
@@ -224,59 +242,3 @@ def sweep(make_attack, param: str, values, x, y, *, tol: float = 0.0, **evaluate
         r["gm_warning"] = not ok
         r["gm_message"] = msg
     return rows
-
-
-
-def check_asr_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/asr.md`` (front matter ``dalib.validator``): the model's
-    training recipe, the budgets and the image counts, checked before any kernel starts. Raises
-    ``ValueError`` naming the parameter, its value and the valid range (the notebook builds every
-    attack once more on a placeholder model, which checks the rest)."""
-    from dalib import validate
-    from dalib.train import check_recipe
-
-    for name in ("eps", "restart_eps", "aa_eps", "true_label_eps"):
-        validate.budgets(params, name, nonempty=name == "eps")
-    validate.budgets(params, "patch_w", 1024, unit="pixels")
-    n = validate.count(params, "n_eval")
-    from dalib.data import get_spec
-
-    validate.within_split(get_spec(params.get("dataset", "cifar10")), n, "n_eval")
-    for name in ("n_eval_aa", "n_eval_cw"):
-        validate.count(params, name, 0, n, "n_eval")
-    for name in ("steps", "n_restarts", "batch_size", "n_boot"):
-        validate.count(params, name)
-    validate.choice(params, "attack_labels", ("clean_pred", "true"))
-    check_recipe(params)
-
-
-def check_asr_suite_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/asr_suite.md``: the dataset and the size of its
-    evaluation split, the training ``recipe`` (a dict of ``train.md`` parameters), then everything
-    :func:`check_asr_parameters` checks, before any kernel starts. Raises ``ValueError`` naming the
-    parameter and the fix."""
-    from .. import validate
-    from ..data import get_spec
-
-    spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
-    if not isinstance(params["recipe"], dict):
-        raise ValueError(f"recipe must be a dict of train.md parameters, e.g. {{'adv_eps': 0.5}}, "
-                         f"got {params['recipe']!r}")
-    own = sorted(set(params["recipe"]) & {"model", "depth", "lambda_init", "seed", "dataset"})
-    if own:
-        raise ValueError(f"recipe sets {own}: set these as this notebook's own parameters instead")
-    v = params["patch_w"]
-    if isinstance(v, list) and any(isinstance(w, (int, float)) and w > spec.image_size for w in v):
-        raise ValueError(f"patch_w {v!r}: a patch cannot be larger than the {spec.image_size}-pixel images of "
-                         f"{spec.name}")
-    validate.within_split(spec, params["n_eval"], "n_eval")
-    if not (params["eps"] or params["patch_w"] or params["restart_eps"] or params["aa_eps"] or params["n_eval_cw"]):
-        raise ValueError("the suite is empty: name at least one budget (eps, patch_w, restart_eps, aa_eps) "
-                         "or n_eval_cw > 0")
-    check_asr_parameters({**params, "eps": params["eps"] or [1]})  # asr_suite allows eps = []
-    from .suite import build_suite, check_suite
-
-    keys = ("eps", "patch_w", "restart_eps", "n_restarts", "aa_eps", "aa_version", "aa_attacks", "n_eval_cw",
-            "cw_search_steps", "cw_max_steps", "true_label_eps", "steps", "attack_labels", "attack_seed",
-            "batch_size", "n_eval", "n_eval_aa")
-    check_suite(build_suite(**{k: params[k] for k in keys}), spec.num_classes, spec.image_size)

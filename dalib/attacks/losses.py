@@ -49,8 +49,10 @@ class CosineLoss:
 
     def __init__(self, text_embeddings: torch.Tensor):
         if not isinstance(text_embeddings, torch.Tensor) or text_embeddings.dim() != 2:
-            raise ValueError("CosineLoss: text_embeddings must be a (num_classes, D) tensor, got "
-                             f"{getattr(text_embeddings, 'shape', type(text_embeddings).__name__)}")
+            raise ValueError(
+                "CosineLoss: text_embeddings must be a (num_classes, D) tensor, got "
+                f"{getattr(text_embeddings, 'shape', type(text_embeddings).__name__)}"
+            )
         self.text_embeddings = F.normalize(text_embeddings.detach().float(), dim=-1)
 
     def _text(self, like: torch.Tensor) -> torch.Tensor:

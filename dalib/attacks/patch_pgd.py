@@ -15,9 +15,9 @@ from .pgd import PGD
 
 class PatchResult(NamedTuple):
     x_adv: torch.Tensor  # (B, C, H, W) adversarial images
-    top: torch.Tensor    # (B,) row of each patch's upper-left corner
-    left: torch.Tensor   # (B,) column of each patch's upper-left corner
-    mask: torch.Tensor   # (B, 1, H, W) bool, True inside the patch
+    top: torch.Tensor  # (B,) row of each patch's upper-left corner
+    left: torch.Tensor  # (B,) column of each patch's upper-left corner
+    mask: torch.Tensor  # (B, 1, H, W) bool, True inside the patch
 
 
 class PatchPGD(PGD):
@@ -36,25 +36,49 @@ class PatchPGD(PGD):
     ``run(x, y)`` returns a :class:`PatchResult` with the locations; ``attack(x, y)`` only x_adv.
     """
 
-    def __init__(self, model, *, w=8, eps=1.0, alpha=None, steps=10, random_start=True,
-                 n_restarts=1, loss=None, seed=0, **unknown):
-        check_unknown(type(self).__name__, unknown,
-                      ["w", "eps", "alpha", "steps", "random_start", "n_restarts", "loss", "seed"])
-        super().__init__(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start,
-                         n_restarts=n_restarts, loss=loss, seed=seed)
+    def __init__(
+        self,
+        model,
+        *,
+        w=8,
+        eps=1.0,
+        alpha=None,
+        steps=10,
+        random_start=True,
+        n_restarts=1,
+        loss=None,
+        seed=0,
+        **unknown,
+    ):
+        check_unknown(
+            type(self).__name__, unknown, ["w", "eps", "alpha", "steps", "random_start", "n_restarts", "loss", "seed"]
+        )
+        super().__init__(
+            model,
+            eps=eps,
+            alpha=alpha,
+            steps=steps,
+            random_start=random_start,
+            n_restarts=n_restarts,
+            loss=loss,
+            seed=seed,
+        )
         w = check_int(type(self).__name__, "w", w, 1)
         img_size = config_int(model, "img_size")
         if img_size is not None and w > img_size:
-            raise ValueError(f"PatchPGD: patch side w={w} does not fit the model's {img_size}x{img_size} "
-                             f"images; use w <= {img_size}")
+            raise ValueError(
+                f"PatchPGD: patch side w={w} does not fit the model's {img_size}x{img_size} images; use w <= {img_size}"
+            )
         self._hparams = {"w": w, **self._hparams}
 
     def _check_inputs(self, x, y):
         super()._check_inputs(x, y)
         w = self._hparams["w"]
         if x.dim() != 4 or w > x.shape[-2] or w > x.shape[-1]:
-            raise ValueError(f"PatchPGD: patch side w={w} does not fit images of shape {tuple(x.shape)} "
-                             f"(expected (B, C, H, W) with H, W >= w)")
+            raise ValueError(
+                f"PatchPGD: patch side w={w} does not fit images of shape {tuple(x.shape)} "
+                f"(expected (B, C, H, W) with H, W >= w)"
+            )
 
     def locations(self, x: torch.Tensor, streams):
         """Top-left corners ``(top, left)``, each (B,), uniform over all positions that fit, one

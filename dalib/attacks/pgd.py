@@ -49,8 +49,9 @@ class PGD(Attack):
             depend on its batch (``dalib.attacks.attack.SampleStreams``).
     """
 
-    def __init__(self, model, *, eps=8 / 255, alpha=None, steps=10, random_start=True,
-                 n_restarts=1, loss=None, seed=0, **unknown):
+    def __init__(
+        self, model, *, eps=8 / 255, alpha=None, steps=10, random_start=True, n_restarts=1, loss=None, seed=0, **unknown
+    ):
         super().__init__(model)
         name = type(self).__name__
         check_unknown(name, unknown, ["eps", "alpha", "steps", "random_start", "n_restarts", "loss", "seed"])
@@ -59,8 +60,7 @@ class PGD(Attack):
         alpha = 2.5 * eps / steps if alpha is None else check_real(name, "alpha", alpha, 0.0, 1.0)
         loss = CrossEntropyLoss() if loss is None else loss
         if not callable(loss):
-            raise TypeError(f"{name}: loss must be a callable (output, y) -> per-sample loss (B,), "
-                            f"got {loss!r}")
+            raise TypeError(f"{name}: loss must be a callable (output, y) -> per-sample loss (B,), got {loss!r}")
         self._hparams = {
             "eps": eps,
             "alpha": alpha,
@@ -120,8 +120,10 @@ class PGD(Attack):
             x_adv.requires_grad_(True)
             loss = self.loss(self.model(x_adv), y)
             if t == 0 and loss.shape != y.shape:
-                raise ValueError(f"{type(self).__name__}: loss must return one value per sample, shape "
-                                 f"{tuple(y.shape)}, got {tuple(loss.shape)} from {self.loss!r}")
+                raise ValueError(
+                    f"{type(self).__name__}: loss must return one value per sample, shape "
+                    f"{tuple(y.shape)}, got {tuple(loss.shape)} from {self.loss!r}"
+                )
             (grad,) = torch.autograd.grad(loss.sum(), x_adv)
             with torch.no_grad():
                 x_adv = x_adv.detach().add_(grad.sign_(), alpha=alpha)

@@ -25,14 +25,50 @@ from .evaluate import check_rises, evaluate_attack
 from .patch_pgd import PatchPGD
 from .pgd import PGD
 
-KIND_UNITS = {"pgd_linf": "1/255", "patch": "pixels", "pgd_restarts": "1/255", "autoattack": "1/255",
-              "cw_l2": "none"}
+SUITE_PARAMETERS = (
+    "eps",
+    "patch_w",
+    "restart_eps",
+    "n_restarts",
+    "aa_eps",
+    "aa_version",
+    "aa_attacks",
+    "n_eval_cw",
+    "cw_search_steps",
+    "cw_max_steps",
+    "true_label_eps",
+    "steps",
+    "attack_labels",
+    "attack_seed",
+    "batch_size",
+    "n_eval",
+    "n_eval_aa",
+)  # the notebook parameters that build_suite takes
+
+KIND_UNITS = {"pgd_linf": "1/255", "patch": "pixels", "pgd_restarts": "1/255", "autoattack": "1/255", "cw_l2": "none"}
 
 
-def build_suite(*, eps=(), patch_w=(), restart_eps=(), n_restarts=3, aa_eps=(), aa_version="custom",
-                aa_attacks=("apgd-ce", "apgd-t"), n_eval_cw=0, cw_search_steps=5, cw_max_steps=100,
-                true_label_eps=(), steps=10, attack_labels="clean_pred", attack_seed=0, batch_size=250,
-                n_eval=1000, n_eval_aa=200, loss=None) -> dict:
+def build_suite(
+    *,
+    eps=(),
+    patch_w=(),
+    restart_eps=(),
+    n_restarts=3,
+    aa_eps=(),
+    aa_version="custom",
+    aa_attacks=("apgd-ce", "apgd-t"),
+    n_eval_cw=0,
+    cw_search_steps=5,
+    cw_max_steps=100,
+    true_label_eps=(),
+    steps=10,
+    attack_labels="clean_pred",
+    attack_seed=0,
+    batch_size=250,
+    n_eval=1000,
+    n_eval_aa=200,
+    loss=None,
+) -> dict:
     """``(attack_kind, budget, labels) -> (factory, n_images)`` for PGD at ``eps`` (units of 1/255),
     patch PGD at sides ``patch_w``, PGD with ``n_restarts`` restarts at ``restart_eps``, AutoAttack
     at ``aa_eps`` on the first ``n_eval_aa`` images, CW-L2 on the first ``n_eval_cw`` (0: none), and
@@ -42,26 +78,64 @@ def build_suite(*, eps=(), patch_w=(), restart_eps=(), n_restarts=3, aa_eps=(), 
     :class:`dalib.attacks.CosineLoss`). AutoAttack and CW optimise their own margin losses on
     logits, so they cannot be combined with another objective."""
     if loss is not None and (aa_eps or n_eval_cw):
-        raise ValueError("AutoAttack and CW-L2 attack logits with their own losses; with a custom loss run only "
-                         "the PGD attacks (aa_eps=[], n_eval_cw=0)")
+        raise ValueError(
+            "AutoAttack and CW-L2 attack logits with their own losses; with a custom loss run only "
+            "the PGD attacks (aa_eps=[], n_eval_cw=0)"
+        )
     S = {}
-    S.update({("pgd_linf", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
-                                                                    seed=attack_seed), n_eval) for e in eps})
-    S.update({("patch", w, attack_labels): (lambda net, w=w: PatchPGD(net, w=w, eps=1.0, steps=steps, loss=loss,
-                                                                      seed=attack_seed), n_eval) for w in patch_w})
-    S.update({("pgd_restarts", e, attack_labels): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
-                                                                        n_restarts=n_restarts, seed=attack_seed), n_eval)
-              for e in restart_eps})
+    S.update(
+        {
+            ("pgd_linf", e, attack_labels): (
+                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, seed=attack_seed),
+                n_eval,
+            )
+            for e in eps
+        }
+    )
+    S.update(
+        {
+            ("patch", w, attack_labels): (
+                lambda net, w=w: PatchPGD(net, w=w, eps=1.0, steps=steps, loss=loss, seed=attack_seed),
+                n_eval,
+            )
+            for w in patch_w
+        }
+    )
+    S.update(
+        {
+            ("pgd_restarts", e, attack_labels): (
+                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, n_restarts=n_restarts, seed=attack_seed),
+                n_eval,
+            )
+            for e in restart_eps
+        }
+    )
     aa_kw = dict(version=aa_version, attacks=tuple(aa_attacks) if aa_version == "custom" else None, seed=attack_seed)
-    S.update({("autoattack", e, attack_labels): (lambda net, e=e: AutoAttack(net, eps=e / 255, batch_size=batch_size,
-                                                                             **aa_kw), n_eval_aa)
-              for e in aa_eps if n_eval_aa})
+    S.update(
+        {
+            ("autoattack", e, attack_labels): (
+                lambda net, e=e: AutoAttack(net, eps=e / 255, batch_size=batch_size, **aa_kw),
+                n_eval_aa,
+            )
+            for e in aa_eps
+            if n_eval_aa
+        }
+    )
     if n_eval_cw:
-        S[("cw_l2", 0.0, attack_labels)] = (lambda net: CW(net, search_steps=cw_search_steps, max_steps=cw_max_steps,
-                                                             seed=attack_seed), n_eval_cw)
-    S.update({("pgd_linf", e, "true"): (lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss,
-                                                             seed=attack_seed), n_eval)
-              for e in true_label_eps if attack_labels != "true"})
+        S[("cw_l2", 0.0, attack_labels)] = (
+            lambda net: CW(net, search_steps=cw_search_steps, max_steps=cw_max_steps, seed=attack_seed),
+            n_eval_cw,
+        )
+    S.update(
+        {
+            ("pgd_linf", e, "true"): (
+                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, seed=attack_seed),
+                n_eval,
+            )
+            for e in true_label_eps
+            if attack_labels != "true"
+        }
+    )
     return S
 
 
@@ -84,18 +158,29 @@ def run_suite(suite: dict, net, x, y, *, batch_size=250, n_boot=1000, attack_see
         attack = make(net)
         t0 = time.perf_counter()
         bs = n if kind == "autoattack" else batch_size  # AutoAttack's randomness is global to one call
-        ev = evaluate_attack(attack, x[:n], y[:n], batch_size=bs, attack_labels=labels, n_boot=n_boot,
-                             ci_seed=attack_seed)
+        ev = evaluate_attack(
+            attack, x[:n], y[:n], batch_size=bs, attack_labels=labels, n_boot=n_boot, ci_seed=attack_seed
+        )
         extra = {}
         if kind == "cw_l2":  # per-image minimal L2 norm of a successful example; inf where CW failed
             l2 = [float(v) if c else float("inf") for v, c in zip(ev.flags["l2"], ev.flags["changed"])]
             extra["l2_values"] = ",".join(f"{v:.5g}" for v in l2)
-        rows.append(ev.record(**columns, attack_kind=kind, budget=float(budget), budget_unit=KIND_UNITS[kind],
-                              attack_time_s=time.perf_counter() - t0, **extra))
-        log(f"{kind:12s} {budget:>5g} ({labels:10s}, {n} images): ASR {ev.summary['asr']:.4f} "
+        rows.append(
+            ev.record(
+                **columns,
+                attack_kind=kind,
+                budget=float(budget),
+                budget_unit=KIND_UNITS[kind],
+                attack_time_s=time.perf_counter() - t0,
+                **extra,
+            )
+        )
+        log(
+            f"{kind:12s} {budget:>5g} ({labels:10s}, {n} images): ASR {ev.summary['asr']:.4f} "
             f"[{ev.summary['asr_ci_low']:.4f}, {ev.summary['asr_ci_high']:.4f}], robust acc "
             f"{ev.summary['robust_acc']:.4f}, zero-gradient images {ev.summary['zero_grad_frac']:.3f}, "
-            f"{rows[-1]['attack_time_s']:.0f} s")
+            f"{rows[-1]['attack_time_s']:.0f} s"
+        )
     for kind, labels in sorted({(k, lab) for k, _, lab in suite if k != "cw_l2"}):
         sub = [r for r in rows if r["attack_kind"] == kind and r["attack_labels"] == labels]
         ok, msg = check_rises([r["budget"] for r in sub], [r["asr"] for r in sub])

@@ -20,8 +20,9 @@ class Chapter:
 
     def defaults(self) -> None:
         defaults = load_rows("bench_attacks", table="defaults", profile=self.profile)
-        show.md("\n".join(["| key | repr |", "|---|---|"]
-                          + [f"| `{r.name}` | `{r.repr}` |" for r in defaults.itertuples()]))
+        show.md(
+            "\n".join(["| key | repr |", "|---|---|"] + [f"| `{r.name}` | `{r.repr}` |" for r in defaults.itertuples()])
+        )
         show.md(f"*Table: attack defaults. {caption_source(defaults)}.*")
 
     def throughput(self) -> None:
@@ -30,20 +31,43 @@ class Chapter:
 
         res = load_rows("bench_attacks", table="results", profile=self.profile)
         tim = load_rows("bench_attacks", table="timings", profile=self.profile)
-        t = res[["model", "ours_images_per_cpu_s", "torchattacks_images_per_cpu_s", "ratio_cpu",
-                 "ours_images_per_s", "torchattacks_images_per_s", "ratio_wall", "ratio_wall_min",
-                 "ratio_wall_max", "max_abs_diff", "batch_size", "steps", "n_reps", "num_threads", "device"]]
+        t = res[
+            [
+                "model",
+                "ours_images_per_cpu_s",
+                "torchattacks_images_per_cpu_s",
+                "ratio_cpu",
+                "ours_images_per_s",
+                "torchattacks_images_per_s",
+                "ratio_wall",
+                "ratio_wall_min",
+                "ratio_wall_max",
+                "max_abs_diff",
+                "batch_size",
+                "steps",
+                "n_reps",
+                "num_threads",
+                "device",
+            ]
+        ]
         display(t.style.hide(axis="index").format(precision=3))
-        show.md(f"*Table: PGD throughput, ours vs torchattacks, median over repetitions: images per "
-                f"process-CPU second and per wall-clock second, and the paired ratio "
-                f"t_torchattacks / t_ours (CPU time; wall clock with its min and max over repetitions). "
-                f"Attack: `{res['attack'].iloc[0]}`. {caption_source(res)}.*")
+        show.md(
+            f"*Table: PGD throughput, ours vs torchattacks, median over repetitions: images per "
+            f"process-CPU second and per wall-clock second, and the paired ratio "
+            f"t_torchattacks / t_ours (CPU time; wall clock with its min and max over repetitions). "
+            f"Attack: `{res['attack'].iloc[0]}`. {caption_source(res)}.*"
+        )
         ratios = ", ".join(f"{r.model}: {r.ratio_cpu:.2f}" for r in res.itertuples())
-        show.md(f"**Ratio (CPU time, > 1 means ours is faster): {ratios}.** The two implementations do "
-                f"the same work per step (one forward and one backward pass of the whole batch), so a "
-                f"ratio near 1 is what to expect. Wall-clock ratios vary more when other jobs share "
-                f"the machine (see their min and max).")
-        show.figure(plots.throughput_points(tim, int(res["batch_size"].iloc[0]), ["dalib", "torchattacks"],
-                                            list(res["model"])))
-        show.md(f"*Figure: images per process-CPU second of every timed repetition, ours and torchattacks "
-                f"side by side. {caption_source(tim)}.*")
+        show.md(
+            f"**Ratio (CPU time, > 1 means ours is faster): {ratios}.** The two implementations do "
+            f"the same work per step (one forward and one backward pass of the whole batch), so a "
+            f"ratio near 1 is what to expect. Wall-clock ratios vary more when other jobs share "
+            f"the machine (see their min and max)."
+        )
+        show.figure(
+            plots.throughput_points(tim, int(res["batch_size"].iloc[0]), ["dalib", "torchattacks"], list(res["model"]))
+        )
+        show.md(
+            f"*Figure: images per process-CPU second of every timed repetition, ours and torchattacks "
+            f"side by side. {caption_source(tim)}.*"
+        )

@@ -33,8 +33,10 @@ def _name(model: str) -> str:
 
 
 # ---------------------------------------------------------------- claims (the scorecard reads them)
-CLIP_CLAIMS = (("fig2b_pgd", "Fig. 2b: DiffCLIP ASR > CLIP ASR under PGD (zero-shot)", "pgd_linf", "ε", 1.0),
-               ("fig2d_patch", "Fig. 2d: DiffCLIP ASR > CLIP ASR under patch PGD (zero-shot)", "patch", "w", 28.0))
+CLIP_CLAIMS = (
+    ("fig2b_pgd", "Fig. 2b: DiffCLIP ASR > CLIP ASR under PGD (zero-shot)", "pgd_linf", "ε", 1.0),
+    ("fig2d_patch", "Fig. 2d: DiffCLIP ASR > CLIP ASR under patch PGD (zero-shot)", "patch", "w", 28.0),
+)
 
 
 def clip_comparison(df):
@@ -56,12 +58,21 @@ def clip_claims(df):
     rows = []
     for cid, name, kind, unit, head in CLIP_CLAIMS:
         c = comp[comp["attack_kind"] == kind].sort_values(["dataset", "budget"]) if len(comp) else comp
-        detail = "; ".join(f"{r.dataset} {unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples())
+        detail = "; ".join(
+            f"{r.dataset} {unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples()
+        )
         h = c[c["budget"] == head] if len(c) else c
-        short = "; ".join(f"{r.dataset}: Δ ASR at {unit} = {head:g}: {r.diff_mean:+.3f} [{r.diff_low:+.3f}, "
-                          f"{r.diff_high:+.3f}] over {r.n_images} images" for r in h.itertuples()) or "no records yet"
-        rows.append(claim_row(cid, name, combine(c["verdict"]) if len(c) else "not yet run",
-                              detail or "no records yet", short))
+        short = (
+            "; ".join(
+                f"{r.dataset}: Δ ASR at {unit} = {head:g}: {r.diff_mean:+.3f} [{r.diff_low:+.3f}, "
+                f"{r.diff_high:+.3f}] over {r.n_images} images"
+                for r in h.itertuples()
+            )
+            or "no records yet"
+        )
+        rows.append(
+            claim_row(cid, name, combine(c["verdict"]) if len(c) else "not yet run", detail or "no records yet", short)
+        )
     return pd.DataFrame(rows)
 
 
@@ -98,8 +109,9 @@ class Chapter:
             self.real, self.source_profile = _records(profile), profile
         self.meaningless = self.real is not None and (self.real["model"]["weights"].astype(str) == "random").any()
         # the paper sweep's runs (not planned here: planning checks that the weights exist)
-        self.paper_runs = [dict(zip(g, combo)) for g in self.notebook.sweeps["paper"]
-                           for combo in itertools.product(*g.values())]
+        self.paper_runs = [
+            dict(zip(g, combo)) for g in self.notebook.sweeps["paper"] for combo in itertools.product(*g.values())
+        ]
 
     def status(self) -> None:
         """Which release checkpoints the paper runs need, and where; or the random-weights warning."""
@@ -107,25 +119,36 @@ class Chapter:
 
         paper_runs = self.paper_runs
         if self.real is None or self.meaningless:
-            lines = [f"**No records of the released models yet** (profile `paper`, {len(paper_runs)} runs: "
-                     + "; ".join(f"{r['model']} on {r['dataset']}" for r in paper_runs)
-                     + "). They need these checkpoints, which cannot be downloaded on the machines that build this "
-                       "book:"]
+            lines = [
+                f"**No records of the released models yet** (profile `paper`, {len(paper_runs)} runs: "
+                + "; ".join(f"{r['model']} on {r['dataset']}" for r in paper_runs)
+                + "). They need these checkpoints, which cannot be downloaded on the machines that build this "
+                "book:"
+            ]
             for name in sorted({r["weights"] for r in paper_runs}):
                 rel = RELEASES[name]
                 where = expected_path(name) or f"${WEIGHTS_ENV}/{rel.dirname}/checkpoint_best.pt"
                 present = expected_path(name) is not None and expected_path(name).is_file()
-                hub = (f"Hugging Face `{rel.repo_id}`" if rel.repo_id else
-                       f"the authors' [Hugging Face collection]({COLLECTION}) (repository name not recorded here)")
-                lines.append(f"- `{name}` ({rel.note}): `{where}` — {'present' if present else 'missing'}; source: {hub}.")
-            lines.append(f"With the files in place, `python -m dalib.run clip --profile paper --jobs 1` makes the "
-                         f"{len(paper_runs)} records (or `-p checkpoint=<path>` for one run, `-p online=True` to "
-                         "download the DiffCLIP releases from the Hub), and this page then shows them.")
+                hub = (
+                    f"Hugging Face `{rel.repo_id}`"
+                    if rel.repo_id
+                    else f"the authors' [Hugging Face collection]({COLLECTION}) (repository name not recorded here)"
+                )
+                lines.append(
+                    f"- `{name}` ({rel.note}): `{where}` — {'present' if present else 'missing'}; source: {hub}."
+                )
+            lines.append(
+                f"With the files in place, `python -m dalib.run clip --profile paper --jobs 1` makes the "
+                f"{len(paper_runs)} records (or `-p checkpoint=<path>` for one run, `-p online=True` to "
+                "download the DiffCLIP releases from the Hub), and this page then shows them."
+            )
             show.md("\n".join(lines))
         if self.meaningless:
-            show.md(f"**Below: the `{self.source_profile}` profile's run of the whole pipeline on small random-weight "
-                    "models** (saved and re-loaded in the release checkpoint format). **Its numbers mean nothing** "
-                    "about CLIP or DiffCLIP; they show that every step runs.")
+            show.md(
+                f"**Below: the `{self.source_profile}` profile's run of the whole pipeline on small random-weight "
+                "models** (saved and re-loaded in the release checkpoint format). **Its numbers mean nothing** "
+                "about CLIP or DiffCLIP; they show that every step runs."
+            )
 
     def fidelity(self) -> None:
         """Our choices against the release's (:func:`dalib.zeroshot.fidelity_table`) and the checkpoint reader's cost."""
@@ -135,15 +158,19 @@ class Chapter:
         try:
             load = load_rows("clip_checkpoint", table="load")
         except RecordNotFoundError:
-            return show.md("The checkpoint benchmark (`notebooks/benchmarks/clip_checkpoint.md`) has no record under "
-                           "this profile.")
-        show.table(load[["arch", "way", "file_gib", "weights_gib", "peak_extra_gib", "peak_over_weights", "load_s"]]
-                   .round(3))
+            return show.md(
+                "The checkpoint benchmark (`notebooks/benchmarks/clip_checkpoint.md`) has no record under this profile."
+            )
+        show.table(
+            load[["arch", "way", "file_gib", "weights_gib", "peak_extra_gib", "peak_over_weights", "load_s"]].round(3)
+        )
         dl = load.set_index("way")
-        show.md(f"*Reading a release-style {dl['arch'].iloc[0]} file of {dl['file_gib'].iloc[0]:.2f} GiB "
-                f"({dl['weights_gib'].iloc[0]:.2f} GiB of weights) into a built model: peak memory above the model's "
-                f"(GiB) and time. `dalib` is our reader; `whole` is `torch.load(weights_only=False)` without memory "
-                f"mapping, which runs any code the pickle names. {caption_source(load)}.*")
+        show.md(
+            f"*Reading a release-style {dl['arch'].iloc[0]} file of {dl['file_gib'].iloc[0]:.2f} GiB "
+            f"({dl['weights_gib'].iloc[0]:.2f} GiB of weights) into a built model: peak memory above the model's "
+            f"(GiB) and time. `dalib` is our reader; `whole` is `torch.load(weights_only=False)` without memory "
+            f"mapping, which runs any code the pickle names. {caption_source(load)}.*"
+        )
 
     def asr_table(self) -> None:
         """Table C1: ASR per dataset, attack and budget, with the zero-shot accuracy."""
@@ -151,14 +178,18 @@ class Chapter:
         if real is None:
             return
         asr = real["asr"]
-        shown = asr[["dataset", "model", "attack_kind", "budget", "n", "clean_acc_top1", "asr", "asr_ci_low",
-                     "asr_ci_high"]].copy()
+        shown = asr[
+            ["dataset", "model", "attack_kind", "budget", "n", "clean_acc_top1", "asr", "asr_ci_low", "asr_ci_high"]
+        ].copy()
         shown["ASR [95% CI]"] = [fmt_rate(r.asr, r.asr_ci_low, r.asr_ci_high) for r in shown.itertuples()]
-        table = shown.pivot_table(index=["dataset", "attack_kind", "budget"], columns="model", values="ASR [95% CI]",
-                                  aggfunc="first")
+        table = shown.pivot_table(
+            index=["dataset", "attack_kind", "budget"], columns="model", values="ASR [95% CI]", aggfunc="first"
+        )
         acc = real["model"].set_index(["dataset", "model"])["clean_acc_top1"].round(3)
-        show.md("**Zero-shot top-1 on the attacked images** (accuracy; for COCO, top-1 among the image's "
-                "categories): " + ", ".join(f"{m} on {d}: {v:.3f}" for (d, m), v in acc.items()))
+        show.md(
+            "**Zero-shot top-1 on the attacked images** (accuracy; for COCO, top-1 among the image's "
+            "categories): " + ", ".join(f"{m} on {d}: {v:.3f}" for (d, m), v in acc.items())
+        )
         show.raw(table)
         show.md(f"*Table C1.* ASR per dataset, attack and budget (ε in 1/255, w in pixels). {caption_source(asr)}.")
 
@@ -173,28 +204,43 @@ class Chapter:
         comp = image_paired_comparison(asr, a={"model": "clip"}, b={"model": "diffclip"})
         if len(comp):
             out = comp[["dataset", "attack_kind", "budget", "a_mean", "b_mean"]].copy()
-            out["DiffCLIP − CLIP [95% CI]"] = [fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in comp.itertuples()]
+            out["DiffCLIP − CLIP [95% CI]"] = [
+                fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in comp.itertuples()
+            ]
             out["McNemar p (Holm)"] = comp["p_holm"].map(lambda p: f"{p:.2g}")
             out["verdict"] = "none: random weights" if meaningless else comp["verdict"]  # no verdict on smoke models
             show.raw(out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3))
-            show.md("*Table C2.* Paired by image. Verdicts under the rules above"
-                    + (" — **on random-weight models, so they mean nothing**." if meaningless else "."))
+            show.md(
+                "*Table C2.* Paired by image. Verdicts under the rules above"
+                + (" — **on random-weight models, so they mean nothing**." if meaningless else ".")
+            )
         for kind, xlabel, fig_id in (("pgd_linf", "ε (1/255)", "2b"), ("patch", "patch side w (pixels)", "2d")):
             for ds in sorted(set(asr["dataset"])):
                 sub = asr[(asr["attack_kind"] == kind) & (asr["dataset"] == ds)]
                 if not len(sub):
                     continue
-                series = {_name(m): (g.rename(columns={"asr": "mean", "asr_ci_low": "ci_low", "asr_ci_high": "ci_high"}),
-                                     None) for m, g in sub.groupby("model")}
-                show.figure(plots.asr_curves(series, xlabel, logx=kind == "pgd_linf", ylabel="ASR (top-1 changed)",
-                                             title=f"{ds}"))
-                show.md(f"*Figure {fig_id} ({ds}).* ASR with its bootstrap 95 % interval over images"
-                        + (" (random-weight models: meaningless)" if meaningless else "")
-                        + f". {caption_source(sub)}.")
+                series = {
+                    _name(m): (
+                        g.rename(columns={"asr": "mean", "asr_ci_low": "ci_low", "asr_ci_high": "ci_high"}),
+                        None,
+                    )
+                    for m, g in sub.groupby("model")
+                }
+                show.figure(
+                    plots.asr_curves(
+                        series, xlabel, logx=kind == "pgd_linf", ylabel="ASR (top-1 changed)", title=f"{ds}"
+                    )
+                )
+                show.md(
+                    f"*Figure {fig_id} ({ds}).* ASR with its bootstrap 95 % interval over images"
+                    + (" (random-weight models: meaningless)" if meaningless else "")
+                    + f". {caption_source(sub)}."
+                )
         if not meaningless:
             v = self.claims().set_index("id")
-            show.md("\n".join(f"- **{v.loc[i, 'claim']}**: {v.loc[i, 'verdict']}. {v.loc[i, 'detail']}"
-                              for i in v.index))
+            show.md(
+                "\n".join(f"- **{v.loc[i, 'claim']}**: {v.loc[i, 'verdict']}. {v.loc[i, 'detail']}" for i in v.index)
+            )
 
     def sensitivity(self) -> None:
         """The CLIP rows of paper Fig. 4 (Lipschitz per layer) and Fig. 5 (branch alignment per layer)."""
@@ -203,20 +249,27 @@ class Chapter:
             return
         if not len(real["lipschitz"]):
             return show.md("The records hold no sensitivity rows (`n_metric = 0`).")
-        lip = unpack_rows(real["lipschitz"][real["lipschitz"]["quantity"] == "L_sampling_mean"],
-                          keep=["model", "dataset", "layer", "map", "head"])
+        lip = unpack_rows(
+            real["lipschitz"][real["lipschitz"]["quantity"] == "L_sampling_mean"],
+            keep=["model", "dataset", "layer", "map", "head"],
+        )
         for ds in sorted(set(lip["dataset"])):
             groups = {}
             for (m, mp), g in lip[(lip["dataset"] == ds) & lip["map"].isin(["A", "A_DA"])].groupby(["model", "map"]):
                 per_image = g.groupby(["layer", "sample"])["value"].mean()  # mean over heads, per image
                 groups[f"{'DiffCLIP' if m == 'diffclip' else 'CLIP'} {mp}"] = {
-                    int(layer): s.to_numpy() for layer, s in per_image.groupby(level=0)}
+                    int(layer): s.to_numpy() for layer, s in per_image.groupby(level=0)
+                }
             show.figure(plots.per_layer(groups, "local Lipschitz estimate (sampling, mean)", f"{ds}", logy=True))
-            show.md(f"*Figure 4, CLIP rows ({ds}).* The paper's sampling estimate of each attention map's local "
-                    "Lipschitz constant (ℓ∞ ball of radius 8/255), mean over heads; dots: images; bars: t 95 % "
-                    "interval over images" + note + f". {caption_source(real['lipschitz'])}.")
+            show.md(
+                f"*Figure 4, CLIP rows ({ds}).* The paper's sampling estimate of each attention map's local "
+                "Lipschitz constant (ℓ∞ ball of radius 8/255), mean over heads; dots: images; bars: t 95 % "
+                "interval over images" + note + f". {caption_source(real['lipschitz'])}."
+            )
         jac = real["jacobian"]
-        cos = unpack_rows(jac[jac["quantity"] == "cos"], keep=["model", "dataset", "layer", "head"]) if len(jac) else None
+        cos = (
+            unpack_rows(jac[jac["quantity"] == "cos"], keep=["model", "dataset", "layer", "head"]) if len(jac) else None
+        )
         if cos is None or not len(cos):
             return
         for ds in sorted(set(cos["dataset"])):
@@ -224,9 +277,11 @@ class Chapter:
             groups = {"DiffCLIP cos(J1, J2)": {int(layer): s.to_numpy() for layer, s in per_image.groupby(level=0)}}
             show.figure(plots.per_layer(groups, "cos(J1, J2)", f"{ds}", hline=0.0))
             share = (cos[cos["dataset"] == ds]["value"] < 0).mean()
-            show.md(f"*Figure 5, DiffCLIP row ({ds}).* Frobenius cosine of the two branches' input Jacobians "
-                    f"(JVP probe estimate), mean over heads; {share:.0%} of (image, layer, head) values are "
-                    "negative" + note + f". {caption_source(jac)}.")
+            show.md(
+                f"*Figure 5, DiffCLIP row ({ds}).* Frobenius cosine of the two branches' input Jacobians "
+                f"(JVP probe estimate), mean over heads; {share:.0%} of (image, layer, head) values are "
+                "negative" + note + f". {caption_source(jac)}."
+            )
 
     def compute(self) -> None:
         """Table C3 (time per run) and Table C4 (the memory benchmark)."""
@@ -234,23 +289,32 @@ class Chapter:
         if real is not None:
             m = real["model"]
             rows = m[["dataset", "model", "params_m", "load_s", "metric_s", "n_metric", "wall_time_s", "device"]].copy()
-            rows["attack_s"] = [real["asr"][(real["asr"]["model"] == r.model) & (real["asr"]["dataset"] == r.dataset)]
-                                ["attack_time_s"].sum() for r in rows.itertuples()]
+            rows["attack_s"] = [
+                real["asr"][(real["asr"]["model"] == r.model) & (real["asr"]["dataset"] == r.dataset)][
+                    "attack_time_s"
+                ].sum()
+                for r in rows.itertuples()
+            ]
             show.raw(rows.round(2))
-            show.md(f"*Table C3.* Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
-                    f"total {m['wall_time_s'].sum() / 60:.1f} min.")
+            show.md(
+                f"*Table C3.* Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
+                f"total {m['wall_time_s'].sum() / 60:.1f} min."
+            )
         try:
             mem = load_rows("clip_memory", table="memory")
             show.raw(mem[["model", "batch_size", "peak_rss_gib", "step_s", "images_per_s", "device"]].round(3))
             fit = load_rows("clip_memory", table="fit")
         except RecordNotFoundError:
-            return show.md("The memory benchmark (`notebooks/benchmarks/clip_memory.md`) has no record under this "
-                           "profile.")
+            return show.md(
+                "The memory benchmark (`notebooks/benchmarks/clip_memory.md`) has no record under this profile."
+            )
         bs = self.notebook.params["batch_size"].default
-        show.md(f"*Table C4.* Peak resident memory and time of one PGD step (forward + backward) of the "
-                f"image encoder, each in a fresh process. {caption_source(mem)}. Extrapolated linearly, "
-                + ", ".join(f"{r.model} fits batches up to {r.batch_size_fits} in {r.memory_gib:g} GiB"
-                            for r in fit.itertuples())
-                + f" (80 % of it); the CLIP notebook attacks in batches of {bs}, well inside, because larger "
-                "batches do not raise the CPU throughput (images per second above).")
-
+        show.md(
+            f"*Table C4.* Peak resident memory and time of one PGD step (forward + backward) of the "
+            f"image encoder, each in a fresh process. {caption_source(mem)}. Extrapolated linearly, "
+            + ", ".join(
+                f"{r.model} fits batches up to {r.batch_size_fits} in {r.memory_gib:g} GiB" for r in fit.itertuples()
+            )
+            + f" (80 % of it); the CLIP notebook attacks in batches of {bs}, well inside, because larger "
+            "batches do not raise the CPU throughput (images per second above)."
+        )

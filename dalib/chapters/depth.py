@@ -15,8 +15,17 @@ import pandas as pd
 
 from .. import plots
 from ..analysis import attack_note, fmt_diff, fmt_rate, l2_for_full_asr, seed_summary
-from ..depth import (DEPTH_PLANNING_ZOO_BUDGET, chapter_table, depth_claims, depth_comparison, depth_recipe,
-                     observed_crossover, predicted_crossover, propagation_summary, recipe_parameter_count)
+from ..depth import (
+    DEPTH_PLANNING_ZOO_BUDGET,
+    chapter_table,
+    depth_claims,
+    depth_comparison,
+    depth_recipe,
+    observed_crossover,
+    predicted_crossover,
+    propagation_summary,
+    recipe_parameter_count,
+)
 from ..records import caption_source, current_profile
 from ..sensitivity import unpack_rows
 from . import _show as show
@@ -43,9 +52,14 @@ class Chapter:
 
     def __init__(self, profile: str | None = None):
         self.profile = profile = profile or current_profile()
-        self.plans = {s: [p for p in show.plans(s, profile)
-                          if p.params["recipe"] == depth_recipe(profile) and p.params["dataset"] == "cifar10"]
-                      for s in ("asr_suite", "propagation")}
+        self.plans = {
+            s: [
+                p
+                for p in show.plans(s, profile)
+                if p.params["recipe"] == depth_recipe(profile) and p.params["dataset"] == "cifar10"
+            ]
+            for s in ("asr_suite", "propagation")
+        }
         asr = chapter_table("asr_suite", "asr")
         self.asr = asr[asr["attack_labels"] == "clean_pred"] if asr is not None else None
         self.models = chapter_table("asr_suite", "model")
@@ -54,13 +68,18 @@ class Chapter:
     def status(self) -> None:
         plans, profile = self.plans, self.profile
         done = {s: sum(p.done for p in ps) for s, ps in plans.items()}
-        status = (f"Profile `{profile}`: " + "; ".join(f"`{s}` {done[s]} of {len(ps)} runs have records"
-                                                      for s, ps in plans.items()) + ".")
+        status = (
+            f"Profile `{profile}`: "
+            + "; ".join(f"`{s}` {done[s]} of {len(ps)} runs have records" for s, ps in plans.items())
+            + "."
+        )
         if any(done[s] < len(ps) for s, ps in plans.items()):
-            status += (f" **The campaign is not complete**; the figures show the depths that have records. Train the zoo "
-                       f"models with `python -m dalib.run train --profile {profile} --where patch_size=8 --jobs 2`, then "
-                       f"run `python -m dalib.run asr_suite --profile {profile} --where \"recipe={depth_recipe(profile)}\" "
-                       f"--jobs 2` and `python -m dalib.run propagation --profile {profile} --jobs 2`.")
+            status += (
+                f" **The campaign is not complete**; the figures show the depths that have records. Train the zoo "
+                f"models with `python -m dalib.run train --profile {profile} --where patch_size=8 --jobs 2`, then "
+                f'run `python -m dalib.run asr_suite --profile {profile} --where "recipe={depth_recipe(profile)}" '
+                f"--jobs 2` and `python -m dalib.run propagation --profile {profile} --jobs 2`."
+            )
         show.md(status)
 
     def models_table(self) -> None:
@@ -79,11 +98,14 @@ class Chapter:
             f"with {depth_recipe(profile)}): width {int(r['embed_dim'])}, {int(r['num_heads'])} heads, patch "
             f"{int(r['patch_size'])} ({n_tok} patches of the 32 × 32 CIFAR-10 images), {n_ep} epoch{'s' * (n_ep != 1)} "
             f"on {int(r['n_train']):,} images, batch {int(r['batch_size'])}, Adam at lr {r['lr']:g}, training precision "
-            f"{r['precision']}; DiffViT with λ_init = 0.8 in every layer.")
+            f"{r['precision']}; DiffViT with λ_init = 0.8 in every layer."
+        )
         if "embed_dim" in depth_recipe(profile):  # the budget recipe (cpu, smoke): say what set it
             depths = sorted({p.params["depth"] for p in self.plans["asr_suite"]})
-            n_seed, n_seed_128 = (sum(recipe_parameter_count(m, d, profile, embed_dim=c) for m in ("vit", "diffvit")
-                                      for d in depths) for c in (int(r["embed_dim"]), 128))
+            n_seed, n_seed_128 = (
+                sum(recipe_parameter_count(m, d, profile, embed_dim=c) for m in ("vit", "diffvit") for d in depths)
+                for c in (int(r["embed_dim"]), 128)
+            )
             text += (
                 " Two budgets set the recipe. The patch size is 8, not the depth-1 chapter's 4, so that the five "
                 "depths, two models and three seeds train within the chapter's 12 core-hours (measured before the "
@@ -92,12 +114,15 @@ class Chapter:
                 f"{DEPTH_PLANNING_ZOO_BUDGET / 2**20:.0f} MiB budget it had when this chapter was planned (it is "
                 f"{ZOO_BUDGET_BYTES / 2**20:.0f} MiB now): the {2 * len(depths)} models of one seed hold "
                 f"{n_seed / 1e6:.2f} M parameters ({4 * n_seed / 2**20:.1f} MiB in float32) at this width and "
-                f"{n_seed_128 / 1e6:.2f} M ({4 * n_seed_128 / 2**20:.1f} MiB) at width 128.")
+                f"{n_seed_128 / 1e6:.2f} M ({4 * n_seed_128 / 2**20:.1f} MiB) at width 128."
+            )
         else:
             text += " This is the paper's recipe."
-        text += (f" The zoo holds {zoo_bytes() / 2**20:.1f} MiB now, "
-                 + (f"{chapter_zoo / 2**20:.1f} MiB of it this chapter's {len(zoo_files)} models." if zoo_files
-                    else "none of it this profile's models (they are not saved to the zoo)."))
+        text += f" The zoo holds {zoo_bytes() / 2**20:.1f} MiB now, " + (
+            f"{chapter_zoo / 2**20:.1f} MiB of it this chapter's {len(zoo_files)} models."
+            if zoo_files
+            else "none of it this profile's models (they are not saved to the zoo)."
+        )
         show.md(text)
         acc = seed_summary(models, ["model", "depth"], value="clean_accuracy")
         acc["clean accuracy [95% CI]"] = [fmt_rate(a.mean, a.ci_low, a.ci_high) for a in acc.itertuples()]
@@ -110,8 +135,11 @@ class Chapter:
         asr = self.asr
         if not _present(asr):
             return {}
-        return {kind: depth_comparison(asr, kind) for kind in ("pgd_linf", "autoattack")
-                if len(asr[asr["attack_kind"] == kind])}
+        return {
+            kind: depth_comparison(asr, kind)
+            for kind in ("pgd_linf", "autoattack")
+            if len(asr[asr["attack_kind"] == kind])
+        }
 
     def fig3ab(self) -> None:
         """Paper Fig. 3a and 3b: ASR against depth, Table D2, and the full ε curve per depth."""
@@ -133,17 +161,36 @@ class Chapter:
                         summ = seed_summary(g, ["depth"]).rename(columns={"depth": "budget"})
                         series[LABEL[m]] = (summ, g[["depth", "asr"]].rename(columns={"depth": "budget"}))
                 show.figure(plots.asr_curves(series, "depth D", logx=True, title=f"{kind} at ε = {b:g}/255"))
-                show.md(f"*Figure {fig_id} (ε = {b:g}/255).* ASR against depth, mean over seeds with t 95 % CI, "
-                        f"dots: seeds. {attack_note(at)} {caption_source(at)}.")
+                show.md(
+                    f"*Figure {fig_id} (ε = {b:g}/255).* ASR against depth, mean over seeds with t 95 % CI, "
+                    f"dots: seeds. {attack_note(at)} {caption_source(at)}."
+                )
             table = self.comps[kind].copy()
-            table["DiffViT − ViT [95% CI]"] = [fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in table.itertuples()]
-            show.raw(table[["budget", "depth", "a_mean", "b_mean", "DiffViT − ViT [95% CI]", "n_seeds", "p_two_level",
-                            "verdict"]].rename(columns={"a_mean": "ViT", "b_mean": "DiffViT",
-                                                        "p_two_level": "p (two-level)"}).round(3))
-            show.md(f"*Table D2 ({kind}).* Paired by seed and image: the two-level interval and p (seeds and "
-                    "images crossed); the depths of one budget are one family (see the Results page's rules). "
-                    "The verdict column reads the claim \"DiffViT's ASR is the higher\" (the depth-1 claim); "
-                    "the crossover claim is the opposite sign at depth.")
+            table["DiffViT − ViT [95% CI]"] = [
+                fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in table.itertuples()
+            ]
+            show.raw(
+                table[
+                    [
+                        "budget",
+                        "depth",
+                        "a_mean",
+                        "b_mean",
+                        "DiffViT − ViT [95% CI]",
+                        "n_seeds",
+                        "p_two_level",
+                        "verdict",
+                    ]
+                ]
+                .rename(columns={"a_mean": "ViT", "b_mean": "DiffViT", "p_two_level": "p (two-level)"})
+                .round(3)
+            )
+            show.md(
+                f"*Table D2 ({kind}).* Paired by seed and image: the two-level interval and p (seeds and "
+                "images crossed); the depths of one budget are one family (see the Results page's rules). "
+                'The verdict column reads the claim "DiffViT\'s ASR is the higher" (the depth-1 claim); '
+                "the crossover claim is the opposite sign at depth."
+            )
         pgd = asr[asr["attack_kind"] == "pgd_linf"]
         for D in sorted(set(pgd["depth"])):
             at = pgd[pgd["depth"] == D]
@@ -160,15 +207,28 @@ class Chapter:
         full = []
         for D, gd in cw.groupby("depth"):
             show.figure(plots.cw_curves({LABEL[m]: g for m, g in gd.groupby("model")}, grid))
-            show.md(f"*Figure 3c, depth {int(D)}.* CW-L2 ASR against the L2 budget (the fraction of images whose "
-                    f"minimal CW norm is at most the budget); thin: seeds. {caption_source(gd)}.")
+            show.md(
+                f"*Figure 3c, depth {int(D)}.* CW-L2 ASR against the L2 budget (the fraction of images whose "
+                f"minimal CW norm is at most the budget); thin: seeds. {caption_source(gd)}."
+            )
             for _, r in gd.iterrows():
-                full.append({"model": LABEL[r["model"]], "depth": int(D), "seed": int(r["seed"]),
-                             "L2 at 100% ASR": l2_for_full_asr(r)})
-        show.raw(pd.DataFrame(full).pivot_table(index="depth", columns="model", values="L2 at 100% ASR",
-                                                aggfunc="max").round(3))
-        show.md("*Table D3.* The L2 budget at which every attacked image is broken (the largest per-image minimal "
-                "norm; max over seeds); inf: CW never broke every image.")
+                full.append(
+                    {
+                        "model": LABEL[r["model"]],
+                        "depth": int(D),
+                        "seed": int(r["seed"]),
+                        "L2 at 100% ASR": l2_for_full_asr(r),
+                    }
+                )
+        show.raw(
+            pd.DataFrame(full)
+            .pivot_table(index="depth", columns="model", values="L2 at 100% ASR", aggfunc="max")
+            .round(3)
+        )
+        show.md(
+            "*Table D3.* The L2 budget at which every attacked image is broken (the largest per-image minimal "
+            "norm; max over seeds); inf: CW never broke every image."
+        )
 
     @cached_property
     def lipschitz(self):
@@ -176,8 +236,10 @@ class Chapter:
         if not _present(self.plip):
             return None
         plip = self.plip
-        lipl = unpack_rows(plip[plip["quantity"].isin(["L_sampling_mean", "L_power"])],
-                           keep=["model", "depth", "seed", "layer", "map", "head", "quantity"])
+        lipl = unpack_rows(
+            plip[plip["quantity"].isin(["L_sampling_mean", "L_power"])],
+            keep=["model", "depth", "seed", "layer", "map", "head", "quantity"],
+        )
         return lipl[lipl["map"].isin(["A", "A_DA"])]
 
     @cached_property
@@ -191,19 +253,29 @@ class Chapter:
         """Paper Fig. 3d (Lipschitz estimate against depth) and Table D4 (the propagation ratio)."""
         if _present(self.plip):
             per_seed = self.lipschitz.groupby(["model", "depth", "seed", "quantity"])["value"].mean().reset_index()
-            for q, title in (("L_sampling_mean", "sampling estimator (the paper's)"),
-                             ("L_power", "worst case (power iteration)")):
+            for q, title in (
+                ("L_sampling_mean", "sampling estimator (the paper's)"),
+                ("L_power", "worst case (power iteration)"),
+            ):
                 pq = per_seed[per_seed["quantity"] == q]
                 if not len(pq):
                     continue
-                series = {LABEL[m]: (seed_summary(g.rename(columns={"value": "asr"}), ["depth"]).rename(
-                                         columns={"depth": "budget"}),
-                                     g.rename(columns={"depth": "budget", "value": "asr"})[["budget", "asr"]])
-                          for m, g in pq.groupby("model")}
-                show.figure(plots.asr_curves(series, "depth D", logx=True, ylabel="mean local Lipschitz estimate",
-                                             title=title, bounds=None))
-                show.md(f"*Figure 3d ({q}).* Mean over layers, heads and images of the attention map's local "
-                        f"Lipschitz estimate (radius 8/255); dots: seeds. {caption_source(self.plip)}.")
+                series = {
+                    LABEL[m]: (
+                        seed_summary(g.rename(columns={"value": "asr"}), ["depth"]).rename(columns={"depth": "budget"}),
+                        g.rename(columns={"depth": "budget", "value": "asr"})[["budget", "asr"]],
+                    )
+                    for m, g in pq.groupby("model")
+                }
+                show.figure(
+                    plots.asr_curves(
+                        series, "depth D", logx=True, ylabel="mean local Lipschitz estimate", title=title, bounds=None
+                    )
+                )
+                show.md(
+                    f"*Figure 3d ({q}).* Mean over layers, heads and images of the attention map's local "
+                    f"Lipschitz estimate (radius 8/255); dots: seeds. {caption_source(self.plip)}."
+                )
         if not _present(self.prop):
             return show.md("No propagation records of the depth chapter yet.")
         long = self.propagation
@@ -211,9 +283,11 @@ class Chapter:
             for e in sorted(set(long[long["perturbation"] == kind]["eps"].astype(float))):
                 s = propagation_summary(long, kind, e)
                 show.raw(s.groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean().unstack("model").round(3))
-                show.md(f"*Table D4 ({kind}, ε = {e:g}/255).* Mean over seeds of: α, the propagation ratio of "
-                        "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
-                        f"spectral norm at the clean input. {caption_source(self.prop)}.")
+                show.md(
+                    f"*Table D4 ({kind}, ε = {e:g}/255).* Mean over seeds of: α, the propagation ratio of "
+                    "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
+                    f"spectral norm at the clean input. {caption_source(self.prop)}."
+                )
 
     def claims(self):
         return depth_claims(self.asr, self.lipschitz)
@@ -234,15 +308,22 @@ class Chapter:
                     "than its spectral norm), so α < 1 alone is no evidence of DA-specific cancellation; the "
                     f"paper's mechanism needs DiffViT's α below ViT's, which holds in {smaller} of {len(pred)} seeds. "
                     f"L̄_DA = {pred['L_da'].mean():.3f}, L̄_base = {pred['L_base'].mean():.3f}. "
-                    + (f"Corollary 1 (corrected) predicts D* = {finite.mean():.2f} (seeds: "
-                       + ", ".join(f"{v:.2f}" for v in finite) + ")." if len(finite) else
-                       "The corrected Corollary 1 predicts **no crossover** for these values (it needs "
-                       "ᾱ L̄_DA < L̄_base < L̄_DA)."))
+                    + (
+                        f"Corollary 1 (corrected) predicts D* = {finite.mean():.2f} (seeds: "
+                        + ", ".join(f"{v:.2f}" for v in finite)
+                        + ")."
+                        if len(finite)
+                        else "The corrected Corollary 1 predicts **no crossover** for these values (it needs "
+                        "ᾱ L̄_DA < L̄_base < L̄_DA)."
+                    )
+                )
         if "pgd_linf" in self.comps:
             obs = observed_crossover(self.comps["pgd_linf"], 1.0)
-            lines.append(f"**Observed.** At ε = 1/255, DiffViT's mean ASR is below ViT's from depth "
-                         f"{obs['depth'] if np.isfinite(obs['depth']) else '— (never)'} on, among the depths with "
-                         f"records ({', '.join(map(str, obs['depths']))}).")
+            lines.append(
+                f"**Observed.** At ε = 1/255, DiffViT's mean ASR is below ViT's from depth "
+                f"{obs['depth'] if np.isfinite(obs['depth']) else '— (never)'} on, among the depths with "
+                f"records ({', '.join(map(str, obs['depths']))})."
+            )
         lines.append("\n".join(f"- **{r.claim}**: {r.verdict}. {r.detail}." for r in self.claims().itertuples()))
         show.md("\n\n".join(lines) if lines else "Neither the prediction nor the observation has records yet.")
 
@@ -256,11 +337,20 @@ class Chapter:
         models = self.models
         if _present(models) and "train_cpu_s" in models:
             t = models.drop_duplicates(["model", "depth", "seed"])
-            show.md(f"Training: {t['train_cpu_s'].sum() / 3600:.2f} CPU-hours over {len(t)} models "
-                    f"(longest {t['train_time_s'].max() / 60:.0f} min wall).")
+            show.md(
+                f"Training: {t['train_cpu_s'].sum() / 3600:.2f} CPU-hours over {len(t)} models "
+                f"(longest {t['train_time_s'].max() / 60:.0f} min wall)."
+            )
         if parts:
             w = pd.concat(parts)
-            show.raw(w.groupby(["notebook", "depth"])["wall_time_s"].agg(["count", "sum", "max"]).div([1, 60, 60])
-                     .round(1).rename(columns={"sum": "total min", "max": "longest min", "count": "runs"}))
-            show.md(f"*Table D5.* Wall time of the runs (including training where a run trained its model), "
-                    f"total {w['wall_time_s'].sum() / 3600:.2f} h.")
+            show.raw(
+                w.groupby(["notebook", "depth"])["wall_time_s"]
+                .agg(["count", "sum", "max"])
+                .div([1, 60, 60])
+                .round(1)
+                .rename(columns={"sum": "total min", "max": "longest min", "count": "runs"})
+            )
+            show.md(
+                f"*Table D5.* Wall time of the runs (including training where a run trained its model), "
+                f"total {w['wall_time_s'].sum() / 3600:.2f} h."
+            )

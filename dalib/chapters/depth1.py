@@ -14,13 +14,32 @@ import numpy as np
 import pandas as pd
 
 from .. import paper, plots
-from ..analysis import (cw_asr_curve, flags_of, l2_comparison, l2_for_full_asr, l2_values, paired_comparison,  # noqa: F401
-                        recipe_check, seed_difference, seed_summary, select)
+from ..analysis import (  # noqa: F401
+    cw_asr_curve,
+    flags_of,
+    l2_comparison,
+    l2_for_full_asr,
+    l2_values,
+    paired_comparison,
+    recipe_check,
+    seed_difference,
+    seed_summary,
+    select,
+)
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
 from ..records import RecordNotFoundError, caption_source, current_profile, load_rows
-from ..stats import mcnemar, mean_ci
-from ..stats import adjusted_interval, claim_row, claim_seeds_needed, combine, combine_v1, headline_numbers, verdict
+from ..stats import (
+    adjusted_interval,
+    claim_row,
+    claim_seeds_needed,
+    combine,
+    combine_v1,
+    headline_numbers,
+    mcnemar,
+    mean_ci,
+    verdict,
+)
 from . import _show as show
 
 ATTACK_NAMES = {"pgd_linf": "PGD", "patch": "patch PGD", "pgd_restarts": "PGD, 3 restarts", "autoattack": "AutoAttack"}
@@ -64,30 +83,50 @@ def claims_of(dfc):
     def short(c, unit, headline):
         counts = c["verdict"].value_counts()
         h = c[c["budget"] == headline]
-        lead = (f"Δ ASR at {unit} = {headline:g}: {h['diff_mean'].iloc[0]:+.3f} "
-                f"[{h['diff_low'].iloc[0]:+.3f}, {h['diff_high'].iloc[0]:+.3f}]; " if len(h) else "")
+        lead = (
+            f"Δ ASR at {unit} = {headline:g}: {h['diff_mean'].iloc[0]:+.3f} "
+            f"[{h['diff_low'].iloc[0]:+.3f}, {h['diff_high'].iloc[0]:+.3f}]; "
+            if len(h)
+            else ""
+        )
         return lead + ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(c)} budgets"
 
-    for cid, name, kind, unit in (("fig2a_pgd", "Fig. 2a: DiffViT ASR > ViT ASR under PGD", "pgd_linf", "ε"),
-                                  ("fig2c_patch", "Fig. 2c: DiffViT ASR > ViT ASR under patch PGD", "patch", "w"),
-                                  ("fig2a_autoattack", "Fig. 2a, AutoAttack: DiffViT ASR > ViT ASR", "autoattack", "ε"),
-                                  ("fig6_restarts", "Fig. 6 (depth 1): DiffViT ASR > ViT ASR under PGD with 3 restarts",
-                                   "pgd_restarts", "ε")):
+    for cid, name, kind, unit in (
+        ("fig2a_pgd", "Fig. 2a: DiffViT ASR > ViT ASR under PGD", "pgd_linf", "ε"),
+        ("fig2c_patch", "Fig. 2c: DiffViT ASR > ViT ASR under patch PGD", "patch", "w"),
+        ("fig2a_autoattack", "Fig. 2a, AutoAttack: DiffViT ASR > ViT ASR", "autoattack", "ε"),
+        ("fig6_restarts", "Fig. 6 (depth 1): DiffViT ASR > ViT ASR under PGD with 3 restarts", "pgd_restarts", "ε"),
+    ):
         c = comp[comp["attack_kind"] == kind].sort_values("budget")
         detail = "; ".join(f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})" for r in c.itertuples())
         head = c[c["budget"] == (8.0 if kind == "patch" else 1.0)]
         nums = headline_numbers(head.iloc[0]) if len(head) else {}
         if len(c):
             nums["seeds_needed"] = claim_seeds_needed(c)
-        rows.append(claim_row(cid, name, combine(c["verdict"]), detail or "no records yet",
-                              short(c, unit, 8.0 if kind == "patch" else 1.0) if len(c) else None,
-                              verdict_v1=combine_v1(c["verdict_v1"]) if len(c) else None, **nums))
+        rows.append(
+            claim_row(
+                cid,
+                name,
+                combine(c["verdict"]),
+                detail or "no records yet",
+                short(c, unit, 8.0 if kind == "patch" else 1.0) if len(c) else None,
+                verdict_v1=combine_v1(c["verdict_v1"]) if len(c) else None,
+                **nums,
+            )
+        )
     cw = base[base["attack_kind"] == "cw_l2"]
     name = "Fig. 3c (depth 1): DiffViT needs smaller CW-L2 perturbations"
     if len(cw):
         lc = l2_comparison(cw, a={"model": "vit"}, b={"model": "diffvit"})
-        rows.append(claim_row("fig3c_cw_depth1", name, lc["verdict"], lc["reason"],
-                              f"sign statistic {lc['mean']:+.3f} [{lc['low']:+.3f}, {lc['high']:+.3f}]"))
+        rows.append(
+            claim_row(
+                "fig3c_cw_depth1",
+                name,
+                lc["verdict"],
+                lc["reason"],
+                f"sign statistic {lc['mean']:+.3f} [{lc['low']:+.3f}, {lc['high']:+.3f}]",
+            )
+        )
     else:
         rows.append(claim_row("fig3c_cw_depth1", name, detail="no CW record"))
     dv = select(dfc, model="diffvit", attack_kind="pgd_linf", budget=1.0)
@@ -112,11 +151,19 @@ def claims_of(dfc):
     complete = {r["lam"] for r in contrasts} >= set(LAMBDA_SWEEP)
     asr = dv.groupby("lambda_init")["asr"].mean()
     short_t1 = "mean ASR at 1/255: " + ", ".join(f"{lam}: {asr[lam]:.2f}" for lam in sorted(asr.index, key=float))
-    rows.append(claim_row("table1_lambda", "Table 1: ASR at ε = 1/255 peaks at λ_init = 0.8",
-                          combine([r["verdict"] for r in contrasts]) if complete else "not yet run",
-                          detail if complete else (f"partial, {len(contrasts)} of {len(LAMBDA_SWEEP)} λ_init values"
-                                                   + (f": {detail}" if detail else "")),
-                          short_t1 if complete else f"partial ({len(asr)} of 6 λ_init values): {short_t1}"))
+    rows.append(
+        claim_row(
+            "table1_lambda",
+            "Table 1: ASR at ε = 1/255 peaks at λ_init = 0.8",
+            combine([r["verdict"] for r in contrasts]) if complete else "not yet run",
+            detail
+            if complete
+            else (
+                f"partial, {len(contrasts)} of {len(LAMBDA_SWEEP)} λ_init values" + (f": {detail}" if detail else "")
+            ),
+            short_t1 if complete else f"partial ({len(asr)} of 6 λ_init values): {short_t1}",
+        )
+    )
     return pd.DataFrame(rows)
 
 
@@ -168,25 +215,34 @@ class Chapter:
     def status(self) -> None:
         """The campaign's status line (records present and pending) and the records' size."""
         planned, done, profile = self.planned, self.done, self.profile
-        status = (f"Profile `{profile}`: {done['train']} of {len(planned['train'])} training runs and {done['asr']} of "
-                  f"{len(planned['asr'])} attack runs of this chapter have records.")
+        status = (
+            f"Profile `{profile}`: {done['train']} of {len(planned['train'])} training runs and {done['asr']} of "
+            f"{len(planned['asr'])} attack runs of this chapter have records."
+        )
         if done["asr"] < len(planned["asr"]):
             pend = [p.params for p in planned["asr"] if not p.done]
-            status += (" **The campaign is not complete:** the sections below show what the records hold, and name "
-                       f"what is missing. Pending attack runs: {len(pend)} ("
-                       + ", ".join(sorted({f"{q['model']} λ_init {q['lambda_init']}" for q in pend})) + "); run them "
-                       f"with `python -m dalib.run asr --profile {profile} --jobs 2`.")
+            status += (
+                " **The campaign is not complete:** the sections below show what the records hold, and name "
+                f"what is missing. Pending attack runs: {len(pend)} ("
+                + ", ".join(sorted({f"{q['model']} λ_init {q['lambda_init']}" for q in pend}))
+                + "); run them "
+                f"with `python -m dalib.run asr --profile {profile} --jobs 2`."
+            )
         show.md(status)
         if self.raw is None:
             raise RuntimeError(status)  # nothing to show yet (the status line says what to run)
         if len(self.stale):
-            show.md(f"**Note:** {len(self.stale)} record rows were made with a training recipe that differs from "
-                    "the current `train` notebook and are left out; rerun `python -m dalib.run asr`.")
+            show.md(
+                f"**Note:** {len(self.stale)} record rows were made with a training recipe that differs from "
+                "the current `train` notebook and are left out; rerun `python -m dalib.run asr`."
+            )
         df = self.df
-        show.md(f"{df['record'].nunique()} attack records, {len(df)} (model, attack, budget) rows; ViT and "
-                f"DiffViT (λ_init 0.8) are paired on training seeds {self.paired_seeds}. "
-                f"Records: {df['record'].nunique()} files under `results/{profile}/asr/` (listed on the "
-                "[Runs](runs.md) page).")
+        show.md(
+            f"{df['record'].nunique()} attack records, {len(df)} (model, attack, budget) rows; ViT and "
+            f"DiffViT (λ_init 0.8) are paired on training seeds {self.paired_seeds}. "
+            f"Records: {df['record'].nunique()} files under `results/{profile}/asr/` (listed on the "
+            "[Runs](runs.md) page)."
+        )
 
     @cached_property
     def accuracy(self):
@@ -197,21 +253,35 @@ class Chapter:
         """The trained models: clean accuracy and learned λ per seed."""
         models, acc = self.models, self.accuracy
         lam = seed_summary(models[models["model"] == "diffvit"], ["lambda_init"], value="lambda_learned")
-        tbl = acc.merge(lam[["lambda_init", "mean", "per_seed"]].rename(columns={"mean": "lambda_learned",
-                                                                                 "per_seed": "lambda_per_seed"}),
-                        on="lambda_init", how="left")
+        tbl = acc.merge(
+            lam[["lambda_init", "mean", "per_seed"]].rename(
+                columns={"mean": "lambda_learned", "per_seed": "lambda_per_seed"}
+            ),
+            on="lambda_init",
+            how="left",
+        )
         precisions = ", ".join(sorted(set(models["precision"].astype(str))))
-        show.table(pd.DataFrame({
-            "model": tbl["model"], "λ_init": np.where(tbl["model"] == "vit", "-", tbl["lambda_init"]),
-            "seeds": tbl["n_seeds"],
-            "clean accuracy, mean [95% CI]": [rate(r["mean"], r["ci_low"], r["ci_high"]) for _, r in tbl.iterrows()],
-            "per seed": tbl["per_seed"],
-            "learned λ per seed": np.where(tbl["model"] == "vit", "-", tbl["lambda_per_seed"].fillna(""))}))
-        show.md("*Table: the trained models (weights from the model zoo). Clean accuracy is measured on the "
-                "training run's test images (cpu profile: all 10,000), as a mean over training seeds with a "
-                "Student-t 95 % CI. The learned λ is the layer's λ after training (its initial value is "
-                f"λ_init plus a small random term). Training precision: {precisions}. "
-                f"{caption_source(models)}.*")
+        show.table(
+            pd.DataFrame(
+                {
+                    "model": tbl["model"],
+                    "λ_init": np.where(tbl["model"] == "vit", "-", tbl["lambda_init"]),
+                    "seeds": tbl["n_seeds"],
+                    "clean accuracy, mean [95% CI]": [
+                        rate(r["mean"], r["ci_low"], r["ci_high"]) for _, r in tbl.iterrows()
+                    ],
+                    "per seed": tbl["per_seed"],
+                    "learned λ per seed": np.where(tbl["model"] == "vit", "-", tbl["lambda_per_seed"].fillna("")),
+                }
+            )
+        )
+        show.md(
+            "*Table: the trained models (weights from the model zoo). Clean accuracy is measured on the "
+            "training run's test images (cpu profile: all 10,000), as a mean over training seeds with a "
+            "Student-t 95 % CI. The learned λ is the layer's λ after training (its initial value is "
+            f"λ_init plus a small random term). Training precision: {precisions}. "
+            f"{caption_source(models)}.*"
+        )
 
     # ------------------------------------------------------------------ attacks
     def has(self, kind) -> bool:
@@ -219,9 +289,13 @@ class Chapter:
 
     def asr_plot(self, kind, xlabel, logx=True) -> None:
         summ, base = self.summ, self.base
-        series = {label: (summ[(summ["model"] == m) & (summ["attack_kind"] == kind)],
-                          base[(base["model"] == m) & (base["attack_kind"] == kind)])
-                  for m, label in (("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)"))}
+        series = {
+            label: (
+                summ[(summ["model"] == m) & (summ["attack_kind"] == kind)],
+                base[(base["model"] == m) & (base["attack_kind"] == kind)],
+            )
+            for m, label in (("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)"))
+        }
         pts = {"DiffViT (Table 3; acc. 0.87)": paper.TABLE3_DIFFVIT_ASR} if kind == "pgd_linf" else None
         show.figure(plots.asr_curves(series, xlabel, logx=logx, paper=pts))
 
@@ -231,44 +305,57 @@ class Chapter:
 
     def comparison_table(self, kind, unit, caption) -> None:
         c, summ = self.comparison(kind), self.summ
-        out = pd.DataFrame({
-            unit: c["budget"].map(lambda v: f"{v:g}"),
-            "ViT": [_cell(summ, "vit", kind, b) for b in c["budget"]],
-            "DiffViT": [_cell(summ, "diffvit", kind, b) for b in c["budget"]],
-            "DiffViT − ViT, two-level 95% CI": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c.itertuples()],
-            "t over seeds": [diff(r.diff_mean, r.t_low, r.t_high) for r in c.itertuples()],
-            "McNemar p per seed": c["p_per_seed"],
-            "verdict": c["verdict"],
-        })
+        out = pd.DataFrame(
+            {
+                unit: c["budget"].map(lambda v: f"{v:g}"),
+                "ViT": [_cell(summ, "vit", kind, b) for b in c["budget"]],
+                "DiffViT": [_cell(summ, "diffvit", kind, b) for b in c["budget"]],
+                "DiffViT − ViT, two-level 95% CI": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c.itertuples()],
+                "t over seeds": [diff(r.diff_mean, r.t_low, r.t_high) for r in c.itertuples()],
+                "McNemar p per seed": c["p_per_seed"],
+                "verdict": c["verdict"],
+            }
+        )
         if kind == "pgd_linf":
-            out.insert(3, "paper DiffViT", [f"{paper.TABLE3_DIFFVIT_ASR[b]:.4f}" if b in paper.TABLE3_DIFFVIT_ASR
-                                            else "" for b in c["budget"]])
+            out.insert(
+                3,
+                "paper DiffViT",
+                [f"{paper.TABLE3_DIFFVIT_ASR[b]:.4f}" if b in paper.TABLE3_DIFFVIT_ASR else "" for b in c["budget"]],
+            )
         show.table(out)
         show.md(caption)
-        show.md("**Reasons:**\n" + "\n".join(f"- {unit} = {r.budget:g}: {r.verdict}: {r.reason}."
-                                             for r in c.itertuples()))
+        show.md(
+            "**Reasons:**\n" + "\n".join(f"- {unit} = {r.budget:g}: {r.verdict}: {r.reason}." for r in c.itertuples())
+        )
 
     def fig2a(self) -> None:
         """Paper Fig. 2a: PGD ASR against ε, with the paired table and its verdicts."""
         if not self.has("pgd_linf"):
             return show.md("No paired PGD records yet.")
         self.asr_plot("pgd_linf", "ε (units of 1/255)")
-        show.md("*Figure: PGD ASR against the ℓ∞ budget (paper Fig. 2a). Lines: mean over training seeds "
-                "with Student-t 95 % intervals; dots: single seeds; triangles: the paper's DiffViT (Table 3; "
-                f"a model with 87 % clean accuracy). {caption_source(self.base)}.*")
-        self.comparison_table("pgd_linf", "ε (1/255)",
-                              "*Table: PGD ASR, mean [95 % CI] over seeds (clipped to [0, 1]); the paired difference "
-                              "with its two-level interval (seeds and images crossed), which decides, and the t "
-                              "interval over the seed means beside it; McNemar's exact test per seed (one seed's "
-                              "images); the verdict for 'DiffViT has the higher ASR'.*")
+        show.md(
+            "*Figure: PGD ASR against the ℓ∞ budget (paper Fig. 2a). Lines: mean over training seeds "
+            "with Student-t 95 % intervals; dots: single seeds; triangles: the paper's DiffViT (Table 3; "
+            f"a model with 87 % clean accuracy). {caption_source(self.base)}.*"
+        )
+        self.comparison_table(
+            "pgd_linf",
+            "ε (1/255)",
+            "*Table: PGD ASR, mean [95 % CI] over seeds (clipped to [0, 1]); the paired difference "
+            "with its two-level interval (seeds and images crossed), which decides, and the t "
+            "interval over the seed means beside it; McNemar's exact test per seed (one seed's "
+            "images); the verdict for 'DiffViT has the higher ASR'.*",
+        )
 
     def fig2c(self) -> None:
         """Paper Fig. 2c: patch-PGD ASR against the patch side."""
         if not self.has("patch"):
             return show.md("No paired patch-PGD records yet.")
         self.asr_plot("patch", "patch side w (pixels)")
-        show.md("*Figure: patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
-                f"Same conventions as above. {caption_source(self.base)}.*")
+        show.md(
+            "*Figure: patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
+            f"Same conventions as above. {caption_source(self.base)}.*"
+        )
         self.comparison_table("patch", "w (px)", "*Table: patch-PGD ASR; columns as in the PGD table.*")
 
     def strength(self) -> None:
@@ -290,12 +377,16 @@ class Chapter:
         if not rows:
             return show.md("No AutoAttack records yet.")
         show.table(pd.DataFrame(rows))
-        show.md(f"*Table: ASR on the same {n_aa} images under PGD, PGD with 3 restarts and AutoAttack "
-                "(mean [95 % CI] over training seeds). A stronger attack should never find fewer adversarial "
-                f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.*")
+        show.md(
+            f"*Table: ASR on the same {n_aa} images under PGD, PGD with 3 restarts and AutoAttack "
+            "(mean [95 % CI] over training seeds). A stronger attack should never find fewer adversarial "
+            f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.*"
+        )
         n_all = int(base["n"].max())
-        for kind, label in (("pgd_restarts", f"PGD with 3 restarts ({n_all:,} images)"),
-                            ("autoattack", f"AutoAttack ({n_aa} images)")):
+        for kind, label in (
+            ("pgd_restarts", f"PGD with 3 restarts ({n_all:,} images)"),
+            ("autoattack", f"AutoAttack ({n_aa} images)"),
+        ):
             if self.has(kind):
                 show.md(f"**DiffViT against ViT under {label}:**")
                 self.comparison_table(kind, "ε (1/255)", f"*Table: {label}; columns as in the PGD table.*")
@@ -316,34 +407,59 @@ class Chapter:
             return show.md("No CW-L2 records yet.")
         finite = np.concatenate([l2_values(r)[np.isfinite(l2_values(r))] for _, r in cw.iterrows()])
         grid = np.linspace(0, float(np.quantile(finite, 0.995)) * 1.05, 60)
-        groups = {label: select(cw, model=m).sort_values("seed")
-                  for m, label in [("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)")] if len(select(cw, model=m))}
+        groups = {
+            label: select(cw, model=m).sort_values("seed")
+            for m, label in [("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)")]
+            if len(select(cw, model=m))
+        }
         show.figure(plots.cw_curves(groups, grid))
-        cwt = pd.DataFrame([{"model": r["model"], "seed": r["seed"], "median": float(np.median(l2_values(r))),
-                             "success": float(np.isfinite(l2_values(r)).mean()), "full": l2_for_full_asr(r)}
-                            for g in groups.values() for _, r in g.iterrows()])
-        show.md(f"*Figure: CW-L2 ASR against the L2 budget on {int(cw['n'].iloc[0])} images (thin: single "
-                f"seeds). {caption_source(cw)}.*")
+        cwt = pd.DataFrame(
+            [
+                {
+                    "model": r["model"],
+                    "seed": r["seed"],
+                    "median": float(np.median(l2_values(r))),
+                    "success": float(np.isfinite(l2_values(r)).mean()),
+                    "full": l2_for_full_asr(r),
+                }
+                for g in groups.values()
+                for _, r in g.iterrows()
+            ]
+        )
+        show.md(
+            f"*Figure: CW-L2 ASR against the L2 budget on {int(cw['n'].iloc[0])} images (thin: single "
+            f"seeds). {caption_source(cw)}.*"
+        )
         full = cwt.pivot(index="seed", columns="model", values="full")
         lc = l2_comparison(cw, a={"model": "vit"}, b={"model": "diffvit"})
 
         def per_seed(col, fmt):
             return [", ".join(fmt(x) for x in select(cwt, model=m)[col]) for m in ("vit", "diffvit")]
 
-        show.table(pd.DataFrame({
-            "model": ["ViT", "DiffViT"],
-            "median minimal L2 per seed": per_seed("median", lambda x: f"{x:.3f}"),
-            "CW success rate per seed": per_seed("success", lambda x: f"{x:.3f}"),
-            "L2 budget for 100 % ASR per seed": [", ".join("never" if not np.isfinite(x) else f"{x:.3f}"
-                                                           for x in full.get(m, pd.Series(dtype=float)))
-                                                 for m in ("vit", "diffvit")],
-        }))
-        show.md("*Table: per training seed, the median of the per-image minimal L2 norms (inf: CW failed on "
-                "more than half the images), the fraction of images CW broke at all, and the smallest L2 budget "
-                "at which every image is broken (its largest minimal norm; 'never' where CW failed on an image). "
-                "The claim is tested on the same images, per seed, by the sign statistic "
-                "P(DiffViT's norm is smaller) − P(ViT's is smaller): "
-                + ", ".join(f"seed {r['seed']}: {r['stat']:+.3f}" for r in lc["per_seed"]) + ".*")
+        show.table(
+            pd.DataFrame(
+                {
+                    "model": ["ViT", "DiffViT"],
+                    "median minimal L2 per seed": per_seed("median", lambda x: f"{x:.3f}"),
+                    "CW success rate per seed": per_seed("success", lambda x: f"{x:.3f}"),
+                    "L2 budget for 100 % ASR per seed": [
+                        ", ".join(
+                            "never" if not np.isfinite(x) else f"{x:.3f}" for x in full.get(m, pd.Series(dtype=float))
+                        )
+                        for m in ("vit", "diffvit")
+                    ],
+                }
+            )
+        )
+        show.md(
+            "*Table: per training seed, the median of the per-image minimal L2 norms (inf: CW failed on "
+            "more than half the images), the fraction of images CW broke at all, and the smallest L2 budget "
+            "at which every image is broken (its largest minimal norm; 'never' where CW failed on an image). "
+            "The claim is tested on the same images, per seed, by the sign statistic "
+            "P(DiffViT's norm is smaller) − P(ViT's is smaller): "
+            + ", ".join(f"seed {r['seed']}: {r['stat']:+.3f}" for r in lc["per_seed"])
+            + ".*"
+        )
         v_cw, why_cw = self.cw_claim
         show.md(f"**Claim 'DiffViT needs smaller L2 perturbations than ViT': {v_cw}** ({why_cw}).")
 
@@ -366,9 +482,11 @@ class Chapter:
         if not rows:
             return show.md("No true-label records yet.")
         show.table(pd.DataFrame(rows))
-        show.md("*Table: PGD ASR (mean over seeds) when the attack ascends the loss of the clean prediction "
-                "(this chapter) or of the true label (the earlier default), over all images and over the "
-                f"images the model misclassifies before the attack. {caption_source(lab)}.*")
+        show.md(
+            "*Table: PGD ASR (mean over seeds) when the attack ascends the loss of the clean prediction "
+            "(this chapter) or of the true label (the earlier default), over all images and over the "
+            f"images the model misclassifies before the attack. {caption_source(lab)}.*"
+        )
 
     def single_seeds(self) -> None:
         """The difference a single pair of models would have shown, per seed (McNemar per seed)."""
@@ -382,14 +500,21 @@ class Chapter:
         per_seed = pd.DataFrame(rows, columns=["attack_kind", "budget", "seed", "diff", "p"])
         if not len(per_seed):
             return
-        show.figure(plots.paired_differences(self.comp, per_seed, [("pgd_linf", "PGD", "ε (1/255)"),
-                                                                   ("patch", "patch PGD", "w (px)")],
-                                             "ASR(DiffViT) − ASR(ViT)"))
+        show.figure(
+            plots.paired_differences(
+                self.comp,
+                per_seed,
+                [("pgd_linf", "PGD", "ε (1/255)"), ("patch", "patch PGD", "w (px)")],
+                "ASR(DiffViT) − ASR(ViT)",
+            )
+        )
         n_sig_up = int(((per_seed["p"] < 0.05) & (per_seed["diff"] > 0)).sum())
         n_sig_down = int(((per_seed["p"] < 0.05) & (per_seed["diff"] < 0)).sum())
-        show.md(f"*Figure: per-seed difference of ASR, DiffViT minus ViT, on the same images (filled: McNemar "
-                f"p < 0.05 for that seed). Of {len(per_seed)} single-seed comparisons, {n_sig_up} are "
-                f"significantly positive and {n_sig_down} significantly negative. {caption_source(base)}.*")
+        show.md(
+            f"*Figure: per-seed difference of ASR, DiffViT minus ViT, on the same images (filled: McNemar "
+            f"p < 0.05 for that seed). Of {len(per_seed)} single-seed comparisons, {n_sig_up} are "
+            f"significantly positive and {n_sig_down} significantly negative. {caption_source(base)}.*"
+        )
 
     def asr_correct(self) -> None:
         """ASR over correctly classified images (seed-level interval only: denominators differ)."""
@@ -399,15 +524,22 @@ class Chapter:
             return
         sd = sd.sort_values(["attack_kind", "budget"], ascending=[True, True])
         sc = seed_summary(base, ["model", "attack_kind", "budget"], value="asr_correct")
-        show.table(pd.DataFrame({
-            "attack": sd["attack_kind"].map({"pgd_linf": "PGD, ε (1/255)", "patch": "patch, w (px)"}),
-            "budget": sd["budget"].map(lambda v: f"{v:g}"),
-            "ViT": [_cell(sc, "vit", r.attack_kind, r.budget) for r in sd.itertuples()],
-            "DiffViT": [_cell(sc, "diffvit", r.attack_kind, r.budget) for r in sd.itertuples()],
-            "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in sd.itertuples()],
-            "verdict": sd["verdict"]}))
-        show.md("*Table: ASR over correctly classified images, mean [Student-t 95 % CI] over training seeds "
-                f"(clipped to [0, 1]), and the per-seed difference with its CI. {caption_source(base)}.*")
+        show.table(
+            pd.DataFrame(
+                {
+                    "attack": sd["attack_kind"].map({"pgd_linf": "PGD, ε (1/255)", "patch": "patch, w (px)"}),
+                    "budget": sd["budget"].map(lambda v: f"{v:g}"),
+                    "ViT": [_cell(sc, "vit", r.attack_kind, r.budget) for r in sd.itertuples()],
+                    "DiffViT": [_cell(sc, "diffvit", r.attack_kind, r.budget) for r in sd.itertuples()],
+                    "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in sd.itertuples()],
+                    "verdict": sd["verdict"],
+                }
+            )
+        )
+        show.md(
+            "*Table: ASR over correctly classified images, mean [Student-t 95 % CI] over training seeds "
+            f"(clipped to [0, 1]), and the per-seed difference with its CI. {caption_source(base)}.*"
+        )
 
     # ------------------------------------------------------------------ Table 1
     def table1(self) -> None:
@@ -415,34 +547,47 @@ class Chapter:
         dv = select(self.dfc, model="diffvit", attack_kind="pgd_linf", budget=1.0)
         lams = sorted(dv["lambda_init"].unique(), key=float)
         if len(lams) < 2:
-            missing = sorted({q["lambda_init"] for q in (p.params for p in self.planned["asr"] if not p.done)}
-                             - {"0.8"}, key=float)
-            return show.md("**Not yet rerun.** The λ_init sweep needs DiffViTs at λ_init "
-                           f"{', '.join(missing)} (3 seeds each) with the fixed attacks; their records are pending. "
-                           f"Run `python -m dalib.run asr --profile {self.profile} --jobs 2`; the table and its "
-                           "verdict appear here when the records land. The previous, true-label run of this sweep "
-                           "found ASR at 1/255 flat in λ_init (see 'Before and after the fixes' below).")
+            missing = sorted(
+                {q["lambda_init"] for q in (p.params for p in self.planned["asr"] if not p.done)} - {"0.8"}, key=float
+            )
+            return show.md(
+                "**Not yet rerun.** The λ_init sweep needs DiffViTs at λ_init "
+                f"{', '.join(missing)} (3 seeds each) with the fixed attacks; their records are pending. "
+                f"Run `python -m dalib.run asr --profile {self.profile} --jobs 2`; the table and its "
+                "verdict appear here when the records land. The previous, true-label run of this sweep "
+                "found ASR at 1/255 flat in λ_init (see 'Before and after the fixes' below)."
+            )
         missing = [lam for lam in LAMBDA_SWEEP if lam not in lams]
         if missing:
-            show.md(f"**Partial.** λ_init {', '.join(missing)} have no records yet with the fixed attacks "
-                    f"(run `python -m dalib.run train --profile {self.profile} --jobs 2`, then `asr`); the rows "
-                    "below are what has landed, and the claim gets no verdict until the sweep is complete.")
+            show.md(
+                f"**Partial.** λ_init {', '.join(missing)} have no records yet with the fixed attacks "
+                f"(run `python -m dalib.run train --profile {self.profile} --jobs 2`, then `asr`); the rows "
+                "below are what has landed, and the claim gets no verdict until the sweep is complete."
+            )
         s1 = seed_summary(dv, ["lambda_init"]).set_index("lambda_init")
         a1 = self.accuracy[self.accuracy["model"] == "diffvit"].set_index("lambda_init")
         t1 = paper.TABLE1_LAMBDA_SWEEP
-        show.table(pd.DataFrame({
-            "λ_init": lams,
-            "clean acc (ours)": [rate(a1.loc[lam, "mean"], a1.loc[lam, "ci_low"], a1.loc[lam, "ci_high"], 4)
-                                 for lam in lams],
-            "clean acc (paper)": [f"{t1[lam]['accuracy']:.4f}" if lam in t1 else "" for lam in lams],
-            "ASR ε=1/255 (ours)": [rate(s1.loc[lam, "mean"], s1.loc[lam, "ci_low"], s1.loc[lam, "ci_high"], 4)
-                                   for lam in lams],
-            "ASR per seed": [s1.loc[lam, "per_seed"] for lam in lams],
-            "ASR ε=1/255 (paper)": [f"{t1[lam]['asr_eps1']:.4f}" if lam in t1 else "" for lam in lams],
-        }))
-        show.md("*Table: DiffViT by λ_init (paper Table 1). Clean accuracy is on the training run's test "
-                f"images, and PGD ASR at ε = 1/255 is on the {int(dv['n'].iloc[0])} attack images. Both are "
-                f"given as mean [Student-t 95 % CI] over training seeds. {caption_source(dv)}.*")
+        show.table(
+            pd.DataFrame(
+                {
+                    "λ_init": lams,
+                    "clean acc (ours)": [
+                        rate(a1.loc[lam, "mean"], a1.loc[lam, "ci_low"], a1.loc[lam, "ci_high"], 4) for lam in lams
+                    ],
+                    "clean acc (paper)": [f"{t1[lam]['accuracy']:.4f}" if lam in t1 else "" for lam in lams],
+                    "ASR ε=1/255 (ours)": [
+                        rate(s1.loc[lam, "mean"], s1.loc[lam, "ci_low"], s1.loc[lam, "ci_high"], 4) for lam in lams
+                    ],
+                    "ASR per seed": [s1.loc[lam, "per_seed"] for lam in lams],
+                    "ASR ε=1/255 (paper)": [f"{t1[lam]['asr_eps1']:.4f}" if lam in t1 else "" for lam in lams],
+                }
+            )
+        )
+        show.md(
+            "*Table: DiffViT by λ_init (paper Table 1). Clean accuracy is on the training run's test "
+            f"images, and PGD ASR at ε = 1/255 is on the {int(dv['n'].iloc[0])} attack images. Both are "
+            f"given as mean [Student-t 95 % CI] over training seeds. {caption_source(dv)}.*"
+        )
         contrasts = []
         for lam in lams:
             if lam == "0.8":
@@ -454,20 +599,32 @@ class Chapter:
         ct = pd.DataFrame(contrasts)
         if not len(ct):
             return
-        show.table(pd.DataFrame({
-            "λ_init": ct["λ_init"],
-            "ASR(0.8) − ASR(λ_init) [95% CI]": [diff(r["diff_mean"], r["diff_low"], r["diff_high"])
-                                               for _, r in ct.iterrows()],
-            "McNemar p per seed": ct["p_per_seed"],
-            "verdict ('0.8 has the higher ASR')": ct["verdict"]}))
-        show.md("**Reasons:**\n" + "\n".join(f"- λ_init {r['λ_init']}: {r['verdict']}: {r['reason']}."
-                                             for _, r in ct.iterrows()))
+        show.table(
+            pd.DataFrame(
+                {
+                    "λ_init": ct["λ_init"],
+                    "ASR(0.8) − ASR(λ_init) [95% CI]": [
+                        diff(r["diff_mean"], r["diff_low"], r["diff_high"]) for _, r in ct.iterrows()
+                    ],
+                    "McNemar p per seed": ct["p_per_seed"],
+                    "verdict ('0.8 has the higher ASR')": ct["verdict"],
+                }
+            )
+        )
+        show.md(
+            "**Reasons:**\n"
+            + "\n".join(f"- λ_init {r['λ_init']}: {r['verdict']}: {r['reason']}." for _, r in ct.iterrows())
+        )
 
     def before_after(self) -> None:
         """The first, true-label run's PGD results (stale records) beside the current ones."""
         old = load_rows("asr", table="asr", runs="all")
-        old = old[(~old["record"].isin(set(self.df["record"]))) & (old["attack_kind"] == "pgd_linf")
-                  & (old["depth"] == 1) & (old["attack_labels"] == "true")].copy()
+        old = old[
+            (~old["record"].isin(set(self.df["record"])))
+            & (old["attack_kind"] == "pgd_linf")
+            & (old["depth"] == 1)
+            & (old["attack_labels"] == "true")
+        ].copy()
         old["lambda_init"] = old["lambda_init"].astype(str)
         old = old[(old["model"] == "vit") | (old["lambda_init"] == "0.8")]
         if not (len(old) and self.has("pgd_linf")):
@@ -481,16 +638,22 @@ class Chapter:
                 o, n = select(so, model=m, budget=b), select(sn, model=m, budget=b)
                 r[f"{name} before"] = f"{o['mean'].iloc[0]:.3f}" if len(o) else ""
                 r[f"{name} now"] = f"{n['mean'].iloc[0]:.3f}" if len(n) else ""
-            ob = (select(so, model="diffvit", budget=b)["mean"].to_numpy()
-                  - select(so, model="vit", budget=b)["mean"].to_numpy())
-            nb = (select(sn, model="diffvit", budget=b)["mean"].to_numpy()
-                  - select(sn, model="vit", budget=b)["mean"].to_numpy())
+            ob = (
+                select(so, model="diffvit", budget=b)["mean"].to_numpy()
+                - select(so, model="vit", budget=b)["mean"].to_numpy()
+            )
+            nb = (
+                select(sn, model="diffvit", budget=b)["mean"].to_numpy()
+                - select(sn, model="vit", budget=b)["mean"].to_numpy()
+            )
             r["DiffViT − ViT before"] = f"{ob[0]:+.3f}" if ob.size else ""
             r["DiffViT − ViT now"] = f"{nb[0]:+.3f}" if nb.size else ""
             rows.append(r)
         show.table(pd.DataFrame(rows))
-        show.md(f"*Table: mean PGD ASR over training seeds before the fixes (true-label attacks; "
-                f"{old['record'].nunique()} stale records) and now (clean-prediction attacks).*")
+        show.md(
+            f"*Table: mean PGD ASR over training seeds before the fixes (true-label attacks; "
+            f"{old['record'].nunique()} stale records) and now (clean-prediction attacks).*"
+        )
 
     # ------------------------------------------------------------------ claims
     def claims(self):
@@ -498,11 +661,14 @@ class Chapter:
         return claims_of(self.dfc)
 
     def verdicts(self) -> None:
-        show.table(self.claims()[["claim", "verdict", "detail"]].rename(
-            columns={"detail": "detail (difference of mean ASR)"}))
-        show.md("*Table: one verdict per claim, computed from the tables above under the rules of the "
-                "[Results](results.md) page: a claim that holds 'across all cases' is "
-                "reproduced only if every budget that is not saturated is.*")
+        show.table(
+            self.claims()[["claim", "verdict", "detail"]].rename(columns={"detail": "detail (difference of mean ASR)"})
+        )
+        show.md(
+            "*Table: one verdict per claim, computed from the tables above under the rules of the "
+            "[Results](results.md) page: a claim that holds 'across all cases' is "
+            "reproduced only if every budget that is not saturated is.*"
+        )
 
     def reading(self) -> None:
         """The chapter's reading, generated from the records."""
@@ -518,7 +684,8 @@ class Chapter:
             f"- **CW-L2:** {v_cw} ({why_cw}).\n\n"
             "At this scale (63 % clean accuracy after 8 epochs, JPEG-re-encoded CIFAR-10) the verdicts say what three "
             "training seeds can establish; the paper's single runs at 87 % accuracy may show larger effects, and the "
-            "`paper` profile runs the same notebooks at the paper's scale.")
+            "`paper` profile runs the same notebooks at the paper's scale."
+        )
 
     def compute(self) -> None:
         """The chapter's cost, from the train and asr records."""
@@ -526,21 +693,30 @@ class Chapter:
         tr = load_rows("train", table="results")
         tr = tr[tr["key"].isin({p.key for p in planned["train"]})]
         by_kind = dfc.groupby("attack_kind")["attack_time_s"].sum() / 3600
-        lines = [f"- **Training:** {len(tr)} of {len(planned['train'])} models trained, "
-                 f"{tr['train_cpu_s'].sum() / 3600:.2f} h of CPU time in all (one thread each; ViT "
-                 f"{select(tr, model='vit')['train_cpu_s'].mean() / 60:.1f} min, DiffViT "
-                 f"{select(tr, model='diffvit')['train_cpu_s'].mean() / 60:.1f} min per model on average; precision "
-                 f"{', '.join(sorted(set(tr['precision'].astype(str))))})." if len(tr)
-                 else "- **Training:** no current records.",
-                 f"- **Attacks:** {df['record'].nunique()} runs, "
-                 f"{df.groupby('record')['wall_time_s'].first().sum() / 3600:.2f} h of "
-                 "wall-clock time on one thread each (kernel start and data loading included). By attack, summed over "
-                 "models: " + ", ".join(f"{ATTACK_NAMES.get(k, k)} {v:.2f} h" for k, v in by_kind.items()) + "."]
+        lines = [
+            f"- **Training:** {len(tr)} of {len(planned['train'])} models trained, "
+            f"{tr['train_cpu_s'].sum() / 3600:.2f} h of CPU time in all (one thread each; ViT "
+            f"{select(tr, model='vit')['train_cpu_s'].mean() / 60:.1f} min, DiffViT "
+            f"{select(tr, model='diffvit')['train_cpu_s'].mean() / 60:.1f} min per model on average; precision "
+            f"{', '.join(sorted(set(tr['precision'].astype(str))))})."
+            if len(tr)
+            else "- **Training:** no current records.",
+            f"- **Attacks:** {df['record'].nunique()} runs, "
+            f"{df.groupby('record')['wall_time_s'].first().sum() / 3600:.2f} h of "
+            "wall-clock time on one thread each (kernel start and data loading included). By attack, summed over "
+            "models: " + ", ".join(f"{ATTACK_NAMES.get(k, k)} {v:.2f} h" for k, v in by_kind.items()) + ".",
+        ]
         if len(tr):
-            per_main = df[df["lambda_init"].isin(["0.8"]) | (df["model"] == "vit")].groupby("record")["wall_time_s"].first()
-            lines.append(f"- **Per model:** a ViT/DiffViT run of every attack takes {per_main.mean() / 60:.1f} min on "
-                         f"average; the longest single run (training or attack) took "
-                         f"{max(tr['train_time_s'].max(), df['wall_time_s'].max()) / 60:.1f} min of wall-clock time.")
-        lines.append("- **Budget:** the issue allows about 10 core-hours for the chapter; the planned work is 21 "
-                     "trainings and 21 attack runs (6 with every attack, 15 with PGD only).")
+            per_main = (
+                df[df["lambda_init"].isin(["0.8"]) | (df["model"] == "vit")].groupby("record")["wall_time_s"].first()
+            )
+            lines.append(
+                f"- **Per model:** a ViT/DiffViT run of every attack takes {per_main.mean() / 60:.1f} min on "
+                f"average; the longest single run (training or attack) took "
+                f"{max(tr['train_time_s'].max(), df['wall_time_s'].max()) / 60:.1f} min of wall-clock time."
+            )
+        lines.append(
+            "- **Budget:** the issue allows about 10 core-hours for the chapter; the planned work is 21 "
+            "trainings and 21 attack runs (6 with every attack, 15 with PGD only)."
+        )
         show.md("\n".join(lines) + f"\n\n*{caption_source(tr) if len(tr) else ''}*")

@@ -46,41 +46,61 @@ class Chapter:
         from ..plots import forest
 
         show.figure(forest(self.card))
-        show.md("*Figure I1: the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
-                "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
-                "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
-                "and marked by verdict; × marks the paper's printed difference where it prints one. "
-                "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records.*")
+        show.md(
+            "*Figure I1: the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
+            "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
+            "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
+            "and marked by verdict; × marks the paper's printed difference where it prints one. "
+            "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records.*"
+        )
 
     def table(self) -> None:
         card = self.card
         t = card.assign(page=card["page"].map(link), need=card.apply(needed, axis=1))
         t = t[["artifact", "paper", "ours", "status", "need", "page"]]
-        show.md(t.rename(columns={"paper": "paper's number or claim", "ours": "ours",
-                                  "need": "would need"}).to_markdown(index=False))
+        show.md(
+            t.rename(columns={"paper": "paper's number or claim", "ours": "ours", "need": "would need"}).to_markdown(
+                index=False
+            )
+        )
 
     def summary(self) -> None:
         """Which artifacts got which word, the models' scale, and what 'contradicted' means here."""
         card, experiments, profile = self.card, self.experiments, self.profile
         try:
             acc = load_rows("asr", table="model", profile=profile)["clean_accuracy"]
-            scale = (f" The models behind these verdicts reach {acc.min():.0%} to {acc.max():.0%} clean accuracy "
-                     f"(`{profile}` profile), not the paper's 87 %.")
+            scale = (
+                f" The models behind these verdicts reach {acc.min():.0%} to {acc.max():.0%} clean accuracy "
+                f"(`{profile}` profile), not the paper's 87 %."
+            )
         except RecordNotFoundError:
             scale = ""
 
         def got(s):
             return ", ".join(experiments.loc[experiments["status"] == s, "artifact"]) or "none"
 
-        counts = "; ".join(f"{s}: {got(s)}" for s in ("reproduced", "reproduced, smaller", "contradicted",
-                                                      "not reproduced", "inconclusive", "saturated",
-                                                      "not testable at this scale"))
+        counts = "; ".join(
+            f"{s}: {got(s)}"
+            for s in (
+                "reproduced",
+                "reproduced, smaller",
+                "contradicted",
+                "not reproduced",
+                "inconclusive",
+                "saturated",
+                "not testable at this scale",
+            )
+        )
         show.md(
             f"**Summary ({profile} profile).** Of {len(experiments)} experimental artifacts, {counts}; "
             f"not yet run: {got('not yet run')}; blocked here: {got('blocked')}. Of the {len(card) - len(experiments)} "
             f"theoretical statements, {int((card['status'] == 'corrected').sum())} needed a correction (the theory "
-            "chapter gives each counterexample) and the others hold as printed." + scale)
+            "chapter gives each counterexample) and the others hold as printed." + scale
+        )
         contra = experiments[experiments["status"] == "contradicted"]
         if len(contra):
-            show.md("**Contradicted** means that our data point significantly the other way from the paper's claim: "
-                    + "; ".join(f"{r.artifact}: {r.ours}" for r in contra.itertuples()) + ".")
+            show.md(
+                "**Contradicted** means that our data point significantly the other way from the paper's claim: "
+                + "; ".join(f"{r.artifact}: {r.ours}" for r in contra.itertuples())
+                + "."
+            )

@@ -20,9 +20,12 @@ from ..records import caption_source, current_profile, load_rows
 from ..stats import claim_row, combine, combine_v1
 from . import _show as show
 
-MAIN_MAPS = [("vit A", {"model": "vit"}, "A"), ("diffvit A_DA", {"model": "diffvit", "lambda_init": "0.8"}, "A_DA"),
-             ("A1 (DiffViT)", {"model": "diffvit", "lambda_init": "0.8"}, "A1"),
-             ("A2 (DiffViT)", {"model": "diffvit", "lambda_init": "0.8"}, "A2")]
+MAIN_MAPS = [
+    ("vit A", {"model": "vit"}, "A"),
+    ("diffvit A_DA", {"model": "diffvit", "lambda_init": "0.8"}, "A_DA"),
+    ("A1 (DiffViT)", {"model": "diffvit", "lambda_init": "0.8"}, "A1"),
+    ("A2 (DiffViT)", {"model": "diffvit", "lambda_init": "0.8"}, "A2"),
+]
 ESTIMATORS = {"L_sampling_mean": "paper's (sampling mean)", "L_power": "worst case (power)"}
 
 
@@ -33,11 +36,12 @@ def fmt(v) -> str:
 def paper_claims() -> None:
     """The paper's claims that this chapter tests, quoted."""
     show.md(
-        f"- **C4, Fig. 4.** \"{paper.CLAIM_FIG4}\" The estimate is eq. (4) with $\\xi$ sampled uniformly in the "
+        f'- **C4, Fig. 4.** "{paper.CLAIM_FIG4}" The estimate is eq. (4) with $\\xi$ sampled uniformly in the '
         "$\\ell_\\infty$ ball of radius 8/255 (Sec. 5.3).\n"
-        f"- **C5, Fig. 5.** \"{paper.CLAIM_FIG5}\" The figure shows the frequency of $\\cos(\\nabla A_1, \\nabla A_2) < 0$ "
+        f'- **C5, Fig. 5.** "{paper.CLAIM_FIG5}" The figure shows the frequency of $\\cos(\\nabla A_1, \\nabla A_2) < 0$ '
         "per layer (Sec. 5.4).\n"
-        f"- **Fig. 1(b).** \"{paper.CLAIM_FIG1B}\"")
+        f'- **Fig. 1(b).** "{paper.CLAIM_FIG1B}"'
+    )
 
 
 def _per_seed(long, quantity, maps, **where):
@@ -65,27 +69,42 @@ def claims_of(lip, jac):
 
     rows = []
     c4 = mech.lipschitz_claim(lip, "L_sampling_mean")
-    rows.append(claim_row("fig4_lipschitz", "Fig. 4: DA has a higher local Lipschitz estimate than standard attention",
-                          combine(c4["verdict"]),
-                          "; ".join(f"layer {r.layer + 1}: L_DA / L_base = {r.ratio:.2f}, {r.verdict}"
-                                    for r in c4.itertuples()) or "no ViT/DiffViT pair measured yet",
-                          verdict_v1=combine_v1(c4["verdict_v1"]) if len(c4) else None,
-                          **(_seed_numbers(c4.iloc[0]) if len(c4) else {})))
+    rows.append(
+        claim_row(
+            "fig4_lipschitz",
+            "Fig. 4: DA has a higher local Lipschitz estimate than standard attention",
+            combine(c4["verdict"]),
+            "; ".join(f"layer {r.layer + 1}: L_DA / L_base = {r.ratio:.2f}, {r.verdict}" for r in c4.itertuples())
+            or "no ViT/DiffViT pair measured yet",
+            verdict_v1=combine_v1(c4["verdict_v1"]) if len(c4) else None,
+            **(_seed_numbers(c4.iloc[0]) if len(c4) else {}),
+        )
+    )
     c5 = mech.alignment_claim(jac, method="probe")
-    rows.append(claim_row("fig5_alignment", "Fig. 5: negative alignment of the branch gradients is dominant",
-                          combine(c5["verdict"]),
-                          "; ".join(f"layer {r.layer + 1}: freq(cos<0) {r.freq:.3f}, {r.verdict}"
-                                    for r in c5.itertuples()) or "no DiffViT measured yet",
-                          verdict_v1=combine_v1(c5["verdict_v1"]) if len(c5) else None))
+    rows.append(
+        claim_row(
+            "fig5_alignment",
+            "Fig. 5: negative alignment of the branch gradients is dominant",
+            combine(c5["verdict"]),
+            "; ".join(f"layer {r.layer + 1}: freq(cos<0) {r.freq:.3f}, {r.verdict}" for r in c5.itertuples())
+            or "no DiffViT measured yet",
+            verdict_v1=combine_v1(c5["verdict_v1"]) if len(c5) else None,
+        )
+    )
     c5b = mech.amplification_claim(jac, lip)
-    rows.append(claim_row("fig5_amplification",
-                          "Fig. 5 / Theorem 1 (C5b): the negative alignment amplifies ‖J_DA‖ by more than 5 %",
-                          combine(c5b["verdict"]) if len(c5b) else "not yet run",
-                          "; ".join(f"layer {r.layer + 1}: gain median {r.gain_median:.3f} (max {r.gain_max:.3f}), "
-                                    f"{r.verdict}: {r.reason}" for r in c5b.itertuples())
-                          or "no exact Jacobians measured yet",
-                          "; ".join(f"layer {r.layer + 1}: median gain {r.gain_median:.3f}" for r in c5b.itertuples())
-                          or None))
+    rows.append(
+        claim_row(
+            "fig5_amplification",
+            "Fig. 5 / Theorem 1 (C5b): the negative alignment amplifies ‖J_DA‖ by more than 5 %",
+            combine(c5b["verdict"]) if len(c5b) else "not yet run",
+            "; ".join(
+                f"layer {r.layer + 1}: gain median {r.gain_median:.3f} (max {r.gain_max:.3f}), {r.verdict}: {r.reason}"
+                for r in c5b.itertuples()
+            )
+            or "no exact Jacobians measured yet",
+            "; ".join(f"layer {r.layer + 1}: median gain {r.gain_median:.3f}" for r in c5b.itertuples()) or None,
+        )
+    )
     return pd.DataFrame(rows)
 
 
@@ -99,9 +118,14 @@ def _seed_numbers(row) -> dict:
 
     v = _per_seed_values(row)
     comp = {"s2_seed": float(np.var(v, ddof=1))} if len(v) > 1 else {}
-    return {"effect": float(row["effect"]), "low": float(row["effect_low"]), "high": float(row["effect_high"]),
-            "paper_value": None, "unit": "log L_DA / L_base",
-            "seeds_needed": seeds_needed(float(row["effect"]), comp, 1) if comp else None}
+    return {
+        "effect": float(row["effect"]),
+        "low": float(row["effect_low"]),
+        "high": float(row["effect_high"]),
+        "paper_value": None,
+        "unit": "log L_DA / L_base",
+        "seeds_needed": seeds_needed(float(row["effect"]), comp, 1) if comp else None,
+    }
 
 
 def claims(profile=None) -> dict:
@@ -131,8 +155,20 @@ class Chapter:
         self.jac = mech.long_table(self.jac_rows)
         self.src = caption_source(self.lip_rows)
         self.plans = show.plans("mechanism", self.profile)
-        self.P = {k: models[f"param.{k}"].iloc[0] for k in ("n_images", "n_exact", "n_worst", "lip_eps", "n_samples",
-                                                           "ascent_steps", "power_iter", "n_probes", "pgd_steps")}
+        self.P = {
+            k: models[f"param.{k}"].iloc[0]
+            for k in (
+                "n_images",
+                "n_exact",
+                "n_worst",
+                "lip_eps",
+                "n_samples",
+                "ascent_steps",
+                "power_iter",
+                "n_probes",
+                "pgd_steps",
+            )
+        }
         self.main = models[models["lambda_init"].astype(str).isin(["0.8"]) | (models["model"] == "vit")]
         self.seeds = {m: sorted(int(s) for s in g["seed"]) for m, g in self.main.groupby("model")}
         self.adv = sorted(e for e in self.lip["point_eps"].unique() if e > 0)
@@ -163,23 +199,37 @@ class Chapter:
             f"{P['pgd_steps']} steps, the clean prediction as label); exact Jacobians at the clean images only.\n\n"
             "Every random draw comes from a stream keyed by (seed, image index), so no value depends on batching. "
             f"**Campaign status:** {sum(p.done for p in self.plans)} of {len(self.plans)} planned runs of profile "
-            f"`{self.profile}` are recorded.")
+            f"`{self.profile}` are recorded."
+        )
 
     def cost(self) -> None:
         """The chapter's cost per model kind and stage, and what the depth sweep would add."""
         cost = self.cost_rows
         c = cost.groupby(["model", "lambda_init", "seed"])["time_s"].sum().reset_index()
-        c["kind"] = np.where((c["model"] == "vit") | (c["lambda_init"] == "0.8"), "main (all points, exact)",
-                             "lambda sweep (clean, probes)")
+        c["kind"] = np.where(
+            (c["model"] == "vit") | (c["lambda_init"] == "0.8"),
+            "main (all points, exact)",
+            "lambda sweep (clean, probes)",
+        )
         per_kind = c.groupby(["model", "kind"])["time_s"].agg(["mean", "count", "sum"]).reset_index()
-        stages = cost.assign(stage=cost["stage"].str.replace(r" [\d.]+(/255)?$", "", regex=True)).groupby(
-            ["model", "stage"])["time_s"].mean().unstack(0).round(1)
+        stages = (
+            cost.assign(stage=cost["stage"].str.replace(r" [\d.]+(/255)?$", "", regex=True))
+            .groupby(["model", "stage"])["time_s"]
+            .mean()
+            .unstack(0)
+            .round(1)
+        )
         show.md(
             "**Cost** (from the records' `cost` table; one CPU thread per run, up to three runs sharing the two cores, "
             "so the wall times are contended): "
-            + "; ".join(f"{r['model']} {r['kind']}: {r['mean'] / 60:.1f} min per model ({r['count']} runs)"
-                        for _, r in per_kind.iterrows())
-            + f". The chapter took **{c['time_s'].sum() / 3600:.2f} core-hours** in all. " + self.src + ".")
+            + "; ".join(
+                f"{r['model']} {r['kind']}: {r['mean'] / 60:.1f} min per model ({r['count']} runs)"
+                for _, r in per_kind.iterrows()
+            )
+            + f". The chapter took **{c['time_s'].sum() / 3600:.2f} core-hours** in all. "
+            + self.src
+            + "."
+        )
         main_min = c[c["kind"].str.startswith("main")].groupby("model")["time_s"].mean().sum() / 60  # one pair
         depths = [1, 2, 4, 8, 12]
         show.md(
@@ -188,23 +238,38 @@ class Chapter:
             f"At the counts used here, a ViT/DiffViT pair costs {main_min:.0f} core-minutes at depth 1, so the pairs "
             f"at depths {depths} would cost at most about {main_min * sum(d * d for d in depths) / 60:.0f} core-hours "
             f"per seed (the $D^2$ bound; at least {main_min * sum(depths) / 60:.0f} by the linear part alone). The "
-            "depth chapter will therefore run the worst-case estimators and exact Jacobians on fewer images.")
+            "depth chapter will therefore run the worst-case estimators and exact Jacobians on fewer images."
+        )
         show.raw(stages)
-        show.md("**Table M1.** Mean wall time per stage and model [s] (a stage is summed over its images; the "
-                "Lipschitz stage includes the worst-case estimators on the first images).")
+        show.md(
+            "**Table M1.** Mean wall time per stage and model [s] (a stage is summed over its images; the "
+            "Lipschitz stage includes the worst-case estimators on the first images)."
+        )
 
     # ------------------------------------------------------------------ C4
     def fig4(self) -> None:
         """Paper Fig. 4 per layer: the paper's estimator, then the worst case."""
-        show.figure(plots.per_layer(_per_seed(self.lip, "L_sampling_mean", MAIN_MAPS), "mean local Lipschitz estimate",
-                                    f"paper's estimator (xi ~ U, {self.P['lip_eps']}/255 ball)"))
-        show.md("**Figure M1 (our Fig. 4).** The paper's estimator per layer: the mean over images and heads of "
-                "the mean difference quotient, per training seed (dots) with the mean and t 95 % CI over seeds. "
-                "ViT's $A$ against DiffViT's $A_{\\mathrm{DA}}$, and DiffViT's branches $A_1$, $A_2$. " + self.src + ".")
-        show.figure(plots.per_layer(_per_seed(self.lip, "L_power", MAIN_MAPS), "spectral norm ||J(x)||_2",
-                                    "worst case (power iteration)"))
-        show.md(f"**Figure M2.** The same for the worst case, $\\lVert J(x)\\rVert_2$ on the first "
-                f"{self.P['n_worst']} images. " + self.src + ".")
+        show.figure(
+            plots.per_layer(
+                _per_seed(self.lip, "L_sampling_mean", MAIN_MAPS),
+                "mean local Lipschitz estimate",
+                f"paper's estimator (xi ~ U, {self.P['lip_eps']}/255 ball)",
+            )
+        )
+        show.md(
+            "**Figure M1 (our Fig. 4).** The paper's estimator per layer: the mean over images and heads of "
+            "the mean difference quotient, per training seed (dots) with the mean and t 95 % CI over seeds. "
+            "ViT's $A$ against DiffViT's $A_{\\mathrm{DA}}$, and DiffViT's branches $A_1$, $A_2$. " + self.src + "."
+        )
+        show.figure(
+            plots.per_layer(
+                _per_seed(self.lip, "L_power", MAIN_MAPS), "spectral norm ||J(x)||_2", "worst case (power iteration)"
+            )
+        )
+        show.md(
+            f"**Figure M2.** The same for the worst case, $\\lVert J(x)\\rVert_2$ on the first "
+            f"{self.P['n_worst']} images. " + self.src + "."
+        )
 
     @cached_property
     def c4(self):
@@ -212,24 +277,44 @@ class Chapter:
         return {q: mech.lipschitz_claim(self.lip, q) for q in ESTIMATORS}
 
     def c4_table(self) -> None:
-        rows = [{"estimator": ESTIMATORS[q], "layer": r["layer"] + 1, "ViT A": fmt(r["mean_base"]),
-                 "DiffViT A_DA": fmt(r["mean_da"]), "ratio DA/base": f"{r['ratio']:.2f}",
-                 "log ratio [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
-                 "per seed": r["per_seed"], "p seed (Holm)": f"{r['p_seed_holm']:.2g}",
-                 "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}", "verdict": r["verdict"]}
-                for q, t in self.c4.items() for _, r in t.iterrows()]
-        show.raw(pd.DataFrame(rows) if rows else
-                 show_md_object("*No ViT/DiffViT pair of the same seed has been measured yet.*"))
-        show.md("**Table M2. C4 per layer.** Effect: $\\log(\\overline{L}_{\\mathrm{DA}} / \\overline{L}_{\\mathrm{base}})$ "
-                "per seed (image means of the head-mean estimate), CI over seeds; pooled: Wilcoxon signed-rank over "
-                "the per-image log ratios of all seeds; Holm over layers. A ratio within 5 % counts as no effect. "
-                + self.src + ".")
+        rows = [
+            {
+                "estimator": ESTIMATORS[q],
+                "layer": r["layer"] + 1,
+                "ViT A": fmt(r["mean_base"]),
+                "DiffViT A_DA": fmt(r["mean_da"]),
+                "ratio DA/base": f"{r['ratio']:.2f}",
+                "log ratio [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
+                "per seed": r["per_seed"],
+                "p seed (Holm)": f"{r['p_seed_holm']:.2g}",
+                "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}",
+                "verdict": r["verdict"],
+            }
+            for q, t in self.c4.items()
+            for _, r in t.iterrows()
+        ]
+        show.raw(
+            pd.DataFrame(rows)
+            if rows
+            else show_md_object("*No ViT/DiffViT pair of the same seed has been measured yet.*")
+        )
+        show.md(
+            "**Table M2. C4 per layer.** Effect: $\\log(\\overline{L}_{\\mathrm{DA}} / \\overline{L}_{\\mathrm{base}})$ "
+            "per seed (image means of the head-mean estimate), CI over seeds; pooled: Wilcoxon signed-rank over "
+            "the per-image log ratios of all seeds; Holm over layers. A ratio within 5 % counts as no effect. "
+            + self.src
+            + "."
+        )
         t, tp = self.c4["L_sampling_mean"], self.c4["L_power"]
         if len(t):
             r = t.iloc[0]
-            show.md(f"**Verdict C4 (paper's estimator, layer 1): {r['verdict']}.** {r['reason']}. "
-                    f"With the worst-case estimator: **{tp.iloc[0]['verdict']}** "
-                    f"(ratio {tp.iloc[0]['ratio']:.2f})." if len(tp) else "")
+            show.md(
+                f"**Verdict C4 (paper's estimator, layer 1): {r['verdict']}.** {r['reason']}. "
+                f"With the worst-case estimator: **{tp.iloc[0]['verdict']}** "
+                f"(ratio {tp.iloc[0]['ratio']:.2f})."
+                if len(tp)
+                else ""
+            )
 
     @cached_property
     def gap(self):
@@ -239,8 +324,20 @@ class Chapter:
     def estimator_gap(self) -> None:
         """Each estimate against the spectral norm (Table M3)."""
         gap, P = self.gap, self.P
-        show.raw(gap[["model", "map", "n_cells", "L_power_mean", "L_sampling_mean/L_power", "L_sampling_max/L_power",
-                      "L_ascent/L_power", "L_sampling_max/L_power per seed"]].round(3))
+        show.raw(
+            gap[
+                [
+                    "model",
+                    "map",
+                    "n_cells",
+                    "L_power_mean",
+                    "L_sampling_mean/L_power",
+                    "L_sampling_max/L_power",
+                    "L_ascent/L_power",
+                    "L_sampling_max/L_power per seed",
+                ]
+            ].round(3)
+        )
         if not len(gap):
             return
         lo, hi = gap["L_sampling_max/L_power"].min(), gap["L_sampling_max/L_power"].max()
@@ -252,7 +349,8 @@ class Chapter:
             f"ascent in the same ball reaches {gap['L_ascent/L_power'].min():.2f} to "
             f"{gap['L_ascent/L_power'].max():.2f} of it. A random direction in a 3,072-dimensional ball has almost no "
             "component along the top singular vector, so the sampling estimate measures an average sensitivity, not "
-            "the worst case that an attack exploits.")
+            "the worst case that an attack exploits."
+        )
 
     def sampling_vs_frobenius(self) -> None:
         """The paper's estimate against ‖J‖_F/√D (Table M3b)."""
@@ -268,7 +366,8 @@ class Chapter:
                 f"{sf['ratio_max'].max():.2f} (correlation at least {sf['correlation'].min():.3f}): on these trained "
                 "layers the paper's Fig. 4 is, up to a constant, a plot of Frobenius norms of the input Jacobians. It "
                 "therefore compares the same quantities as Theorem 2, and says nothing more about the worst case than "
-                "they do.")
+                "they do."
+            )
 
     # ------------------------------------------------------------------ C5
     @cached_property
@@ -280,43 +379,75 @@ class Chapter:
         """Paper Fig. 5: the frequency of negative alignment per layer, its claim table and the distributions."""
         jac, P, src = self.jac, self.P, self.src
         groups = {}
-        for m, label in (("probe", f"diffvit probes ({P['n_images']} images)"),
-                         ("exact", f"diffvit exact ({P['n_exact']} images)")):
-            d = jac[(jac["quantity"] == "cos") & (jac["method"] == m) & (jac["point"] == "clean")
-                    & (jac["model"] == "diffvit") & (jac["lambda_init"] == "0.8")]
+        for m, label in (
+            ("probe", f"diffvit probes ({P['n_images']} images)"),
+            ("exact", f"diffvit exact ({P['n_exact']} images)"),
+        ):
+            d = jac[
+                (jac["quantity"] == "cos")
+                & (jac["method"] == m)
+                & (jac["point"] == "clean")
+                & (jac["model"] == "diffvit")
+                & (jac["lambda_init"] == "0.8")
+            ]
             if len(d):
-                groups[label] = {int(layer): g.groupby("seed")["value"].apply(lambda v: float((v < 0).mean())).tolist()
-                                 for layer, g in d.groupby("layer")}
+                groups[label] = {
+                    int(layer): g.groupby("seed")["value"].apply(lambda v: float((v < 0).mean())).tolist()
+                    for layer, g in d.groupby("layer")
+                }
         show.figure(plots.per_layer(groups, "freq(cos < 0)", "negative alignment per layer", hline=0.5))
-        show.md("**Figure M3 (our Fig. 5).** Frequency of $\\cos(J_1, J_2) < 0$ over images and heads, per "
-                "layer and seed, for DiffViT at $\\lambda_{\\mathrm{init}} = 0.8$; dashed: 1/2. " + src + ".")
-        rows = [{"method": m, "layer": r["layer"] + 1, "cells": r["n_cells"], "freq(cos<0)": f"{r['freq']:.3f}",
-                 "median cos": f"{r['cos_median']:+.3f}",
-                 "freq - 1/2 [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
-                 "per seed": r["per_seed"], "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}", "verdict": r["verdict"]}
-                for m, t in self.c5.items() for _, r in t.iterrows()]
+        show.md(
+            "**Figure M3 (our Fig. 5).** Frequency of $\\cos(J_1, J_2) < 0$ over images and heads, per "
+            "layer and seed, for DiffViT at $\\lambda_{\\mathrm{init}} = 0.8$; dashed: 1/2. " + src + "."
+        )
+        rows = [
+            {
+                "method": m,
+                "layer": r["layer"] + 1,
+                "cells": r["n_cells"],
+                "freq(cos<0)": f"{r['freq']:.3f}",
+                "median cos": f"{r['cos_median']:+.3f}",
+                "freq - 1/2 [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
+                "per seed": r["per_seed"],
+                "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}",
+                "verdict": r["verdict"],
+            }
+            for m, t in self.c5.items()
+            for _, r in t.iterrows()
+        ]
         show.raw(pd.DataFrame(rows) if rows else show_md_object("*No DiffViT has been measured yet.*"))
         acc_probe = mech.probe_accuracy(jac)
-        show.md("**Table M4. C5 per layer.** Effect: frequency of $\\cos < 0$ minus 1/2, per seed, CI over seeds; "
-                "pooled: exact binomial test over all (seed, image, head) cells. " + src + ".")
+        show.md(
+            "**Table M4. C5 per layer.** Effect: frequency of $\\cos < 0$ minus 1/2, per seed, CI over seeds; "
+            "pooled: exact binomial test over all (seed, image, head) cells. " + src + "."
+        )
         if acc_probe["n"]:
-            show.md(f"The probe estimate agrees with the exact value on the {acc_probe['n']} cells that have both: "
-                    f"rms error of cos {acc_probe['cos_rms_error']:.3f}, relative rms error of "
-                    f"$\\lVert J_{{\\mathrm{{DA}}}}\\rVert_F$ {acc_probe['norm_rel_rms_error']:.3f}, same sign of cos in "
-                    f"{acc_probe['sign_agreement']:.1%} of cells.")
+            show.md(
+                f"The probe estimate agrees with the exact value on the {acc_probe['n']} cells that have both: "
+                f"rms error of cos {acc_probe['cos_rms_error']:.3f}, relative rms error of "
+                f"$\\lVert J_{{\\mathrm{{DA}}}}\\rVert_F$ {acc_probe['norm_rel_rms_error']:.3f}, same sign of cos in "
+                f"{acc_probe['sign_agreement']:.1%} of cells."
+            )
         if len(self.c5["probe"]):
             r = self.c5["probe"].iloc[0]
             show.md(f"**Verdict C5 (layer 1, probes): {r['verdict']}.** {r['reason']}.")
         samples = {}
         for lam in sorted(jac["lambda_init"].dropna().unique()):
-            d = jac[(jac["quantity"] == "cos") & (jac["method"] == "probe") & (jac["point"] == "clean")
-                    & (jac["model"] == "diffvit") & (jac["lambda_init"] == lam)]
+            d = jac[
+                (jac["quantity"] == "cos")
+                & (jac["method"] == "probe")
+                & (jac["point"] == "clean")
+                & (jac["model"] == "diffvit")
+                & (jac["lambda_init"] == lam)
+            ]
             if len(d):
                 samples[f"diffvit lambda_init {lam}"] = d["value"].to_numpy()
         if samples:
             show.figure(plots.distributions(samples, "cos(J1, J2)", "distribution of the branch alignment", vline=0.0))
-            show.md("**Figure M4.** The full distribution of $\\cos(J_1, J_2)$ (probes, clean images, all heads and "
-                    "seeds) for each $\\lambda_{\\mathrm{init}}$. " + src + ".")
+            show.md(
+                "**Figure M4.** The full distribution of $\\cos(J_1, J_2)$ (probes, clean images, all heads and "
+                "seeds) for each $\\lambda_{\\mathrm{init}}$. " + src + "."
+            )
 
     # ------------------------------------------------------------------ theory, attacks, maps, lambda
     @cached_property
@@ -344,7 +475,8 @@ class Chapter:
             f"$\\kappa_{{\\mathrm{{base}}}}$ has median {lem['kappa_base'].median():.2f} (range "
             f"{lem['kappa_base'].min():.2f} to {lem['kappa_base'].max():.2f}): the factor by which the valid bound "
             "exceeds the printed one. The printed bound can hold on real layers, but nothing guarantees it: where it "
-            "holds, it is because $\\kappa_{\\mathrm{DA}}$ is at least as large as $\\kappa_{\\mathrm{base}}$.")
+            "holds, it is because $\\kappa_{\\mathrm{DA}}$ is at least as large as $\\kappa_{\\mathrm{base}}$."
+        )
         g = th["alignment_gain"]
         show.md(
             f"**How much the alignment amplifies.** Theorem 1's factor $\\sqrt{{1 + \\lambda^2\\rho^2 - 2\\lambda\\rho\\cos\\theta}}$ "
@@ -354,31 +486,56 @@ class Chapter:
             "gradients are nearly orthogonal, so the sign of $\\cos\\theta$ is negative far more often than not, but the "
             "amplification it causes is a fraction of a percent to a few percent. What sets $\\lVert J_{\\mathrm{DA}}\\rVert$ "
             f"against the base is $\\gamma$ (median {th['gamma'].median():.2f}) and $\\lambda\\rho$ (median "
-            f"{(th['lambda'] * th['rho']).median():.2f}).")
-        q = th[["gamma", "rho", "cos", "lambda", "alignment_gain", "ratio", "thm2", "lip_ratio", "kappa_base"]].describe().T
+            f"{(th['lambda'] * th['rho']).median():.2f})."
+        )
+        q = (
+            th[["gamma", "rho", "cos", "lambda", "alignment_gain", "ratio", "thm2", "lip_ratio", "kappa_base"]]
+            .describe()
+            .T
+        )
         show.raw(q[["mean", "50%", "min", "max"]].round(3))
-        show.md("**Table M5.** The quantities of Theorem 2 and Lemma 2 on the trained depth-1 models (exact "
-                "Jacobians, clean images). " + self.src + ".")
+        show.md(
+            "**Table M5.** The quantities of Theorem 2 and Lemma 2 on the trained depth-1 models (exact "
+            "Jacobians, clean images). " + self.src + "."
+        )
 
     @cached_property
     def shift(self):
         """Each quantity at clean and PGD inputs (:func:`dalib.mechanism.attack_shift`), both models."""
-        return pd.concat([mech.attack_shift(self.jac, self.lip, "diffvit"), mech.attack_shift(self.jac, self.lip, "vit")],
-                         ignore_index=True)
+        return pd.concat(
+            [mech.attack_shift(self.jac, self.lip, "diffvit"), mech.attack_shift(self.jac, self.lip, "vit")],
+            ignore_index=True,
+        )
 
     def attack_shift(self) -> None:
         """Clean against adversarial inputs (Table M6, paper Fig. 1b)."""
         sh = self.shift
         if not len(sh):
             return
-        sh["change [95% CI]"] = [f"{r['change']:+.4f} [{r['change_low']:+.4f}, {r['change_high']:+.4f}]"
-                                 for _, r in sh.iterrows()]
-        show.raw(sh[["model", "point_eps", "quantity", "clean", "adversarial", "change_kind", "change [95% CI]",
-                     "n_cells", "p_pooled"]].round(4))
-        show.md("**Table M6.** Each quantity at the clean images and at PGD examples of the same images "
-                "(budget in units of 1/255), paired by seed, image and head: the change (a difference, or the "
-                "log ratio of the means for Lipschitz estimates), its t 95 % CI over seeds, and a Wilcoxon "
-                "signed-rank test pooled over all cells. " + self.src + ".")
+        sh["change [95% CI]"] = [
+            f"{r['change']:+.4f} [{r['change_low']:+.4f}, {r['change_high']:+.4f}]" for _, r in sh.iterrows()
+        ]
+        show.raw(
+            sh[
+                [
+                    "model",
+                    "point_eps",
+                    "quantity",
+                    "clean",
+                    "adversarial",
+                    "change_kind",
+                    "change [95% CI]",
+                    "n_cells",
+                    "p_pooled",
+                ]
+            ].round(4)
+        )
+        show.md(
+            "**Table M6.** Each quantity at the clean images and at PGD examples of the same images "
+            "(budget in units of 1/255), paired by seed, image and head: the change (a difference, or the "
+            "log ratio of the means for Lipschitz estimates), its t 95 % CI over seeds, and a Wilcoxon "
+            "signed-rank test pooled over all cells. " + self.src + "."
+        )
         d = sh[(sh["model"] == "diffvit") & (sh["quantity"] == "freq(cos<0)")]
         if not len(d):
             return
@@ -390,11 +547,16 @@ class Chapter:
                 return "*less* negative alignment under attack, the opposite of Fig. 1(b)"
             return "no change that the seeds can establish"
 
-        parts = [f"at {r['point_eps']:g}/255 the frequency of $\\cos < 0$ goes from {r['clean']:.3f} to "
-                 f"{r['adversarial']:.3f} (change {r['change']:+.4f}, CI [{r['change_low']:+.4f}, "
-                 f"{r['change_high']:+.4f}]): " + reading(r) for _, r in d.iterrows()]
-        show.md("For DiffViT, " + "; ".join(parts) + ". All changes are small beside the clean level: PGD "
-                "at these budgets moves the images too little to reorganise the branch gradients.")
+        parts = [
+            f"at {r['point_eps']:g}/255 the frequency of $\\cos < 0$ goes from {r['clean']:.3f} to "
+            f"{r['adversarial']:.3f} (change {r['change']:+.4f}, CI [{r['change_low']:+.4f}, "
+            f"{r['change_high']:+.4f}]): " + reading(r)
+            for _, r in d.iterrows()
+        ]
+        show.md(
+            "For DiffViT, " + "; ".join(parts) + ". All changes are small beside the clean level: PGD "
+            "at these budgets moves the images too little to reorganise the branch gradients."
+        )
 
     def fig1(self) -> None:
         """Attention maps of two clean and attacked images (paper Fig. 1)."""
@@ -404,23 +566,43 @@ class Chapter:
         fr = _main(self.fig_rows[self.fig_rows["seed"] == s0])
         fi = _main(self.fig_images[self.fig_images["seed"] == s0])
         fr = fr[fr["sample"] < 2]
-        show.figure(plots.attention_maps(fr, fi, [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"),
-                                                  ("diffvit", "A_DA")], class_names=CIFAR10_CLASSES))
-        show.md(f"**Figure M5 (our Fig. 1).** Two test images (rows: clean and PGD examples against each model; the "
-                f"image shown is the one that attacks the ViT), and the attention each of the 8x8 patch tokens "
-                f"receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
-                f"$A_{{\\mathrm{{DA}}}}$ (training seed {s0}; $A_{{\\mathrm{{DA}}}}$ can be negative, diverging colours). "
-                + caption_source(self.fig_rows) + ".")
+        show.figure(
+            plots.attention_maps(
+                fr,
+                fi,
+                [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
+                class_names=CIFAR10_CLASSES,
+            )
+        )
+        show.md(
+            f"**Figure M5 (our Fig. 1).** Two test images (rows: clean and PGD examples against each model; the "
+            f"image shown is the one that attacks the ViT), and the attention each of the 8x8 patch tokens "
+            f"receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
+            f"$A_{{\\mathrm{{DA}}}}$ (training seed {s0}; $A_{{\\mathrm{{DA}}}}$ can be negative, diverging colours). "
+            + caption_source(self.fig_rows)
+            + "."
+        )
 
     def lambda_relation(self) -> None:
         """Sensitivity against the learned λ over the λ_init sweep (Figure M6, Table M7)."""
         rel = mech.lambda_relation(self.lip, self.jac, self.models)
         if rel["lambda_init"].nunique() <= 1:
-            return show.md("The $\\lambda_{\\mathrm{init}}$ sweep's models have not been measured yet under this profile.")
+            return show.md(
+                "The $\\lambda_{\\mathrm{init}}$ sweep's models have not been measured yet under this profile."
+            )
         from scipy.stats import spearmanr
 
-        show.figure(plots.scatter_by_group(rel, "lambda", "L_sampling_mean", "lambda_init", "learned lambda",
-                                           "mean L of A_DA (paper's estimator)", "sensitivity against lambda"))
+        show.figure(
+            plots.scatter_by_group(
+                rel,
+                "lambda",
+                "L_sampling_mean",
+                "lambda_init",
+                "learned lambda",
+                "mean L of A_DA (paper's estimator)",
+                "sensitivity against lambda",
+            )
+        )
         rs = spearmanr(rel["lambda"], rel["L_sampling_mean"])
         rf = spearmanr(rel["lambda"], rel["freq_negative"])
         show.md(
@@ -430,10 +612,18 @@ class Chapter:
             f"{rs.statistic:+.2f} (p = {rs.pvalue:.2g}); $\\lambda$ with the frequency of $\\cos < 0$ "
             f"{rf.statistic:+.2f} (p = {rf.pvalue:.2g}). Subtracting more of $A_2$ shrinks the row mass "
             "$1 - \\lambda$ of $A_{\\mathrm{DA}}$, which by itself would lower its Lipschitz constant; "
-            + ("the estimate nevertheless rises with $\\lambda$, in the direction of the paper's 'maxima at layers "
-               "using larger λ'." if rs.statistic > 0 else "the estimate does not rise with $\\lambda$."))
-        show.raw(rel.groupby("lambda_init")[["lambda", "L_sampling_mean", "L_power", "freq_negative",
-                                             "clean_accuracy"]].mean().round(4))
+            + (
+                "the estimate nevertheless rises with $\\lambda$, in the direction of the paper's 'maxima at layers "
+                "using larger λ'."
+                if rs.statistic > 0
+                else "the estimate does not rise with $\\lambda$."
+            )
+        )
+        show.raw(
+            rel.groupby("lambda_init")[["lambda", "L_sampling_mean", "L_power", "freq_negative", "clean_accuracy"]]
+            .mean()
+            .round(4)
+        )
         show.md("**Table M7.** Means over seeds per $\\lambda_{\\mathrm{init}}$. " + self.src + ".")
 
     def reading(self) -> None:
@@ -442,37 +632,57 @@ class Chapter:
         lines = []
         if len(c4["L_sampling_mean"]):
             r = c4["L_sampling_mean"].iloc[0]
-            lines.append(f"- **C4 ({r['verdict']}).** With the paper's estimator, DiffViT's $A_{{\\mathrm{{DA}}}}$ has "
-                         f"{r['ratio']:.2f} times ViT's mean Lipschitz estimate at layer 1 (log ratio per seed "
-                         f"{r['per_seed']}; pooled image-level p = {r['p_pooled_holm']:.2g}). "
-                         + ("Every seed points the other way from the paper: lower, not higher." if r["effect_high"] < 0
-                            or all(float(v) < 0 for v in r["per_seed"].split(",")) else ""))
+            lines.append(
+                f"- **C4 ({r['verdict']}).** With the paper's estimator, DiffViT's $A_{{\\mathrm{{DA}}}}$ has "
+                f"{r['ratio']:.2f} times ViT's mean Lipschitz estimate at layer 1 (log ratio per seed "
+                f"{r['per_seed']}; pooled image-level p = {r['p_pooled_holm']:.2g}). "
+                + (
+                    "Every seed points the other way from the paper: lower, not higher."
+                    if r["effect_high"] < 0 or all(float(v) < 0 for v in r["per_seed"].split(","))
+                    else ""
+                )
+            )
         if len(c4["L_power"]):
             r = c4["L_power"].iloc[0]
             lines.append(f"  In the worst case (spectral norm) the ratio is {r['ratio']:.2f} ({r['verdict']}).")
         if len(c5["probe"]):
             r = c5["probe"].iloc[0]
-            lines.append(f"- **C5 ({r['verdict']}).** The branch gradients are negatively aligned in {r['freq']:.1%} of "
-                         f"(image, head) cells (median cos {r['cos_median']:+.3f}).")
+            lines.append(
+                f"- **C5 ({r['verdict']}).** The branch gradients are negatively aligned in {r['freq']:.1%} of "
+                f"(image, head) cells (median cos {r['cos_median']:+.3f})."
+            )
         if len(th):
             lem = th.dropna(subset=["lip_ratio"])
-            lines.append(f"- **Theory.** Theorem 2's identity holds to {th['thm2_rel_err'].max():.0e}; Lemma 2 as "
-                         f"printed holds in {lem['lemma2_printed'].astype(float).mean():.0%} of cells, corrected in "
-                         f"{lem['lemma2_corrected'].astype(float).mean():.0%}.")
+            lines.append(
+                f"- **Theory.** Theorem 2's identity holds to {th['thm2_rel_err'].max():.0e}; Lemma 2 as "
+                f"printed holds in {lem['lemma2_printed'].astype(float).mean():.0%} of cells, corrected in "
+                f"{lem['lemma2_corrected'].astype(float).mean():.0%}."
+            )
         sh = self.shift
         d = sh[(sh["model"] == "diffvit") & (sh["quantity"] == "freq(cos<0)")] if len(sh) else sh
         if len(d):
-            lines.append("- **Fig. 1(b).** Under PGD the frequency of negative alignment changes by "
-                         + ", ".join(f"{r['change']:+.4f} [{r['change_low']:+.4f}, {r['change_high']:+.4f}] at "
-                                     f"{r['point_eps']:g}/255" for _, r in d.iterrows()) + ".")
+            lines.append(
+                "- **Fig. 1(b).** Under PGD the frequency of negative alignment changes by "
+                + ", ".join(
+                    f"{r['change']:+.4f} [{r['change_low']:+.4f}, {r['change_high']:+.4f}] at {r['point_eps']:g}/255"
+                    for _, r in d.iterrows()
+                )
+                + "."
+            )
         if len(th):
-            lines.append(f"- **Magnitude.** Negative alignment adds a median factor of {th['alignment_gain'].median():.4f} "
-                         "to $\\lVert J_{\\mathrm{DA}}\\rVert_F$: the sign is dominant, the effect is not.")
+            lines.append(
+                f"- **Magnitude.** Negative alignment adds a median factor of {th['alignment_gain'].median():.4f} "
+                "to $\\lVert J_{\\mathrm{DA}}\\rVert_F$: the sign is dominant, the effect is not."
+            )
         if len(gap):
-            lines.append(f"- **Estimators.** The paper's sampling estimate is {gap['L_sampling_mean/L_power'].median():.3f} "
-                         "of the spectral norm (median): Fig. 4 measures typical, not worst-case, sensitivity.")
-        show.md("\n".join(lines) + f"\n\nThese are depth-1 models at {acc.min():.1%} to {acc.max():.1%} clean "
-                f"accuracy (`{self.profile}` profile); the paper's reach 87 %.")
+            lines.append(
+                f"- **Estimators.** The paper's sampling estimate is {gap['L_sampling_mean/L_power'].median():.3f} "
+                "of the spectral norm (median): Fig. 4 measures typical, not worst-case, sensitivity."
+            )
+        show.md(
+            "\n".join(lines) + f"\n\nThese are depth-1 models at {acc.min():.1%} to {acc.max():.1%} clean "
+            f"accuracy (`{self.profile}` profile); the paper's reach 87 %."
+        )
 
 
 def show_md_object(text):

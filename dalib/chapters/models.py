@@ -27,9 +27,12 @@ class Chapter:
         per_run = hist.groupby("record").agg(train_cpu_s=("cpu_s", "sum"), eval_time_s=("eval_time_s", "max"))
         train = train.drop(columns=["train_cpu_s", "eval_time_s"], errors="ignore").join(per_run, on="record")
         # a run's training configuration (the profile's, or a -p variant of it)
-        train["config"] = [f"width {w}, {e} epochs, lr {lr:g}, {'crop+flip' if a else 'no aug.'}, {p} pool"
-                           for w, e, lr, a, p in zip(train["embed_dim"], train["epochs"], train["lr"],
-                                                     train["param.augment"], train["param.global_pool"])]
+        train["config"] = [
+            f"width {w}, {e} epochs, lr {lr:g}, {'crop+flip' if a else 'no aug.'}, {p} pool"
+            for w, e, lr, a, p in zip(
+                train["embed_dim"], train["epochs"], train["lr"], train["param.augment"], train["param.global_pool"]
+            )
+        ]
         train["lambda_init"] = np.where(train["model"] == "vit", "-", train["lambda_init"].astype(str))
         self.train = train.sort_values(["config", "depth", "model", "lambda_init", "seed"]).reset_index(drop=True)
         # the profile's own configuration (seed 0, lambda_init 0.8): the runs the profile was chosen on
@@ -40,8 +43,20 @@ class Chapter:
     def runs_table(self) -> None:
         """Every recorded training run: accuracy, wall and CPU time."""
         train = self.train
-        cols = ["config", "model", "depth", "lambda_init", "seed", "n_params", "clean_accuracy", "train_time_s",
-                "train_cpu_s", "eval_time_s", "images_per_s", "checkpoint"]
+        cols = [
+            "config",
+            "model",
+            "depth",
+            "lambda_init",
+            "seed",
+            "n_params",
+            "clean_accuracy",
+            "train_time_s",
+            "train_cpu_s",
+            "eval_time_s",
+            "images_per_s",
+            "checkpoint",
+        ]
         t = train[cols].copy()
         t["clean_accuracy"] = (100 * t["clean_accuracy"]).round(2)
         t["train_min"] = (t.pop("train_time_s") / 60).round(1)
@@ -56,23 +71,31 @@ class Chapter:
             "while other jobs shared the machine have wall times above their CPU times. "
             "`train_min` is wall-clock time, `train_cpu_min` the process CPU time of the (single-threaded) "
             "run, i.e. about the wall time on an otherwise idle core. "
-            f"{caption_source(train)}.*")
+            f"{caption_source(train)}.*"
+        )
 
     def history(self) -> None:
         """Per-epoch loss, accuracy and time of the profile's own configuration."""
         hd = self.hist[self.hist["record"].isin(self.default["record"])]
-        show.raw(hd.pivot_table(index="epoch", columns="model", values=["loss", "accuracy", "time_s", "cpu_s"]).round(3))
-        show.md("*Table: per-epoch training loss and accuracy (on the training batches) and "
-                "wall / CPU seconds per epoch, of the profile's configuration (seed 0, λ_init 0.8). "
-                f"{caption_source(hd)}.*")
+        show.raw(
+            hd.pivot_table(index="epoch", columns="model", values=["loss", "accuracy", "time_s", "cpu_s"]).round(3)
+        )
+        show.md(
+            "*Table: per-epoch training loss and accuracy (on the training batches) and "
+            "wall / CPU seconds per epoch, of the profile's configuration (seed 0, λ_init 0.8). "
+            f"{caption_source(hd)}.*"
+        )
 
     def targets(self) -> None:
         """Whether the depth-1 models of the profile meet the 60 % target, and in what time."""
-        show.md("\n".join(
-            f"- **{r.model}**, depth 1, {r.config}: {100 * r.clean_accuracy:.1f} % clean accuracy "
-            f"({'meets' if r.clean_accuracy >= 0.60 else 'misses'} the 60 % target) in {r.train_time_s / 60:.1f} min "
-            f"wall-clock ({r.train_cpu_s / 60:.1f} min of CPU time) plus {r.eval_time_s:.0f} s of evaluation."
-            for _, r in self.d1.iterrows()))
+        show.md(
+            "\n".join(
+                f"- **{r.model}**, depth 1, {r.config}: {100 * r.clean_accuracy:.1f} % clean accuracy "
+                f"({'meets' if r.clean_accuracy >= 0.60 else 'misses'} the 60 % target) in {r.train_time_s / 60:.1f} min "
+                f"wall-clock ({r.train_cpu_s / 60:.1f} min of CPU time) plus {r.eval_time_s:.0f} s of evaluation."
+                for _, r in self.d1.iterrows()
+            )
+        )
 
     def _per_image_time(self, model, mode, precision, key):
         """tau(d) = a + b d through the benchmark's depths (per image seconds)."""
@@ -86,14 +109,24 @@ class Chapter:
         """The depth sweep's time, extrapolated from the depth-1 records and the benchmark's depth slope."""
         est = []
         for _, r in self.d1.iterrows():
-            for basis, t_col, key in [("wall-clock (as measured, shared machine)", "train_time_s", "img_per_s"),
-                                      ("CPU time (idle machine)", "train_cpu_s", "img_per_cpu_s")]:
+            for basis, t_col, key in [
+                ("wall-clock (as measured, shared machine)", "train_time_s", "img_per_s"),
+                ("CPU time (idle machine)", "train_cpu_s", "img_per_cpu_s"),
+            ]:
                 tau_tr = self._per_image_time(r.model, "train", "bf16", key)
                 tau_ev = self._per_image_time(r.model, "infer", "fp32", key)
                 for depth in SWEEP_DEPTHS:
                     scale_tr, scale_ev = tau_tr(depth) / tau_tr(1), tau_ev(depth) / tau_ev(1)
-                    est.append({"config": r.config, "basis": basis, "model": r.model, "depth": depth,
-                                "train_min": r[t_col] * scale_tr / 60, "eval_min": r.eval_time_s * scale_ev / 60})
+                    est.append(
+                        {
+                            "config": r.config,
+                            "basis": basis,
+                            "model": r.model,
+                            "depth": depth,
+                            "train_min": r[t_col] * scale_tr / 60,
+                            "eval_min": r.eval_time_s * scale_ev / 60,
+                        }
+                    )
         est = pd.DataFrame(est)
         est["total_min"] = est.train_min + est.eval_min
         show.raw(est.pivot_table(index=["config", "depth"], columns=["basis", "model"], values="total_min").round(1))
@@ -101,21 +134,41 @@ class Chapter:
         show.md(
             "*Table: estimated minutes per run of the sweep (training + evaluation). "
             f"{caption_source(self.train)}; {caption_source(self.bench)}.*\n\n"
-            + "\n".join(f"- **sweep total, {c}, {b}:** {t:.2f} h with two runs in parallel "
-                        f"({'within' if t <= 3 else 'over'} the 3 h budget)" for (c, b), t in totals.items()))
+            + "\n".join(
+                f"- **sweep total, {c}, {b}:** {t:.2f} h with two runs in parallel "
+                f"({'within' if t <= 3 else 'over'} the 3 h budget)"
+                for (c, b), t in totals.items()
+            )
+        )
 
     def benchmark(self) -> None:
         """The ViT/DiffViT throughput benchmark, and the ratios per mode and precision."""
         bench = self.bench
-        show.raw(bench[["depth", "mode", "precision", "batch_size", "vit_img_per_s", "diffvit_img_per_s",
-                        "ratio_diffvit_vit", "vit_img_per_cpu_s", "diffvit_img_per_cpu_s", "ratio_diffvit_vit_cpu",
-                        "vit_params", "diffvit_params"]].round(2))
+        show.raw(
+            bench[
+                [
+                    "depth",
+                    "mode",
+                    "precision",
+                    "batch_size",
+                    "vit_img_per_s",
+                    "diffvit_img_per_s",
+                    "ratio_diffvit_vit",
+                    "vit_img_per_cpu_s",
+                    "diffvit_img_per_cpu_s",
+                    "ratio_diffvit_vit_cpu",
+                    "vit_params",
+                    "diffvit_params",
+                ]
+            ].round(2)
+        )
         show.md(
             "*Table: images per second (wall clock and per second of process CPU time), median over "
             "interleaved repetitions, and the median paired ratio DiffViT / ViT (< 1: DiffViT is slower); "
             f"{int(bench['param.num_threads'].iloc[0])} thread(s), width {int(bench['param.embed_dim'].iloc[0])}, "
             f"{int(bench['param.num_heads'].iloc[0])} heads, patch {int(bench['param.patch_size'].iloc[0])}. "
-            f"{caption_source(bench)}.*")
+            f"{caption_source(bench)}.*"
+        )
 
     def ratios(self) -> None:
         lines = []

@@ -12,23 +12,36 @@ from ..stats import RULES, RULES_VERSION, SCALE_FACTOR, rules_commit
 from . import _show as show
 
 CHAPTER_LINES = (  # (page, what it covers, the artifacts whose verdicts it gives)
-    ("[Depth 1: ViT vs DiffViT](results_depth1.md) covers paper Fig. 2a, Fig. 2c, Fig. 6 and Table 1 on CIFAR-10, "
-     "with PGD, patch PGD, PGD with restarts, AutoAttack and CW-L2, on the models of the committed model zoo.",
-     ["Fig. 2a", "Fig. 2c", "Fig. 6", "Table 1"]),
-    ("[Mechanism: local Lipschitz and negative alignment](results_mechanism.md) covers paper Fig. 4, Fig. 5 and "
-     "Fig. 1 on the same zoo models: the paper's Lipschitz estimator beside the worst case, the frequency of negative "
-     "branch alignment, Theorem 2 and Lemma 2 evaluated on the trained layers, and the shift of all of it under PGD.",
-     ["Fig. 4", "Fig. 5"]),
-    ("[Depth](results_depth.md) covers paper Fig. 3a–d: ViT and DiffViT at five depths under PGD, AutoAttack and "
-     "CW-L2, the Lipschitz estimates per depth, and the crossover depth predicted from measured propagation ratios "
-     "against the one observed.", ["Fig. 3a", "Fig. 3b", "Fig. 3c", "Fig. 3d"]),
-    ("[Adversarial training and Tiny ImageNet](results_tables.md) covers paper Table 3 (DiffViT trained with PGD "
-     "at three budgets against the vanilla DiffViT) and Table 2 (depth-4 ViT and DiffViT on a Tiny ImageNet stand-in "
-     "split).", ["Table 3", "Table 2"]),
-    ("[CLIP and DiffCLIP](results_clip.md) covers paper Fig. 2b and 2d (zero-shot COCO and ImageNet under PGD and "
-     "patch PGD, with the paper's cosine objective) and the CLIP rows of Fig. 4 and 5. The released weights cannot be "
-     "downloaded here; the page says what is missing and shows the pipeline on random-weight models in the smoke "
-     "profile.", ["Fig. 2b", "Fig. 2d"]),
+    (
+        "[Depth 1: ViT vs DiffViT](results_depth1.md) covers paper Fig. 2a, Fig. 2c, Fig. 6 and Table 1 on CIFAR-10, "
+        "with PGD, patch PGD, PGD with restarts, AutoAttack and CW-L2, on the models of the committed model zoo.",
+        ["Fig. 2a", "Fig. 2c", "Fig. 6", "Table 1"],
+    ),
+    (
+        "[Mechanism: local Lipschitz and negative alignment](results_mechanism.md) covers paper Fig. 4, Fig. 5 and "
+        "Fig. 1 on the same zoo models: the paper's Lipschitz estimator beside the worst case, the frequency of negative "
+        "branch alignment, Theorem 2 and Lemma 2 evaluated on the trained layers, and the shift of all of it under PGD.",
+        ["Fig. 4", "Fig. 5"],
+    ),
+    (
+        "[Depth](results_depth.md) covers paper Fig. 3a–d: ViT and DiffViT at five depths under PGD, AutoAttack and "
+        "CW-L2, the Lipschitz estimates per depth, and the crossover depth predicted from measured propagation ratios "
+        "against the one observed.",
+        ["Fig. 3a", "Fig. 3b", "Fig. 3c", "Fig. 3d"],
+    ),
+    (
+        "[Adversarial training and Tiny ImageNet](results_tables.md) covers paper Table 3 (DiffViT trained with PGD "
+        "at three budgets against the vanilla DiffViT) and Table 2 (depth-4 ViT and DiffViT on a Tiny ImageNet stand-in "
+        "split).",
+        ["Table 3", "Table 2"],
+    ),
+    (
+        "[CLIP and DiffCLIP](results_clip.md) covers paper Fig. 2b and 2d (zero-shot COCO and ImageNet under PGD and "
+        "patch PGD, with the paper's cosine objective) and the CLIP rows of Fig. 4 and 5. The released weights cannot be "
+        "downloaded here; the page says what is missing and shows the pipeline on random-weight models in the smoke "
+        "profile.",
+        ["Fig. 2b", "Fig. 2d"],
+    ),
 )
 
 
@@ -48,7 +61,7 @@ class Chapter:
         show.md(
             "**A claim of several parts** (budgets, layers, depths) is an intersection-union test: it is *reproduced* "
             "when every part that is not saturated is, each at the 95 % level, with no correction across parts. The "
-            "other words are unions (\"some part contradicts\"), so each part reads them from its interval at level "
+            'other words are unions ("some part contradicts"), so each part reads them from its interval at level '
             "$1 - 0.05/k$ for its $k$ non-saturated parts (Bonferroni); then *contradicted* if any part is, else *not "
             f"reproduced* if any part is, else *inconclusive* (`dalib.stats.combine`). **Not testable at this scale**: "
             f"the base model's ASR at the smallest budget the paper prints is more than {SCALE_FACTOR:g} times the "
@@ -56,21 +69,28 @@ class Chapter:
             f"These are rules version {RULES_VERSION}, fixed in commit `{commit or 'unknown (no git history here)'}` "
             "before the attack records of the depth-1 pair's seeds 3 to 7 existed. The rules before them (version 1) "
             "gated *reproduced* on an extra pooled image-level test and Holm's correction, had no word for the "
-            "opposite effect, and read *not reproduced* from the raw interval; a reader can compare both below.")
+            "opposite effect, and read *not reproduced* from the raw interval; a reader can compare both below."
+        )
 
     def chapters(self) -> None:
         """One line per results chapter with its verdicts."""
+
         def line(artifacts):
             return "; ".join(f"{a}: **{self.card.loc[a, 'status']}**" for a in artifacts)
 
-        show.md("\n".join(f"- {text} Verdicts: {line(arts)}." for text, arts in CHAPTER_LINES) + "\n\n"
-                "The verdicts come from `dalib.scorecard`, the same code as each chapter's verdict table and the "
-                "scorecard on the first page.")
+        show.md(
+            "\n".join(f"- {text} Verdicts: {line(arts)}." for text, arts in CHAPTER_LINES) + "\n\n"
+            "The verdicts come from `dalib.scorecard`, the same code as each chapter's verdict table and the "
+            "scorecard on the first page."
+        )
 
     def before_after(self) -> None:
         """Every artifact that keeps both words, under rules v1 and the current rules."""
         both = self.card[self.card["status_v1"].notna()].reset_index()[["artifact", "status_v1", "status"]]
-        show.md("**The same records under the old and the new rules**, for the artifacts whose parts keep both "
-                "words (`verdict_v1` beside `verdict` in each comparison):\n\n"
-                + both.rename(columns={"status_v1": "rules v1", "status": f"rules v{RULES_VERSION}"})
-                .to_markdown(index=False))
+        show.md(
+            "**The same records under the old and the new rules**, for the artifacts whose parts keep both "
+            "words (`verdict_v1` beside `verdict` in each comparison):\n\n"
+            + both.rename(columns={"status_v1": "rules v1", "status": f"rules v{RULES_VERSION}"}).to_markdown(
+                index=False
+            )
+        )

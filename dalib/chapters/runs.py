@@ -26,8 +26,16 @@ def _fmt(v) -> str:
     return f"`{v!r}`" if isinstance(v, str) else f"`{v}`"
 
 
-ENV_COLUMNS = ["python_version", "torch_version", "torchvision_version", "timm_version", "numpy_version",
-               "pandas_version", "hostname", "cpu_count"]
+ENV_COLUMNS = [
+    "python_version",
+    "torch_version",
+    "torchvision_version",
+    "timm_version",
+    "numpy_version",
+    "pandas_version",
+    "hostname",
+    "cpu_count",
+]
 
 
 class Chapter:
@@ -61,22 +69,34 @@ class Chapter:
 
     def summary(self) -> None:
         n_current = sum(self.status_of(r).startswith("current") for r in self.records)
-        show.md(f"Profile **`{self.profile}`**: {len(self.records)} record(s), {n_current} of them current; "
-                f"{len(self.sources)} experiment/benchmark notebook(s), asking for {len(self.plans)} run(s).")
+        show.md(
+            f"Profile **`{self.profile}`**: {len(self.records)} record(s), {n_current} of them current; "
+            f"{len(self.sources)} experiment/benchmark notebook(s), asking for {len(self.plans)} run(s)."
+        )
 
     def records_table(self) -> None:
         if not self.records:
-            return show.md(f"No records for profile `{self.profile}` yet. `make results PROFILE={self.profile}` runs "
-                           "every pending notebook.")
-        show.md(md_table([
-            {"record": f"`{r['stem']}/{r['key']}`",
-             "status": self.status_of(r),
-             "commit": f"`{(r.get('git_commit') or 'unknown')[:8]}`" + ("*" if r.get("git_dirty") else ""),
-             "device": r.get("device"),
-             "wall (s)": f"{r.get('wall_time_s') or 0:.0f}",
-             "finished (UTC)": (r.get("finished") or "")[:16].replace("T", " ")}
-            for r in self.records], ["record", "status", "commit", "device", "wall (s)", "finished (UTC)"])
-            + "\n\n\\* `dalib/` or the notebook had uncommitted changes when the run started.")
+            return show.md(
+                f"No records for profile `{self.profile}` yet. `make results PROFILE={self.profile}` runs "
+                "every pending notebook."
+            )
+        show.md(
+            md_table(
+                [
+                    {
+                        "record": f"`{r['stem']}/{r['key']}`",
+                        "status": self.status_of(r),
+                        "commit": f"`{(r.get('git_commit') or 'unknown')[:8]}`" + ("*" if r.get("git_dirty") else ""),
+                        "device": r.get("device"),
+                        "wall (s)": f"{r.get('wall_time_s') or 0:.0f}",
+                        "finished (UTC)": (r.get("finished") or "")[:16].replace("T", " "),
+                    }
+                    for r in self.records
+                ],
+                ["record", "status", "commit", "device", "wall (s)", "finished (UTC)"],
+            )
+            + "\n\n\\* `dalib/` or the notebook had uncommitted changes when the run started."
+        )
 
     def parameters(self) -> None:
         """Per notebook: the parameters its records share, then a table of those that differ."""
@@ -98,16 +118,28 @@ class Chapter:
         envs = {}
         for r in self.records:
             envs.setdefault(tuple(r.get(c) for c in ENV_COLUMNS), []).append(r)
-        rows = [{**{c.replace("_version", ""): v for c, v in zip(ENV_COLUMNS, key)}, "records": len(recs)}
-                for key, recs in envs.items()]
+        rows = [
+            {**{c.replace("_version", ""): v for c, v in zip(ENV_COLUMNS, key)}, "records": len(recs)}
+            for key, recs in envs.items()
+        ]
         cols = [c.replace("_version", "") for c in ENV_COLUMNS] + ["records"]
         show.md(md_table(rows, cols) if rows else "No records, so no run environment to show.")
 
     def pending(self) -> None:
-        pending = [{"notebook": f"`{pl.nb.rel}`",
-                    "sweep point": ", ".join(f"{k} = {_fmt(v)}" for k, v in pl.sweep.items()) or "-",
-                    "would write": f"`{pl.nb.stem}/{pl.key}`"} for pl in self.plans if not pl.done]
-        pending += [{"notebook": f"`{rel}`", "sweep point": "-", "would write": f"error: {err}"}
-                    for rel, err in self.problems]
-        show.md(md_table(pending, ["notebook", "sweep point", "would write"]) if pending
-                else "None: every run of every experiment and benchmark notebook has a record.")
+        pending = [
+            {
+                "notebook": f"`{pl.nb.rel}`",
+                "sweep point": ", ".join(f"{k} = {_fmt(v)}" for k, v in pl.sweep.items()) or "-",
+                "would write": f"`{pl.nb.stem}/{pl.key}`",
+            }
+            for pl in self.plans
+            if not pl.done
+        ]
+        pending += [
+            {"notebook": f"`{rel}`", "sweep point": "-", "would write": f"error: {err}"} for rel, err in self.problems
+        ]
+        show.md(
+            md_table(pending, ["notebook", "sweep point", "would write"])
+            if pending
+            else "None: every run of every experiment and benchmark notebook has a record."
+        )

@@ -17,32 +17,62 @@ from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
 from ..analysis import recipe_check, seed_summary
 from ..records import RecordNotFoundError, caption_source, current_profile, load_rows
-from ..stats import mean_ci
-from ..stats import claim_row, combine, combine_v1, headline_numbers, scale_check, verdict
+from ..stats import claim_row, combine, combine_v1, headline_numbers, mean_ci, scale_check, verdict
 from . import _show as show
 
 T3 = paper.TABLE3_ADV_TRAINING
 T2 = paper.TABLE2_TINY_IMAGENET
-EMPTY_ASR = ["model", "depth", "dataset", "adv_eps", "attack_kind", "budget", "seed", "asr", "recipe_current",
-             "attack_labels", "lambda_init", "record", "notebook", "n"]
-EMPTY_MODELS = ["model", "depth", "dataset", "adv_eps", "seed", "clean_accuracy", "recipe_current", "record",
-                "notebook", "train_time_s", "train_cpu_s"]
+EMPTY_ASR = [
+    "model",
+    "depth",
+    "dataset",
+    "adv_eps",
+    "attack_kind",
+    "budget",
+    "seed",
+    "asr",
+    "recipe_current",
+    "attack_labels",
+    "lambda_init",
+    "record",
+    "notebook",
+    "n",
+]
+EMPTY_MODELS = [
+    "model",
+    "depth",
+    "dataset",
+    "adv_eps",
+    "seed",
+    "clean_accuracy",
+    "recipe_current",
+    "record",
+    "notebook",
+    "train_time_s",
+    "train_cpu_s",
+]
 
 
 def _in_chapter(p) -> bool:
     """A planned ``asr_suite`` run of this chapter: Tiny ImageNet (Table 2) or the depth-1 CIFAR-10
     DiffViTs of Table 3; the notebook's other points belong to other chapters."""
     q = p.params
-    return (str(q["dataset"]).startswith("tiny-imagenet")
-            or (q["dataset"] == "cifar10" and q["depth"] == 1 and q["model"] == "diffvit"
-                and not q["patch_w"] and q["recipe"].get("patch_size") is None))
+    return str(q["dataset"]).startswith("tiny-imagenet") or (
+        q["dataset"] == "cifar10"
+        and q["depth"] == 1
+        and q["model"] == "diffvit"
+        and not q["patch_w"]
+        and q["recipe"].get("patch_size") is None
+    )
 
 
 def _recipe_line(m) -> str:
     r = m.iloc[0]
-    return (f"width {int(r['embed_dim'])}, {int(r['num_heads'])} heads, patch {int(r['patch_size'])}, "
-            f"{int(r['epochs'])} epochs on {int(r['n_train']):,} training images, batch {int(r['batch_size'])}, "
-            f"Adam at lr {r['lr']:g} ({r['lr_schedule']}), training precision {', '.join(sorted(set(m['precision'])))}")
+    return (
+        f"width {int(r['embed_dim'])}, {int(r['num_heads'])} heads, patch {int(r['patch_size'])}, "
+        f"{int(r['epochs'])} epochs on {int(r['n_train']):,} training images, batch {int(r['batch_size'])}, "
+        f"Adam at lr {r['lr']:g} ({r['lr_schedule']}), training precision {', '.join(sorted(set(m['precision'])))}"
+    )
 
 
 # ---------------------------------------------------------------- claims (the scorecard reads them)
@@ -75,18 +105,31 @@ def table2_claims(df):
     comp = table2_comparison(df)
     rows = []
     for cid, name, kind, unit, head, top in (
-            ("table2_pgd", "Table 2, PGD: DiffViT ASR > ViT ASR on Tiny ImageNet at the small budgets (ε ≤ 2/255)",
-             "pgd_linf", "ε", 1.0, TABLE2_PGD_CLAIM_MAX),
-            ("table2_patch", "Table 2, patch PGD: DiffViT ASR > ViT ASR on Tiny ImageNet", "patch", "w", 8.0, None)):
+        (
+            "table2_pgd",
+            "Table 2, PGD: DiffViT ASR > ViT ASR on Tiny ImageNet at the small budgets (ε ≤ 2/255)",
+            "pgd_linf",
+            "ε",
+            1.0,
+            TABLE2_PGD_CLAIM_MAX,
+        ),
+        ("table2_patch", "Table 2, patch PGD: DiffViT ASR > ViT ASR on Tiny ImageNet", "patch", "w", 8.0, None),
+    ):
         c = comp[comp["attack_kind"] == kind].sort_values("budget") if len(comp) else comp
-        detail = "; ".join(f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})"
-                           + (" (outside the claim)" if top is not None and r.budget > top else "")
-                           for r in c.itertuples())
+        detail = "; ".join(
+            f"{unit} = {r.budget:g}: {r.verdict} ({r.diff_mean:+.3f})"
+            + (" (outside the claim)" if top is not None and r.budget > top else "")
+            for r in c.itertuples()
+        )
         if top is not None and len(c):
             c = c[c["budget"] <= top]
         h = c[c["budget"] == head] if len(c) else c
-        short = (f"Δ ASR at {unit} = {head:g}: {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
-                 f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds" if len(h) else "no records yet")
+        short = (
+            f"Δ ASR at {unit} = {head:g}: {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
+            f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds"
+            if len(h)
+            else "no records yet"
+        )
         verdict = combine(c["verdict"]) if len(c) else "not yet run"
         nums = {}
         if len(h):
@@ -96,8 +139,9 @@ def table2_claims(df):
             nums["verdict_v1"] = combine_v1(c["verdict_v1"])
             # the regime check: the base model's ASR at the smallest budget the paper prints
             small = comp[comp["attack_kind"] == kind].sort_values("budget").iloc[0]
-            p_vit = paper.TABLE2_TINY_IMAGENET["vit"].get((kind, float(small["budget"]) if kind != "patch"
-                                                           else int(small["budget"])))
+            p_vit = paper.TABLE2_TINY_IMAGENET["vit"].get(
+                (kind, float(small["budget"]) if kind != "patch" else int(small["budget"]))
+            )
             if p_vit is not None:
                 ok, why = scale_check(float(small["a_mean"]), p_vit, f"ViT at {unit} = {small['budget']:g}")
                 if not ok and verdict not in ("not yet run", "saturated"):
@@ -111,15 +155,14 @@ TABLE3_TRAIN_EPS = (0.25, 0.5, 1.0)  # the paper's adversarial-training budgets 
 
 
 TABLE3_RECIPE_KEYS = {"adv_eps", "adv_steps"}  # what a Table 3 recipe may change; other recipes (e.g. the
-                                               # depth chapter's patch size) are other experiments
+# depth chapter's patch size) are other experiments
 
 
 def table3_rows(df):
     """Table 3's rows of an ``asr_suite`` table: CIFAR-10, DiffViT, depth 1, a recipe that changes
     nothing but the adversarial training (``param.recipe`` keys within :data:`TABLE3_RECIPE_KEYS`)."""
     rec = df["param.recipe"] if "param.recipe" in df else None
-    ok = (rec.map(lambda r: set(r if isinstance(r, dict) else {}) <= TABLE3_RECIPE_KEYS) if rec is not None
-          else True)
+    ok = rec.map(lambda r: set(r if isinstance(r, dict) else {}) <= TABLE3_RECIPE_KEYS) if rec is not None else True
     return df[(df["dataset"] == "cifar10") & (df["model"] == "diffvit") & (df["depth"] == 1) & ok]
 
 
@@ -138,7 +181,7 @@ def table3_comparison(df):
     t3 = paper.TABLE3_ADV_TRAINING
     out = []
     for e in sorted(set(d["adv_eps"].astype(float)) - {0.0}):
-        effect = ({("pgd_linf", b): t3[0.0]["asr"][b] - t3[e]["asr"][b] for b in t3[e]["asr"]} if e in t3 else None)
+        effect = {("pgd_linf", b): t3[0.0]["asr"][b] - t3[e]["asr"][b] for b in t3[e]["asr"]} if e in t3 else None
         c = paired_comparison(d, a={"adv_eps": e}, b={"adv_eps": 0.0}, paper_effect=effect)
         out.append(c.assign(adv_eps=e))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["adv_eps", "attack_kind", "budget"])
@@ -154,8 +197,10 @@ def table3_claims(df):
     comp = table3_comparison(df)
     diag = comp[comp["budget"] == comp["adv_eps"]].sort_values("adv_eps") if len(comp) else comp
     complete = len(diag) and set(diag["adv_eps"]) >= set(TABLE3_TRAIN_EPS)
-    detail = "; ".join(f"trained at {r.adv_eps:g}/255, attacked at {r.budget:g}/255: {r.verdict} "
-                       f"(ASR {r.b_mean:.3f} → {r.a_mean:.3f})" for r in diag.itertuples())
+    detail = "; ".join(
+        f"trained at {r.adv_eps:g}/255, attacked at {r.budget:g}/255: {r.verdict} (ASR {r.b_mean:.3f} → {r.a_mean:.3f})"
+        for r in diag.itertuples()
+    )
     short = "; ".join(f"{r.adv_eps:g}: {r.b_mean:.2f} → {r.a_mean:.2f}" for r in diag.itertuples())
     head = diag[diag["adv_eps"] == 1.0] if len(diag) else diag
     nums = {}
@@ -163,12 +208,18 @@ def table3_claims(df):
         t3 = paper.TABLE3_ADV_TRAINING
         pv = t3[0.0]["asr"][1.0] - t3[1.0]["asr"][1.0] if 1.0 in t3 else None
         nums = {**headline_numbers(head.iloc[0], paper_value=pv), "verdict_v1": combine_v1(diag["verdict_v1"])}
-    return pd.DataFrame([claim_row("table3_adv_training",
-                                   "Table 3 (C6): adversarial training lowers DiffViT's ASR at its training budget",
-                                   combine(diag["verdict"]) if complete else "not yet run",
-                                   detail or "no records yet",
-                                   ("ASR at the training budget, vanilla → trained: " + short) if short else None,
-                                   **nums)])
+    return pd.DataFrame(
+        [
+            claim_row(
+                "table3_adv_training",
+                "Table 3 (C6): adversarial training lowers DiffViT's ASR at its training budget",
+                combine(diag["verdict"]) if complete else "not yet run",
+                detail or "no records yet",
+                ("ASR at the training budget, vanilla → trained: " + short) if short else None,
+                **nums,
+            )
+        ]
+    )
 
 
 def table3_accuracy_claims(models):
@@ -192,17 +243,34 @@ def table3_accuracy_claims(models):
             continue
         eff = seed_effect([van[k] - tr[k] for k in seeds])
         lo, hi = eff.ci()
-        parts.append(f"{e:g}/255: {-eff.estimate:+.3f} [{-hi:+.3f}, {-lo:+.3f}] (paper "
-                     f"{t3[e]['accuracy'] - t3[0.0]['accuracy']:+.3f})")
+        parts.append(
+            f"{e:g}/255: {-eff.estimate:+.3f} [{-hi:+.3f}, {-lo:+.3f}] (paper "
+            f"{t3[e]['accuracy'] - t3[0.0]['accuracy']:+.3f})"
+        )
         if e == 1.0:
             pe = t3[0.0]["accuracy"] - t3[1.0]["accuracy"]
             verdict_, why = verdict(lo, hi, len(seeds), what="the drop of clean accuracy", paper_effect=pe)
-            nums = {"effect": eff.estimate, "low": lo, "high": hi, "paper_value": pe, "unit": "Δ accuracy",
-                    "seeds_needed": None}
-    detail = (f"clean accuracy, trained − vanilla: {'; '.join(parts)}. At 1/255: {why}" if parts else why)
-    return pd.DataFrame([claim_row("table3_clean_accuracy",
-                                   "Table 3 (C6b): adversarial training at 1/255 drops the clean accuracy",
-                                   verdict_, detail, "; ".join(parts) or None, **nums)])
+            nums = {
+                "effect": eff.estimate,
+                "low": lo,
+                "high": hi,
+                "paper_value": pe,
+                "unit": "Δ accuracy",
+                "seeds_needed": None,
+            }
+    detail = f"clean accuracy, trained − vanilla: {'; '.join(parts)}. At 1/255: {why}" if parts else why
+    return pd.DataFrame(
+        [
+            claim_row(
+                "table3_clean_accuracy",
+                "Table 3 (C6b): adversarial training at 1/255 drops the clean accuracy",
+                verdict_,
+                detail,
+                "; ".join(parts) or None,
+                **nums,
+            )
+        ]
+    )
 
 
 def suite_rows(profile, table="asr"):
@@ -260,17 +328,29 @@ class Chapter:
         plans, pending, profile = self.plans, self.pending, self.profile
         status = f"Profile `{profile}`: {len(plans) - len(pending)} of {len(plans)} runs of this chapter have records."
         if pending:
-            status += (" **The campaign is not complete.** Pending: " + "; ".join(sorted(
-                {f"{q['model']} depth {q['depth']} on {q['dataset']}" + (f", recipe {q['recipe']}" if q["recipe"] else "")
-                 for q in pending})) + f". Run them with `python -m dalib.run asr_suite --profile {profile} --where "
+            status += (
+                " **The campaign is not complete.** Pending: "
+                + "; ".join(
+                    sorted(
+                        {
+                            f"{q['model']} depth {q['depth']} on {q['dataset']}"
+                            + (f", recipe {q['recipe']}" if q["recipe"] else "")
+                            for q in pending
+                        }
+                    )
+                )
+                + f". Run them with `python -m dalib.run asr_suite --profile {profile} --where "
                 "dataset=cifar10 --where "
-                f"\"eps=[0.25, 0.5, 1]\" --jobs 2` (Table 3) and `python -m dalib.run asr_suite --profile {profile} "
+                f'"eps=[0.25, 0.5, 1]" --jobs 2` (Table 3) and `python -m dalib.run asr_suite --profile {profile} '
                 f"--where dataset={'tiny-imagenet' if profile == 'paper' else 'tiny-imagenet-valsplit'} --jobs 2` "
-                "(Table 2).")
+                "(Table 2)."
+            )
         show.md(status)
         if len(self.stale):
-            show.md(f"**Note:** {len(self.stale)} record rows were made with a training recipe that differs from "
-                    "the current `train` notebook and are left out; rerun `python -m dalib.run asr_suite`.")
+            show.md(
+                f"**Note:** {len(self.stale)} record rows were made with a training recipe that differs from "
+                "the current `train` notebook and are left out; rerun `python -m dalib.run asr_suite`."
+            )
 
     def setup(self) -> None:
         """The models' recipes, from the records, and the Tiny ImageNet stand-in's fidelity."""
@@ -280,35 +360,48 @@ class Chapter:
         lines = []
         if len(t3_models):
             steps = sorted(set(int(s) for s in t3_models["adv_steps"] if s))
-            lines.append(f"**Table 3 models** (CIFAR-10, depth 1, DiffViT λ_init 0.8): {_recipe_line(t3_models)}. "
-                         f"Adversarial training replaces every training batch by its PGD examples at ε_train, with "
-                         f"{' or '.join(map(str, steps)) or '(none yet)'} PGD steps of 2.5 ε_train / steps from a random "
-                         "start (the paper does not state its training attack; the step count was chosen to fit the CPU "
-                         "budget, see Compute). "
-                         f"Attacked on the {int(t3['n'].max()) if len(t3) else 0:,} fixed class-balanced test images of "
-                         "the depth-1 chapter; CIFAR-10 is the offline JPEG re-encode (mean difference 5.7/255 per "
-                         "channel from the original pixels).")
+            lines.append(
+                f"**Table 3 models** (CIFAR-10, depth 1, DiffViT λ_init 0.8): {_recipe_line(t3_models)}. "
+                f"Adversarial training replaces every training batch by its PGD examples at ε_train, with "
+                f"{' or '.join(map(str, steps)) or '(none yet)'} PGD steps of 2.5 ε_train / steps from a random "
+                "start (the paper does not state its training attack; the step count was chosen to fit the CPU "
+                "budget, see Compute). "
+                f"Attacked on the {int(t3['n'].max()) if len(t3) else 0:,} fixed class-balanced test images of "
+                "the depth-1 chapter; CIFAR-10 is the offline JPEG re-encode (mean difference 5.7/255 per "
+                "channel from the original pixels)."
+            )
         if len(t2_models):
             spec = get_spec(t2_models["dataset"].iloc[0])
-            lines.append(f"**Table 2 models** (`{spec.name}`, depth 4): {_recipe_line(t2_models)}, random-crop and "
-                         f"flip augmentation. Attacked on {int(t2['n'].max()) if len(t2) else 0:,} fixed class-balanced "
-                         f"images of its `{spec.eval_split}` split.")
+            lines.append(
+                f"**Table 2 models** (`{spec.name}`, depth 4): {_recipe_line(t2_models)}, random-crop and "
+                f"flip augmentation. Attacked on {int(t2['n'].max()) if len(t2) else 0:,} fixed class-balanced "
+                f"images of its `{spec.eval_split}` split."
+            )
         show.md("\n\n".join(lines) if lines else "No models yet.")
         note = get_spec("tiny-imagenet-valsplit").note
-        show.md(f"**Tiny ImageNet here is a stand-in.** {note[0].upper() + note[1:]}. "
-                "Only the val split is available offline (`tiny-imagenet-200-val.tar.gz`), so the `cpu` profile "
-                "trains on 40 val images per class and attacks the other 10; the `paper` profile uses the canonical "
-                "`tiny-imagenet` train and val splits. The two are separate dataset names, so a model trained on "
-                "the stand-in can never be taken for a canonical one. With 8,000 training images for 200 classes, "
-                "expect weak classifiers; the accuracy they reach is given with Table 2.")
+        show.md(
+            f"**Tiny ImageNet here is a stand-in.** {note[0].upper() + note[1:]}. "
+            "Only the val split is available offline (`tiny-imagenet-200-val.tar.gz`), so the `cpu` profile "
+            "trains on 40 val images per class and attacks the other 10; the `paper` profile uses the canonical "
+            "`tiny-imagenet` train and val splits. The two are separate dataset names, so a model trained on "
+            "the stand-in can never be taken for a canonical one. With 8,000 training images for 200 classes, "
+            "expect weak classifiers; the accuracy they reach is given with Table 2."
+        )
 
     # ------------------------------------------------------------------ Table 3
     @cached_property
     def n_test(self) -> int:
         from ..train import recipe_of
 
-        return recipe_of(dict(train_profile=self.t3_models["param.train_profile"].iloc[0], model="diffvit", depth=1,
-                              seed=0, dataset="cifar10"))["n_test"]
+        return recipe_of(
+            dict(
+                train_profile=self.t3_models["param.train_profile"].iloc[0],
+                model="diffvit",
+                depth=1,
+                seed=0,
+                dataset="cifar10",
+            )
+        )["n_test"]
 
     def table3(self) -> None:
         """Table T3a and Figure T3: clean accuracy and PGD ASR per training budget."""
@@ -319,26 +412,37 @@ class Chapter:
         summ = seed_summary(t3[t3["attack_kind"] == "pgd_linf"], ["adv_eps", "budget"])
         rows = []
         for e in sorted(acc.index):
-            r = {"ε_train (1/255)": "vanilla" if e == 0 else f"{e:g}", "seeds": int(acc.loc[e, "n_seeds"]),
-                 "clean accuracy [95% CI]": rate(acc.loc[e, "mean"], acc.loc[e, "ci_low"], acc.loc[e, "ci_high"]),
-                 "paper acc.": f"{T3[e]['accuracy']:.3f}" if e in T3 else ""}
+            r = {
+                "ε_train (1/255)": "vanilla" if e == 0 else f"{e:g}",
+                "seeds": int(acc.loc[e, "n_seeds"]),
+                "clean accuracy [95% CI]": rate(acc.loc[e, "mean"], acc.loc[e, "ci_low"], acc.loc[e, "ci_high"]),
+                "paper acc.": f"{T3[e]['accuracy']:.3f}" if e in T3 else "",
+            }
             for b in sorted(set(summ["budget"])):
                 s = summ[(summ["adv_eps"] == e) & (summ["budget"] == b)]
                 r[f"ASR ε={b:g}"] = rate(s["mean"].iloc[0], s["ci_low"].iloc[0], s["ci_high"].iloc[0]) if len(s) else ""
                 r[f"paper ε={b:g}"] = f"{T3[e]['asr'][b]:.3f}" if e in T3 and b in T3[e]["asr"] else ""
             rows.append(r)
         show.table(pd.DataFrame(rows))
-        show.md(f"*Table T3a: clean accuracy (on the training run's {self.n_test:,} test images) and PGD ASR at the "
-                "attack budget ε (1/255), mean [95 % CI] over training seeds, beside the paper's Table 3 (one run "
-                f"per model, 87 % clean accuracy for the vanilla model). {caption_source(t3)}.*")
-        series = {("vanilla DiffViT" if e == 0 else f"DiffViT, ε_train {e:g}/255"):
-                  (summ[summ["adv_eps"] == e], t3[(t3["adv_eps"] == e) & (t3["attack_kind"] == "pgd_linf")])
-                  for e in sorted(set(summ["adv_eps"]))}
+        show.md(
+            f"*Table T3a: clean accuracy (on the training run's {self.n_test:,} test images) and PGD ASR at the "
+            "attack budget ε (1/255), mean [95 % CI] over training seeds, beside the paper's Table 3 (one run "
+            f"per model, 87 % clean accuracy for the vanilla model). {caption_source(t3)}.*"
+        )
+        series = {
+            ("vanilla DiffViT" if e == 0 else f"DiffViT, ε_train {e:g}/255"): (
+                summ[summ["adv_eps"] == e],
+                t3[(t3["adv_eps"] == e) & (t3["attack_kind"] == "pgd_linf")],
+            )
+            for e in sorted(set(summ["adv_eps"]))
+        }
         pts = {("vanilla" if e == 0 else f"ε_train {e:g}"): T3[e]["asr"] for e in (0.0, 1.0)}
         show.figure(plots.asr_curves(series, "attack ε (units of 1/255)", logx=True, paper=pts))
-        show.md("*Figure T3: PGD ASR against the attack budget, per training budget (the paper's Table 3 drawn "
-                "as curves). Lines: mean and 95 % CI over seeds; dots: seeds; dashed: the paper's vanilla and "
-                f"ε_train = 1/255 rows. {caption_source(t3)}.*")
+        show.md(
+            "*Figure T3: PGD ASR against the attack budget, per training budget (the paper's Table 3 drawn "
+            "as curves). Lines: mean and 95 % CI over seeds; dots: seeds; dashed: the paper's vanilla and "
+            f"ε_train = 1/255 rows. {caption_source(t3)}.*"
+        )
 
     @cached_property
     def c3(self):
@@ -353,9 +457,17 @@ class Chapter:
             tr = self.t3_models[self.t3_models["adv_eps"] == e].set_index("seed")["clean_accuracy"]
             seeds = sorted(set(van.index) & set(tr.index))
             s = mean_ci([tr[k] - van[k] for k in seeds])
-            out.append(({"ε_train": f"{e:g}", "seeds": len(seeds),
-                         "Δ clean accuracy, trained − vanilla [95% CI]": diff(s["mean"], s["low"], s["high"]),
-                         "paper": f"{T3[e]['accuracy'] - T3[0.0]['accuracy']:+.3f}" if e in T3 else ""}, s))
+            out.append(
+                (
+                    {
+                        "ε_train": f"{e:g}",
+                        "seeds": len(seeds),
+                        "Δ clean accuracy, trained − vanilla [95% CI]": diff(s["mean"], s["low"], s["high"]),
+                        "paper": f"{T3[e]['accuracy'] - T3[0.0]['accuracy']:+.3f}" if e in T3 else "",
+                    },
+                    s,
+                )
+            )
         return out
 
     def table3_effects(self) -> None:
@@ -363,22 +475,37 @@ class Chapter:
         c3 = self.c3
         if not len(c3):
             return
-        show.table(pd.DataFrame({
-            "ε_train": c3["adv_eps"].map(lambda v: f"{v:g}"), "attack ε": c3["budget"].map(lambda v: f"{v:g}"),
-            "vanilla ASR": c3["b_mean"].round(3), "trained ASR": c3["a_mean"].round(3),
-            "vanilla − trained [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c3.itertuples()],
-            "paper": [f"{T3[0.0]['asr'][r.budget] - T3[r.adv_eps]['asr'][r.budget]:+.3f}"
-                      if r.adv_eps in T3 and r.budget in T3[r.adv_eps]["asr"] else "" for r in c3.itertuples()],
-            "p (two-level)": [f"{p:.2g}" for p in c3["p_two_level"]],
-            "verdict": c3["verdict"]}))
-        show.md("*Table T3b: does adversarial training lower the ASR? The vanilla DiffViT against the one "
-                "trained at ε_train, paired by seed and image (two-level interval and p), per attack budget "
-                "(the three budgets of one ε_train form one family). Positive: the trained model is attacked "
-                "less successfully. "
-                f"{caption_source(self.t3)}.*")
+        show.table(
+            pd.DataFrame(
+                {
+                    "ε_train": c3["adv_eps"].map(lambda v: f"{v:g}"),
+                    "attack ε": c3["budget"].map(lambda v: f"{v:g}"),
+                    "vanilla ASR": c3["b_mean"].round(3),
+                    "trained ASR": c3["a_mean"].round(3),
+                    "vanilla − trained [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c3.itertuples()],
+                    "paper": [
+                        f"{T3[0.0]['asr'][r.budget] - T3[r.adv_eps]['asr'][r.budget]:+.3f}"
+                        if r.adv_eps in T3 and r.budget in T3[r.adv_eps]["asr"]
+                        else ""
+                        for r in c3.itertuples()
+                    ],
+                    "p (two-level)": [f"{p:.2g}" for p in c3["p_two_level"]],
+                    "verdict": c3["verdict"],
+                }
+            )
+        )
+        show.md(
+            "*Table T3b: does adversarial training lower the ASR? The vanilla DiffViT against the one "
+            "trained at ε_train, paired by seed and image (two-level interval and p), per attack budget "
+            "(the three budgets of one ε_train form one family). Positive: the trained model is attacked "
+            "less successfully. "
+            f"{caption_source(self.t3)}.*"
+        )
         show.table(pd.DataFrame([row for row, _ in self.accuracy_change]))
-        show.md("*Table T3c: what adversarial training costs in clean accuracy, paired by training seed "
-                f"({self.n_test:,} test images per model). {caption_source(self.t3_models)}.*")
+        show.md(
+            "*Table T3c: what adversarial training costs in clean accuracy, paired by training seed "
+            f"({self.n_test:,} test images per model). {caption_source(self.t3_models)}.*"
+        )
 
     # ------------------------------------------------------------------ Table 2
     @cached_property
@@ -391,38 +518,59 @@ class Chapter:
         if not len(t2):
             todo = [q for q in self.pending if str(q["dataset"]).startswith("tiny-imagenet")]
             what = ", ".join(sorted({f"{q['model']} depth {q['depth']} seed {q['seed']}" for q in todo}))
-            return show.md(f"**Not yet run.** No depth-4 Tiny ImageNet records under profile `{self.profile}`; "
-                           f"{len(todo)} runs are pending{': ' + what if what else ''}. Each trains its model "
-                           "(resumably, one checkpoint per epoch) and attacks it. The paper's Table 2 is in "
-                           "`dalib.paper.TABLE2_TINY_IMAGENET`.")
+            return show.md(
+                f"**Not yet run.** No depth-4 Tiny ImageNet records under profile `{self.profile}`; "
+                f"{len(todo)} runs are pending{': ' + what if what else ''}. Each trains its model "
+                "(resumably, one checkpoint per epoch) and attacks it. The paper's Table 2 is in "
+                "`dalib.paper.TABLE2_TINY_IMAGENET`."
+            )
         acc2 = seed_summary(self.t2_models, ["model"], value="clean_accuracy").set_index("model")
         summ2 = seed_summary(t2, ["model", "attack_kind", "budget"])
         rows = []
         for m in ("vit", "diffvit"):
             if m not in acc2.index:
                 continue
-            r = {"model": {"vit": "ViT", "diffvit": "DiffViT"}[m], "seeds": int(acc2.loc[m, "n_seeds"]),
-                 "clean acc. [95% CI]": rate(acc2.loc[m, "mean"], acc2.loc[m, "ci_low"], acc2.loc[m, "ci_high"])}
+            r = {
+                "model": {"vit": "ViT", "diffvit": "DiffViT"}[m],
+                "seeds": int(acc2.loc[m, "n_seeds"]),
+                "clean acc. [95% CI]": rate(acc2.loc[m, "mean"], acc2.loc[m, "ci_low"], acc2.loc[m, "ci_high"]),
+            }
             for kind, b in sorted(T2[m], key=lambda k: (k[0] != "patch", -k[1])):
                 s = summ2[(summ2["model"] == m) & (summ2["attack_kind"] == kind) & (summ2["budget"] == b)]
                 col = f"patch={b:g}" if kind == "patch" else f"ε={b:g}"
-                r[col] = f"{s['mean'].iloc[0]:.3f} ({T2[m][(kind, b)]:.3f})" if len(s) else f"– ({T2[m][(kind, b)]:.3f})"
+                r[col] = (
+                    f"{s['mean'].iloc[0]:.3f} ({T2[m][(kind, b)]:.3f})" if len(s) else f"– ({T2[m][(kind, b)]:.3f})"
+                )
             rows.append(r)
         show.table(pd.DataFrame(rows))
-        show.md("*Table T2a: ASR on Tiny ImageNet, ours as the mean over training seeds with the paper's "
-                "Table 2 value in parentheses; clean accuracy on the evaluation split, mean [95 % CI]. "
-                f"{caption_source(t2)}.*")
-        show.table(pd.DataFrame({
-            "attack": c2["attack_kind"].map({"pgd_linf": "PGD ε (1/255)", "patch": "patch w (px)"}),
-            "budget": c2["budget"].map(lambda v: f"{v:g}"), "ViT": c2["a_mean"].round(3),
-            "DiffViT": c2["b_mean"].round(3),
-            "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c2.itertuples()],
-            "paper": [f"{T2['diffvit'][(r.attack_kind, r.budget)] - T2['vit'][(r.attack_kind, r.budget)]:+.3f}"
-                      if (r.attack_kind, r.budget) in T2["diffvit"] else "" for r in c2.itertuples()],
-            "p (two-level)": [f"{p:.2g}" for p in c2["p_two_level"]],
-            "verdict": c2["verdict"]}))
-        show.md("*Table T2b: DiffViT against ViT on the same images, paired by training seed and image "
-                f"(two-level interval and p); one family per attack. {caption_source(t2)}.*")
+        show.md(
+            "*Table T2a: ASR on Tiny ImageNet, ours as the mean over training seeds with the paper's "
+            "Table 2 value in parentheses; clean accuracy on the evaluation split, mean [95 % CI]. "
+            f"{caption_source(t2)}.*"
+        )
+        show.table(
+            pd.DataFrame(
+                {
+                    "attack": c2["attack_kind"].map({"pgd_linf": "PGD ε (1/255)", "patch": "patch w (px)"}),
+                    "budget": c2["budget"].map(lambda v: f"{v:g}"),
+                    "ViT": c2["a_mean"].round(3),
+                    "DiffViT": c2["b_mean"].round(3),
+                    "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c2.itertuples()],
+                    "paper": [
+                        f"{T2['diffvit'][(r.attack_kind, r.budget)] - T2['vit'][(r.attack_kind, r.budget)]:+.3f}"
+                        if (r.attack_kind, r.budget) in T2["diffvit"]
+                        else ""
+                        for r in c2.itertuples()
+                    ],
+                    "p (two-level)": [f"{p:.2g}" for p in c2["p_two_level"]],
+                    "verdict": c2["verdict"],
+                }
+            )
+        )
+        show.md(
+            "*Table T2b: DiffViT against ViT on the same images, paired by training seed and image "
+            f"(two-level interval and p); one family per attack. {caption_source(t2)}.*"
+        )
 
     # ------------------------------------------------------------------ compute, claims, reading
     def compute(self) -> None:
@@ -435,26 +583,39 @@ class Chapter:
         for name, m in (("Table 3", self.t3_models), ("Table 2", self.t2_models)):
             if not len(m):
                 continue
-            rows.append({"table": name, "models": len(m), "training, CPU-hours": round(m["train_cpu_s"].sum() / 3600, 2),
-                         "training wall per model, min":
-                             f"{m['train_time_s'].min() / 60:.0f}–{m['train_time_s'].max() / 60:.0f}",
-                         "attacks, hours (1 thread)": round(att[att.index.isin(m["record"])].sum() / 3600, 2),
-                         "precision": ", ".join(sorted(set(m["precision"])))})
+            rows.append(
+                {
+                    "table": name,
+                    "models": len(m),
+                    "training, CPU-hours": round(m["train_cpu_s"].sum() / 3600, 2),
+                    "training wall per model, min": f"{m['train_time_s'].min() / 60:.0f}–{m['train_time_s'].max() / 60:.0f}",
+                    "attacks, hours (1 thread)": round(att[att.index.isin(m["record"])].sum() / 3600, 2),
+                    "precision": ", ".join(sorted(set(m["precision"]))),
+                }
+            )
         show.table(pd.DataFrame(rows))
         try:  # fp32 against bf16 training throughput, measured side by side by the models benchmark
             bench = load_rows("models", table="results")
-            tr = bench[bench["mode"] == "train"].pivot_table(index="depth", columns="precision",
-                                                             values="diffvit_img_per_s")
-            ratio = "; ".join(f"depth {d}: {tr.loc[d, 'bf16'] / tr.loc[d, 'fp32']:.2f}" for d in tr.index
-                              if {"bf16", "fp32"} <= set(tr.columns))
-            fp32_note = (" On a CPU without native bf16, training runs in fp32; on this machine the models benchmark "
-                         f"measured bf16 training at {ratio} times the fp32 throughput ({caption_source(bench)}), so "
-                         "multiply the bf16 training hours by that factor for an fp32 machine.")
+            tr = bench[bench["mode"] == "train"].pivot_table(
+                index="depth", columns="precision", values="diffvit_img_per_s"
+            )
+            ratio = "; ".join(
+                f"depth {d}: {tr.loc[d, 'bf16'] / tr.loc[d, 'fp32']:.2f}"
+                for d in tr.index
+                if {"bf16", "fp32"} <= set(tr.columns)
+            )
+            fp32_note = (
+                " On a CPU without native bf16, training runs in fp32; on this machine the models benchmark "
+                f"measured bf16 training at {ratio} times the fp32 throughput ({caption_source(bench)}), so "
+                "multiply the bf16 training hours by that factor for an fp32 machine."
+            )
         except RecordNotFoundError:
             fp32_note = ""
-        show.md("*Table: the compute of this chapter, from the records: the training CPU time of each model "
-                "(the vanilla DiffViTs were trained for the depth-1 chapter and are loaded from the zoo here) "
-                f"and the wall time of its attacks (one thread per run).{fp32_note} {caption_source(models)}.*")
+        show.md(
+            "*Table: the compute of this chapter, from the records: the training CPU time of each model "
+            "(the vanilla DiffViTs were trained for the depth-1 chapter and are loaded from the zoo here) "
+            f"and the wall time of its attacks (one thread per run).{fp32_note} {caption_source(models)}.*"
+        )
 
     def claims(self):
         return pd.concat([table3_claims(self.t3), table2_claims(self.t2)], ignore_index=True)
@@ -468,38 +629,64 @@ class Chapter:
         c3, c2, text = self.c3, self.c2, []
         if len(c3):
             dg = c3[c3["budget"] == c3["adv_eps"]].sort_values("adv_eps")
-            text.append("**Adversarial training.** At the budget each model was trained for, the ASR goes from "
-                        + ", ".join(f"{r.b_mean:.2f} to {r.a_mean:.2f} (ε_train {r.adv_eps:g}/255, {r.verdict})"
-                                    for r in dg.itertuples()) + ".")
+            text.append(
+                "**Adversarial training.** At the budget each model was trained for, the ASR goes from "
+                + ", ".join(
+                    f"{r.b_mean:.2f} to {r.a_mean:.2f} (ε_train {r.adv_eps:g}/255, {r.verdict})"
+                    for r in dg.itertuples()
+                )
+                + "."
+            )
             for r, a in self.accuracy_change:
                 e = float(r["ε_train"])
                 if np.isfinite(a["low"]):
-                    kind = ("a gain" if a["low"] > 0 else "a loss" if a["high"] < 0 else
-                            "no change of practical size (the interval lies within ±0.02)"
-                            if -0.02 < a["low"] and a["high"] < 0.02 else "no clear change (the interval contains 0)")
+                    kind = (
+                        "a gain"
+                        if a["low"] > 0
+                        else "a loss"
+                        if a["high"] < 0
+                        else "no change of practical size (the interval lies within ±0.02)"
+                        if -0.02 < a["low"] and a["high"] < 0.02
+                        else "no clear change (the interval contains 0)"
+                    )
                 else:
                     kind = "one seed only, no interval"
-                text.append(f"Training at {e:g}/255 changes the clean accuracy by "
-                            f"{r['Δ clean accuracy, trained − vanilla [95% CI]']} ({kind}); the paper reports "
-                            f"{T3[0.0]['accuracy']:.2f} → {T3[e]['accuracy']:.2f} ({r['paper']}).")
+                text.append(
+                    f"Training at {e:g}/255 changes the clean accuracy by "
+                    f"{r['Δ clean accuracy, trained − vanilla [95% CI]']} ({kind}); the paper reports "
+                    f"{T3[0.0]['accuracy']:.2f} → {T3[e]['accuracy']:.2f} ({r['paper']})."
+                )
             for r, a in self.accuracy_change:
                 if r["ε_train"] == "0.25" and 0.25 in T3:
                     gain = T3[0.25]["accuracy"] - T3[0.0]["accuracy"]
-                    text.append(f"The paper's accuracy *gain* from training at 0.25/255 ({gain:+.3f}) "
-                                + ("is ruled out here: our interval ends at " + f"{a['high']:+.3f}." if a["high"] < gain
-                                   else "has a counterpart here." if a["low"] > 0
-                                   else "is neither seen nor ruled out here."))
+                    text.append(
+                        f"The paper's accuracy *gain* from training at 0.25/255 ({gain:+.3f}) "
+                        + (
+                            "is ruled out here: our interval ends at " + f"{a['high']:+.3f}."
+                            if a["high"] < gain
+                            else "has a counterpart here."
+                            if a["low"] > 0
+                            else "is neither seen nor ruled out here."
+                        )
+                    )
         if len(c2):
             pg = c2[c2["attack_kind"] == "pgd_linf"]
             h = pg[pg["budget"] == 1.0]
-            text.append("**Tiny ImageNet.** DiffViT's mean ASR is higher than ViT's at "
-                        f"{int((pg['diff_mean'] > 0).sum())} of {len(pg)} PGD budgets (per budget: "
-                        + ", ".join(f"{n} {k}" for k, n in pg["verdict"].value_counts().items()) + ")"
-                        + (f"; at 1/255 the difference is {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
-                           f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds, against the paper's "
-                           f"{T2['diffvit'][('pgd_linf', 1.0)] - T2['vit'][('pgd_linf', 1.0)]:+.3f}" if len(h) else "")
-                        + ". These stand-in models reach a clean accuracy of "
-                        + ", ".join(f"{m} {g['clean_accuracy'].mean():.3f}" for m, g in self.t2_models.groupby("model"))
-                        + " on 200 classes, so the comparison is between weak classifiers; the paper's models are "
-                          "trained on the 100,000-image train split.")
+            text.append(
+                "**Tiny ImageNet.** DiffViT's mean ASR is higher than ViT's at "
+                f"{int((pg['diff_mean'] > 0).sum())} of {len(pg)} PGD budgets (per budget: "
+                + ", ".join(f"{n} {k}" for k, n in pg["verdict"].value_counts().items())
+                + ")"
+                + (
+                    f"; at 1/255 the difference is {h['diff_mean'].iloc[0]:+.3f} [{h['diff_low'].iloc[0]:+.3f}, "
+                    f"{h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds, against the paper's "
+                    f"{T2['diffvit'][('pgd_linf', 1.0)] - T2['vit'][('pgd_linf', 1.0)]:+.3f}"
+                    if len(h)
+                    else ""
+                )
+                + ". These stand-in models reach a clean accuracy of "
+                + ", ".join(f"{m} {g['clean_accuracy'].mean():.3f}" for m, g in self.t2_models.groupby("model"))
+                + " on 200 classes, so the comparison is between weak classifiers; the paper's models are "
+                "trained on the 100,000-image train split."
+            )
         show.md("\n\n".join(text) if text else "No records yet.")

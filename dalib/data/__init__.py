@@ -73,22 +73,54 @@ Data root: ``root`` argument, else ``$DALIB_DATA``, else ``<repo>/data``.
 """
 
 from .cache import CACHE_FORMAT, cache_path, clear_memory_cache
-from .datasets import FileImageDataset, ImageDataset, TensorImageDataset, fixed_subset
-from .registry import DATASETS, SPLITS, as_tensors, get_spec, load_dataset, register
-from .sources import (ARCHIVES, FIDELITY, KNOWN_SHA256, ArchiveChecksumError, DatasetNotFoundError,
-                      data_root, shared_data_dirs)
-from .spec import DatasetSpec
 
 # each dataset file registers its spec (import order = DATASETS order)
 from .cifar import CIFAR10_CLASSES, load_cifar10, load_cifar100  # noqa: E402
-from .tiny_imagenet import load_tiny_imagenet, load_tiny_imagenet_valsplit  # noqa: E402
-from .coco import load_coco2014_val  # noqa: E402
-from .imagenet import load_imagenet_val  # noqa: E402
 from .cli import main  # noqa: E402
+from .coco import load_coco2014_val  # noqa: E402
+from .datasets import FileImageDataset, ImageDataset, TensorImageDataset, fixed_subset
+from .imagenet import load_imagenet_val  # noqa: E402
+from .registry import DATASETS, SPLITS, as_tensors, get_spec, load_dataset, register
+from .sources import (
+    ARCHIVES,
+    FIDELITY,
+    KNOWN_SHA256,
+    ArchiveChecksumError,
+    DatasetNotFoundError,
+    data_root,
+    shared_data_dirs,
+)
+from .spec import DatasetSpec
+from .tiny_imagenet import load_tiny_imagenet, load_tiny_imagenet_valsplit  # noqa: E402
 
-__all__ = ["DatasetSpec", "DATASETS", "SPLITS", "get_spec", "register", "load_dataset", "as_tensors",
-           "fixed_subset", "ImageDataset", "TensorImageDataset", "FileImageDataset",
-           "DatasetNotFoundError", "ArchiveChecksumError", "data_root", "shared_data_dirs",
-           "clear_memory_cache", "cache_path", "CACHE_FORMAT", "ARCHIVES", "FIDELITY", "KNOWN_SHA256",
-           "CIFAR10_CLASSES", "load_cifar10", "load_cifar100", "load_tiny_imagenet",
-           "load_tiny_imagenet_valsplit", "load_coco2014_val", "load_imagenet_val", "main"]
+__all__ = [
+    "DatasetSpec",
+    "DATASETS",
+    "SPLITS",
+    "get_spec",
+    "register",
+    "load_dataset",
+    "as_tensors",
+    "fixed_subset",
+    "ImageDataset",
+    "TensorImageDataset",
+    "FileImageDataset",
+    "DatasetNotFoundError",
+    "ArchiveChecksumError",
+    "data_root",
+    "shared_data_dirs",
+    "clear_memory_cache",
+    "cache_path",
+    "CACHE_FORMAT",
+    "ARCHIVES",
+    "FIDELITY",
+    "KNOWN_SHA256",
+    "CIFAR10_CLASSES",
+    "load_cifar10",
+    "load_cifar100",
+    "load_tiny_imagenet",
+    "load_tiny_imagenet_valsplit",
+    "load_coco2014_val",
+    "load_imagenet_val",
+    "main",
+]

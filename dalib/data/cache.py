@@ -75,21 +75,21 @@ def _batched_jpeg_decode(files: list):
             warnings.simplefilter("ignore")  # torchvision 0.29 deprecates torchvision.io decoding
             import torchvision.io as tio
 
-            datas = [torch.frombuffer(bytearray(Path(f).read_bytes()), dtype=torch.uint8)
-                     for f in files]
+            datas = [torch.frombuffer(bytearray(Path(f).read_bytes()), dtype=torch.uint8) for f in files]
             return tio.decode_jpeg(datas, mode=tio.ImageReadMode.RGB)
     except Exception:  # noqa: BLE001 - any problem: decode with PIL instead
         return None
 
 
-def _decode_files(files: list, size: int, native: bool = True, chunk: int = 4096,
-                  resize: str = DEFAULT_RESIZE) -> torch.Tensor:
+def _decode_files(
+    files: list, size: int, native: bool = True, chunk: int = 4096, resize: str = DEFAULT_RESIZE
+) -> torch.Tensor:
     """Decode image files to uint8 ``(N, 3, size, size)``. ``native``: the files are expected to
     be ``size`` x ``size`` already (CIFAR, Tiny ImageNet), so the batched JPEG decoder is tried
     first; other files (resizing, non-JPEG, odd colour modes) go through PIL."""
     out = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
     for start in range(0, len(files), chunk):
-        part = files[start:start + chunk]
+        part = files[start : start + chunk]
         decoded = _batched_jpeg_decode(part) if native else None
         for i, f in enumerate(part):
             img = decoded[i] if decoded is not None else None
@@ -103,14 +103,13 @@ def _cache_max_bytes() -> float:
     return float(os.environ.get("DALIB_CACHE_MAX_GB", "3")) * 1e9
 
 
-def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path],
-                 resize: str = DEFAULT_RESIZE) -> str:
+def _fingerprint(root: Path, name: str, split: str, size: int, files: list[Path], resize: str = DEFAULT_RESIZE) -> str:
     """Hash of the file list (paths relative to the data root, sizes, mtimes), the size and the resize rule."""
     h = hashlib.sha256(f"{CACHE_FORMAT}|{name}|{split}|{size}|{resize}|{len(files)}".encode())
     prefix = os.path.join(str(root), "")
     for f in map(str, files):
         st = os.stat(f)
-        rel = f[len(prefix):] if f.startswith(prefix) else os.path.relpath(f, root)
+        rel = f[len(prefix) :] if f.startswith(prefix) else os.path.relpath(f, root)
         h.update(f"|{rel}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
@@ -123,14 +122,14 @@ def clear_memory_cache() -> None:
     _MEMO.clear()
 
 
-def cache_path(root: Path, name: str, split: str, size: int, files: list[Path],
-               resize: str = DEFAULT_RESIZE) -> Path:
+def cache_path(root: Path, name: str, split: str, size: int, files: list[Path], resize: str = DEFAULT_RESIZE) -> Path:
     """Where the decoded images of this file list are (or will be) cached."""
     return root / ".cache" / f"{name}-{split}-{size}-{_fingerprint(root, name, split, size, files, resize)}.pt"
 
 
-def _cached_images(root: Path, name: str, split: str, size: int, files: list[Path],
-                   native: bool = True, resize: str = DEFAULT_RESIZE):
+def _cached_images(
+    root: Path, name: str, split: str, size: int, files: list[Path], native: bool = True, resize: str = DEFAULT_RESIZE
+):
     """Decoded uint8 images of ``files``: from memory, the on-disk cache, or decoded once now.
     Returns ``(images, cache_file)``."""
     path = cache_path(root, name, split, size, files, resize)
@@ -153,8 +152,7 @@ def _cached_images(root: Path, name: str, split: str, size: int, files: list[Pat
         try:
             atomic_torch_save({"images": images, "format": CACHE_FORMAT}, path)
         except OSError as e:
-            warnings.warn(f"dalib.data: could not write the decode cache {path} ({e}); "
-                          f"images are kept in memory only")
+            warnings.warn(f"dalib.data: could not write the decode cache {path} ({e}); images are kept in memory only")
     _MEMO[key] = images
     return images, path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .registry import DATASETS, SPLITS, load_dataset
 from .sources import DatasetNotFoundError
 
+
 def main(argv=None) -> int:
     """``python -m dalib.data [NAME ...]``: find (unpack, decode and cache) each dataset split and
     print where it came from, or why it is missing. Exit status 1 if any split is missing."""
@@ -22,13 +23,14 @@ def main(argv=None) -> int:
         for split in SPLITS.get(name, ("?",)):
             t = time.perf_counter()
             try:
-                ds = load_dataset(name, split, root=args.root,
-                                  download=False if args.offline else None)
+                ds = load_dataset(name, split, root=args.root, download=False if args.offline else None)
             except (DatasetNotFoundError, ValueError) as e:
                 missing += 1
                 print(f"{name}/{split}: MISSING\n  " + str(e).replace("\n", "\n  "))
                 continue
             note = f"  [{ds.fidelity}]" if ds.fidelity else ""
-            print(f"{name}/{split}: {len(ds)} images {tuple(ds[0][0].shape)} from {ds.source} "
-                  f"({time.perf_counter() - t:.1f} s){note}")
+            print(
+                f"{name}/{split}: {len(ds)} images {tuple(ds[0][0].shape)} from {ds.source} "
+                f"({time.perf_counter() - t:.1f} s){note}"
+            )
     return 1 if missing else 0

@@ -22,6 +22,7 @@ from .spec import DatasetSpec
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's preprocessing (Radford et al., 2021)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
+
 def _multi_hot(cat_ids: list, per_row: list) -> torch.Tensor:
     """float32 ``(len(per_row), len(cat_ids))``: row r has 1 in the column of each category id of
     ``per_row[r]`` (columns in the order of ``cat_ids``)."""
@@ -50,13 +51,23 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
     name, size = "coco2014-val", image_size or 224
     tried: list[str] = []
     for base in (root / "coco2014", root / "coco", root):
-        for ann in (base / "annotations" / "instances_val2014.json",
-                    base / "instances_val2014.json"):
+        for ann in (base / "annotations" / "instances_val2014.json", base / "instances_val2014.json"):
             if (base / "val2014").is_dir() and ann.is_file():
                 files, labels, cat_ids, names = _coco_labels_from_instances(ann, base / "val2014")
-                return _make(name, split, root, files, labels, size, cache, resize=resize, classes=names,
-                             source=base / "val2014", transform=transform,
-                             extra={"category_ids": cat_ids})
+                return _make(
+                    name,
+                    split,
+                    root,
+                    files,
+                    labels,
+                    size,
+                    cache,
+                    resize=resize,
+                    classes=names,
+                    source=base / "val2014",
+                    transform=transform,
+                    extra={"category_ids": cat_ids},
+                )
         tried.append(f"{base}/val2014/ + {base}/annotations/instances_val2014.json (absent)")
     sample = root / "coco2014_val_samples"
     if not (sample / "multilabel.json").is_file():
@@ -66,20 +77,45 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
         cats = sorted((int(c), n) for c, n in meta["categories"])
         fnames = sorted(meta["labels"])
         labels = _multi_hot([c for c, _ in cats], [meta["labels"][fn] for fn in fnames])
-        return _make(name, split, root, [sample / "images" / f for f in fnames], labels, size,
-                     cache, resize=resize, classes=[n for _, n in cats], source=sample / "images",
-                     fidelity=FIDELITY["coco2014-val"], transform=transform,
-                     extra={"category_ids": [c for c, _ in cats]})
+        return _make(
+            name,
+            split,
+            root,
+            [sample / "images" / f for f in fnames],
+            labels,
+            size,
+            cache,
+            resize=resize,
+            classes=[n for _, n in cats],
+            source=sample / "images",
+            fidelity=FIDELITY["coco2014-val"],
+            transform=transform,
+            extra={"category_ids": [c for c, _ in cats]},
+        )
     tried.append(f"{sample}/multilabel.json (absent)")
     raise DatasetNotFoundError(
-        name, split, tried,
+        name,
+        split,
+        tried,
         "set DALIB_DATA (or pass root=) to a directory containing coco2014/val2014/*.jpg and "
         "coco2014/annotations/instances_val2014.json (from http://images.cocodataset.org/zips/"
         "val2014.zip and annotations/annotations_trainval2014.zip), or point DALIB_SHARED_DATA "
-        "to the directory holding coco2014-val-sample.tar.gz.")
+        "to the directory holding coco2014-val-sample.tar.gz.",
+    )
 
 
-COCO2014_VAL = register(DatasetSpec(
-    name="coco2014-val", loader=load_coco2014_val, splits=("val",), eval_split="val",
-    train_split=None, image_size=224, num_classes=80, mean=CLIP_MEAN, std=CLIP_STD,
-    multilabel=True, sizes={"val": 40137}))
+COCO2014_VAL = register(
+    DatasetSpec(
+        name="coco2014-val",
+        loader=load_coco2014_val,
+        splits=("val",),
+        eval_split="val",
+        train_split=None,
+        image_size=224,
+        num_classes=80,
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        multilabel=True,
+        sizes={"val": 40137},
+    )
+)

@@ -16,11 +16,13 @@ from .sources import DatasetNotFoundError
 
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
+
 class ImageDataset(Dataset):
     """Images with labels. Subclasses provide ``_uint8(i)`` -> uint8 ``(C, H, W)``."""
 
-    def __init__(self, *, name, split, labels, classes, source, fidelity="", transform=None,
-                 image_size=None, extra=None):
+    def __init__(
+        self, *, name, split, labels, classes, source, fidelity="", transform=None, image_size=None, extra=None
+    ):
         self.name, self.split = name, split
         self.labels = labels  # int64 (N,) or float32 multi-hot (N, K)
         self.classes = list(classes)
@@ -49,9 +51,11 @@ class ImageDataset(Dataset):
 
     def __repr__(self) -> str:
         shape = (3, self.image_size, self.image_size)
-        return (f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)}, "
-                f"image_shape={shape}, classes={len(self.classes)}, multilabel={self.multilabel}, "
-                f"source={self.source!r})")
+        return (
+            f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)}, "
+            f"image_shape={shape}, classes={len(self.classes)}, multilabel={self.multilabel}, "
+            f"source={self.source!r})"
+        )
 
 
 class TensorImageDataset(ImageDataset):
@@ -80,20 +84,24 @@ class FileImageDataset(ImageDataset):
         return _decode_one(self.files[i], self.image_size, self.resize)
 
 
-def _make(name, split, root, files, labels, size, cache, native: bool = False, resize: str = DEFAULT_RESIZE,
-          **kw) -> ImageDataset:
+def _make(
+    name, split, root, files, labels, size, cache, native: bool = False, resize: str = DEFAULT_RESIZE, **kw
+) -> ImageDataset:
     """A dataset over ``files``: decoded once and cached if it fits, else decoded lazily."""
     if not files:
-        raise DatasetNotFoundError(name, split, [f"{kw.get('source')} (no image files)"],
-                                   "the directory exists but holds no images; re-create it")
+        raise DatasetNotFoundError(
+            name,
+            split,
+            [f"{kw.get('source')} (no image files)"],
+            "the directory exists but holds no images; re-create it",
+        )
     nbytes = len(files) * 3 * size * size
     if cache is None:
         cache = nbytes <= _cache_max_bytes()
     if cache:
         images, path = _cached_images(root, name, split, size, files, native=native, resize=resize)
         kw["extra"] = {**kw.get("extra", {}), "cache_file": path}
-        return TensorImageDataset(images, name=name, split=split, labels=labels,
-                                  image_size=size, **kw)
+        return TensorImageDataset(images, name=name, split=split, labels=labels, image_size=size, **kw)
     return FileImageDataset(files, resize=resize, name=name, split=split, labels=labels, image_size=size, **kw)
 
 
@@ -102,8 +110,9 @@ def _image_folder(split_dir: Path):
     classes = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
     files, labels = [], []
     for c, cls in enumerate(classes):
-        names = sorted(e.name for e in os.scandir(split_dir / cls)
-                       if e.is_file() and e.name.lower().endswith(_IMAGE_EXTS))
+        names = sorted(
+            e.name for e in os.scandir(split_dir / cls) if e.is_file() and e.name.lower().endswith(_IMAGE_EXTS)
+        )
         d = os.path.join(split_dir, cls)
         files += [os.path.join(d, n) for n in names]  # str: 10x cheaper than Path for 50k files
         labels += [c] * len(names)
@@ -111,6 +120,7 @@ def _image_folder(split_dir: Path):
 
 
 # --------------------------------------------------------------------------- loaders
+
 
 def fixed_subset(dataset, n: int, seed: int = 0) -> Subset:
     """The same ``n`` items of ``dataset`` every time (class-balanced round-robin for

@@ -19,20 +19,23 @@ from .spec import DatasetSpec
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual ImageNet per-channel statistics
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+
 def load_imagenet_val(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
     name, size = "imagenet-val", image_size or 224
     tried: list[str] = []
     tv_root = root / "imagenet"
-    if ((tv_root / "ILSVRC2012_img_val.tar").is_file()
-            and (tv_root / "ILSVRC2012_devkit_t12.tar.gz").is_file()
-            and not (tv_root / "val").is_dir()):
+    if (
+        (tv_root / "ILSVRC2012_img_val.tar").is_file()
+        and (tv_root / "ILSVRC2012_devkit_t12.tar.gz").is_file()
+        and not (tv_root / "val").is_dir()
+    ):
         try:  # torchvision's ImageNet layout: parses the archives into imagenet/val/<wnid>/
             import torchvision
+
             torchvision.datasets.ImageNet(str(tv_root), split="val")
         except Exception as e:  # noqa: BLE001
             tried.append(f"{tv_root} (torchvision ImageNet archives unusable: {e})")
-    for d in (tv_root / "val", root / "ILSVRC2012" / "val", root / "ILSVRC2012_img_val",
-              root / "imagenet-val"):
+    for d in (tv_root / "val", root / "ILSVRC2012" / "val", root / "ILSVRC2012_img_val", root / "imagenet-val"):
         if not d.is_dir():
             tried.append(f"{d}/<wnid>/*.JPEG (absent)")
             continue
@@ -48,18 +51,43 @@ def load_imagenet_val(split, root, download, image_size=None, transform=None, ca
                 names = [wnid_to_classes[w][0] for w in wnids]
             except Exception:  # noqa: BLE001 - names are a nicety
                 names = wnids
-        return _make(name, split, root, files, labels, size, cache, resize=resize, classes=names, source=d,
-                     transform=transform, extra={"wnids": wnids})
+        return _make(
+            name,
+            split,
+            root,
+            files,
+            labels,
+            size,
+            cache,
+            resize=resize,
+            classes=names,
+            source=d,
+            transform=transform,
+            extra={"wnids": wnids},
+        )
     _no_archive(name, tried)
     raise DatasetNotFoundError(
-        name, split, tried,
+        name,
+        split,
+        tried,
         "ImageNet cannot be downloaded automatically (registration at image-net.org). Put the "
         "ILSVRC2012 validation images as class folders under <DALIB_DATA>/imagenet/val/<wnid>/, "
         "or ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz into <DALIB_DATA>/imagenet/ "
-        "(torchvision.datasets.ImageNet layout).")
+        "(torchvision.datasets.ImageNet layout).",
+    )
 
 
-IMAGENET_VAL = register(DatasetSpec(
-    name="imagenet-val", loader=load_imagenet_val, splits=("val",), eval_split="val",
-    train_split=None, image_size=224, num_classes=1000, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    sizes={"val": 50000}))
+IMAGENET_VAL = register(
+    DatasetSpec(
+        name="imagenet-val",
+        loader=load_imagenet_val,
+        splits=("val",),
+        eval_split="val",
+        train_split=None,
+        image_size=224,
+        num_classes=1000,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        sizes={"val": 50000},
+    )
+)

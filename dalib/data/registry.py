@@ -52,8 +52,9 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def load_dataset(name: str, split: str, root=None, download=None, image_size=None,
-                 transform=None, cache=None, resize: str = "slip") -> ImageDataset:
+def load_dataset(
+    name: str, split: str, root=None, download=None, image_size=None, transform=None, cache=None, resize: str = "slip"
+) -> ImageDataset:
     """The ``split`` of dataset ``name`` as ``(image float32 (C, H, W) in [0, 1], label)`` pairs.
 
     ``root``: data root (default ``$DALIB_DATA`` or ``<repo>/data``). ``download``: allow network
@@ -66,24 +67,30 @@ def load_dataset(name: str, split: str, root=None, download=None, image_size=Non
     """
     spec = get_spec(name)
     spec.check_split(split)
-    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
-                                   or image_size < 1):
+    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1):
         raise ValueError(f"image_size must be a positive int or None, got {image_size!r}")
     from .cache import check_resize
 
-    return spec.loader(split, data_root(root), download, image_size=image_size,
-                       transform=transform, cache=cache, resize=check_resize(resize))
+    return spec.loader(
+        split,
+        data_root(root),
+        download,
+        image_size=image_size,
+        transform=transform,
+        cache=cache,
+        resize=check_resize(resize),
+    )
 
 
-def as_tensors(dataset_or_name, split=None, n=None, seed: int = 0, dtype=torch.float32,
-               **load_kwargs):
+def as_tensors(dataset_or_name, split=None, n=None, seed: int = 0, dtype=torch.float32, **load_kwargs):
     """``(x, y)`` for a whole dataset (or its ``fixed_subset(n, seed)``): ``x`` ``(N, C, H, W)``
     float32 in [0, 1] (``dtype=torch.uint8``: raw 0..255), ``y`` int64 ``(N,)`` or float32
     multi-hot ``(N, K)``. The dataset's ``transform`` is not applied."""
     if isinstance(dataset_or_name, str):
         if split is None:
-            raise ValueError(f"as_tensors({dataset_or_name!r}) needs split=, one of "
-                             f"{list(SPLITS.get(dataset_or_name, ()))}")
+            raise ValueError(
+                f"as_tensors({dataset_or_name!r}) needs split=, one of {list(SPLITS.get(dataset_or_name, ()))}"
+            )
         ds = load_dataset(dataset_or_name, split, **load_kwargs)
     else:
         if split is not None or load_kwargs:

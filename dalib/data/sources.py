@@ -37,10 +37,10 @@ KNOWN_SHA256 = {
 }
 FIDELITY = {
     "cifar10": "offline stand-in: lossy JPEG re-encode of CIFAR-10 (about quality 75, 4:2:0; "
-               "mean abs. difference 5.7/255 per channel vs. the original pixels)",
+    "mean abs. difference 5.7/255 per channel vs. the original pixels)",
     "tiny-imagenet": "",
     "coco2014-val": "offline stand-in: 164-image sample of MSCOCO val2014 (original JPEGs and "
-                    "annotations), not the full 40k-image split",
+    "annotations), not the full 40k-image split",
 }
 TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINY_IMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
@@ -132,14 +132,23 @@ def _extract(archive: Path, dest: Path, top: str) -> None:
     with tarfile.open(archive, "r:*") as tf:
         for m in tf:
             parts = Path(m.name).parts
-            if (not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in parts
-                    or not parts or parts[0] != top):
-                raise ArchiveChecksumError(f"offline archive {archive} has an unexpected member "
-                                           f"{m.name!r}; refusing to extract it")
+            if (
+                not (m.isfile() or m.isdir())
+                or Path(m.name).is_absolute()
+                or ".." in parts
+                or not parts
+                or parts[0] != top
+            ):
+                raise ArchiveChecksumError(
+                    f"offline archive {archive} has an unexpected member {m.name!r}; refusing to extract it"
+                )
     tar = shutil.which("tar")
     if tar:
-        proc = subprocess.run([tar, "-xzf", str(archive), "-C", str(dest), "--no-same-owner",
-                               "--no-same-permissions"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [tar, "-xzf", str(archive), "-C", str(dest), "--no-same-owner", "--no-same-permissions"],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode == 0:
             return
         log.info("system tar failed (%s); extracting with tarfile", proc.stderr.strip())
@@ -164,7 +173,8 @@ def _unpack_archive(name: str, root: Path, tried: list[str]) -> Path | None:
                 f"offline archive {archive} has sha256 {actual}, but {expected or 'no checksum'} is "
                 f"listed for it (in {where}); it is corrupt or was replaced. Nothing was "
                 f"extracted. Fix: restore the original archive, or point DALIB_SHARED_DATA to a "
-                f"directory with intact archives, or provide the data under {root}.")
+                f"directory with intact archives, or provide the data under {root}."
+            )
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".unpack-{top}-", dir=root))
         try:

@@ -23,36 +23,37 @@ class DatasetSpec:
     ``(x - mean) / std`` per channel, so ``mean``/``std`` are the defaults of a model trained here.
     """
 
-    name: str                       # registry key, e.g. "cifar10"
-    loader: Callable                # finds, decodes and caches one split (see above)
-    splits: tuple[str, ...]         # every split the loader accepts
-    eval_split: str                 # the split attacked and scored ("test" on CIFAR)
-    train_split: str | None         # the split models train on; None: evaluation only
-    image_size: int                 # native side in pixels (H = W)
-    num_classes: int                # K: classes (single-label) or categories (multi-label)
+    name: str  # registry key, e.g. "cifar10"
+    loader: Callable  # finds, decodes and caches one split (see above)
+    splits: tuple[str, ...]  # every split the loader accepts
+    eval_split: str  # the split attacked and scored ("test" on CIFAR)
+    train_split: str | None  # the split models train on; None: evaluation only
+    image_size: int  # native side in pixels (H = W)
+    num_classes: int  # K: classes (single-label) or categories (multi-label)
     mean: tuple[float, float, float]  # per-channel normalisation mean (inside the model)
-    std: tuple[float, float, float]   # per-channel normalisation std (inside the model)
-    multilabel: bool = False        # labels are multi-hot (N, K) instead of class indices (N,)
+    std: tuple[float, float, float]  # per-channel normalisation std (inside the model)
+    multilabel: bool = False  # labels are multi-hot (N, K) instead of class indices (N,)
     classes: tuple[str, ...] | None = None  # class names, when fixed (else from the loaded split)
-    note: str = ""                  # what this dataset is, when it is a stand-in or a re-split
+    note: str = ""  # what this dataset is, when it is a stand-in or a re-split
     sizes: dict = field(default_factory=dict)  # split -> number of images (canonical layout)
 
     def __post_init__(self):
-        if self.eval_split not in self.splits or (self.train_split is not None
-                                                  and self.train_split not in self.splits):
-            raise ValueError(f"dataset spec {self.name!r}: eval_split {self.eval_split!r} and "
-                             f"train_split {self.train_split!r} must be among its splits {self.splits}")
+        if self.eval_split not in self.splits or (self.train_split is not None and self.train_split not in self.splits):
+            raise ValueError(
+                f"dataset spec {self.name!r}: eval_split {self.eval_split!r} and "
+                f"train_split {self.train_split!r} must be among its splits {self.splits}"
+            )
 
     def check_split(self, split: str) -> str:
         """``split`` if this dataset has it, else ``ValueError`` naming the valid ones."""
         if split not in self.splits:
-            raise ValueError(f"unknown split {split!r} for dataset {self.name!r}; valid splits: "
-                             f"{list(self.splits)}")
+            raise ValueError(f"unknown split {split!r} for dataset {self.name!r}; valid splits: {list(self.splits)}")
         return split
 
     def check_trainable(self) -> str:
         """The training split, or ``ValueError`` for an evaluation-only dataset."""
         if self.train_split is None:
-            raise ValueError(f"dataset {self.name!r} is evaluation-only (splits {list(self.splits)}); "
-                             f"models cannot be trained on it")
+            raise ValueError(
+                f"dataset {self.name!r} is evaluation-only (splits {list(self.splits)}); models cannot be trained on it"
+            )
         return self.train_split

@@ -27,17 +27,28 @@ import torch
 
 from .datasets import FileImageDataset, TensorImageDataset, _make
 from .registry import register
-from .sources import (ARCHIVES, TINY_IMAGENET_MD5, TINY_IMAGENET_URL, DatasetNotFoundError,
-                      _merge_move, _no_archive, _try_download, _unpack_archive)
+from .sources import (
+    ARCHIVES,
+    TINY_IMAGENET_MD5,
+    TINY_IMAGENET_URL,
+    DatasetNotFoundError,
+    _merge_move,
+    _no_archive,
+    _try_download,
+    _unpack_archive,
+)
 from .spec import DatasetSpec
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual ImageNet per-channel statistics
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VALSPLIT_TRAIN_PER_CLASS = 40  # tiny-imagenet-valsplit: val images per class in "train" ...
-VALSPLIT_TEST_PER_CLASS = 10   # ... and in "test" (the remaining ones)
-VALSPLIT_NOTE = ("offline stand-in split of the Tiny ImageNet val images: per class the first 40 "
-                 "are train (8,000), the last 10 are test (2,000); the canonical 100,000-image "
-                 "train split is not used")
+VALSPLIT_TEST_PER_CLASS = 10  # ... and in "test" (the remaining ones)
+VALSPLIT_NOTE = (
+    "offline stand-in split of the Tiny ImageNet val images: per class the first 40 "
+    "are train (8,000), the last 10 are test (2,000); the canonical 100,000-image "
+    "train split is not used"
+)
+
 
 def _tiny_files(base: Path, split: str, wnids: list[str]):
     idx = {w: i for i, w in enumerate(wnids)}
@@ -72,6 +83,7 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
         tmp = Path(tempfile.mkdtemp(prefix=".download-tiny-imagenet-", dir=root))
         try:
             from torchvision.datasets.utils import download_and_extract_archive
+
             download_and_extract_archive(TINY_IMAGENET_URL, str(tmp), md5=TINY_IMAGENET_MD5)
             _merge_move(tmp / "tiny-imagenet-200", base)
         finally:
@@ -86,12 +98,15 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
     elif not found:
         _no_archive(name, tried, f" {split} split: {ARCHIVES[name][0]} has the val split only")
     if not found:
-        note = (" (the offline archive has the val split only)" if split == "train" else "")
+        note = " (the offline archive has the val split only)" if split == "train" else ""
         raise DatasetNotFoundError(
-            name, split, tried,
+            name,
+            split,
+            tried,
             f"set DALIB_DATA (or pass root=) to a directory containing tiny-imagenet-200/ in the "
             f"official layout (unzipped {TINY_IMAGENET_URL}){note}, or run once with internet "
-            f"so it is downloaded.")
+            f"so it is downloaded.",
+        )
     wnids = sorted((base / "wnids.txt").read_text().split())
     words = {}
     if (base / "words.txt").is_file():
@@ -99,9 +114,21 @@ def load_tiny_imagenet(split, root, download, image_size=None, transform=None, c
             w, _, text = line.partition("\t")
             words[w] = text
     files, labels = _tiny_files(base, split, wnids)
-    return _make(name, split, root, files, labels, size, cache, native=(size == 64), resize=resize, classes=wnids,
-                 source=base / split, transform=transform,
-                 extra={"class_names": [words.get(w, w) for w in wnids]})
+    return _make(
+        name,
+        split,
+        root,
+        files,
+        labels,
+        size,
+        cache,
+        native=(size == 64),
+        resize=resize,
+        classes=wnids,
+        source=base / split,
+        transform=transform,
+        extra={"class_names": [words.get(w, w) for w in wnids]},
+    )
 
 
 def load_tiny_imagenet_valsplit(split, root, download, image_size=None, transform=None, cache=None, resize="slip"):
@@ -112,24 +139,54 @@ def load_tiny_imagenet_valsplit(split, root, download, image_size=None, transfor
         idx = torch.nonzero(val.labels == c).flatten().tolist()  # val_annotations.txt order
         if len(idx) != VALSPLIT_TRAIN_PER_CLASS + VALSPLIT_TEST_PER_CLASS:
             raise DatasetNotFoundError(
-                "tiny-imagenet-valsplit", split, [f"{val.source} (class {val.classes[c]} has "
-                                                  f"{len(idx)} val images, expected 50)"],
-                "restore the official tiny-imagenet-200/val layout (50 images per class)")
+                "tiny-imagenet-valsplit",
+                split,
+                [f"{val.source} (class {val.classes[c]} has {len(idx)} val images, expected 50)"],
+                "restore the official tiny-imagenet-200/val layout (50 images per class)",
+            )
         keep += idx[:VALSPLIT_TRAIN_PER_CLASS] if split == "train" else idx[VALSPLIT_TRAIN_PER_CLASS:]
     keep_t = torch.tensor(sorted(keep), dtype=torch.long)
-    kw = dict(name="tiny-imagenet-valsplit", split=split, labels=val.labels[keep_t], classes=val.classes,
-              source=f"{val.source} ({split} part)", fidelity=VALSPLIT_NOTE, transform=transform,
-              extra={"class_names": val.class_names})
+    kw = dict(
+        name="tiny-imagenet-valsplit",
+        split=split,
+        labels=val.labels[keep_t],
+        classes=val.classes,
+        source=f"{val.source} ({split} part)",
+        fidelity=VALSPLIT_NOTE,
+        transform=transform,
+        extra={"class_names": val.class_names},
+    )
     if isinstance(val, TensorImageDataset):
         return TensorImageDataset(val.images.index_select(0, keep_t), **kw)
     return FileImageDataset([val.files[i] for i in keep_t.tolist()], image_size=val.image_size, **kw)
 
 
-TINY_IMAGENET = register(DatasetSpec(
-    name="tiny-imagenet", loader=load_tiny_imagenet, splits=("train", "val"), eval_split="val",
-    train_split="train", image_size=64, num_classes=200, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    sizes={"train": 100000, "val": 10000}))
-TINY_IMAGENET_VALSPLIT = register(DatasetSpec(
-    name="tiny-imagenet-valsplit", loader=load_tiny_imagenet_valsplit, splits=("train", "test"),
-    eval_split="test", train_split="train", image_size=64, num_classes=200, mean=IMAGENET_MEAN,
-    std=IMAGENET_STD, note=VALSPLIT_NOTE, sizes={"train": 8000, "test": 2000}))
+TINY_IMAGENET = register(
+    DatasetSpec(
+        name="tiny-imagenet",
+        loader=load_tiny_imagenet,
+        splits=("train", "val"),
+        eval_split="val",
+        train_split="train",
+        image_size=64,
+        num_classes=200,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        sizes={"train": 100000, "val": 10000},
+    )
+)
+TINY_IMAGENET_VALSPLIT = register(
+    DatasetSpec(
+        name="tiny-imagenet-valsplit",
+        loader=load_tiny_imagenet_valsplit,
+        splits=("train", "test"),
+        eval_split="test",
+        train_split="train",
+        image_size=64,
+        num_classes=200,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        note=VALSPLIT_NOTE,
+        sizes={"train": 8000, "test": 2000},
+    )
+)

@@ -72,9 +72,10 @@ def uniform_linf(shape, eps: float, gen: torch.Generator, like: torch.Tensor) ->
 def split_groups(out: torch.Tensor, batch: int, group_dims: int):
     """``(B, *K, *R) -> ((B, G, R_flat), K)``."""
     if out.dim() < 1 + group_dims or out.shape[0] != batch:
-        raise ValueError(f"f returned shape {tuple(out.shape)}: expected (B={batch}, *K, ...) "
-                         f"with {group_dims} group dims")
-    K = tuple(out.shape[1:1 + group_dims])
+        raise ValueError(
+            f"f returned shape {tuple(out.shape)}: expected (B={batch}, *K, ...) with {group_dims} group dims"
+        )
+    K = tuple(out.shape[1 : 1 + group_dims])
     return out.reshape(batch, math.prod(K), -1), K
 
 
@@ -86,7 +87,7 @@ def group_selector(f, group_dims: int, groups: torch.Tensor):
     def fg(xg):
         g, B = xg.shape[:2]
         out = f(xg.reshape(g * B, *xg.shape[2:]))
-        out = out.reshape(g, B, math.prod(out.shape[1:1 + group_dims]), -1)
+        out = out.reshape(g, B, math.prod(out.shape[1 : 1 + group_dims]), -1)
         return out[rows, :, groups]  # (g, B, R)
 
     return fg

@@ -32,8 +32,16 @@ import math
 
 import torch
 
-from ._groups import (check_eps, check_group_dims, check_input, check_positive_int, generator, jvp,
-                      split_groups, uniform_linf)
+from ._groups import (
+    check_eps,
+    check_group_dims,
+    check_input,
+    check_positive_int,
+    generator,
+    jvp,
+    split_groups,
+    uniform_linf,
+)
 
 METHODS = ("exact", "probe")
 JACOBIAN_METHODS = ("vmap", "loop")
@@ -58,6 +66,7 @@ def jacobian(f, x, *, method="vmap", chunk_size=None):
         raise ValueError(f"method must be one of {JACOBIAN_METHODS}, got {method!r}")
     returns_tuple = []  # whether f returns a tuple, seen on the forward the Jacobian needs anyway
     if method == "vmap":
+
         def single(xb):
             out = f(xb.unsqueeze(0))
             returns_tuple.append(isinstance(out, (tuple, list)))
@@ -75,8 +84,7 @@ def jacobian(f, x, *, method="vmap", chunk_size=None):
             J = []
             for o in outs:
                 flat = o.reshape(B, -1)
-                rows = [torch.autograd.grad(flat[:, r].sum(), xr, retain_graph=True)[0]
-                        for r in range(flat.shape[1])]
+                rows = [torch.autograd.grad(flat[:, r].sum(), xr, retain_graph=True)[0] for r in range(flat.shape[1])]
                 J.append(torch.stack(rows, dim=1).reshape(*o.shape, *D))
         J = tuple(J)
     return J if returns_tuple[0] else J[0]
@@ -94,12 +102,13 @@ def gram_exact(f, x, *, group_dims=0, method="vmap", chunk_size=None):
     if method not in GRAM_METHODS:
         raise ValueError(f"method must be one of {GRAM_METHODS}, got {method!r}")
     if method == "forward":
-        return _gram_forward(f, x, group_dims, 256 if chunk_size is None else check_positive_int("chunk_size", chunk_size))
+        return _gram_forward(
+            f, x, group_dims, 256 if chunk_size is None else check_positive_int("chunk_size", chunk_size)
+        )
     J = _as_tuple(jacobian(f, x, method=method, chunk_size=chunk_size))
     B = x.shape[0]
     D = math.prod(x.shape[1:])
-    flat, K = zip(*[split_groups(j.reshape(B, *j.shape[1:j.dim() - x.dim() + 1], D), B, group_dims)
-                    for j in J])
+    flat, K = zip(*[split_groups(j.reshape(B, *j.shape[1 : j.dim() - x.dim() + 1], D), B, group_dims) for j in J])
     S = torch.stack(flat, dim=2)  # (B, G, k, R*D)
     gram = torch.einsum("bgir,bgjr->bgij", S, S)
     return gram.reshape(B, *K[0], len(J), len(J))
@@ -116,7 +125,7 @@ def _gram_forward(f, x, group_dims, chunk):
             s = min(chunk, D - start)
             v = torch.zeros(s, D, dtype=x.dtype, device=x.device)
             v[torch.arange(s), torch.arange(start, start + s)] = 1.0  # basis vectors e_start .. e_start+s-1
-            xr = x[b:b + 1].expand(s, *x.shape[1:]).contiguous()
+            xr = x[b : b + 1].expand(s, *x.shape[1:]).contiguous()
             _, tangents = jvp(lambda z: _as_tuple(f(z)), xr, v.reshape(s, *x.shape[1:]))
             flat, Ks = zip(*[split_groups(t, s, group_dims) for t in tangents])
             T = torch.stack(flat, dim=2)  # (s, G, k, R): column d of every J_i
@@ -166,10 +175,9 @@ def alignment_from_gram(gram, lam=None, i=0, j=1, k_da=None):
     """
     n1, n2, inner = gram[..., i, i], gram[..., j, j], gram[..., i, j]
     norm1, norm2 = n1.clamp_min(0).sqrt(), n2.clamp_min(0).sqrt()
-    out = {"norm_J1": norm1, "norm_J2": norm2, "inner": inner,
-           "cos": inner / (norm1 * norm2), "rho": norm2 / norm1}
+    out = {"norm_J1": norm1, "norm_J2": norm2, "inner": inner, "cos": inner / (norm1 * norm2), "rho": norm2 / norm1}
     if lam is not None:
-        rhs = n1 + lam ** 2 * n2 - 2 * lam * norm1 * norm2 * out["cos"]
+        rhs = n1 + lam**2 * n2 - 2 * lam * norm1 * norm2 * out["cos"]
         out["norm_JDA_lemma"] = rhs.clamp_min(0).sqrt()
     if k_da is not None:
         out["norm_JDA"] = gram[..., k_da, k_da].clamp_min(0).sqrt()
@@ -189,10 +197,13 @@ def _perturbed(x, perturb_eps, seed):
 def _grams(model, x, *, wrt, keys, method, n_probes, per_head, seed, probe, jacobian_method, chunk_size):
     """Per view: (layer offset, Gram (B, L, [H,] k, k)) for the model's maps ``keys``."""
     from .maps import views
+
     group_dims = 2 if per_head else 1  # (L, H) or (L,)
     for offset, f, inp in views(model, x, wrt, keys):
+
         def branches(z, f=f):
             return tuple(f(z).unbind(2))  # k tensors (B, L, H, N, N)
+
         if method == "exact":
             gram = gram_exact(branches, inp, group_dims=group_dims, method=jacobian_method, chunk_size=chunk_size)
         else:
@@ -200,28 +211,64 @@ def _grams(model, x, *, wrt, keys, method, n_probes, per_head, seed, probe, jaco
         yield offset, gram
 
 
-def attention_jacobian_norms(model, x, *, wrt="image", method="exact", n_probes=64, per_head=True,
-                             seed=0, probe="gaussian", jacobian_method="vmap", chunk_size=None, keys=None):
+def attention_jacobian_norms(
+    model,
+    x,
+    *,
+    wrt="image",
+    method="exact",
+    n_probes=64,
+    per_head=True,
+    seed=0,
+    probe="gaussian",
+    jacobian_method="vmap",
+    chunk_size=None,
+    keys=None,
+):
     """``||J||_F`` of each attention map (default: ``A`` for ViT, ``A1, A2, A_DA`` for DiffViT) per
     sample, layer and head: a dict ``key -> (B, L[, H])`` tensor."""
     from .maps import check_keys, check_wrt, eval_mode
+
     check_wrt(wrt)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     keys = check_keys(model, keys)
     parts = []
     with eval_mode(model):
-        for _, gram in _grams(model, check_input(x), wrt=wrt, keys=keys, method=method, n_probes=n_probes,
-                              per_head=per_head, seed=seed, probe=probe, jacobian_method=jacobian_method,
-                              chunk_size=chunk_size):
+        for _, gram in _grams(
+            model,
+            check_input(x),
+            wrt=wrt,
+            keys=keys,
+            method=method,
+            n_probes=n_probes,
+            per_head=per_head,
+            seed=seed,
+            probe=probe,
+            jacobian_method=jacobian_method,
+            chunk_size=chunk_size,
+        ):
             parts.append(torch.diagonal(gram, dim1=-2, dim2=-1).clamp_min(0).sqrt())
     norms = torch.cat(parts, dim=1)  # (B, L, [H,] k)
     return {k: norms[..., i] for i, k in enumerate(keys)}
 
 
-def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, per_head=True, baseline=None,
-                       perturb_eps=None, seed=0, sample_offset=0, probe="gaussian", jacobian_method="vmap",
-                       chunk_size=None):
+def gradient_alignment(
+    model,
+    x,
+    *,
+    wrt="image",
+    method="exact",
+    n_probes=64,
+    per_head=True,
+    baseline=None,
+    perturb_eps=None,
+    seed=0,
+    sample_offset=0,
+    probe="gaussian",
+    jacobian_method="vmap",
+    chunk_size=None,
+):
     """Gradient alignment of the DA branches of ``model`` (a DiffViT) at images ``x`` ``(B, 3, H, W)``.
 
     ``wrt``: ``"image"`` (Jacobians w.r.t. the image) or ``"layer"`` (w.r.t. each layer's own input).
@@ -236,6 +283,7 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
     ratio_DA_base]}``; ``head = -1`` for whole-layer rows; ``n_probes = 0`` for exact.
     """
     from .maps import DIFF_KEYS, check_wrt, eval_mode, is_differential, layer_lambdas
+
     check_wrt(wrt)
     x = check_input(x)
     if method not in METHODS:
@@ -243,13 +291,23 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
     if method == "probe":
         check_positive_int("n_probes", n_probes)
     if not is_differential(model):
-        raise ValueError("gradient_alignment needs a differential-attention model (DiffViT); pass the "
-                         "standard-attention twin as baseline=")
+        raise ValueError(
+            "gradient_alignment needs a differential-attention model (DiffViT); pass the "
+            "standard-attention twin as baseline="
+        )
     if baseline is not None and is_differential(baseline):
         raise ValueError("baseline must be a standard-attention model (ViT)")
     x_eval = _perturbed(x, perturb_eps, seed)
-    opts = dict(wrt=wrt, method=method, n_probes=n_probes, per_head=per_head, seed=seed, probe=probe,
-                jacobian_method=jacobian_method, chunk_size=chunk_size)
+    opts = dict(
+        wrt=wrt,
+        method=method,
+        n_probes=n_probes,
+        per_head=per_head,
+        seed=seed,
+        probe=probe,
+        jacobian_method=jacobian_method,
+        chunk_size=chunk_size,
+    )
     with eval_mode(model):
         lambdas = layer_lambdas(model)
         grams = torch.cat([g for _, g in _grams(model, x_eval, keys=DIFF_KEYS, **opts)], dim=1)
@@ -259,12 +317,15 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
     if baseline is not None:
         nb = attention_jacobian_norms(baseline, x_eval, **opts)["A"]  # (B, L[, Hb])
         if nb.shape[:2] != grams.shape[:2]:
-            raise ValueError(f"baseline has {nb.shape[1]} layers for {grams.shape[1]} in the model; pass the "
-                             "matched ViT (same depth, image and patch size)")
+            raise ValueError(
+                f"baseline has {nb.shape[1]} layers for {grams.shape[1]} in the model; pass the "
+                "matched ViT (same depth, image and patch size)"
+            )
         if per_head:  # one DA head against the baseline layer's per-head rms
-            scale, base_rms = 1.0, (nb ** 2).mean(dim=-1, keepdim=True).sqrt()  # (B, L, 1)
+            scale, base_rms = 1.0, (nb**2).mean(dim=-1, keepdim=True).sqrt()  # (B, L, 1)
         else:  # whole layers, both sides as per-head rms
             from dalib.models import attention_layers
+
             scale = 1 / math.sqrt(attention_layers(model)[0].num_heads)
             base_rms = nb / math.sqrt(attention_layers(baseline)[0].num_heads)
         stats["norm_Jbase_rms"] = base_rms.expand_as(stats["norm_J1"])
@@ -278,11 +339,17 @@ def gradient_alignment(model, x, *, wrt="image", method="exact", n_probes=64, pe
         for l in range(L):
             for h in range(H):
                 idx = (b, l, h) if per_head else (b, l)
-                row = {"sample": sample_offset + b, "layer": l, "head": h if per_head else -1, "wrt": wrt,
-                       "method": method, "n_probes": n_probes if method == "probe" else 0,
-                       "point": "x" if perturb_eps is None else "x+xi",
-                       "perturb_eps": 0.0 if perturb_eps is None else float(perturb_eps),
-                       "lambda": lambdas[l]}
+                row = {
+                    "sample": sample_offset + b,
+                    "layer": l,
+                    "head": h if per_head else -1,
+                    "wrt": wrt,
+                    "method": method,
+                    "n_probes": n_probes if method == "probe" else 0,
+                    "point": "x" if perturb_eps is None else "x+xi",
+                    "perturb_eps": 0.0 if perturb_eps is None else float(perturb_eps),
+                    "lambda": lambdas[l],
+                }
                 for name, t in stats.items():
                     if name != "inner":
                         row[name] = float(t[idx])
@@ -305,5 +372,7 @@ def negative_alignment_frequency(rows, by=("layer", "head")):
         key = tuple(r[k] for k in by)
         n, neg = counts.get(key, (0, 0))
         counts[key] = (n + 1, neg + int(r["cos"] < 0))
-    return [{**dict(zip(by, key)), "n": n, "n_negative": neg, "freq_negative": neg / n}
-            for key, (n, neg) in sorted(counts.items())]
+    return [
+        {**dict(zip(by, key)), "n": n, "n_negative": neg, "freq_negative": neg / n}
+        for key, (n, neg) in sorted(counts.items())
+    ]

@@ -46,6 +46,7 @@ def margin(logits, y):
 def logit_lipschitz(model, x, *, estimator="power", eps=EPS_PAPER, n_samples=64, steps=30, n_iter=100, seed=0):
     """Local Lipschitz estimate ``(B,)`` of the logit map ``x -> model(x)`` at ``x``."""
     from .maps import eval_mode
+
     if estimator not in LIPSCHITZ_ESTIMATORS:
         raise ValueError(f"estimator must be one of {LIPSCHITZ_ESTIMATORS}, got {estimator!r}")
     with eval_mode(model):
@@ -56,11 +57,24 @@ def logit_lipschitz(model, x, *, estimator="power", eps=EPS_PAPER, n_samples=64,
         return sampling_lipschitz(model, x, eps=eps, n_samples=n_samples, seed=seed)["max"]
 
 
-def certified_radius(model, x, y, *, estimator="power", eps=EPS_PAPER, factor=1.0, n_samples=64, steps=30,
-                     n_iter=100, seed=0, sample_offset=0):
+def certified_radius(
+    model,
+    x,
+    y,
+    *,
+    estimator="power",
+    eps=EPS_PAPER,
+    factor=1.0,
+    n_samples=64,
+    steps=30,
+    n_iter=100,
+    seed=0,
+    sample_offset=0,
+):
     """Per-sample certified radius ``margin / (factor * L_f(x))`` (see module doc) as flat rows
     ``{sample, label, pred, correct, margin, L_logits, estimator, factor, radius, radius_clipped}``."""
     from .maps import eval_mode
+
     x = check_input(x)
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(f"y must be a tensor of {x.shape[0]} labels, got {y!r}")
@@ -74,13 +88,26 @@ def certified_radius(model, x, y, *, estimator="power", eps=EPS_PAPER, factor=1.
     if int(y.max()) >= logits.shape[1] or int(y.min()) < 0:
         raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got range [{int(y.min())}, {int(y.max())}]")
     m = margin(logits, y.to(logits.device))
-    L = logit_lipschitz(model, x, estimator=estimator, eps=eps, n_samples=n_samples, steps=steps,
-                        n_iter=n_iter, seed=seed)
+    L = logit_lipschitz(
+        model, x, estimator=estimator, eps=eps, n_samples=n_samples, steps=steps, n_iter=n_iter, seed=seed
+    )
     # Appendix B, R = margin / L (written once, in dalib.theory)
-    radius = torch.as_tensor(theory.certified_radius(m.detach().cpu().double().numpy(),
-                                                     (factor * L).detach().cpu().double().numpy()))
+    radius = torch.as_tensor(
+        theory.certified_radius(m.detach().cpu().double().numpy(), (factor * L).detach().cpu().double().numpy())
+    )
     pred = logits.argmax(dim=1)
-    return [{"sample": sample_offset + b, "label": int(y[b]), "pred": int(pred[b]),
-             "correct": bool(pred[b] == y[b]), "margin": float(m[b]), "L_logits": float(L[b]),
-             "estimator": estimator, "factor": float(factor), "radius": float(radius[b]),
-             "radius_clipped": max(float(radius[b]), 0.0)} for b in range(x.shape[0])]
+    return [
+        {
+            "sample": sample_offset + b,
+            "label": int(y[b]),
+            "pred": int(pred[b]),
+            "correct": bool(pred[b] == y[b]),
+            "margin": float(m[b]),
+            "L_logits": float(L[b]),
+            "estimator": estimator,
+            "factor": float(factor),
+            "radius": float(radius[b]),
+            "radius_clipped": max(float(radius[b]), 0.0),
+        }
+        for b in range(x.shape[0])
+    ]

@@ -30,8 +30,19 @@ import math
 
 import torch
 
-from ._groups import (check_clip, check_eps, check_group_dims, check_input, check_positive_int,
-                      Linearization, generator, group_blocks, group_selector, split_groups, uniform_linf)
+from ._groups import (
+    Linearization,
+    check_clip,
+    check_eps,
+    check_group_dims,
+    check_input,
+    check_positive_int,
+    generator,
+    group_blocks,
+    group_selector,
+    split_groups,
+    uniform_linf,
+)
 
 EPS_PAPER = 8 / 255
 ESTIMATORS = ("sampling", "ascent", "power")
@@ -44,8 +55,7 @@ def _apply_clip(x, xp, clip):
 
 
 @torch.no_grad()
-def sampling_lipschitz(f, x, *, eps=EPS_PAPER, n_samples=64, group_dims=0, clip=(0.0, 1.0),
-                       seed=0, batch_size=16):
+def sampling_lipschitz(f, x, *, eps=EPS_PAPER, n_samples=64, group_dims=0, clip=(0.0, 1.0), seed=0, batch_size=16):
     """Paper estimator: ratios ``||f(x+xi) - f(x)||_2 / ||xi_eff||_2`` over ``n_samples`` draws
     ``xi ~ U([-eps, eps]^D)`` (``xi_eff`` after clipping, see module doc).
 
@@ -85,8 +95,9 @@ def _ball_rescale(xi, eps):
     return xi * scale.reshape(*scale.shape, *([1] * (xi.dim() - 2)))
 
 
-def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims=0, clip=(0.0, 1.0),
-                     seed=0, init=None, group_chunk=None):
+def ascent_lipschitz(
+    f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims=0, clip=(0.0, 1.0), seed=0, init=None, group_chunk=None
+):
     """Gradient ascent on the difference quotient inside the l_inf ball of radius ``eps``.
 
     Each (sample, group) has its own xi. Step: ``xi <- xi + step_size * ||xi||_2 * g / ||g||_2``
@@ -116,8 +127,9 @@ def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims
         elif tuple(init.shape) == (B, *K, *D):
             init = init.reshape(B, G, *D)
         else:
-            raise ValueError(f"init must have shape (B, *D)={(B, *D)} or (B, *K, *D)={(B, *K, *D)}, "
-                             f"got {tuple(init.shape)}")
+            raise ValueError(
+                f"init must have shape (B, *D)={(B, *D)} or (B, *K, *D)={(B, *K, *D)}, got {tuple(init.shape)}"
+            )
         init = init.transpose(0, 1)  # (G, B, *D)
     result = torch.empty(B, G, dtype=fx.dtype, device=fx.device)
     for groups in group_blocks(G, group_chunk):
@@ -156,8 +168,7 @@ def ascent_lipschitz(f, x, *, eps=EPS_PAPER, steps=30, step_size=0.5, group_dims
     return result.reshape(B, *K).detach()
 
 
-def power_lipschitz(f, x, *, n_iter=100, tol=1e-8, group_dims=0, seed=0, group_chunk=None,
-                    return_vector=False):
+def power_lipschitz(f, x, *, n_iter=100, tol=1e-8, group_dims=0, seed=0, group_chunk=None, return_vector=False):
     """Spectral norm ``||J(x)||_2`` of the Jacobian of ``f`` at ``x`` per (sample, group) by power
     iteration on ``J^T J`` (JVP then VJP, never forming J); stops when every relative change of
     the estimate is below ``tol``.
@@ -208,9 +219,22 @@ def power_lipschitz(f, x, *, n_iter=100, tol=1e-8, group_dims=0, seed=0, group_c
     return sigma_all
 
 
-def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, estimators=ESTIMATORS,
-                        eps=EPS_PAPER, n_samples=64, ascent_steps=30, power_iter=100, seed=0,
-                        sample_offset=0, group_chunk=None):
+def attention_lipschitz(
+    model,
+    x,
+    *,
+    wrt="image",
+    per_head=True,
+    keys=None,
+    estimators=ESTIMATORS,
+    eps=EPS_PAPER,
+    n_samples=64,
+    ascent_steps=30,
+    power_iter=100,
+    seed=0,
+    sample_offset=0,
+    group_chunk=None,
+):
     """Local Lipschitz estimates of the attention maps of ``model`` at images ``x`` ``(B, 3, H, W)``.
 
     ``wrt="image"``: maps of every layer w.r.t. the image (``x + xi`` clipped to [0, 1]);
@@ -224,6 +248,7 @@ def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, esti
     ``sample = sample_offset + index in x``.
     """
     from .maps import check_wrt, eval_mode, layer_lambdas
+
     check_wrt(wrt)
     estimators = (estimators,) if isinstance(estimators, str) else tuple(estimators)
     bad = [e for e in estimators if e not in ESTIMATORS]
@@ -232,6 +257,7 @@ def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, esti
     x = check_input(x)
     eps = check_eps(eps)
     from .maps import check_keys, views
+
     keys = check_keys(model, keys)
     group_dims = 3 if per_head else 2  # (L, M, H) or (L, M)
     clip = (0.0, 1.0) if wrt == "image" else None
@@ -241,22 +267,38 @@ def attention_lipschitz(model, x, *, wrt="image", per_head=True, keys=None, esti
         for offset, f, inp in views(model, x, wrt, keys):
             res = {}
             if "sampling" in estimators:
-                s = sampling_lipschitz(f, inp, eps=eps, n_samples=n_samples, group_dims=group_dims,
-                                       clip=clip, seed=seed)
+                s = sampling_lipschitz(
+                    f, inp, eps=eps, n_samples=n_samples, group_dims=group_dims, clip=clip, seed=seed
+                )
                 res["L_sampling_max"], res["L_sampling_mean"] = s["max"], s["mean"]
             if "ascent" in estimators:
-                res["L_ascent"] = ascent_lipschitz(f, inp, eps=eps, steps=ascent_steps, group_dims=group_dims,
-                                                   clip=clip, seed=seed, group_chunk=group_chunk)
+                res["L_ascent"] = ascent_lipschitz(
+                    f,
+                    inp,
+                    eps=eps,
+                    steps=ascent_steps,
+                    group_dims=group_dims,
+                    clip=clip,
+                    seed=seed,
+                    group_chunk=group_chunk,
+                )
             if "power" in estimators:
-                res["L_power"] = power_lipschitz(f, inp, n_iter=power_iter, group_dims=group_dims, seed=seed,
-                                                 group_chunk=group_chunk)
+                res["L_power"] = power_lipschitz(
+                    f, inp, n_iter=power_iter, group_dims=group_dims, seed=seed, group_chunk=group_chunk
+                )
             res = {k: v.cpu() for k, v in res.items()}  # one device->host copy, not one per cell
             first = next(iter(res.values()))  # (B, L, M[, H])
             for idx in torch.cartesian_prod(*[torch.arange(n) for n in first.shape]).reshape(-1, first.dim()).tolist():
                 b, l, m = idx[:3]
-                row = {"sample": sample_offset + b, "layer": offset + l, "map": keys[m],
-                       "head": idx[3] if per_head else -1, "wrt": wrt, "eps": eps,
-                       "lambda": lambdas[offset + l]}
+                row = {
+                    "sample": sample_offset + b,
+                    "layer": offset + l,
+                    "map": keys[m],
+                    "head": idx[3] if per_head else -1,
+                    "wrt": wrt,
+                    "eps": eps,
+                    "lambda": lambdas[offset + l],
+                }
                 for name, t in res.items():
                     row[name] = float(t[tuple(idx)])
                 rows.append(row)

@@ -29,17 +29,20 @@ def check_wrt(wrt) -> str:
 def model_kind(model) -> str:
     """The name of the model's attention kind (``dalib.models.attention.KINDS``), e.g. ``"diff"``."""
     from dalib.models import model_kind as _kind
+
     return _kind(model).name
 
 
 def is_differential(model) -> bool:
     """True if the model's attention kind has two branches and a lambda (``A_DA = A1 - lambda A2``)."""
     from dalib.models import model_kind as _kind
+
     return _kind(model).differential
 
 
 def available_keys(model) -> tuple:
     from dalib.models import model_kind as _kind
+
     return _kind(model).map_keys
 
 
@@ -62,6 +65,7 @@ def _stack(maps_per_layer, keys):
 def image_map_fn(model, keys=None):
     """``f(x) -> (B, L, M, H, N, N)``: maps ``keys`` of every layer as functions of the image."""
     from dalib.models import attention_maps
+
     keys = check_keys(model, keys)
 
     def f(x):
@@ -73,6 +77,7 @@ def image_map_fn(model, keys=None):
 def layer_map_fn(model, layer: int, keys=None):
     """``f(h) -> (B, 1, M, H, N, N)``: maps ``keys`` of layer ``layer`` as functions of its input."""
     from dalib.models import attention_layers, layer_attention_maps
+
     keys = check_keys(model, keys)
     layers = attention_layers(model)
     if not isinstance(layer, int) or not 0 <= layer < len(layers):
@@ -88,14 +93,15 @@ def layer_map_fn(model, layer: int, keys=None):
 def layer_lambdas(model) -> list:
     """Learned lambda per layer (floats; ``None`` for a non-differential kind)."""
     from dalib.models import attention_layers, kind_of
-    return [float(kind_of(m).lam(m).detach()) if kind_of(m).differential else None
-            for m in attention_layers(model)]
+
+    return [float(kind_of(m).lam(m).detach()) if kind_of(m).differential else None for m in attention_layers(model)]
 
 
 def views(model, x, wrt, keys=None):
     """Yield ``(layer_offset, f, input)`` for the chosen view: one item for ``wrt="image"``
     (all layers at once), one per layer for ``wrt="layer"`` (inputs detached)."""
     from dalib.models import attention_layers, layer_inputs
+
     check_wrt(wrt)
     if wrt == "image":
         yield 0, image_map_fn(model, keys), x

@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import torch
 
-from .lipschitz import power_lipschitz
 from ..models.modes import eval_mode
+from .lipschitz import power_lipschitz
 
-__all__ = ["block_states", "perturbation_propagation", "block_lipschitz", "image_block_lipschitz",
-           "propagation_rows", "check_parameters"]
+__all__ = ["block_states", "perturbation_propagation", "block_lipschitz", "image_block_lipschitz", "propagation_rows"]
 
 
 def _vit(model):
     vit = getattr(model, "vit", model)
     if not hasattr(vit, "blocks"):
-        raise ValueError(f"{type(model).__name__} has no transformer blocks (.vit.blocks); "
-                         "build models with dalib.models.create_model")
+        raise ValueError(
+            f"{type(model).__name__} has no transformer blocks (.vit.blocks); "
+            "build models with dalib.models.create_model"
+        )
     return vit
 
 
@@ -69,8 +70,9 @@ def perturbation_propagation(model, x: torch.Tensor, xi: torch.Tensor) -> dict:
         clean, pert = block_states(model, x), block_states(model, x + xi)
     delta = torch.stack([(p - c).flatten(1).norm(dim=1) for c, p in zip(clean, pert)], dim=1)  # (B, D+1)
     prev = delta[:, :-1]
-    gain = torch.where(prev > 0, delta[:, 1:] / prev.clamp_min(torch.finfo(delta.dtype).tiny),
-                       torch.full_like(prev, float("nan")))
+    gain = torch.where(
+        prev > 0, delta[:, 1:] / prev.clamp_min(torch.finfo(delta.dtype).tiny), torch.full_like(prev, float("nan"))
+    )
     return {"delta": delta, "gain": gain}
 
 
@@ -88,16 +90,31 @@ def block_lipschitz(model, x: torch.Tensor, *, n_iter: int = 100, tol: float = 1
     return torch.stack(out, dim=1)
 
 
-def image_block_lipschitz(model, x: torch.Tensor, *, n_iter: int = 100, seed: int = 0,
-                          image_offset: int = 0) -> torch.Tensor:
+def image_block_lipschitz(
+    model, x: torch.Tensor, *, n_iter: int = 100, seed: int = 0, image_offset: int = 0
+) -> torch.Tensor:
     """:func:`block_lipschitz` ``(B, D)`` with one power iteration per image, its start drawn from a
     stream keyed by (``seed``, image index ``image_offset + b``): no value depends on the batching."""
-    return torch.cat([block_lipschitz(model, x[b:b + 1], n_iter=n_iter, seed=seed * 1_000_003 + image_offset + b)
-                      for b in range(x.shape[0])])
+    return torch.cat(
+        [
+            block_lipschitz(model, x[b : b + 1], n_iter=n_iter, seed=seed * 1_000_003 + image_offset + b)
+            for b in range(x.shape[0])
+        ]
+    )
 
 
-def propagation_rows(model, x: torch.Tensor, xi: torch.Tensor, *, kind: str, n_iter: int = 100,
-                     seed: int = 0, image_offset: int = 0, L: torch.Tensor | None = None, **columns) -> list:
+def propagation_rows(
+    model,
+    x: torch.Tensor,
+    xi: torch.Tensor,
+    *,
+    kind: str,
+    n_iter: int = 100,
+    seed: int = 0,
+    image_offset: int = 0,
+    L: torch.Tensor | None = None,
+    **columns,
+) -> list:
     """Flat record rows, one per (image, block): ``image, layer`` (0-based block index),
     ``perturbation`` (``kind``, e.g. ``"random"`` or ``"pgd"``), ``xi_norm``, ``delta_in``,
     ``delta_out``, ``gain``, ``L_block``, ``alpha``, plus ``columns``. ``L``: the images' block
@@ -112,32 +129,18 @@ def propagation_rows(model, x: torch.Tensor, xi: torch.Tensor, *, kind: str, n_i
     for b in range(x.shape[0]):
         for d in range(L.shape[1]):
             g, lb = float(prop["gain"][b, d]), float(L[b, d])
-            rows.append({**columns, "image": image_offset + b, "layer": d, "perturbation": kind,
-                         "xi_norm": float(xi_norm[b]), "delta_in": float(prop["delta"][b, d]),
-                         "delta_out": float(prop["delta"][b, d + 1]), "gain": g, "L_block": lb,
-                         "alpha": g / lb if lb > 0 else float("nan")})
+            rows.append(
+                {
+                    **columns,
+                    "image": image_offset + b,
+                    "layer": d,
+                    "perturbation": kind,
+                    "xi_norm": float(xi_norm[b]),
+                    "delta_in": float(prop["delta"][b, d]),
+                    "delta_out": float(prop["delta"][b, d + 1]),
+                    "gain": g,
+                    "L_block": lb,
+                    "alpha": g / lb if lb > 0 else float("nan"),
+                }
+            )
     return rows
-
-
-def check_parameters(params: dict) -> None:
-    """Validator of ``notebooks/experiments/propagation.md``: the dataset, the training recipe, the
-    counts and the budgets, before any kernel starts. Raises ``ValueError`` naming the problem."""
-    from .. import validate
-    from ..data import get_spec
-    from ..train import check_recipe
-
-    spec = get_spec(params["dataset"])
-    for name in ("n_images", "pgd_steps", "power_iter", "lip_samples", "batch_size"):
-        validate.count(params, name)
-    n = params["n_images"]
-    validate.within_split(spec, n, "n_images")
-    for name in ("n_lip", "lip_worst"):
-        validate.count(params, name, 0, n, "n_images")
-    if params["lip_worst"] > params["n_lip"]:
-        raise ValueError(f"lip_worst={params['lip_worst']} exceeds n_lip={params['n_lip']}")
-    for name in ("random_eps", "pgd_eps"):
-        validate.budgets(params, name)
-    if not params["random_eps"] and not params["pgd_eps"]:
-        raise ValueError("random_eps and pgd_eps are both empty: name at least one perturbation")
-    check_recipe(params)  # also rejects a recipe that is not a dict of train.md parameters
-

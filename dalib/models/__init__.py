@@ -4,18 +4,45 @@ See ``dalib.models.vit`` for the architecture and head convention, ``dalib.model
 the maps ``A`` / ``A1``, ``A2``, ``lambda``, ``A_DA``.
 """
 
-from .attention import (KINDS, attention_layers, attention_maps, is_diff_attention, kind_of, lambda_of,
-                        layer_attention_maps, layer_inputs, layer_output_from_maps, model_kind)
+from .attention import (
+    KINDS,
+    attention_layers,
+    attention_maps,
+    is_diff_attention,
+    kind_of,
+    lambda_of,
+    layer_attention_maps,
+    layer_inputs,
+    layer_output_from_maps,
+    model_kind,
+)
 from .modes import eval_mode
 from .registry import DEFAULT_CONFIG, MODELS, create_model, model_from_config, validated_config
 from .throughput import measure_throughput
 from .vit import ViTClassifier, schedule_lambda_init
 
-__all__ = ["MODELS", "DEFAULT_CONFIG", "create_model", "model_from_config", "validated_config", "ViTClassifier",
-           "attention_layers", "attention_maps", "layer_inputs", "layer_attention_maps",
-           "layer_output_from_maps", "lambda_of", "is_diff_attention", "schedule_lambda_init", "KINDS", "kind_of",
-           "model_kind",
-           "count_parameters", "measure_throughput", "eval_mode"]
+__all__ = [
+    "MODELS",
+    "DEFAULT_CONFIG",
+    "create_model",
+    "model_from_config",
+    "validated_config",
+    "ViTClassifier",
+    "attention_layers",
+    "attention_maps",
+    "layer_inputs",
+    "layer_attention_maps",
+    "layer_output_from_maps",
+    "lambda_of",
+    "is_diff_attention",
+    "schedule_lambda_init",
+    "KINDS",
+    "kind_of",
+    "model_kind",
+    "count_parameters",
+    "measure_throughput",
+    "eval_mode",
+]
 
 
 def count_parameters(model) -> int:

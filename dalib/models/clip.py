@@ -37,18 +37,18 @@ PROMPT = "a photo of a {}"
 
 # ViT-B/16 CLIP of the DiffCLIP release (DiffCLIP_VITB16): every key with its value.
 VIT_B16 = {
-    "embed_dim": 512,        # joint image-text embedding width
-    "image_size": 224,       # input height = width (pixels)
-    "patch_size": 16,        # patch side (pixels)
-    "vision_width": 768,     # vision token width
-    "vision_layers": 12,     # vision blocks
-    "vision_heads": 12,      # vision heads of the standard model (DiffCLIP: 6 differential heads)
-    "context_length": 77,    # text tokens
-    "vocab_size": 49408,     # BPE vocabulary (OpenAI CLIP's, shipped with open_clip)
-    "text_width": 512,       # text token width
-    "text_heads": 8,         # text heads of the standard model (DiffCLIP: 4 differential heads)
-    "text_layers": 12,       # text blocks
-    "lambda_init": 0.8,      # DiffCLIP: constant lambda_init of every layer (ignored by CLIP)
+    "embed_dim": 512,  # joint image-text embedding width
+    "image_size": 224,  # input height = width (pixels)
+    "patch_size": 16,  # patch side (pixels)
+    "vision_width": 768,  # vision token width
+    "vision_layers": 12,  # vision blocks
+    "vision_heads": 12,  # vision heads of the standard model (DiffCLIP: 6 differential heads)
+    "context_length": 77,  # text tokens
+    "vocab_size": 49408,  # BPE vocabulary (OpenAI CLIP's, shipped with open_clip)
+    "text_width": 512,  # text token width
+    "text_heads": 8,  # text heads of the standard model (DiffCLIP: 4 differential heads)
+    "text_layers": 12,  # text blocks
+    "lambda_init": 0.8,  # DiffCLIP: constant lambda_init of every layer (ignored by CLIP)
 }
 
 # name -> what differs between the two models: the attention kinds of the two towers, and the eps
@@ -81,8 +81,11 @@ class TextBlock(nn.Module):
         else:
             self.attn = get_kind(kind).timm_layer(width, num_heads=heads, lambda_init=lambda_init)
         self.ln_2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()),
-                                              ("c_proj", nn.Linear(4 * width, width))]))
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                [("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()), ("c_proj", nn.Linear(4 * width, width))]
+            )
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # x: (B, L, C); mask: additive (L, L)
@@ -126,8 +129,9 @@ def check_config(name: str, **overrides) -> dict:
         raise ValueError(f"{name}: image_size {c['image_size']} is not divisible by patch_size {c['patch_size']}")
     for width, heads in (("vision_width", "vision_heads"), ("text_width", "text_heads")):
         if c[width] % c[heads] or c[heads] % 2:
-            raise ValueError(f"{name}: {heads}={c[heads]} must be even (DiffCLIP halves it) and divide "
-                             f"{width}={c[width]}")
+            raise ValueError(
+                f"{name}: {heads}={c[heads]} must be even (DiffCLIP halves it) and divide {width}={c[width]}"
+            )
     return c
 
 
@@ -147,23 +151,31 @@ class CLIP(nn.Module):
         arch = ARCHS[name]
         kind = get_kind(arch["attn"])
         self.visual = VisionTransformer(
-            img_size=c["image_size"], patch_size=c["patch_size"], embed_dim=c["vision_width"],
-            depth=c["vision_layers"], num_heads=c["vision_heads"] // kind.head_divisor, num_classes=0,
-            qkv_bias=True, attn_layer=kind.timm_layer,
-            norm_layer=functools.partial(nn.LayerNorm, eps=arch["vision_norm_eps"]))
+            img_size=c["image_size"],
+            patch_size=c["patch_size"],
+            embed_dim=c["vision_width"],
+            depth=c["vision_layers"],
+            num_heads=c["vision_heads"] // kind.head_divisor,
+            num_classes=0,
+            qkv_bias=True,
+            attn_layer=kind.timm_layer,
+            norm_layer=functools.partial(nn.LayerNorm, eps=arch["vision_norm_eps"]),
+        )
         if kind.differential:
             for block in self.visual.blocks:
                 block.attn.lambda_init = c["lambda_init"]
-        self.transformer = TextTransformer(c["text_width"], c["text_layers"], c["text_heads"], arch["text_attn"],
-                                           c["lambda_init"])
+        self.transformer = TextTransformer(
+            c["text_width"], c["text_layers"], c["text_heads"], arch["text_attn"], c["lambda_init"]
+        )
         self.token_embedding = nn.Embedding(c["vocab_size"], c["text_width"])
         self.positional_embedding = nn.Parameter(torch.randn(c["context_length"], c["text_width"]) * 0.01)
         self.ln_final = nn.LayerNorm(c["text_width"])
         self.image_projection = nn.Parameter(torch.randn(c["vision_width"], c["embed_dim"]) * c["vision_width"] ** -0.5)
         self.text_projection = nn.Parameter(torch.randn(c["text_width"], c["embed_dim"]) * c["text_width"] ** -0.5)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
-        self.register_buffer("attn_mask", torch.full((c["context_length"],) * 2, float("-inf")).triu(1),
-                             persistent=False)  # causal text mask (L, L), not in the state_dict
+        self.register_buffer(
+            "attn_mask", torch.full((c["context_length"],) * 2, float("-inf")).triu(1), persistent=False
+        )  # causal text mask (L, L), not in the state_dict
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.config = {"model": name, **c}
 
@@ -178,8 +190,11 @@ class CLIP(nn.Module):
         return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection
 
     def forward(self, pixels: torch.Tensor, tokens: torch.Tensor) -> dict:
-        return {"image_embed": self.encode_image(pixels), "text_embed": self.encode_text(tokens),
-                "logit_scale": self.logit_scale.exp()}
+        return {
+            "image_embed": self.encode_image(pixels),
+            "text_embed": self.encode_text(tokens),
+            "logit_scale": self.logit_scale.exp(),
+        }
 
     def extra_repr(self) -> str:
         return f"config={self.config}"
@@ -209,8 +224,10 @@ class CLIPImageEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            raise ValueError(f"CLIPImageEncoder takes (B, 3, {self.image_size}, {self.image_size}) images in [0, 1], "
-                             f"got shape {tuple(x.shape)}; load the dataset with image_size={self.image_size}")
+            raise ValueError(
+                f"CLIPImageEncoder takes (B, 3, {self.image_size}, {self.image_size}) images in [0, 1], "
+                f"got shape {tuple(x.shape)}; load the dataset with image_size={self.image_size}"
+            )
         return self.visual((x - self.mean) / self.std) @ self.image_projection
 
 
@@ -234,13 +251,17 @@ def tokenize(texts, context_length: int = 77) -> torch.Tensor:
             raise TypeError(f"tokenize takes strings, got {type(t).__name__} {t!r}")
         special = [s for s in SPECIAL_TOKENS if s in t]
         if special:
-            raise ValueError(f"prompt {t!r} spells the special token(s) {special}; the release's tokenizer and "
-                             "open_clip's treat them differently: remove them")
+            raise ValueError(
+                f"prompt {t!r} spells the special token(s) {special}; the release's tokenizer and "
+                "open_clip's treat them differently: remove them"
+            )
         n = len(tok.encode(t))
         if n > context_length - 2:
-            raise ValueError(f"prompt {t[:60]!r}... has {n} BPE tokens; at most {context_length - 2} fit between the "
-                             f"start and end tokens of a {context_length}-token context (the release would drop the "
-                             "end token): shorten it")
+            raise ValueError(
+                f"prompt {t[:60]!r}... has {n} BPE tokens; at most {context_length - 2} fit between the "
+                f"start and end tokens of a {context_length}-token context (the release would drop the "
+                "end token): shorten it"
+            )
     return tok(texts)
 
 
@@ -251,5 +272,5 @@ def class_text_embeddings(clip: CLIP, classnames, template: str = PROMPT, batch_
         raise ValueError(f"template must contain '{{}}' for the class name, got {template!r}")
     tokens = tokenize([template.format(c) for c in classnames], clip.config["context_length"])
     clip_dev = next(clip.parameters()).device
-    out = [clip.encode_text(tokens[i:i + batch_size].to(clip_dev)) for i in range(0, len(tokens), batch_size)]
+    out = [clip.encode_text(tokens[i : i + batch_size].to(clip_dev)) for i in range(0, len(tokens), batch_size)]
     return F.normalize(torch.cat(out).float(), dim=-1)

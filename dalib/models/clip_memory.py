@@ -51,13 +51,31 @@ print(json.dumps({"peak_bytes": peak, "model_rss_bytes": rss0 * 1024, "step_s": 
 """
 
 
-def pgd_step_cost(model: str, batch_size: int, *, arch: dict | None = None, steps: int = 2, warmup: int = 1,
-                  device: str = "cpu", num_threads: int = 2, timeout_s: float = 1800) -> dict:
+def pgd_step_cost(
+    model: str,
+    batch_size: int,
+    *,
+    arch: dict | None = None,
+    steps: int = 2,
+    warmup: int = 1,
+    device: str = "cpu",
+    num_threads: int = 2,
+    timeout_s: float = 1800,
+) -> dict:
     """One PGD step (forward, cosine loss, gradient w.r.t. the input) of ``model``'s image
     encoder on ``batch_size`` images, in a fresh process: ``{peak_bytes, model_rss_bytes, step_s
     (median of steps), device}``."""
-    args = json.dumps({"model": model, "batch_size": int(batch_size), "arch": dict(arch or {}), "steps": int(steps),
-                       "warmup": int(warmup), "device": device, "num_threads": int(num_threads)})
+    args = json.dumps(
+        {
+            "model": model,
+            "batch_size": int(batch_size),
+            "arch": dict(arch or {}),
+            "steps": int(steps),
+            "warmup": int(warmup),
+            "device": device,
+            "num_threads": int(num_threads),
+        }
+    )
     r = subprocess.run([sys.executable, "-c", _CHILD, args], capture_output=True, text=True, timeout=timeout_s)
     if r.returncode:
         raise RuntimeError(f"pgd_step_cost({model}, batch {batch_size}) failed:\n{r.stderr[-2000:]}")

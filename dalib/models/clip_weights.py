@@ -38,9 +38,9 @@ FILENAME = "checkpoint_best.pt"
 class Release:
     """One released checkpoint: the Hub repository, the file and the architecture it holds."""
 
-    dirname: str          # folder under $DALIB_WEIGHTS that holds checkpoint_best.pt
-    model: str            # dalib.models.clip.ARCHS key ("clip" or "diffclip")
-    repo_id: str | None   # Hugging Face Hub repository; None where no public copy is known
+    dirname: str  # folder under $DALIB_WEIGHTS that holds checkpoint_best.pt
+    model: str  # dalib.models.clip.ARCHS key ("clip" or "diffclip")
+    repo_id: str | None  # Hugging Face Hub repository; None where no public copy is known
     note: str = ""
 
 
@@ -50,14 +50,18 @@ class Release:
 # default of the CLIP chapter; CC3M is the option.
 COLLECTION = "https://huggingface.co/collections/hammh0a/diffclip-67cd8d3b7c6e6ea1cc26cd93"
 RELEASES = {
-    "diffclip-cc12m": Release("DiffCLIP_ViTB16_CC12M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC12M",
-                              "DiffCLIP ViT-B/16 trained on CC12M"),
-    "diffclip-cc3m": Release("DiffCLIP_ViTB16_CC3M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC3M",
-                             "DiffCLIP ViT-B/16 trained on CC3M"),
-    "clip-cc12m": Release("CLIP_ViTB16_CC12M", "clip", "hammh0a/ViTB16_CC12M",
-                          "CLIP ViT-B/16 baseline of the same recipe, CC12M"),
-    "clip-cc3m": Release("CLIP_ViTB16_CC3M", "clip", "hammh0a/ViTB16_CC3M",
-                         "CLIP ViT-B/16 baseline of the same recipe, CC3M"),
+    "diffclip-cc12m": Release(
+        "DiffCLIP_ViTB16_CC12M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC12M", "DiffCLIP ViT-B/16 trained on CC12M"
+    ),
+    "diffclip-cc3m": Release(
+        "DiffCLIP_ViTB16_CC3M", "diffclip", "hammh0a/DiffCLIP_ViTB16_CC3M", "DiffCLIP ViT-B/16 trained on CC3M"
+    ),
+    "clip-cc12m": Release(
+        "CLIP_ViTB16_CC12M", "clip", "hammh0a/ViTB16_CC12M", "CLIP ViT-B/16 baseline of the same recipe, CC12M"
+    ),
+    "clip-cc3m": Release(
+        "CLIP_ViTB16_CC3M", "clip", "hammh0a/ViTB16_CC3M", "CLIP ViT-B/16 baseline of the same recipe, CC3M"
+    ),
 }
 
 
@@ -88,8 +92,13 @@ def expected_path(name: str, weights_dir: str | os.PathLike | None = None) -> Pa
     return Path(root) / get_release(name).dirname / FILENAME if root else None
 
 
-def find_checkpoint(name: str, checkpoint: str | os.PathLike | None = None, *,
-                    weights_dir: str | os.PathLike | None = None, online: bool = False) -> Path:
+def find_checkpoint(
+    name: str,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    weights_dir: str | os.PathLike | None = None,
+    online: bool = False,
+) -> Path:
     """The local path of release ``name``'s checkpoint, or :class:`WeightsNotFoundError` naming the
     file, where to put it and the online alternative. Nothing heavy runs before this answers."""
     rel = get_release(name)
@@ -104,19 +113,27 @@ def find_checkpoint(name: str, checkpoint: str | os.PathLike | None = None, *,
     if online and rel.repo_id is not None:
         try:
             from huggingface_hub import hf_hub_download
+
             return Path(hf_hub_download(repo_id=rel.repo_id, filename=FILENAME))
         except Exception as e:  # noqa: BLE001  (offline, unknown repo, auth): reported below
             hub_error = f" The Hub download failed: {type(e).__name__}: {e}."
     else:
         hub_error = ""
-    where = (f"{local}" if local is not None else
-             f"$DALIB_WEIGHTS/{rel.dirname}/{FILENAME} (set DALIB_WEIGHTS to a directory first)")
+    where = (
+        f"{local}"
+        if local is not None
+        else f"$DALIB_WEIGHTS/{rel.dirname}/{FILENAME} (set DALIB_WEIGHTS to a directory first)"
+    )
     if rel.repo_id is None:
-        how = (f"Its Hub repository is not recorded here: download {FILENAME} of the CLIP ViT-B/16 CC12M baseline from "
-               f"the authors' collection {COLLECTION} into {where}, or pass checkpoint=<path>.")
+        how = (
+            f"Its Hub repository is not recorded here: download {FILENAME} of the CLIP ViT-B/16 CC12M baseline from "
+            f"the authors' collection {COLLECTION} into {where}, or pass checkpoint=<path>."
+        )
     else:
-        how = (f"Either download https://huggingface.co/{rel.repo_id}/resolve/main/{FILENAME} into {where}, pass "
-               f"checkpoint=<path>, or allow the download with online=True (needs internet and huggingface_hub).")
+        how = (
+            f"Either download https://huggingface.co/{rel.repo_id}/resolve/main/{FILENAME} into {where}, pass "
+            f"checkpoint=<path>, or allow the download with online=True (needs internet and huggingface_hub)."
+        )
     raise WeightsNotFoundError(f"no weights for {name} ({rel.note}): {FILENAME} is not at {where}.{hub_error} {how}")
 
 
@@ -131,18 +148,47 @@ def _numpy_globals() -> list:
     out = [scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
     dtypes = getattr(np, "dtypes", None)
     if dtypes is not None:
-        out += [getattr(dtypes, n) for n in dir(dtypes)
-                if n.endswith("DType") and n.startswith(("Float", "Int", "UInt", "Bool", "Complex", "Half",
-                                                         "Byte", "UByte", "Short", "UShort", "Long", "ULong",
-                                                         "LongLong", "ULongLong", "Double", "LongDouble",
-                                                         "CLongDouble", "CDouble"))]
+        out += [
+            getattr(dtypes, n)
+            for n in dir(dtypes)
+            if n.endswith("DType")
+            and n.startswith(
+                (
+                    "Float",
+                    "Int",
+                    "UInt",
+                    "Bool",
+                    "Complex",
+                    "Half",
+                    "Byte",
+                    "UByte",
+                    "Short",
+                    "UShort",
+                    "Long",
+                    "ULong",
+                    "LongLong",
+                    "ULongLong",
+                    "Double",
+                    "LongDouble",
+                    "CLongDouble",
+                    "CDouble",
+                )
+            )
+        ]
     return out
 
 
 # every global the release's checkpoint_best.pt may name: argparse/pathlib objects of the run's
 # arguments, and numpy scalars (nothing callable beyond these constructors)
-_SAFE_GLOBALS = [argparse.Namespace, pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath,
-                 pathlib.PureWindowsPath, pathlib.Path, *_numpy_globals()]
+_SAFE_GLOBALS = [
+    argparse.Namespace,
+    pathlib.PosixPath,
+    pathlib.WindowsPath,
+    pathlib.PurePosixPath,
+    pathlib.PureWindowsPath,
+    pathlib.Path,
+    *_numpy_globals(),
+]
 
 
 def _load(path: Path, weights_only: bool):
@@ -172,16 +218,19 @@ def read_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = False) -> d
             raise UnsafeCheckpointError(
                 f"{path} could not be read with torch.load(weights_only=True) ({type(e).__name__}: "
                 f"{str(e).splitlines()[0][:300]}). If it is a pickle you made or trust, pass trust_pickle=True "
-                f"with this path; that runs code stored in the file.") from e
+                f"with this path; that runs code stored in the file."
+            ) from e
         obj = _load(path, weights_only=False)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]  # the rest (optimiser, scaler, args) is freed with the outer dict
     elif isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointKeyError(f"{path}: expected a state_dict of tensors (top level, or under 'state_dict' "
-                                 f"or 'model'), got {type(obj).__name__}")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+        raise CheckpointKeyError(
+            f"{path}: expected a state_dict of tensors (top level, or under 'state_dict' "
+            f"or 'model'), got {type(obj).__name__}"
+        )
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
 def _listing(keys, limit=12):
@@ -194,8 +243,11 @@ def load_state(model: CLIP, state: dict, source: str = "checkpoint") -> CLIP:
     :class:`CheckpointKeyError` listing each (the usual cause: the other architecture)."""
     own = model.state_dict()
     missing, unexpected = set(own) - set(state), set(state) - set(own)
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -214,8 +266,15 @@ def load_state(model: CLIP, state: dict, source: str = "checkpoint") -> CLIP:
     return model
 
 
-def load_clip(name: str, checkpoint: str | os.PathLike | None = None, *, weights_dir=None, online: bool = False,
-              trust_pickle: bool = False, **overrides) -> CLIP:
+def load_clip(
+    name: str,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    weights_dir=None,
+    online: bool = False,
+    trust_pickle: bool = False,
+    **overrides,
+) -> CLIP:
     """Release ``name`` (a key of ``RELEASES``) as a :class:`dalib.models.clip.CLIP` in eval mode.
 
     ``checkpoint`` names a file directly; ``overrides`` change the architecture (only for files
@@ -224,15 +283,18 @@ def load_clip(name: str, checkpoint: str | os.PathLike | None = None, *, weights
     rel = get_release(name)
     path = find_checkpoint(name, checkpoint, weights_dir=weights_dir, online=online)
     if trust_pickle and checkpoint is None:
-        raise ValueError("trust_pickle=True needs checkpoint=<the path you vouch for>; it is never applied to a "
-                         "file found in $DALIB_WEIGHTS or downloaded")
+        raise ValueError(
+            "trust_pickle=True needs checkpoint=<the path you vouch for>; it is never applied to a "
+            "file found in $DALIB_WEIGHTS or downloaded"
+        )
     state = read_checkpoint(path, trust_pickle=trust_pickle)
     model = create_clip(rel.model, **overrides)
     return load_state(model, state, source=str(path)).eval()
 
 
-def save_release_checkpoint(model: CLIP, path: str | os.PathLike, *, prefix: str = "module.",
-                            optimizer_state: bool = True, numpy_1: bool = True) -> Path:
+def save_release_checkpoint(
+    model: CLIP, path: str | os.PathLike, *, prefix: str = "module.", optimizer_state: bool = True, numpy_1: bool = True
+) -> Path:
     """Write ``model`` the way SLIP's ``main.py`` (which the release trains with) saves
     ``checkpoint_best.pt``, for tests and smoke runs: ``{"epoch", "state_dict"`` (keys with
     ``prefix``), ``"optimizer"`` (AdamW state: ``exp_avg`` and ``exp_avg_sq`` per parameter, when
@@ -248,18 +310,45 @@ def save_release_checkpoint(model: CLIP, path: str | os.PathLike, *, prefix: str
     path.parent.mkdir(parents=True, exist_ok=True)
     params = [v.detach().clone() for v in model.state_dict().values()]
     state = {prefix + k: v for k, v in zip(model.state_dict(), params)}
-    ckpt = {"epoch": 0, "state_dict": state, "best_acc1": np.float64(0.0),
-            "args": argparse.Namespace(model=f"{model.config['model'].upper()}_VITB16",
-                                       output_dir=pathlib.Path(path.parent), epochs=40, lr=np.float64(5e-4),
-                                       wd=np.float32(0.5), batch_size=np.int64(4096), betas=(0.9, 0.98)),
-            "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
-                       "_growth_tracker": 0}}
+    ckpt = {
+        "epoch": 0,
+        "state_dict": state,
+        "best_acc1": np.float64(0.0),
+        "args": argparse.Namespace(
+            model=f"{model.config['model'].upper()}_VITB16",
+            output_dir=pathlib.Path(path.parent),
+            epochs=40,
+            lr=np.float64(5e-4),
+            wd=np.float32(0.5),
+            batch_size=np.int64(4096),
+            betas=(0.9, 0.98),
+        ),
+        "scaler": {
+            "scale": 65536.0,
+            "growth_factor": 2.0,
+            "backoff_factor": 0.5,
+            "growth_interval": 2000,
+            "_growth_tracker": 0,
+        },
+    }
     if optimizer_state:
         ckpt["optimizer"] = {
-            "state": {i: {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
-                      for i, p in enumerate(params) if p.is_floating_point()},
-            "param_groups": [{"lr": 5e-4, "betas": (0.9, 0.98), "eps": 1e-8, "weight_decay": 0.5, "amsgrad": False,
-                              "params": list(range(len(params)))}]}
+            "state": {
+                i: {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+                for i, p in enumerate(params)
+                if p.is_floating_point()
+            },
+            "param_groups": [
+                {
+                    "lr": 5e-4,
+                    "betas": (0.9, 0.98),
+                    "eps": 1e-8,
+                    "weight_decay": 0.5,
+                    "amsgrad": False,
+                    "params": list(range(len(params))),
+                }
+            ],
+        }
     if not numpy_1:
         torch.save(ckpt, path)
         return path

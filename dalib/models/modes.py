@@ -19,8 +19,7 @@ def eval_mode(model: nn.Module, explicit_attention: bool = False):
     ``fused_attn = False`` on every module that has it. On exit, also on exceptions, restore each
     sub-module's own previous ``training`` flag and ``fused_attn`` value."""
     modes = [(m, m.training) for m in model.modules()]
-    fused = [(m, m.fused_attn) for m in model.modules() if hasattr(m, "fused_attn")] \
-        if explicit_attention else []
+    fused = [(m, m.fused_attn) for m in model.modules() if hasattr(m, "fused_attn")] if explicit_attention else []
     model.eval()
     for m, _ in fused:
         m.fused_attn = False

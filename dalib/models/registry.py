@@ -10,18 +10,18 @@ from .vit import CIFAR10_MEAN, CIFAR10_STD, ViTClassifier
 
 # Every config key with its default (a lightweight CIFAR ViT: 32x32 images, 4x4 patches).
 DEFAULT_CONFIG = {
-    "depth": 12,            # number of transformer blocks
-    "lambda_init": 0.8,     # DiffViT: constant lambda_init (float, or its text) or "schedule" (Diff Transformer); ignored by vit
-    "num_classes": 10,      # classifier outputs
-    "img_size": 32,         # input height = width (pixels)
-    "patch_size": 4,        # patch side (pixels)
-    "embed_dim": 192,       # token width C
-    "num_heads": 6,         # heads of the standard model; DiffViT uses num_heads // 2 differential heads
-    "mlp_ratio": 4.0,       # MLP hidden width / C
-    "qkv_bias": True,       # bias in the q/k/v projection
-    "global_pool": "token", # classifier input: "token" (class token, standard ViT) or "avg" (mean of patch tokens)
+    "depth": 12,  # number of transformer blocks
+    "lambda_init": 0.8,  # DiffViT: constant lambda_init (float, or its text) or "schedule" (Diff Transformer); ignored by vit
+    "num_classes": 10,  # classifier outputs
+    "img_size": 32,  # input height = width (pixels)
+    "patch_size": 4,  # patch side (pixels)
+    "embed_dim": 192,  # token width C
+    "num_heads": 6,  # heads of the standard model; DiffViT uses num_heads // 2 differential heads
+    "mlp_ratio": 4.0,  # MLP hidden width / C
+    "qkv_bias": True,  # bias in the q/k/v projection
+    "global_pool": "token",  # classifier input: "token" (class token, standard ViT) or "avg" (mean of patch tokens)
     "mean": list(CIFAR10_MEAN),  # per-channel normalisation mean (inside the model)
-    "std": list(CIFAR10_STD),    # per-channel normalisation std (inside the model)
+    "std": list(CIFAR10_STD),  # per-channel normalisation std (inside the model)
 }
 
 
@@ -45,8 +45,10 @@ def _check_config(name, config):
         # A1 - lambda A2 with output scale (1 - lambda_init): lambda_init = 1 zeroes the output, a
         # negative one adds the second map; the paper and Diff Transformer use (0, 1) (0.2 to 0.95)
         if not 0.0 <= c["lambda_init"] < 1.0:
-            raise ValueError(f"{name}: lambda_init must lie in [0, 1) (the paper uses 0.5 to 0.95; "
-                             f"'schedule' gives 0.2 to 0.8), got {lam!r}")
+            raise ValueError(
+                f"{name}: lambda_init must lie in [0, 1) (the paper uses 0.5 to 0.95; "
+                f"'schedule' gives 0.2 to 0.8), got {lam!r}"
+            )
     else:
         raise ValueError(f"{name}: lambda_init must be a float or 'schedule', got {lam!r}")
     if not isinstance(c["mlp_ratio"], numbers.Real) or c["mlp_ratio"] <= 0:
@@ -59,8 +61,9 @@ def _check_config(name, config):
     c["mean"] = [float(v) for v in c["mean"]]
     c["std"] = [float(v) for v in c["std"]]
     if len(c["mean"]) != len(c["std"]) or any(s <= 0 for s in c["std"]):
-        raise ValueError(f"{name}: mean and std must have one entry per channel and std > 0, "
-                         f"got mean={c['mean']}, std={c['std']}")
+        raise ValueError(
+            f"{name}: mean and std must have one entry per channel and std > 0, got mean={c['mean']}, std={c['std']}"
+        )
     c["qkv_bias"] = bool(c["qkv_bias"])
     if c["global_pool"] not in ("token", "avg"):
         raise ValueError(f"{name}: global_pool must be 'token' or 'avg', got {c['global_pool']!r}")
@@ -72,14 +75,14 @@ def _validated(name, config):
     kind = get_kind(MODEL_KINDS[name])
     unknown = sorted(set(config) - set(DEFAULT_CONFIG))
     if unknown:
-        raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; "
-                         f"valid keys: {sorted(DEFAULT_CONFIG)}")
+        raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; valid keys: {sorted(DEFAULT_CONFIG)}")
     c = _check_config(name, {**DEFAULT_CONFIG, **config})
     if c["num_heads"] % kind.head_divisor:
         raise ValueError(
             f"{name}: num_heads={c['num_heads']} is not a multiple of {kind.head_divisor}; num_heads counts the "
             f"heads of the standard model and {name} uses num_heads // {kind.head_divisor} {kind.name} heads, so "
-            f"pass a multiple of {kind.head_divisor} (e.g. {c['num_heads'] + kind.head_divisor - c['num_heads'] % kind.head_divisor})")
+            f"pass a multiple of {kind.head_divisor} (e.g. {c['num_heads'] + kind.head_divisor - c['num_heads'] % kind.head_divisor})"
+        )
     return c
 
 
@@ -87,9 +90,11 @@ def _factory(name):
     def factory(**config):
         c = _validated(name, config)
         return ViTClassifier(attn=MODEL_KINDS[name], **c, config={"model": name, **c})
+
     factory.__name__ = name
-    factory.__doc__ = (f"Build a {name} classifier ({MODEL_KINDS[name]} attention); config keys and "
-                       f"defaults: DEFAULT_CONFIG.")
+    factory.__doc__ = (
+        f"Build a {name} classifier ({MODEL_KINDS[name]} attention); config keys and defaults: DEFAULT_CONFIG."
+    )
     return factory
 
 

@@ -14,9 +14,18 @@ from ..device import resolve_device
 MODES = ("train", "infer")
 
 
-def measure_throughput(model, mode: str, batch_size: int = 128, steps: int = 5, warmup: int = 1,
-                       bf16: bool = False, img_size: int = 32, num_classes: int = 10,
-                       device="cpu", seed: int = 0) -> dict:
+def measure_throughput(
+    model,
+    mode: str,
+    batch_size: int = 128,
+    steps: int = 5,
+    warmup: int = 1,
+    bf16: bool = False,
+    img_size: int = 32,
+    num_classes: int = 10,
+    device="cpu",
+    seed: int = 0,
+) -> dict:
     """Throughput of ``steps`` timed iterations after ``warmup`` untimed ones:
     ``{"img_per_s": images per wall-clock second, "img_per_cpu_s": images per second of process
     CPU time (all threads; less sensitive to other processes on a shared machine)}``.
@@ -52,6 +61,7 @@ def measure_throughput(model, mode: str, batch_size: int = 128, steps: int = 5, 
         def step():
             with autocast:
                 model(x)
+
     for _ in range(warmup):
         step()
     t0, c0 = time.perf_counter(), time.process_time()

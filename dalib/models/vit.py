@@ -41,19 +41,42 @@ class ViTClassifier(nn.Module):
     ``config`` (a JSON-serialisable dict) records everything needed to rebuild the model.
     """
 
-    def __init__(self, *, attn, depth, lambda_init, num_classes, img_size, patch_size, embed_dim,
-                 num_heads, mlp_ratio, qkv_bias, global_pool, mean, std, config=None):
+    def __init__(
+        self,
+        *,
+        attn,
+        depth,
+        lambda_init,
+        num_classes,
+        img_size,
+        patch_size,
+        embed_dim,
+        num_heads,
+        mlp_ratio,
+        qkv_bias,
+        global_pool,
+        mean,
+        std,
+        config=None,
+    ):
         super().__init__()
         kind = get_kind(attn)  # dalib.models.attention: the layer class, head layout and lambda
         self.vit = VisionTransformer(
-            img_size=img_size, patch_size=patch_size, in_chans=len(mean), num_classes=num_classes,
-            embed_dim=embed_dim, depth=depth, num_heads=num_heads // kind.head_divisor,
-            mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, global_pool=global_pool, attn_layer=kind.timm_layer,
+            img_size=img_size,
+            patch_size=patch_size,
+            in_chans=len(mean),
+            num_classes=num_classes,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads // kind.head_divisor,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            global_pool=global_pool,
+            attn_layer=kind.timm_layer,
         )
         if kind.differential:
             for i, block in enumerate(self.vit.blocks):
-                block.attn.lambda_init = (schedule_lambda_init(i) if lambda_init == "schedule"
-                                          else float(lambda_init))
+                block.attn.lambda_init = schedule_lambda_init(i) if lambda_init == "schedule" else float(lambda_init)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.config = dict(config or {})

@@ -40,9 +40,10 @@ class ZooError(ValueError):
 @dataclass
 class ZooEntry:
     """Weights and what the zoo file says about them."""
+
     state_dict: dict
     config: dict
-    meta: dict       # precision, test_accuracy, history, ... (decoded from JSON)
+    meta: dict  # precision, test_accuracy, history, ... (decoded from JSON)
     path: Path
     sha256: str
 
@@ -85,8 +86,11 @@ def save_entry(name: str, model: torch.nn.Module, config: dict, meta: dict, dire
 
     weights, checksum = entry_paths(name, directory)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    header = {"format": ZOO_FORMAT, "config": json.dumps(config, sort_keys=True),
-              **{k: json.dumps(v) for k, v in meta.items()}}
+    header = {
+        "format": ZOO_FORMAT,
+        "config": json.dumps(config, sort_keys=True),
+        **{k: json.dumps(v) for k, v in meta.items()},
+    }
     atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=header))
     sha = file_sha256(weights)
     atomic_write_text(checksum, f"{sha}  {weights.name}\n")
@@ -94,9 +98,11 @@ def save_entry(name: str, model: torch.nn.Module, config: dict, meta: dict, dire
 
 
 def _fix(weights: Path) -> str:
-    return (f"restore it with `git checkout -- {weights.parent.name}/{weights.stem}.*` (the zoo is "
-            f"committed), or delete both {weights.stem}.safetensors and {weights.stem}.sha256 to "
-            "retrain the model")
+    return (
+        f"restore it with `git checkout -- {weights.parent.name}/{weights.stem}.*` (the zoo is "
+        f"committed), or delete both {weights.stem}.safetensors and {weights.stem}.sha256 to "
+        "retrain the model"
+    )
 
 
 def load_entry(name: str, expected_config: dict, directory=None) -> ZooEntry:
@@ -107,28 +113,32 @@ def load_entry(name: str, expected_config: dict, directory=None) -> ZooEntry:
     weights, checksum = entry_paths(name, directory)
     if not weights.exists() or not checksum.exists():
         missing, there = (weights, checksum) if not weights.exists() else (checksum, weights)
-        raise ZooError(f"model zoo entry {name}: {missing} is missing but {there} exists; "
-                       + _fix(weights))
+        raise ZooError(f"model zoo entry {name}: {missing} is missing but {there} exists; " + _fix(weights))
     listed = checksum.read_text(encoding="utf-8").split()
     sha = file_sha256(weights)
     if not listed or listed[0] != sha:
-        raise ZooError(f"model zoo file {weights} has SHA-256 {sha}, but {checksum.name} lists "
-                       f"{listed[0] if listed else 'nothing'}: the file is corrupt or was replaced; "
-                       + _fix(weights))
+        raise ZooError(
+            f"model zoo file {weights} has SHA-256 {sha}, but {checksum.name} lists "
+            f"{listed[0] if listed else 'nothing'}: the file is corrupt or was replaced; " + _fix(weights)
+        )
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as f:
             header = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt file
-        raise ZooError(f"model zoo file {weights} is not readable safetensors ({type(e).__name__}: "
-                       f"{str(e)[:200]}); " + _fix(weights)) from e
+        raise ZooError(
+            f"model zoo file {weights} is not readable safetensors ({type(e).__name__}: "
+            f"{str(e)[:200]}); " + _fix(weights)
+        ) from e
     if header.get("format") != ZOO_FORMAT or "config" not in header:
         raise ZooError(f"{weights} is not a {ZOO_FORMAT} model zoo file; " + _fix(weights))
     config = json.loads(header["config"])
     if config != expected_config:
         diff = sorted(k for k in set(config) | set(expected_config) if config.get(k) != expected_config.get(k))
-        raise ZooError(f"model zoo file {weights} holds another training configuration (differs in "
-                       f"{diff}: file has { {k: config.get(k) for k in diff} }, expected "
-                       f"{ {k: expected_config.get(k) for k in diff} }); " + _fix(weights))
+        raise ZooError(
+            f"model zoo file {weights} holds another training configuration (differs in "
+            f"{diff}: file has { {k: config.get(k) for k in diff} }, expected "
+            f"{ {k: expected_config.get(k) for k in diff} }); " + _fix(weights)
+        )
     meta = {k: json.loads(v) for k, v in header.items() if k not in ("format", "config")}
     return ZooEntry(state_dict=state, config=config, meta=meta, path=weights, sha256=sha)

@@ -36,8 +36,17 @@ The package, one concern per file: :mod:`~dalib.run.notebook` (front matter and 
 versions, device) and :mod:`~dalib.run.cli` (the command line).
 """
 
-from dalib.notebooks import (KINDS, PROFILES, RUNNABLE_DIRS, RunError, code_cells, legacy_run_key,
-                             resolve_notebook, run_key, runnable_notebooks)
+from dalib.notebooks import (
+    KINDS,
+    PROFILES,
+    RUNNABLE_DIRS,
+    RunError,
+    code_cells,
+    legacy_run_key,
+    resolve_notebook,
+    run_key,
+    runnable_notebooks,
+)
 from dalib.records import project_root
 
 from .cli import main, shard_plans, where_filter
@@ -47,8 +56,35 @@ from .params import parse_overrides, resolve_parameters
 from .plan import Plan, notebook_parameters, plan, profile_plans
 from .provenance import VERSIONED_PACKAGES, git_state, versions
 
-__all__ = ["KINDS", "PROFILES", "RUNNABLE_DIRS", "RunError", "code_cells", "legacy_run_key", "resolve_notebook",
-           "run_key", "runnable_notebooks", "project_root", "main", "shard_plans", "where_filter", "execute",
-           "format_record", "Notebook", "Param", "literal_value", "load_notebook", "parse_parameters",
-           "validate_parameters", "parse_overrides", "resolve_parameters", "Plan", "notebook_parameters", "plan",
-           "profile_plans", "VERSIONED_PACKAGES", "git_state", "versions"]
+__all__ = [
+    "KINDS",
+    "PROFILES",
+    "RUNNABLE_DIRS",
+    "RunError",
+    "code_cells",
+    "legacy_run_key",
+    "resolve_notebook",
+    "run_key",
+    "runnable_notebooks",
+    "project_root",
+    "main",
+    "shard_plans",
+    "where_filter",
+    "execute",
+    "format_record",
+    "Notebook",
+    "Param",
+    "literal_value",
+    "load_notebook",
+    "parse_parameters",
+    "validate_parameters",
+    "parse_overrides",
+    "resolve_parameters",
+    "Plan",
+    "notebook_parameters",
+    "plan",
+    "profile_plans",
+    "VERSIONED_PACKAGES",
+    "git_state",
+    "versions",
+]

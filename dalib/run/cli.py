@@ -24,15 +24,20 @@ def _fmt_params(params: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in params.items())
 
 
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m dalib.run",
         description="Run a dalib experiment/benchmark notebook with papermill and store a result record.",
     )
     ap.add_argument("notebook", nargs="?", help="path under notebooks/ or its stem")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a parameter (Python literal, else string); repeatable")
+    ap.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter (Python literal, else string); repeatable",
+    )
     ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
     ap.add_argument("--force", action="store_true", help="rerun even if the record exists")
     ap.add_argument("--all", action="store_true", help="run every pending experiment/benchmark notebook")
@@ -41,19 +46,46 @@ def main(argv=None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="resolve parameters and show the plan, run nothing")
     ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     ap.add_argument("--no-progress", action="store_true", help="no papermill progress bar")
-    ap.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="run the pending sweep points / notebooks in N parallel processes (default 1)")
-    ap.add_argument("--backend", default="local", choices=("local", "ray"),
-                    help="local processes (default) or one Ray task per pending run")
-    ap.add_argument("--address", default=None, metavar="ADDR",
-                    help="with --backend ray: the address of a running Ray cluster (default: start a local one)")
-    ap.add_argument("--max-retries", type=int, default=2, metavar="N",
-                    help="with --backend ray: resubmit a failed task (or one whose node died) up to N times")
-    ap.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
-                    help="with a sweep or --all/--list: only the planned runs whose parameter NAME equals VALUE "
-                         "(Python literal, else string); repeatable")
-    ap.add_argument("--shard", default=None, metavar="K/N",
-                    help="run only every N-th planned run starting at the K-th (K = 0..N-1); what --jobs uses")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the pending sweep points / notebooks in N parallel processes (default 1)",
+    )
+    ap.add_argument(
+        "--backend",
+        default="local",
+        choices=("local", "ray"),
+        help="local processes (default) or one Ray task per pending run",
+    )
+    ap.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="with --backend ray: the address of a running Ray cluster (default: start a local one)",
+    )
+    ap.add_argument(
+        "--max-retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --backend ray: resubmit a failed task (or one whose node died) up to N times",
+    )
+    ap.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with a sweep or --all/--list: only the planned runs whose parameter NAME equals VALUE "
+        "(Python literal, else string); repeatable",
+    )
+    ap.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only every N-th planned run starting at the K-th (K = 0..N-1); what --jobs uses",
+    )
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     root = project_root()
@@ -68,6 +100,7 @@ def main(argv=None) -> int:
         import os
 
         from dalib.validate import DEVICE_CHECK_ENV
+
         os.environ[DEVICE_CHECK_ENV] = "cluster"
     if _main_thread():  # Ctrl-C / kill -INT interrupt the run even if SIGINT was ignored by the parent shell
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -100,19 +133,25 @@ def main(argv=None) -> int:
         nb = load_notebook(resolve_notebook(args.notebook, root), root)
         overrides = parse_overrides(args.param)
         if args.profile in nb.skip and not overrides:
-            raise RunError(f"{nb.rel} has no runs under profile {args.profile!r}: {nb.skip[args.profile]} "
-                           f"(give -p NAME=VALUE to run one point anyway)")
+            raise RunError(
+                f"{nb.rel} has no runs under profile {args.profile!r}: {nb.skip[args.profile]} "
+                f"(give -p NAME=VALUE to run one point anyway)"
+            )
         if args.where and (overrides or not nb.sweeps.get(args.profile)):
-            raise RunError(f"--where selects points of a sweep: give no -p, and a notebook with a "
-                           f"{args.profile!r} sweep ({nb.rel} has sweeps for {sorted(nb.sweeps) or 'no profile'})")
+            raise RunError(
+                f"--where selects points of a sweep: give no -p, and a notebook with a "
+                f"{args.profile!r} sweep ({nb.rel} has sweeps for {sorted(nb.sweeps) or 'no profile'})"
+            )
         if not overrides and nb.sweeps.get(args.profile):
             # no -p: every point of the notebook's sweep for this profile (or those --where selects)
             return _run_many(where_filter(profile_plans(nb, args.profile, root), args.where), root, args)
         pl = plan(nb, args.profile, overrides, root)
         if args.dry_run:
             status = "exists (would skip; --force reruns)" if pl.done else "pending (would run)"
-            print(f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {_fmt_params(pl.params)}\n"
-                  f"  record: {_rel(pl.record, root)} {status}")
+            print(
+                f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {_fmt_params(pl.params)}\n"
+                f"  record: {_rel(pl.record, root)} {status}"
+            )
             return 0
         if pl.done and not args.force:
             print(f"dalib.run: {nb.rel} [{args.profile}] up to date: {_rel(pl.existing, root)} (--force reruns)")
@@ -148,7 +187,9 @@ def where_filter(plans: list, pairs: list[str]) -> list:
             want[name] = raw
         if plans and not any(name in pl.params for pl in plans):
             have = sorted({k for pl in plans for k in pl.params})
-            raise RunError(f"--where {name}={raw}: no planned run has a parameter {name!r}; parameters: {', '.join(have)}")
+            raise RunError(
+                f"--where {name}={raw}: no planned run has a parameter {name!r}; parameters: {', '.join(have)}"
+            )
 
     def match(v, w):
         return v == w or (isinstance(v, str) and v == str(w))
@@ -183,8 +224,10 @@ def _run_jobs(argv: list[str], jobs: int) -> int:
     code. SIGTERM and SIGINT to this parent reach every shard (each stops its run, which leaves no
     record and no staging), and a shard dies with its parent."""
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    procs = [subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"],
-                              preexec_fn=preexec) for k in range(jobs)]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"], preexec_fn=preexec)
+        for k in range(jobs)
+    ]
     old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         codes = [p.wait() for p in procs]
@@ -255,12 +298,16 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
         except RunError as e:  # this run only: the sweep goes on
             print(f"{tag}: FAILED after {time.perf_counter() - t0:.0f} s\n{e}", file=sys.stderr, flush=True)
             kept = getattr(e, "kept", None)
-            failed.append(f"{pl.nb.rel} key {pl.key}: {getattr(e, 'reason', str(e).splitlines()[0])}"
-                          + (f" (notebook kept: {_rel(kept, root)})" if kept else ""))
+            failed.append(
+                f"{pl.nb.rel} key {pl.key}: {getattr(e, 'reason', str(e).splitlines()[0])}"
+                + (f" (notebook kept: {_rel(kept, root)})" if kept else "")
+            )
             continue
         print(f"{tag}: done in {time.perf_counter() - t0:.0f} s -> {_rel(pl.record, root)}", flush=True)
-    print(f"dalib.run: {len(todo) - len(failed)} run, {len(failed)} failed, "
-          f"{n - len(todo)} up to date ({time.perf_counter() - t_all:.0f} s)")
+    print(
+        f"dalib.run: {len(todo) - len(failed)} run, {len(failed)} failed, "
+        f"{n - len(todo)} up to date ({time.perf_counter() - t_all:.0f} s)"
+    )
     if failed:
         print("dalib.run: failed runs:\n" + "\n".join(f"  {f}" for f in failed), file=sys.stderr)
         return 1
@@ -270,17 +317,24 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
 def _run_ray(pending: list[Plan], n_planned: int, root: Path, args) -> int:
     from dalib import ray_backend
 
-    print(f"dalib.run: profile {args.profile}: {n_planned} run(s), {len(pending)} to run on Ray"
-          + (f" at {args.address}" if args.address else ""), flush=True)
+    print(
+        f"dalib.run: profile {args.profile}: {n_planned} run(s), {len(pending)} to run on Ray"
+        + (f" at {args.address}" if args.address else ""),
+        flush=True,
+    )
     if not pending:
         return 0
     try:
-        out = ray_backend.run_plans(pending, root, address=args.address, max_retries=args.max_retries,
-                                    progress=not args.no_progress)
+        out = ray_backend.run_plans(
+            pending, root, address=args.address, max_retries=args.max_retries, progress=not args.no_progress
+        )
     except ImportError as e:
         raise RunError(str(e)) from None
-    print(f"dalib.run: {len(out['done'])} done, {len(out['failed'])} failed, {out['retried']} retried "
-          f"({out['wall_time_s']:.0f} s)", flush=True)
+    print(
+        f"dalib.run: {len(out['done'])} done, {len(out['failed'])} failed, {out['retried']} retried "
+        f"({out['wall_time_s']:.0f} s)",
+        flush=True,
+    )
     for key, err in out["failed"].items():
         print(f"dalib.run: FAILED {key}: {err}", file=sys.stderr)
     return 1 if out["failed"] else 0

@@ -28,7 +28,7 @@ def format_record(record: dict) -> str:
     tables = []
     for name, rows in record.get("tables", {}).items():
         body = ",\n".join("   " + json.dumps(r) for r in rows)
-        tables.append(f'  {json.dumps(name)}: [\n{body}\n  ]' if rows else f"  {json.dumps(name)}: []")
+        tables.append(f"  {json.dumps(name)}: [\n{body}\n  ]" if rows else f"  {json.dumps(name)}: []")
     return text + ',\n "tables": {\n' + ",\n".join(tables) + ("\n }\n}\n" if tables else " }\n}\n")
 
 
@@ -96,16 +96,35 @@ def execute(p: Plan, root: Path, log_output: bool = False, progress: bool = True
         nb = jupytext.reads(p.nb.text, fmt="md:myst")
         try:
             pm.execute_notebook(
-                nb, str(out_nb), parameters=p.params, kernel_name="python3", language="python",
-                cwd=str(root), progress_bar=progress, log_output=log_output, report_mode=False,
+                nb,
+                str(out_nb),
+                parameters=p.params,
+                kernel_name="python3",
+                language="python",
+                cwd=str(root),
+                progress_bar=progress,
+                log_output=log_output,
+                report_mode=False,
             )
         except pm.PapermillExecutionError as e:
             tb = _strip_ansi("\n".join(e.traceback[-12:])) if e.traceback else ""
-            raise _failed(p, out_nb, staging_root, root, f"failed in cell {e.exec_count or e.cell_index}: "
-                          f"{e.ename}: {e.evalue}", tb) from None
+            raise _failed(
+                p,
+                out_nb,
+                staging_root,
+                root,
+                f"failed in cell {e.exec_count or e.cell_index}: {e.ename}: {e.evalue}",
+                tb,
+            ) from None
         except Exception as e:  # the kernel died (killed for memory, say), a cell timed out, ...
-            raise _failed(p, out_nb, staging_root, root, f"failed: {type(e).__name__}: "
-                          f"{_strip_ansi(str(e)).strip().splitlines()[0] if str(e).strip() else ''}", "") from None
+            raise _failed(
+                p,
+                out_nb,
+                staging_root,
+                root,
+                f"failed: {type(e).__name__}: {_strip_ansi(str(e)).strip().splitlines()[0] if str(e).strip() else ''}",
+                "",
+            ) from None
         wall = time.perf_counter() - t0
         tables = {}
         for t in sorted((run_dir / "tables").glob("*.json")):
@@ -190,10 +209,10 @@ def _failed(p: Plan, out_nb: Path, staging_root: Path, root: Path, reason: str, 
         os.replace(out_nb, kept)
     else:
         kept = None
-    where = (f"executed notebook kept for inspection: {_relative(kept, root)}" if kept
-             else "the kernel wrote no notebook")
-    return RunFailed(f"{p.nb.rel} {reason}\n{tb}\n({where}; no record written)".replace("\n\n(", "\n("),
-                     reason, kept)
+    where = (
+        f"executed notebook kept for inspection: {_relative(kept, root)}" if kept else "the kernel wrote no notebook"
+    )
+    return RunFailed(f"{p.nb.rel} {reason}\n{tb}\n({where}; no record written)".replace("\n\n(", "\n("), reason, kept)
 
 
 def _relative(path: Path, root: Path) -> str:

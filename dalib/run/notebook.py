@@ -58,12 +58,18 @@ def _front_matter(text: str, rel: str) -> dict:
 _PARAM_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(:tags:[^\n]*\bparameters\b[^\n]*)\n(.*?)^```", re.S | re.M)
 
 
-_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b,
-           ast.Mod: lambda a, b: a % b}
+_BINOPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Pow: lambda a, b: a**b,
+    ast.Mod: lambda a, b: a % b,
+}
 
 
-INT_LIMIT = 2 ** 63  # |int| beyond int64 is no count, seed or budget; bounding each step bounds the work
+INT_LIMIT = 2**63  # |int| beyond int64 is no count, seed or budget; bounding each step bounds the work
 
 
 class LiteralRefused(ValueError):
@@ -139,7 +145,7 @@ def parse_parameters(source: str, rel: str = "<cell>") -> dict[str, Param]:
         except ValueError:
             default = _NO_LITERAL
         line = lines[node.end_lineno - 1]
-        comment = line.split("#", 1)[1].strip() if "#" in line[value.end_col_offset:] else ""
+        comment = line.split("#", 1)[1].strip() if "#" in line[value.end_col_offset :] else ""
         params[target] = Param(target, default, comment)
     return params
 
@@ -158,28 +164,47 @@ def load_notebook(path: Path, root: Path) -> Notebook:
         raise RunError(f"{rel}: front matter dalib.profiles must map profile name -> {{param: value}}")
     unknown_profiles = sorted(set(profiles) - set(PROFILES))
     if unknown_profiles:
-        raise RunError(f"{rel}: unknown profile(s) {unknown_profiles} in front matter; profiles are {', '.join(PROFILES)}")
+        raise RunError(
+            f"{rel}: unknown profile(s) {unknown_profiles} in front matter; profiles are {', '.join(PROFILES)}"
+        )
     m = _PARAM_CELL.search(text)
     params = parse_parameters(m.group(2), rel) if m else {}
     sweeps = _parse_sweep(dalib_fm.get("sweep"), rel)
     validator = dalib_fm.get("validator")
     if validator is not None and not (isinstance(validator, str) and re.fullmatch(r"[\w.]+\.\w+", validator)):
-        raise RunError(f"{rel}: front matter dalib.validator must name a function as 'package.module.function', "
-                       f"got {validator!r}")
+        raise RunError(
+            f"{rel}: front matter dalib.validator must name a function as 'package.module.function', got {validator!r}"
+        )
     res = dalib_fm.get("resources") or {}
-    if not (isinstance(res, dict) and all(k in PROFILES and isinstance(v, dict)
-                                           and set(v) <= {"num_cpus", "num_gpus"} for k, v in res.items())):
-        raise RunError(f"{rel}: front matter dalib.resources must map profile -> {{num_cpus: n, num_gpus: n}}, "
-                       f"got {res!r}")
+    if not (
+        isinstance(res, dict)
+        and all(k in PROFILES and isinstance(v, dict) and set(v) <= {"num_cpus", "num_gpus"} for k, v in res.items())
+    ):
+        raise RunError(
+            f"{rel}: front matter dalib.resources must map profile -> {{num_cpus: n, num_gpus: n}}, got {res!r}"
+        )
     skip = dalib_fm.get("skip") or {}
     if not (isinstance(skip, dict) and all(k in PROFILES and isinstance(v, str) and v for k, v in skip.items())):
         raise RunError(f"{rel}: front matter dalib.skip must map profile -> the reason it has no runs, got {skip!r}")
     if kind is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", path.stem):
         # the stem names the records' folder (results/<profile>/<stem>/): '...md' would put them in results/
-        raise RunError(f"{rel}: a runnable notebook's name must be letters, digits, '_' and '-' before '.md' "
-                       f"(it names its records' folder), got stem {path.stem!r}; rename the file")
-    return Notebook(path, rel, path.stem, text, kind, {k: v or {} for k, v in profiles.items()}, params, sweeps,
-                    validator, res, skip)
+        raise RunError(
+            f"{rel}: a runnable notebook's name must be letters, digits, '_' and '-' before '.md' "
+            f"(it names its records' folder), got stem {path.stem!r}; rename the file"
+        )
+    return Notebook(
+        path,
+        rel,
+        path.stem,
+        text,
+        kind,
+        {k: v or {} for k, v in profiles.items()},
+        params,
+        sweeps,
+        validator,
+        res,
+        skip,
+    )
 
 
 def validate_parameters(nb: Notebook, params: dict) -> None:
@@ -219,7 +244,11 @@ def _parse_sweep(sweep, rel: str) -> dict:
         return {}
     if not isinstance(sweep, (dict, list)):
         raise RunError(f"{rel}: front matter dalib.sweep must map param -> [values] (or profile -> that)")
-    if isinstance(sweep, dict) and sweep and all(k in PROFILES and isinstance(v, (dict, list)) for k, v in sweep.items()):
+    if (
+        isinstance(sweep, dict)
+        and sweep
+        and all(k in PROFILES and isinstance(v, (dict, list)) for k, v in sweep.items())
+    ):
         per_profile = dict(sweep)
     else:
         per_profile = {p: sweep for p in PROFILES}
@@ -228,11 +257,15 @@ def _parse_sweep(sweep, rel: str) -> dict:
         grids = grids if isinstance(grids, list) else [grids]
         for grid in grids:
             if not isinstance(grid, dict) or not grid:
-                raise RunError(f"{rel}: dalib.sweep ({prof}) must be a grid {{param: [values]}} or a list of "
-                               f"such grids, got {grid!r}")
+                raise RunError(
+                    f"{rel}: dalib.sweep ({prof}) must be a grid {{param: [values]}} or a list of "
+                    f"such grids, got {grid!r}"
+                )
             for name, values in grid.items():
                 if not isinstance(values, list) or not values:
-                    raise RunError(f"{rel}: dalib.sweep {name!r} ({prof}) must be a non-empty list of values, got {values!r}")
+                    raise RunError(
+                        f"{rel}: dalib.sweep {name!r} ({prof}) must be a non-empty list of values, got {values!r}"
+                    )
         out[prof] = grids
     return out
 
@@ -242,5 +275,3 @@ def _rel(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
-
-

@@ -42,14 +42,15 @@ def _coerce(name: str, value, default, source: str):
     elif isinstance(value, dt):
         return value
     raise RunError(
-        f"parameter {name!r} ({source}) must be {dt.__name__} like its default {default!r}, "
-        f"got {vt.__name__} {value!r}"
+        f"parameter {name!r} ({source}) must be {dt.__name__} like its default {default!r}, got {vt.__name__} {value!r}"
     )
 
 
 def _unknown(names, nb: Notebook, source: str) -> RunError:
-    valid = ", ".join(f"{p.name} ({p.type_name}, default {p.default!r})" if p.default is not _NO_LITERAL
-                      else f"{p.name} (expression)" for p in nb.params.values())
+    valid = ", ".join(
+        f"{p.name} ({p.type_name}, default {p.default!r})" if p.default is not _NO_LITERAL else f"{p.name} (expression)"
+        for p in nb.params.values()
+    )
     return RunError(
         f"unknown parameter(s) {', '.join(repr(n) for n in names)} ({source}) for {nb.rel}; "
         f"valid parameters: {valid or 'none (the notebook has no cell tagged `parameters`)'}"
@@ -71,8 +72,9 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def resolve_parameters(nb: Notebook, profile: str, overrides: dict[str, str] | None = None,
-                       sweep: dict | None = None) -> tuple[dict, dict]:
+def resolve_parameters(
+    nb: Notebook, profile: str, overrides: dict[str, str] | None = None, sweep: dict | None = None
+) -> tuple[dict, dict]:
     """(resolved parameters, validated -p overrides): defaults <- profile <- sweep point <- overrides."""
     overrides = overrides or {}
     prof = dict(nb.profiles.get(profile, {}))

@@ -46,8 +46,7 @@ class Plan:
         return self.record
 
 
-def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path,
-         sweep: dict | None = None) -> Plan:
+def plan(nb: Notebook, profile: str, overrides: dict[str, str] | None, root: Path, sweep: dict | None = None) -> Plan:
     if nb.kind is None:
         raise RunError(
             f"{nb.rel} has no `dalib: kind:` (experiment or benchmark) in its front matter; only "
@@ -85,8 +84,9 @@ def profile_plans(nb: Notebook, profile: str, root: Path) -> list[Plan]:
     return plans
 
 
-def notebook_parameters(name: str, profile: str = "cpu", overrides: dict | None = None,
-                        root: Path | None = None) -> dict:
+def notebook_parameters(
+    name: str, profile: str = "cpu", overrides: dict | None = None, root: Path | None = None
+) -> dict:
     """The resolved parameters of runnable notebook ``name`` (a stem or path) under ``profile``
     with ``overrides`` (``{name: value}``, Python values, validated like ``-p``): how one notebook
     reuses another's recipe (e.g. the training recipe of ``train``) without copying it."""
@@ -94,6 +94,7 @@ def notebook_parameters(name: str, profile: str = "cpu", overrides: dict | None 
     if profile not in PROFILES:
         raise RunError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
     nb = load_notebook(resolve_notebook(name, root), root)
-    params, _ = resolve_parameters(nb, profile, {k: repr(v) if not isinstance(v, str) else v
-                                                 for k, v in (overrides or {}).items()})
+    params, _ = resolve_parameters(
+        nb, profile, {k: repr(v) if not isinstance(v, str) else v for k, v in (overrides or {}).items()}
+    )
     return params

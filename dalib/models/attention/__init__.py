@@ -17,23 +17,38 @@ layer's own input (``layer_inputs`` + ``layer_attention_maps``: the "layer isola
 import torch
 from torch import nn
 
-from .spec import KINDS, AttentionKind, get_kind, kind_of, register
-from .standard import STANDARD  # noqa: F401  (registers the kind)
 from .diff import DIFF, lambda_of  # noqa: F401  (registers the kind)
 from .diffclip import DIFFCLIP, DiffCLIPAttention  # noqa: F401  (registers the kind)
 from .mha import MHA  # noqa: F401  (registers the kind)
+from .spec import KINDS, AttentionKind, get_kind, kind_of, register
+from .standard import STANDARD  # noqa: F401  (registers the kind)
 
-__all__ = ["KINDS", "AttentionKind", "register", "get_kind", "kind_of", "model_kind", "attention_layers",
-           "attention_maps", "layer_inputs", "layer_attention_maps", "layer_output_from_maps", "lambda_of",
-           "is_diff_attention", "DiffCLIPAttention"]
+__all__ = [
+    "KINDS",
+    "AttentionKind",
+    "register",
+    "get_kind",
+    "kind_of",
+    "model_kind",
+    "attention_layers",
+    "attention_maps",
+    "layer_inputs",
+    "layer_attention_maps",
+    "layer_output_from_maps",
+    "lambda_of",
+    "is_diff_attention",
+    "DiffCLIPAttention",
+]
 
 
 def attention_layers(model: nn.Module) -> list:
     """The attention modules of ``model`` (any registered kind), in depth order."""
     layers = [m for m in model.modules() if kind_of(m) is not None]
     if not layers:
-        raise ValueError(f"{type(model).__name__} has no attention module of a registered kind "
-                         f"({sorted(KINDS)}); build models with dalib.models.create_model")
+        raise ValueError(
+            f"{type(model).__name__} has no attention module of a registered kind "
+            f"({sorted(KINDS)}); build models with dalib.models.create_model"
+        )
     return layers
 
 
@@ -83,8 +98,9 @@ def layer_inputs(model: nn.Module, x: torch.Tensor) -> list:
 def _kind(attn: nn.Module) -> AttentionKind:
     k = kind_of(attn)
     if k is None:
-        raise TypeError(f"expected an attention layer of a registered kind ({sorted(KINDS)}), "
-                        f"got {type(attn).__name__}")
+        raise TypeError(
+            f"expected an attention layer of a registered kind ({sorted(KINDS)}), got {type(attn).__name__}"
+        )
     return k
 
 

@@ -22,8 +22,9 @@ def lambda_of(attn) -> torch.Tensor:
     if not isinstance(attn, DiffAttention):
         raise TypeError(f"lambda_of needs a DiffAttention layer, got {type(attn).__name__}")
     if attn.lambda_q1 is None:  # timm's dual_lambda variant (not built by dalib)
-        return torch.exp(float32_at_least(attn.lambda_a)) - torch.exp(float32_at_least(attn.lambda_b)) \
-            + attn.lambda_init
+        return (
+            torch.exp(float32_at_least(attn.lambda_a)) - torch.exp(float32_at_least(attn.lambda_b)) + attn.lambda_init
+        )
     lam1 = torch.exp(float32_at_least(torch.sum(attn.lambda_q1 * attn.lambda_k1)))
     lam2 = torch.exp(float32_at_least(torch.sum(attn.lambda_q2 * attn.lambda_k2)))
     return lam1 - lam2 + attn.lambda_init
@@ -57,6 +58,15 @@ def output_from_maps(attn, h: torch.Tensor, maps: dict) -> torch.Tensor:
     return attn.proj(attn.norm(out.transpose(1, 2).reshape(B, N, -1)))
 
 
-DIFF = register(AttentionKind(name="diff", module_types=(DiffAttention,), map_keys=("A1", "A2", "A_DA"),
-                              maps=maps, output_from_maps=output_from_maps, lam=lambda_of, timm_layer="diff",
-                              head_divisor=2))
+DIFF = register(
+    AttentionKind(
+        name="diff",
+        module_types=(DiffAttention,),
+        map_keys=("A1", "A2", "A_DA"),
+        maps=maps,
+        output_from_maps=output_from_maps,
+        lam=lambda_of,
+        timm_layer="diff",
+        head_divisor=2,
+    )
+)

@@ -11,7 +11,6 @@ an optional additive mask (the causal text mask).
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .common import float32_at_least
@@ -46,16 +45,25 @@ class DiffCLIPAttention(nn.Module):
     of DiffCLIP); ``M`` an optional additive mask ``(N, N)``.
     """
 
-    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, attn_drop: float = 0.,
-                 proj_drop: float = 0., lambda_init: float = 0.8, qk_norm: bool = False, **_timm_kwargs):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+        lambda_init: float = 0.8,
+        qk_norm: bool = False,
+        **_timm_kwargs,
+    ):
         super().__init__()
         if num_heads % 2 or dim % num_heads:
             raise ValueError(f"DiffCLIPAttention: num_heads={num_heads} must be even and divide dim={dim}")
         if qk_norm:
             raise ValueError("DiffCLIPAttention has no q/k norm (DiffCLIP uses none); pass qk_norm=False")
-        self.num_heads = num_heads // 2          # H: differential heads
-        self.head_dim = dim // num_heads          # d: query/key sub-head width
-        self.scale = self.head_dim ** -0.5
+        self.num_heads = num_heads // 2  # H: differential heads
+        self.head_dim = dim // num_heads  # d: query/key sub-head width
+        self.scale = self.head_dim**-0.5
         self.q_proj = nn.Linear(dim, dim, bias=qkv_bias)
         self.k_proj = nn.Linear(dim, dim, bias=qkv_bias)
         self.v_proj = nn.Linear(dim, dim, bias=qkv_bias)
@@ -109,7 +117,15 @@ class DiffCLIPAttention(nn.Module):
         return f"heads={self.num_heads}, head_dim={self.head_dim}, lambda_init={self.lambda_init}"
 
 
-DIFFCLIP = register(AttentionKind(
-    name="diffclip", module_types=(DiffCLIPAttention,), map_keys=("A1", "A2", "A_DA"),
-    maps=lambda attn, h: attn.maps(h), output_from_maps=lambda attn, h, m: attn.output_from_maps(h, m),
-    lam=lambda attn: attn.lam(), timm_layer=DiffCLIPAttention, head_divisor=1))
+DIFFCLIP = register(
+    AttentionKind(
+        name="diffclip",
+        module_types=(DiffCLIPAttention,),
+        map_keys=("A1", "A2", "A_DA"),
+        maps=lambda attn, h: attn.maps(h),
+        output_from_maps=lambda attn, h, m: attn.output_from_maps(h, m),
+        lam=lambda attn: attn.lam(),
+        timm_layer=DiffCLIPAttention,
+        head_divisor=1,
+    )
+)

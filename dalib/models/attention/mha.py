@@ -40,5 +40,13 @@ def output_from_maps(attn: nn.MultiheadAttention, h: torch.Tensor, maps: dict) -
     return attn.out_proj((maps["A"].to(v.dtype) @ v).transpose(1, 2).reshape(B, N, C))
 
 
-MHA = register(AttentionKind(name="mha", module_types=(nn.MultiheadAttention,), map_keys=("A",), maps=maps,
-                             output_from_maps=output_from_maps, head_divisor=1))
+MHA = register(
+    AttentionKind(
+        name="mha",
+        module_types=(nn.MultiheadAttention,),
+        map_keys=("A",),
+        maps=maps,
+        output_from_maps=output_from_maps,
+        head_divisor=1,
+    )
+)

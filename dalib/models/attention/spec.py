@@ -26,19 +26,21 @@ class AttentionKind:
     ``lam(attn)`` is the learned lambda of a differential layer (``None``: not differential).
     """
 
-    name: str                          # registry key, e.g. "standard", "diff"
-    module_types: tuple                # the nn.Module classes of this kind (exact type matches first)
-    map_keys: tuple                    # the maps the metrics read, e.g. ("A",) or ("A1", "A2", "A_DA")
-    maps: Callable                     # (attn, h) -> {key: (B, heads, N, N), ["lambda": 0-dim]}
-    output_from_maps: Callable         # (attn, h, maps) -> (B, N, C)
-    lam: Callable | None = None        # (attn) -> 0-dim lambda tensor; None for a non-differential kind
+    name: str  # registry key, e.g. "standard", "diff"
+    module_types: tuple  # the nn.Module classes of this kind (exact type matches first)
+    map_keys: tuple  # the maps the metrics read, e.g. ("A",) or ("A1", "A2", "A_DA")
+    maps: Callable  # (attn, h) -> {key: (B, heads, N, N), ["lambda": 0-dim]}
+    output_from_maps: Callable  # (attn, h, maps) -> (B, N, C)
+    lam: Callable | None = None  # (attn) -> 0-dim lambda tensor; None for a non-differential kind
     timm_layer: str | type | None = None  # timm VisionTransformer's attn_layer for this kind
-    head_divisor: int = 1              # heads of this kind per head of the standard model (DA: 2)
+    head_divisor: int = 1  # heads of this kind per head of the standard model (DA: 2)
 
     def __post_init__(self):
         if self.lam is not None and tuple(self.map_keys) != ("A1", "A2", "A_DA"):
-            raise ValueError(f"attention kind {self.name!r}: a differential kind's maps are ('A1', 'A2', 'A_DA'), "
-                             f"got {self.map_keys}")
+            raise ValueError(
+                f"attention kind {self.name!r}: a differential kind's maps are ('A1', 'A2', 'A_DA'), "
+                f"got {self.map_keys}"
+            )
         if not self.module_types or not all(isinstance(t, type) for t in self.module_types):
             raise ValueError(f"attention kind {self.name!r}: module_types must be a non-empty tuple of classes")
 

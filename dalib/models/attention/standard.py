@@ -32,5 +32,14 @@ def output_from_maps(attn, h: torch.Tensor, maps: dict) -> torch.Tensor:
     return attn.proj(attn.norm(out))
 
 
-STANDARD = register(AttentionKind(name="standard", module_types=(Attention,), map_keys=("A",), maps=maps,
-                                  output_from_maps=output_from_maps, timm_layer="attn", head_divisor=1))
+STANDARD = register(
+    AttentionKind(
+        name="standard",
+        module_types=(Attention,),
+        map_keys=("A",),
+        maps=maps,
+        output_from_maps=output_from_maps,
+        timm_layer="attn",
+        head_divisor=1,
+    )
+)
