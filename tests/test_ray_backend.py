@@ -1,4 +1,4 @@
-"""The Ray backend of the runner (dalib.ray_backend) on a local Ray cluster on loopback with 2 CPUs:
+"""The Ray backend of the runner (dalib.run.backends.ray) on a local Ray cluster on loopback with 2 CPUs:
 the same records as the local backend, bounded retries, nothing half-written."""
 
 import json
@@ -83,7 +83,7 @@ def test_ray_backend_retries_a_bounded_number_of_times(cluster, tmp_path, monkey
     _project(tmp_path, FLAKY, f"{{cpu: [{{flaky: ['{marker}']}}, {{fail: [true]}}]}}")
     nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)
     plans = runner.profile_plans(nb, "cpu", tmp_path)
-    from dalib.ray_backend import resources, run_plans
+    from dalib.run.backends.ray import resources, run_plans
 
     assert resources(plans[0]) == {"num_cpus": 1.0, "num_gpus": 0.0}
     out = run_plans(plans, tmp_path, max_retries=1, progress=False)
@@ -95,7 +95,7 @@ def test_ray_backend_retries_a_bounded_number_of_times(cluster, tmp_path, monkey
 
 
 def test_ray_retries_only_lost_workers():
-    from dalib.ray_backend import is_lost_worker
+    from dalib.run.backends.ray import is_lost_worker
 
     assert is_lost_worker(ray.exceptions.WorkerCrashedError())
     assert is_lost_worker(ray.exceptions.NodeDiedError("node gone"))
@@ -105,7 +105,7 @@ def test_ray_retries_only_lost_workers():
 
 def test_a_device_no_task_can_have_fails_before_submission(tmp_path, monkeypatch):
     from dalib.notebooks import RunError
-    from dalib.ray_backend import check_task_device
+    from dalib.run.backends.ray import check_task_device
 
     monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
     _project(tmp_path, DEMO, "{cpu: {n: [1]}}")
@@ -119,7 +119,7 @@ def test_a_device_no_task_can_have_fails_before_submission(tmp_path, monkeypatch
 
 def test_a_cluster_that_refuses_the_connection_gives_one_line(monkeypatch):
     from dalib.notebooks import RunError
-    from dalib.ray_backend import _connect
+    from dalib.run.backends.ray import _connect
 
     class FakeRay:
         exceptions = ray.exceptions
@@ -147,7 +147,7 @@ def test_declared_gpu_reaches_the_kernel(cluster, tmp_path, monkeypatch):
     _project(tmp_path, text, "{cpu: {n: [1]}}")
     nb = runner.load_notebook(tmp_path / "notebooks/experiments/demo.md", tmp_path)
     plans = runner.profile_plans(nb, "cpu", tmp_path)
-    from dalib.ray_backend import resources, run_plans
+    from dalib.run.backends.ray import resources, run_plans
 
     assert resources(plans[0]) == {"num_cpus": 1.0, "num_gpus": 1.0}
     out = run_plans(plans, tmp_path, progress=False)

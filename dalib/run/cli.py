@@ -6,22 +6,18 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from dalib.notebooks import KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
 from dalib.records import project_root
 
-from .execute import _main_thread, _on_sigterm, _Terminated, execute
+from .backends import local
+from .backends.local import fmt_params
+from .execute import _main_thread, execute
 from .notebook import _rel, load_notebook
 from .params import parse_overrides
 from .plan import Plan, plan, profile_plans
-
-
-def _fmt_params(params: dict) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in params.items())
 
 
 def main(argv=None) -> int:
@@ -121,9 +117,9 @@ def main(argv=None) -> int:
                 for pl in plans:
                     problem = pl.problem
                     state = "done   " if pl.done else "CORRUPT" if problem else "pending"
-                    point = f"  sweep {_fmt_params(pl.sweep)}" if pl.sweep else ""
+                    point = f"  sweep {fmt_params(pl.sweep)}" if pl.sweep else ""
                     print(f"{state} {pl.nb.kind:10s} {pl.nb.rel}  [{args.profile}] key {pl.key}{point}")
-                    print(f"        {_fmt_params(pl.params)}")
+                    print(f"        {fmt_params(pl.params)}")
                     if problem:
                         print(f"        record {_rel(pl.existing, root)} is corrupt: {problem} (a run rewrites it)")
                 return 1 if broken else 0
@@ -149,7 +145,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             status = "exists (would skip; --force reruns)" if pl.done else "pending (would run)"
             print(
-                f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {_fmt_params(pl.params)}\n"
+                f"{nb.rel} [{args.profile}] key {pl.key}\n  params: {fmt_params(pl.params)}\n"
                 f"  record: {_rel(pl.record, root)} {status}"
             )
             return 0
@@ -158,7 +154,7 @@ def main(argv=None) -> int:
             return 0
         if args.backend == "ray":
             return _run_ray([pl], 1, root, args)
-        print(f"dalib.run: {nb.rel} [{args.profile}] key {pl.key}: {_fmt_params(pl.params)}", flush=True)
+        print(f"dalib.run: {nb.rel} [{args.profile}] key {pl.key}: {fmt_params(pl.params)}", flush=True)
         rec = execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
         print(f"dalib.run: wrote {_rel(pl.record, root)} ({rec['wall_time_s']:.1f} s, device {rec['device']})")
         return 0
@@ -206,49 +202,6 @@ def _parse_shard(text):
     return int(m.group(1)), int(m.group(2))
 
 
-def _die_with_parent() -> None:
-    """In a shard process (before exec): ask Linux to send SIGTERM when the ``--jobs`` parent
-    dies, ``kill -9`` included, so that no shard runs on under init after its job ended (Slurm,
-    ``timeout``). Elsewhere a no-op: there only SIGTERM and SIGINT of the parent are forwarded."""
-    try:
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def _run_jobs(argv: list[str], jobs: int) -> int:
-    """Run ``python -m dalib.run <argv> --shard k/jobs`` for k = 0..jobs-1 in parallel; worst exit
-    code. SIGTERM and SIGINT to this parent reach every shard (each stops its run, which leaves no
-    record and no staging), and a shard dies with its parent."""
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "dalib.run", *argv, "--shard", f"{k}/{jobs}"], preexec_fn=preexec)
-        for k in range(jobs)
-    ]
-    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
-    try:
-        codes = [p.wait() for p in procs]
-    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM turned into _Terminated
-        sig = signal.SIGTERM if isinstance(e, _Terminated) else signal.SIGINT
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(sig)
-        for p in procs:
-            try:
-                p.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        raise
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
-    return max(codes)
-
-
 def shard_plans(plans: list[Plan], shard) -> list[Plan]:
     """Shard ``k/n`` of ``plans``: every n-th run from the k-th, over the *whole* plan, before any
     run done is filtered out. Every process of a ``--jobs`` group then agrees on who owns which
@@ -275,47 +228,21 @@ def _run_many(plans: list[Plan], root: Path, args) -> int:
                     continue
                 argv.append(a)
             print(f"dalib.run: {len(pending)} pending run(s) in {args.jobs} processes", flush=True)
-            return _run_jobs(argv, min(args.jobs, len(pending)))
+            return local.run_shards(argv, min(args.jobs, len(pending)))
     todo = pending
     n = len(plans)
     print(f"dalib.run: profile {args.profile}: {n} run(s), {len(todo)} to run", flush=True)
     if args.dry_run:
         for pl in todo:
-            print(f"  would run {pl.nb.rel} key {pl.key}: {_fmt_params(pl.params)}")
+            print(f"  would run {pl.nb.rel} key {pl.key}: {fmt_params(pl.params)}")
         return 0
-    failed = []
-    t_all = time.perf_counter()
-    for i, pl in enumerate(plans, 1):
-        shard = f"shard {args.shard[0]}/{args.shard[1]} " if args.shard else ""
-        tag = f"{shard}[{i}/{n}] {pl.nb.rel}" + (f" ({_fmt_params(pl.sweep)})" if pl.sweep else "")
-        if pl not in todo:
-            print(f"{tag}: up to date ({_rel(pl.existing, root)})", flush=True)
-            continue
-        print(f"{tag}: running (key {pl.key})", flush=True)
-        t0 = time.perf_counter()
-        try:
-            execute(pl, root, log_output=args.log_output, progress=not args.no_progress)
-        except RunError as e:  # this run only: the sweep goes on
-            print(f"{tag}: FAILED after {time.perf_counter() - t0:.0f} s\n{e}", file=sys.stderr, flush=True)
-            kept = getattr(e, "kept", None)
-            failed.append(
-                f"{pl.nb.rel} key {pl.key}: {getattr(e, 'reason', str(e).splitlines()[0])}"
-                + (f" (notebook kept: {_rel(kept, root)})" if kept else "")
-            )
-            continue
-        print(f"{tag}: done in {time.perf_counter() - t0:.0f} s -> {_rel(pl.record, root)}", flush=True)
-    print(
-        f"dalib.run: {len(todo) - len(failed)} run, {len(failed)} failed, "
-        f"{n - len(todo)} up to date ({time.perf_counter() - t_all:.0f} s)"
+    return local.run_in_process(
+        plans, todo, root, shard=args.shard, log_output=args.log_output, progress=not args.no_progress
     )
-    if failed:
-        print("dalib.run: failed runs:\n" + "\n".join(f"  {f}" for f in failed), file=sys.stderr)
-        return 1
-    return 0
 
 
 def _run_ray(pending: list[Plan], n_planned: int, root: Path, args) -> int:
-    from dalib import ray_backend
+    from .backends import ray as ray_backend
 
     print(
         f"dalib.run: profile {args.profile}: {n_planned} run(s), {len(pending)} to run on Ray"

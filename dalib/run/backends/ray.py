@@ -45,7 +45,7 @@ def resources(plan) -> dict:
 
 def _execute_task(plan, root: str):
     """Body of one Ray task: run the notebook, return (key, wall time, host)."""
-    from dalib.run import execute
+    from ..execute import execute
 
     rec = execute(plan, Path(root), progress=False)
     return plan.key, rec["wall_time_s"], rec.get("hostname")
