@@ -21,6 +21,7 @@ class Chapter:
     """The training and benchmark records (loaded once) and the Models page's tables."""
 
     def __init__(self, profile: str | None = None):
+        self.profile = profile
         train = load_rows("train", table="results", profile=profile)
         self.hist = hist = load_rows("train", table="history", profile=profile)
         # CPU and evaluation time per run from its per-epoch history (same record)
@@ -176,3 +177,41 @@ class Chapter:
             rs = ", ".join(f"{r:.2f} at depth {d}" for d, r in zip(g.depth, g.ratio_diffvit_vit_cpu))
             lines.append(f"- {mode} ({precision}): DiffViT / ViT = {rs} (per CPU second)")
         show.md("\n".join(lines))
+
+    def train_step(self) -> None:
+        """One training step against the machine's matmul peak, and the variants that keep the recipe's
+        mathematics (``notebooks/benchmarks/train_step.md``); the ladder adopts one only at 1.3x or more."""
+        from ..records import RecordNotFoundError
+
+        try:
+            t = load_rows("train_step", table="results", profile=self.profile)
+        except RecordNotFoundError:
+            return show.md(
+                "The training-step benchmark (`notebooks/benchmarks/train_step.md`) has no record under this profile."
+            )
+        cols = {
+            "model": "model",
+            "variant": "variant",
+            "img_per_s": "images/s",
+            "speedup_vs_eager_bf16": "× eager bf16",
+            "pair_speedup_vs_eager_bf16": "× for both models",
+            "gflop_per_s": "GFLOP/s",
+            "fraction_of_fp32_peak": "of fp32 peak",
+            "fraction_of_own_peak": "of own peak",
+        }
+        show.table(t[list(cols)].rename(columns=cols).round(3))
+        r = t.iloc[0]
+        best = t[t["variant"] != "eager bf16"].sort_values("pair_speedup_vs_eager_bf16").iloc[-1]
+        show.md(
+            f"*Table: one Adam step of batch {int(r['batch_size'])} at width {int(r['embed_dim'])}, depth 1, on one "
+            f"thread ({r['gflop_per_step']:.2f} GFLOP per step by `torch.utils.flop_counter`), median over "
+            f"interleaved repetitions; the matmul peak of this thread is {r['peak_fp32_gflop_per_s']:.0f} GFLOP/s in "
+            f"float32 and {r['peak_bf16_gflop_per_s']:.0f} in bf16. The fastest alternative for both models together "
+            f"is {best['variant']} at {best['pair_speedup_vs_eager_bf16']:.2f} times eager bf16: "
+            + (
+                "at least 1.3, so the ladder adopts it. "
+                if best["pair_speedup_vs_eager_bf16"] >= 1.3
+                else "below 1.3, so the ladder keeps eager training. "
+            )
+            + f"{caption_source(t)}.*"
+        )
