@@ -192,6 +192,9 @@ class Chapter:
     def __init__(self, profile: str | None = None):
         self.profile = profile or current_profile()
         self.planned = {stem: show.plans(stem, self.profile) for stem in ("train", "asr")}
+        # this chapter's models: the train sweep's points that vary only model, seed and lambda_init (the
+        # depth, adversarial-training and ladder points belong to other chapters)
+        self.planned["train"] = [p for p in self.planned["train"] if set(p.sweep) <= {"model", "seed", "lambda_init"}]
         self.done = {stem: sum(p.done for p in plans) for stem, plans in self.planned.items()}
         try:
             self.raw = recipe_check(load_rows("asr", table="asr"))
@@ -682,9 +685,29 @@ class Chapter:
             f"- **AutoAttack:** {_sentence(comp[comp['attack_kind'] == 'autoattack'], 'ε')}\n"
             f"- **PGD with 3 restarts:** {_sentence(comp[comp['attack_kind'] == 'pgd_restarts'], 'ε')}\n"
             f"- **CW-L2:** {v_cw} ({why_cw}).\n\n"
-            "At this scale (63 % clean accuracy after 8 epochs, JPEG-re-encoded CIFAR-10) the verdicts say what three "
+            f"At this scale ({self.scale()}, JPEG-re-encoded CIFAR-10) the verdicts say what {len(self.paired_seeds)} "
             "training seeds can establish; the paper's single runs at 87 % accuracy may show larger effects, and the "
             "`paper` profile runs the same notebooks at the paper's scale."
+        )
+
+    def scale(self) -> str:
+        """'0.63 clean accuracy after 8 epochs' of the main pair, from the records."""
+        main = self.models[(self.models["model"] == "vit") | (self.models["lambda_init"] == "0.8")]
+        acc = main["clean_accuracy"]
+        epochs = sorted({int(e) for e in main["epochs"]}) if "epochs" in main else []
+        return f"{acc.min():.0%} to {acc.max():.0%} clean accuracy" + (
+            f" after {' or '.join(map(str, epochs))} epochs" if epochs else ""
+        )
+
+    def setup_text(self) -> None:
+        """The seeds and λ_init values that the chapter's records hold, for the Setup section."""
+        seeds = self.paired_seeds
+        lams = sorted({lam for lam in self.models["lambda_init"] if lam != "0.8"} - {"nan"}, key=float)
+        sweep_seeds = sorted(set(self.models[self.models["lambda_init"].isin(lams)]["seed"]))
+        show.md(
+            f"The main pair (ViT and DiffViT with $\\lambda_{{\\mathrm{{init}}}} = 0.8$) has {len(seeds)} training "
+            f"seeds ({', '.join(map(str, seeds))}); the $\\lambda_{{\\mathrm{{init}}}}$ sweep trains DiffViT at "
+            f"{', '.join(lams)} on seeds {', '.join(map(str, sweep_seeds))}. The models reach {self.scale()}."
         )
 
     def compute(self) -> None:
@@ -715,8 +738,11 @@ class Chapter:
                 f"average; the longest single run (training or attack) took "
                 f"{max(tr['train_time_s'].max(), df['wall_time_s'].max()) / 60:.1f} min of wall-clock time."
             )
+        full = [p for p in planned["asr"] if p.params.get("aa_eps")]
         lines.append(
-            "- **Budget:** the issue allows about 10 core-hours for the chapter; the planned work is 21 "
-            "trainings and 21 attack runs (6 with every attack, 15 with PGD only)."
+            f"- **Planned work:** {len(planned['train'])} trainings and {len(planned['asr'])} attack runs "
+            f"({len(full)} with every attack, {len(planned['asr']) - len(full)} with PGD only), "
+            f"{tr['train_cpu_s'].sum() / 3600 + df.groupby('record')['wall_time_s'].first().sum() / 3600:.1f} "
+            "core-hours in the records."
         )
         show.md("\n".join(lines) + f"\n\n*{caption_source(tr) if len(tr) else ''}*")

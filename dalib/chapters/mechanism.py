@@ -315,6 +315,15 @@ class Chapter:
                 if len(tp)
                 else ""
             )
+            if r["verdict"] == "contradicted":
+                show.md(
+                    "In plain words: by the paper's own estimator, DiffViT's attention map $A_{\\mathrm{DA}}$ is "
+                    f"*less* sensitive to small input changes than ViT's $A$ (ratio {r['ratio']:.2f}; "
+                    f"{tp.iloc[0]['ratio']:.2f} in the worst case), the opposite of what Fig. 4 shows."
+                    if len(tp) and tp.iloc[0]["verdict"] == "contradicted"
+                    else f"In plain words: by the paper's own estimator, DiffViT's attention map is *less* sensitive "
+                    f"to small input changes than ViT's (ratio {r['ratio']:.2f}), the opposite of what Fig. 4 shows."
+                )
 
     @cached_property
     def gap(self):
