@@ -48,7 +48,7 @@ def check_asr_suite(params: dict) -> None:
     """``asr_suite.md``: the dataset and the size of its evaluation split, the training ``recipe``
     (a dict of ``train.md`` parameters), everything :func:`check_asr` checks, and the suite itself
     (:func:`dalib.attacks.suite.check_suite`)."""
-    from .attacks.suite import SUITE_PARAMETERS, build_suite, check_suite
+    from .attacks.suite import build_suite, check_suite, parameters
     from .data import get_spec
 
     spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
@@ -70,7 +70,8 @@ def check_asr_suite(params: dict) -> None:
             "the suite is empty: name at least one budget (eps, patch_w, restart_eps, aa_eps) or n_eval_cw > 0"
         )
     check_asr({**params, "eps": params["eps"] or [1]})  # asr_suite allows eps = []
-    check_suite(build_suite(**{k: params[k] for k in SUITE_PARAMETERS}), spec.num_classes, spec.image_size)
+    suite = build_suite(**{k: params[k] for k in parameters() if k in params and k != "loss"})
+    check_suite(suite, spec.num_classes, spec.image_size)
 
 
 def check_mechanism(params: dict) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from test_attacks_util import TinyNet, easy_task, one_thread
 
-from dalib.attacks import PGD, build_suite, check_suite, evaluate_attack, run_suite
+from dalib.attacks import PGD, Attack, build_suite, check_suite, evaluate_attack, run_suite
 from dalib.records import unpack_flags
 
 
@@ -103,3 +103,73 @@ def test_asr_suite_recipe_reaches_the_training_config():
         8,
         0.5,
     )
+
+
+class RandomSign(Attack):
+    """A toy attack for the test below: x + eps * a random sign per pixel, drawn per image."""
+
+    def __init__(self, model, eps=8 / 255, seed=0):
+        super().__init__(model)
+        if not 0 < eps <= 1:
+            raise ValueError(f"RandomSign: eps must lie in (0, 1], got {eps}")
+        self._hparams = {"eps": eps, "seed": seed}
+
+    def _attack(self, x, y, index):
+        sign = self._streams(index, x.device).rand(x.shape[1:]) * 2 - 1  # (B, C, H, W) in [-1, 1)
+        return (x + self._hparams["eps"] * sign.sign()).clamp(0, 1)
+
+
+@pytest.fixture
+def toy_kind():
+    """Register the toy attack as one row of the suite table, from this test file alone."""
+    from dalib.attacks import suite
+
+    row = suite.register(
+        suite.SuiteKind(
+            "random_sign", "sign_eps", "1/255", lambda net, e, p: RandomSign(net, eps=e / 255, seed=p["attack_seed"])
+        )
+    )
+    yield row
+    del suite.SUITE[row.key]
+
+
+def test_an_attack_added_in_one_row_runs_through_the_suite_and_its_validator(toy_kind):
+    """Adding an attack is one file (here: the class above) plus one row: build_suite takes its
+    budget list, check_suite builds it, run_suite writes its rows with the row's unit, and the
+    asr_suite notebook's validator accepts and checks it."""
+    from dalib.attacks.suite import parameters
+    from dalib.validators import check_asr_suite
+
+    assert parameters()["sign_eps"] == ()  # its budget list is a new parameter, empty by default
+    net, (x, y) = TinyNet(seed=0), easy_task(10, seed=1)
+    s = build_suite(eps=[4], sign_eps=[2, 64], n_eval=10, steps=2)
+    assert list(s) == [
+        ("pgd_linf", 4, "clean_pred"),
+        ("random_sign", 2, "clean_pred"),
+        ("random_sign", 64, "clean_pred"),
+    ]
+    check_suite(s, num_classes=4, img_size=8)
+    rows = run_suite(s, net, x, y, batch_size=3, n_boot=20, log=lambda *_: None, model="tiny", seed=0)
+    toy = [r for r in rows if r["attack_kind"] == "random_sign"]
+    assert [r["budget"] for r in toy] == [2.0, 64.0] and {r["budget_unit"] for r in toy} == {"1/255"}
+    assert toy[0]["linf_max"] <= 2 / 255 + 1e-6 and toy[1]["asr"] >= toy[0]["asr"]
+    # the same outcomes whatever the batch size: the toy draws per image, as the contract asks
+    again = run_suite(s, net, x, y, batch_size=10, n_boot=20, log=lambda *_: None)
+    assert [r["changed_flags"] for r in again] == [r["changed_flags"] for r in rows]
+    with pytest.raises(ValueError, match="eps must lie"):
+        check_suite(build_suite(sign_eps=[300], n_eval=10), num_classes=4, img_size=8)
+    from dalib.run import notebook_parameters
+
+    params = {**notebook_parameters("asr_suite", "smoke"), "sign_eps": [1]}
+    check_asr_suite(params)  # the validator builds the whole suite, the new row included
+    with pytest.raises(ValueError, match="eps must lie"):
+        check_asr_suite({**params, "sign_eps": [300]})
+
+
+def test_the_suite_table_refuses_a_second_row_for_a_parameter():
+    from dalib.attacks import suite
+
+    with pytest.raises(ValueError, match="already"):
+        suite.register(suite.SuiteKind("pgd_again", "eps", "1/255", lambda net, e, p: None))
+    with pytest.raises(TypeError, match="unknown parameter"):
+        build_suite(epsilon=[1])

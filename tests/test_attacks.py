@@ -11,9 +11,9 @@ EPS = 4 / 255
 
 # cheap configurations of every registered attack
 CHEAP = {
-    "pgd": dict(eps=EPS, steps=5),
-    "patch_pgd": dict(w=3, steps=5),
-    "cw": dict(search_steps=2, max_steps=20),
+    "pgd_linf": dict(eps=EPS, steps=5),
+    "patch": dict(w=3, steps=5),
+    "cw_l2": dict(search_steps=2, max_steps=20),
     "autoattack": dict(eps=EPS, version="custom", attacks=("apgd-ce",)),
 }
 
@@ -34,7 +34,7 @@ def data():
 
 
 def test_registry_names():
-    assert set(ATTACKS) == {"pgd", "patch_pgd", "cw", "autoattack"}
+    assert set(ATTACKS) == {"pgd_linf", "patch", "cw_l2", "autoattack"}  # the records' attack_kind names
     with pytest.raises(ValueError, match="unknown attack 'fgsm'"):
         create_attack("fgsm", TinyNet())
 
@@ -169,7 +169,7 @@ def test_mode_restored_on_exception(data):
     assert all(m.training for m in model.modules())
 
 
-@pytest.mark.parametrize("name", ["pgd", "patch_pgd", "cw"])
+@pytest.mark.parametrize("name", ["pgd_linf", "patch", "cw_l2"])
 def test_same_seed_same_result_and_global_rng_untouched(model, data, name):
     x, y = data
     state = torch.get_rng_state()
@@ -177,7 +177,7 @@ def test_same_seed_same_result_and_global_rng_untouched(model, data, name):
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG was not used
     b = create_attack(name, model, seed=3, **CHEAP[name])(x, y)
     assert torch.equal(a, b)
-    if name != "cw":  # CW is deterministic (zero init); the others draw random starts
+    if name != "cw_l2":  # CW is deterministic (zero init); the others draw random starts
         c = create_attack(name, model, seed=4, **CHEAP[name])(x, y)
         assert not torch.equal(a, c)
 
@@ -198,30 +198,30 @@ class ExplodingModel(nn.Module):
 @pytest.mark.parametrize(
     "name, hparams, match",
     [
-        ("pgd", dict(eps=0.0), "eps"),
-        ("pgd", dict(eps=-1 / 255), "eps"),
-        ("pgd", dict(eps=8.0), "eps"),
-        ("pgd", dict(eps="8/255"), "eps"),
-        ("pgd", dict(alpha=0.0), "alpha"),
-        ("pgd", dict(alpha=2.0), "alpha"),
-        ("pgd", dict(steps=0), "steps"),
-        ("pgd", dict(steps=2.5), "steps"),
-        ("pgd", dict(n_restarts=0), "n_restarts"),
-        ("pgd", dict(random_start=1), "random_start"),
-        ("pgd", dict(loss="ce"), "loss"),
-        ("pgd", dict(seed=-1), "seed"),
-        ("pgd", dict(seed=None), "seed"),
-        ("pgd", dict(epsilon=0.1), "epsilon"),
-        ("patch_pgd", dict(w=0), "w"),
-        ("patch_pgd", dict(w=9), "w=9"),
-        ("patch_pgd", dict(size=4), "size"),
-        ("cw", dict(c_init=0.0), "c_init"),
-        ("cw", dict(c_init=10.0, c_max=1.0), "c_init"),
-        ("cw", dict(search_steps=0), "search_steps"),
-        ("cw", dict(max_steps=0), "max_steps"),
-        ("cw", dict(kappa=-1.0), "kappa"),
-        ("cw", dict(lr=0), "lr"),
-        ("cw", dict(confidence=1.0), "confidence"),
+        ("pgd_linf", dict(eps=0.0), "eps"),
+        ("pgd_linf", dict(eps=-1 / 255), "eps"),
+        ("pgd_linf", dict(eps=8.0), "eps"),
+        ("pgd_linf", dict(eps="8/255"), "eps"),
+        ("pgd_linf", dict(alpha=0.0), "alpha"),
+        ("pgd_linf", dict(alpha=2.0), "alpha"),
+        ("pgd_linf", dict(steps=0), "steps"),
+        ("pgd_linf", dict(steps=2.5), "steps"),
+        ("pgd_linf", dict(n_restarts=0), "n_restarts"),
+        ("pgd_linf", dict(random_start=1), "random_start"),
+        ("pgd_linf", dict(loss="ce"), "loss"),
+        ("pgd_linf", dict(seed=-1), "seed"),
+        ("pgd_linf", dict(seed=None), "seed"),
+        ("pgd_linf", dict(epsilon=0.1), "epsilon"),
+        ("patch", dict(w=0), "w"),
+        ("patch", dict(w=9), "w=9"),
+        ("patch", dict(size=4), "size"),
+        ("cw_l2", dict(c_init=0.0), "c_init"),
+        ("cw_l2", dict(c_init=10.0, c_max=1.0), "c_init"),
+        ("cw_l2", dict(search_steps=0), "search_steps"),
+        ("cw_l2", dict(max_steps=0), "max_steps"),
+        ("cw_l2", dict(kappa=-1.0), "kappa"),
+        ("cw_l2", dict(lr=0), "lr"),
+        ("cw_l2", dict(confidence=1.0), "confidence"),
         ("autoattack", dict(version="fast"), "version"),
         ("autoattack", dict(norm="linf"), "norm"),
         ("autoattack", dict(attacks=("apgd-ce",)), "custom"),

@@ -7,9 +7,9 @@ sub-module's mode afterwards), draws randomness from a local generator seeded by
 
 Registry ``ATTACKS`` (name -> class) and ``create_attack(name, model, **hparams)``:
 
-- ``"pgd"``: :class:`PGD` (l_inf, random start, restarts, pluggable loss),
-- ``"patch_pgd"``: :class:`PatchPGD` (w x w patch at a seeded random location, eps = 1),
-- ``"cw"``: :class:`CW` (CW-L2 with binary search over c; ``run`` gives the L2 norms),
+- ``"pgd_linf"``: :class:`PGD` (l_inf, random start, restarts, pluggable loss),
+- ``"patch"``: :class:`PatchPGD` (w x w patch at a seeded random location, eps = 1),
+- ``"cw_l2"``: :class:`CW` (CW-L2 with binary search over c; ``run`` gives the L2 norms),
 - ``"autoattack"``: :class:`AutoAttack` (the official code via ``pyautoattack``).
 
 Evaluation with explicit denominators: :func:`evaluate_attack`, :func:`sweep`
@@ -34,10 +34,10 @@ from .patch_pgd import PatchPGD, PatchResult
 from .pgd import PGD
 from .suite import build_suite, check_suite, run_suite
 
-ATTACKS = {
-    "pgd": PGD,
-    "patch_pgd": PatchPGD,
-    "cw": CW,
+ATTACKS = {  # the same names as the records' attack_kind and the suite table (dalib.attacks.suite.SUITE)
+    "pgd_linf": PGD,
+    "patch": PatchPGD,
+    "cw_l2": CW,
     "autoattack": AutoAttack,
 }
 

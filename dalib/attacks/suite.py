@@ -16,6 +16,8 @@ official code's: it attacks its whole subset in one call.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -25,118 +27,177 @@ from .evaluate import check_rises, evaluate_attack
 from .patch_pgd import PatchPGD
 from .pgd import PGD
 
-SUITE_PARAMETERS = (
-    "eps",
-    "patch_w",
-    "restart_eps",
-    "n_restarts",
-    "aa_eps",
-    "aa_version",
-    "aa_attacks",
-    "n_eval_cw",
-    "cw_search_steps",
-    "cw_max_steps",
-    "true_label_eps",
-    "steps",
-    "attack_labels",
-    "attack_seed",
-    "batch_size",
-    "n_eval",
-    "n_eval_aa",
-)  # the notebook parameters that build_suite takes
 
-KIND_UNITS = {"pgd_linf": "1/255", "patch": "pixels", "pgd_restarts": "1/255", "autoattack": "1/255", "cw_l2": "none"}
+@dataclass(frozen=True)
+class SuiteKind:
+    """One row of the suite table: how an attack kind enters the experiments.
+
+    ``kind``: its name in the records (``attack_kind``); ``budgets``: the parameter that lists its
+    budgets (``None``: one run at budget 0, made when its image count is positive); ``unit``: the
+    budget's unit in the records; ``make(net, budget, p)``: the attack, from the suite's parameters
+    ``p`` (every parameter of :data:`COMMON` and of ``defaults``); ``n_images``: the parameter that
+    gives its image count (the first images of the fixed set); ``labels``: a fixed label choice
+    (``"true"``), else the suite's ``attack_labels``; ``defaults``: its own parameters and their
+    defaults; ``logits_only``: it attacks logits with its own loss (no custom objective);
+    ``whole_batch``: its randomness is global to one call, so its subset is attacked at once;
+    ``minimal_norm``: it returns each image's minimal L2 norm (``l2_values`` in the row);
+    ``n_default``: the default of its image-count parameter."""
+
+    kind: str
+    budgets: str | None
+    unit: str
+    make: Callable
+    n_images: str = "n_eval"
+    labels: str | None = None
+    defaults: dict = field(default_factory=dict)
+    logits_only: bool = False
+    whole_batch: bool = False
+    minimal_norm: bool = False
+    n_default: int = 0  # default of its image-count parameter (when not n_eval)
+
+    @property
+    def key(self) -> str:
+        return self.kind if self.labels is None else f"{self.kind}/{self.labels}"
 
 
-def build_suite(
-    *,
-    eps=(),
-    patch_w=(),
-    restart_eps=(),
-    n_restarts=3,
-    aa_eps=(),
-    aa_version="custom",
-    aa_attacks=("apgd-ce", "apgd-t"),
-    n_eval_cw=0,
-    cw_search_steps=5,
-    cw_max_steps=100,
-    true_label_eps=(),
-    steps=10,
-    attack_labels="clean_pred",
-    attack_seed=0,
-    batch_size=250,
-    n_eval=1000,
-    n_eval_aa=200,
-    loss=None,
-) -> dict:
-    """``(attack_kind, budget, labels) -> (factory, n_images)`` for PGD at ``eps`` (units of 1/255),
-    patch PGD at sides ``patch_w``, PGD with ``n_restarts`` restarts at ``restart_eps``, AutoAttack
-    at ``aa_eps`` on the first ``n_eval_aa`` images, CW-L2 on the first ``n_eval_cw`` (0: none), and
-    PGD once more with the true labels at ``true_label_eps``. Empty lists skip an attack.
+COMMON = dict(steps=10, attack_labels="clean_pred", attack_seed=0, batch_size=250, n_eval=1000, loss=None)
 
-    ``loss``: the objective of the PGD attacks (default cross-entropy; the CLIP experiments pass
-    :class:`dalib.attacks.CosineLoss`). AutoAttack and CW optimise their own margin losses on
-    logits, so they cannot be combined with another objective."""
-    if loss is not None and (aa_eps or n_eval_cw):
+SUITE: dict[str, SuiteKind] = {}  # key -> row, in the order the records' rows come
+
+
+def register(row: SuiteKind) -> SuiteKind:
+    """Add ``row`` to the suite table (a new attack: its file, then this one call)."""
+    if row.key in SUITE:
+        raise ValueError(f"attack kind {row.key!r} is registered already")
+    clash = set(row.defaults) & (set(COMMON) | {r.budgets for r in SUITE.values()} | _own_parameters())
+    if row.budgets in parameters() or clash:
         raise ValueError(
-            "AutoAttack and CW-L2 attack logits with their own losses; with a custom loss run only "
-            "the PGD attacks (aa_eps=[], n_eval_cw=0)"
+            f"attack kind {row.key!r}: parameter(s) {sorted(clash) or [row.budgets]} already belong to another row"
         )
+    SUITE[row.key] = row
+    return row
+
+
+def _own_parameters() -> set:
+    return {k for r in SUITE.values() for k in r.defaults} | {r.n_images for r in SUITE.values()}
+
+
+def parameters() -> dict:
+    """Every parameter the suite takes, with its default (budget lists default to empty)."""
+    out = dict(COMMON)
+    for r in SUITE.values():
+        if r.budgets:
+            out[r.budgets] = ()
+        out.setdefault(r.n_images, r.n_default)
+        out.update(r.defaults)
+    return out
+
+
+def _aa(net, e, p):
+    return AutoAttack(
+        net,
+        eps=e / 255,
+        batch_size=p["batch_size"],
+        version=p["aa_version"],
+        attacks=tuple(p["aa_attacks"]) if p["aa_version"] == "custom" else None,
+        seed=p["attack_seed"],
+    )
+
+
+for _row in (
+    SuiteKind(
+        "pgd_linf",
+        "eps",
+        "1/255",
+        lambda net, e, p: PGD(net, eps=e / 255, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
+    ),
+    SuiteKind(
+        "patch",
+        "patch_w",
+        "pixels",
+        lambda net, w, p: PatchPGD(net, w=w, eps=1.0, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
+    ),
+    SuiteKind(
+        "pgd_restarts",
+        "restart_eps",
+        "1/255",
+        lambda net, e, p: PGD(
+            net, eps=e / 255, steps=p["steps"], loss=p["loss"], n_restarts=p["n_restarts"], seed=p["attack_seed"]
+        ),
+        defaults={"n_restarts": 3},
+    ),
+    SuiteKind(
+        "autoattack",
+        "aa_eps",
+        "1/255",
+        _aa,
+        n_images="n_eval_aa",
+        n_default=200,
+        defaults={"aa_version": "custom", "aa_attacks": ("apgd-ce", "apgd-t")},
+        logits_only=True,
+        whole_batch=True,
+    ),
+    SuiteKind(
+        "cw_l2",
+        None,
+        "none",
+        lambda net, _, p: CW(
+            net, search_steps=p["cw_search_steps"], max_steps=p["cw_max_steps"], seed=p["attack_seed"]
+        ),
+        n_images="n_eval_cw",
+        defaults={"cw_search_steps": 5, "cw_max_steps": 100},
+        logits_only=True,
+        minimal_norm=True,
+    ),
+    SuiteKind(
+        "pgd_linf",
+        "true_label_eps",
+        "1/255",
+        lambda net, e, p: PGD(net, eps=e / 255, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
+        labels="true",
+    ),
+):
+    register(_row)
+
+
+def build_suite(**params) -> dict:
+    """``(attack_kind, budget, labels) -> (factory, n_images)`` from the suite's parameters (the
+    notebooks' names, :func:`parameters`): for each row of :data:`SUITE`, one attack per budget in
+    its budget list on the first ``n_images`` images (a row without budgets: one attack when its
+    image count is positive). Empty lists skip an attack. A true-label row is skipped when the
+    suite attacks the true labels already. ``loss``: the objective of the attacks that take one
+    (default cross-entropy; the CLIP experiments pass :class:`dalib.attacks.CosineLoss`); a row
+    that attacks logits with its own loss (AutoAttack, CW) cannot be combined with it."""
+    allowed = parameters()
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise TypeError(f"build_suite got unknown parameter(s) {unknown}; the suite's parameters: {sorted(allowed)}")
+    p = {**allowed, **params}
     S = {}
-    S.update(
-        {
-            ("pgd_linf", e, attack_labels): (
-                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, seed=attack_seed),
-                n_eval,
+    for row in SUITE.values():
+        labels = row.labels or p["attack_labels"]
+        if row.labels is not None and p["attack_labels"] == row.labels:
+            continue
+        n = p[row.n_images]
+        budgets = list(p[row.budgets]) if row.budgets else ([0.0] if n else [])
+        if not n or not budgets:
+            continue
+        if row.logits_only and p["loss"] is not None:
+            raise ValueError(
+                f"{row.kind} attacks logits with its own loss; with a custom loss run only the attacks "
+                f"that take one (leave {row.budgets or row.n_images} empty)"
             )
-            for e in eps
-        }
-    )
-    S.update(
-        {
-            ("patch", w, attack_labels): (
-                lambda net, w=w: PatchPGD(net, w=w, eps=1.0, steps=steps, loss=loss, seed=attack_seed),
-                n_eval,
-            )
-            for w in patch_w
-        }
-    )
-    S.update(
-        {
-            ("pgd_restarts", e, attack_labels): (
-                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, n_restarts=n_restarts, seed=attack_seed),
-                n_eval,
-            )
-            for e in restart_eps
-        }
-    )
-    aa_kw = dict(version=aa_version, attacks=tuple(aa_attacks) if aa_version == "custom" else None, seed=attack_seed)
-    S.update(
-        {
-            ("autoattack", e, attack_labels): (
-                lambda net, e=e: AutoAttack(net, eps=e / 255, batch_size=batch_size, **aa_kw),
-                n_eval_aa,
-            )
-            for e in aa_eps
-            if n_eval_aa
-        }
-    )
-    if n_eval_cw:
-        S[("cw_l2", 0.0, attack_labels)] = (
-            lambda net: CW(net, search_steps=cw_search_steps, max_steps=cw_max_steps, seed=attack_seed),
-            n_eval_cw,
-        )
-    S.update(
-        {
-            ("pgd_linf", e, "true"): (
-                lambda net, e=e: PGD(net, eps=e / 255, steps=steps, loss=loss, seed=attack_seed),
-                n_eval,
-            )
-            for e in true_label_eps
-            if attack_labels != "true"
-        }
-    )
+        for b in budgets:
+            S[(row.kind, b, labels)] = (lambda net, b=b, row=row: row.make(net, b, p), n)
     return S
+
+
+def row_of(kind: str, labels: str | None = None) -> SuiteKind:
+    """The table row of an attack kind (the true-label row where ``labels`` names it)."""
+    return SUITE.get(f"{kind}/{labels}") or SUITE[kind]
+
+
+KIND_UNITS = {r.kind: r.unit for r in SUITE.values()}
 
 
 def check_suite(suite: dict, num_classes: int, img_size: int) -> None:
@@ -157,12 +218,13 @@ def run_suite(suite: dict, net, x, y, *, batch_size=250, n_boot=1000, attack_see
     for (kind, budget, labels), (make, n) in suite.items():
         attack = make(net)
         t0 = time.perf_counter()
-        bs = n if kind == "autoattack" else batch_size  # AutoAttack's randomness is global to one call
+        row = row_of(kind, labels)
+        bs = n if row.whole_batch else batch_size  # e.g. AutoAttack's randomness is global to one call
         ev = evaluate_attack(
             attack, x[:n], y[:n], batch_size=bs, attack_labels=labels, n_boot=n_boot, ci_seed=attack_seed
         )
         extra = {}
-        if kind == "cw_l2":  # per-image minimal L2 norm of a successful example; inf where CW failed
+        if row.minimal_norm:  # per-image minimal L2 norm of a successful example; inf where it failed
             l2 = [float(v) if c else float("inf") for v, c in zip(ev.flags["l2"], ev.flags["changed"])]
             extra["l2_values"] = ",".join(f"{v:.5g}" for v in l2)
         rows.append(
@@ -170,7 +232,7 @@ def run_suite(suite: dict, net, x, y, *, batch_size=250, n_boot=1000, attack_see
                 **columns,
                 attack_kind=kind,
                 budget=float(budget),
-                budget_unit=KIND_UNITS[kind],
+                budget_unit=row.unit,
                 attack_time_s=time.perf_counter() - t0,
                 **extra,
             )
@@ -181,7 +243,7 @@ def run_suite(suite: dict, net, x, y, *, batch_size=250, n_boot=1000, attack_see
             f"{ev.summary['robust_acc']:.4f}, zero-gradient images {ev.summary['zero_grad_frac']:.3f}, "
             f"{rows[-1]['attack_time_s']:.0f} s"
         )
-    for kind, labels in sorted({(k, lab) for k, _, lab in suite if k != "cw_l2"}):
+    for kind, labels in sorted({(k, lab) for k, _, lab in suite if row_of(k, lab).budgets}):
         sub = [r for r in rows if r["attack_kind"] == kind and r["attack_labels"] == labels]
         ok, msg = check_rises([r["budget"] for r in sub], [r["asr"] for r in sub])
         for r in sub:
