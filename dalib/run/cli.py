@@ -20,7 +20,32 @@ from .params import parse_overrides
 from .plan import Plan, plan, profile_plans
 
 
+def rekey_main(argv) -> int:
+    """``python -m dalib.run rekey NOTEBOOK``: see :mod:`dalib.run.rekey`."""
+    from . import rekey
+
+    ap = argparse.ArgumentParser(
+        prog="python -m dalib.run rekey",
+        description="After a refactor of NOTEBOOK's code: rerun a sample of its stale runs under the new code and, "
+        "if every row of every table is identical (timings aside), give the other stale records of the same "
+        "parameters the new key.",
+    )
+    ap.add_argument("notebook", help="path under notebooks/ or its stem")
+    ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
+    ap.add_argument("--sample", type=int, default=1, metavar="N", help="stale runs to rerun and compare (default 1)")
+    ap.add_argument("--dry-run", action="store_true", help="say what would be rerun and re-keyed, run nothing")
+    args = ap.parse_args(argv)
+    try:
+        return rekey.main(args.notebook, args.profile, project_root(), sample=args.sample, dry_run=args.dry_run)
+    except RunError as e:
+        print(f"dalib.run rekey: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["rekey"]:
+        return rekey_main(argv[1:])
     ap = argparse.ArgumentParser(
         prog="python -m dalib.run",
         description="Run a dalib experiment/benchmark notebook with papermill and store a result record.",
