@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 PROFILES = ("smoke", "cpu", "paper")
-KINDS = ("experiment", "benchmark")
+NOTEBOOK_KINDS = ("experiment", "benchmark")
 RUNNABLE_DIRS = {"experiment": "notebooks/experiments", "benchmark": "notebooks/benchmarks"}
 
 
@@ -24,7 +24,7 @@ class RunError(Exception):
 
 def runnable_notebooks(root: Path, kind: str | None = None) -> list[Path]:
     """Experiment and benchmark notebooks (``notebooks/{experiments,benchmarks}/*.md``)."""
-    kinds = [kind] if kind else list(KINDS)
+    kinds = [kind] if kind else list(NOTEBOOK_KINDS)
     out = []
     for k in kinds:
         out += sorted((root / RUNNABLE_DIRS[k]).glob("*.md"))

@@ -1,4 +1,4 @@
-"""The attention-kind registry (dalib.models.attention.KINDS): models, maps and metrics dispatch
+"""The attention-kind registry (dalib.models.attention.ATTENTION_KINDS): models, maps and metrics dispatch
 through a kind's spec alone, so a new kind is one spec and one register() call."""
 
 import pytest
@@ -8,7 +8,7 @@ from timm.layers import Attention
 from dalib.metrics import attention_lipschitz, eval_mode, image_map_fn
 from dalib.metrics.maps import available_keys, layer_lambdas, model_kind
 from dalib.models import (
-    KINDS,
+    ATTENTION_KINDS,
     attention_layers,
     attention_maps,
     create_model,
@@ -24,13 +24,13 @@ TINY = dict(depth=2, img_size=8, patch_size=4, embed_dim=16, num_heads=4, num_cl
 
 
 def test_the_two_kinds_of_the_paper():
-    assert {"standard", "diff"} <= set(KINDS)
+    assert {"standard", "diff"} <= set(ATTENTION_KINDS)
     vit, dvit = create_model("vit", **TINY), create_model("diffvit", **TINY)
     assert model_kind(vit) == "standard" and model_kind(dvit) == "diff"
     assert available_keys(vit) == ("A",) and available_keys(dvit) == ("A1", "A2", "A_DA")
     assert layer_lambdas(vit) == [None, None] and all(0.7 < v < 0.9 for v in layer_lambdas(dvit))
-    assert not KINDS["standard"].differential and KINDS["diff"].differential
-    assert KINDS["diff"].head_divisor == 2 and len(attention_layers(dvit)) == 2
+    assert not ATTENTION_KINDS["standard"].differential and ATTENTION_KINDS["diff"].differential
+    assert ATTENTION_KINDS["diff"].head_divisor == 2 and len(attention_layers(dvit)) == 2
     with pytest.raises(ValueError, match="a differential kind's maps are"):
         AttentionKind(
             name="bad", module_types=(Attention,), map_keys=("A",), maps=print, output_from_maps=print, lam=print
@@ -65,7 +65,7 @@ def tempered():
         )
     )
     yield kind
-    KINDS.pop("tempered")
+    ATTENTION_KINDS.pop("tempered")
 
 
 def test_a_third_kind_is_one_spec_and_one_register_call(tempered):

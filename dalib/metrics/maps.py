@@ -27,7 +27,7 @@ def check_wrt(wrt) -> str:
 
 
 def model_kind(model) -> str:
-    """The name of the model's attention kind (``dalib.models.attention.KINDS``), e.g. ``"diff"``."""
+    """The name of the model's attention kind (``dalib.models.attention.ATTENTION_KINDS``), e.g. ``"diff"``."""
     from dalib.models import model_kind as _kind
 
     return _kind(model).name

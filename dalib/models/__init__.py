@@ -5,10 +5,9 @@ the maps ``A`` / ``A1``, ``A2``, ``lambda``, ``A_DA``.
 """
 
 from .attention import (
-    KINDS,
+    ATTENTION_KINDS,
     attention_layers,
     attention_maps,
-    is_diff_attention,
     kind_of,
     lambda_of,
     layer_attention_maps,
@@ -34,9 +33,8 @@ __all__ = [
     "layer_attention_maps",
     "layer_output_from_maps",
     "lambda_of",
-    "is_diff_attention",
     "schedule_lambda_init",
-    "KINDS",
+    "ATTENTION_KINDS",
     "kind_of",
     "model_kind",
     "count_parameters",

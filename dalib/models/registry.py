@@ -5,8 +5,11 @@ ViT and DiffViT (the paper's controlled pair) differ by the one string ``name``.
 
 import numbers
 
+from ..data import get_spec
 from .attention import get_kind
-from .vit import CIFAR10_MEAN, CIFAR10_STD, ViTClassifier
+from .vit import ViTClassifier
+
+_CIFAR10 = get_spec("cifar10")  # the default normalisation inside the model: the dataset spec's
 
 # Every config key with its default (a lightweight CIFAR ViT: 32x32 images, 4x4 patches).
 DEFAULT_CONFIG = {
@@ -20,8 +23,8 @@ DEFAULT_CONFIG = {
     "mlp_ratio": 4.0,  # MLP hidden width / C
     "qkv_bias": True,  # bias in the q/k/v projection
     "global_pool": "token",  # classifier input: "token" (class token, standard ViT) or "avg" (mean of patch tokens)
-    "mean": list(CIFAR10_MEAN),  # per-channel normalisation mean (inside the model)
-    "std": list(CIFAR10_STD),  # per-channel normalisation std (inside the model)
+    "mean": list(_CIFAR10.mean),  # per-channel normalisation mean (inside the model)
+    "std": list(_CIFAR10.std),  # per-channel normalisation std (inside the model)
 }
 
 
@@ -98,7 +101,7 @@ def _factory(name):
     return factory
 
 
-# model name -> its attention kind (dalib.models.attention.KINDS): the one place a name meets a kind
+# model name -> its attention kind (dalib.models.attention.ATTENTION_KINDS): the one place a name meets a kind
 MODEL_KINDS = {"vit": "standard", "diffvit": "diff"}
 MODELS = {name: _factory(name) for name in MODEL_KINDS}
 

@@ -20,10 +20,6 @@ from torch import nn
 
 from .attention import get_kind
 
-# CIFAR-10 channel statistics (the default normalisation inside the model).
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-
 
 def schedule_lambda_init(layer_index: int) -> float:
     """Diff Transformer depth schedule ``lambda_init(l) = 0.8 - 0.6 exp(-0.3 l)``, ``l`` 0-based."""
@@ -33,7 +29,7 @@ def schedule_lambda_init(layer_index: int) -> float:
 class ViTClassifier(nn.Module):
     """Image classifier: ``logits = ViT((x - mean) / std)`` for images ``x`` in [0, 1].
 
-    ``attn`` selects the attention layer, a kind of ``dalib.models.attention.KINDS``: ``"standard"`` (softmax attention
+    ``attn`` selects the attention layer, a kind of ``dalib.models.attention.ATTENTION_KINDS``: ``"standard"`` (softmax attention
     ``A = softmax(Q K^T / sqrt(d))``) or ``"diff"`` (differential attention
     ``A_DA = softmax(Q1 K1^T / sqrt(d)) - lambda softmax(Q2 K2^T / sqrt(d))`` with
     ``lambda = exp(lambda_q1 . lambda_k1) - exp(lambda_q2 . lambda_k2) + lambda_init`` and output

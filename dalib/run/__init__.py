@@ -37,7 +37,7 @@ versions, device) and :mod:`~dalib.run.cli` (the command line).
 """
 
 from dalib.notebooks import (
-    KINDS,
+    NOTEBOOK_KINDS,
     PROFILES,
     RUNNABLE_DIRS,
     RunError,
@@ -57,7 +57,7 @@ from .plan import Plan, notebook_parameters, plan, profile_plans
 from .provenance import VERSIONED_PACKAGES, git_state, versions
 
 __all__ = [
-    "KINDS",
+    "NOTEBOOK_KINDS",
     "PROFILES",
     "RUNNABLE_DIRS",
     "RunError",

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dalib.notebooks import KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
+from dalib.notebooks import NOTEBOOK_KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
 from dalib.records import project_root
 
 from .backends import local
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
     ap.add_argument("--force", action="store_true", help="rerun even if the record exists")
     ap.add_argument("--all", action="store_true", help="run every pending experiment/benchmark notebook")
-    ap.add_argument("--kind", choices=KINDS, help="with --all/--list: only this kind")
+    ap.add_argument("--kind", choices=NOTEBOOK_KINDS, help="with --all/--list: only this kind")
     ap.add_argument("--list", action="store_true", help="list runnable notebooks and their record status")
     ap.add_argument("--dry-run", action="store_true", help="resolve parameters and show the plan, run nothing")
     ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")

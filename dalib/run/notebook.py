@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dalib.notebooks import KINDS, PROFILES, RunError
+from dalib.notebooks import NOTEBOOK_KINDS, PROFILES, RunError
 
 _NO_LITERAL = object()
 
@@ -157,8 +157,8 @@ def load_notebook(path: Path, root: Path) -> Notebook:
     fm = _front_matter(text, rel)
     dalib_fm = fm.get("dalib") or {}
     kind = dalib_fm.get("kind")
-    if kind is not None and kind not in KINDS:
-        raise RunError(f"{rel}: front matter dalib.kind is {kind!r}; use one of {', '.join(KINDS)}")
+    if kind is not None and kind not in NOTEBOOK_KINDS:
+        raise RunError(f"{rel}: front matter dalib.kind is {kind!r}; use one of {', '.join(NOTEBOOK_KINDS)}")
     profiles = dalib_fm.get("profiles") or {}
     if not isinstance(profiles, dict) or not all(isinstance(v, dict) or v is None for v in profiles.values()):
         raise RunError(f"{rel}: front matter dalib.profiles must map profile name -> {{param: value}}")

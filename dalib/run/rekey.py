@@ -20,7 +20,7 @@ from pathlib import Path
 from dalib.notebooks import RunError
 
 from ..atomic import atomic_write_text
-from .execute import execute, format_record
+from .execute import VOLATILE_FIELDS, execute, format_record
 from .plan import Plan
 
 TIMING = re.compile(r"(^|_)(time|wall|cpu|load|step|warmup)(_s)?$|_s$|per_s|per_cpu_s|^started$|^finished$")
@@ -32,15 +32,13 @@ def is_timing(column: str) -> bool:
 
 
 def stale_matches(plans: list[Plan], records: list[tuple[dict, Path]]) -> list[tuple[Plan, dict, Path]]:
-    """(plan, stale record, its path) for each plan without a record whose parameters equal a stale
-    record's: the runs that the code change made stale."""
+    """(plan, stale record, its path) for each plan whose parameters equal a stale record's: the runs
+    that the code change made stale (a plan that is done already was rerun under the new code)."""
     by_params = {}
     for rec, path in records:
         by_params.setdefault(json.dumps(rec.get("params", {}), sort_keys=True), []).append((rec, path))
     out = []
     for p in plans:
-        if p.done:
-            continue
         stale = [(r, q) for r, q in by_params.get(json.dumps(p.params, sort_keys=True), []) if r.get("key") != p.key]
         if stale:
             rec, path = max(stale, key=lambda rp: rp[0].get("finished", ""))  # the newest of them
@@ -65,7 +63,7 @@ def compare_tables(old: dict, new: dict) -> list[str]:
             diffs.append(f"{name}: {len(rows_old)} rows vs {len(rows_new)}")
             continue
         for i, (ro, rn) in enumerate(zip(rows_old, rows_new)):
-            cols = (set(ro) | set(rn)) - {c for c in set(ro) | set(rn) if is_timing(c)}
+            cols = {c for c in set(ro) | set(rn) if not is_timing(c) and c not in VOLATILE_FIELDS}
             bad = sorted(c for c in cols if not _same(ro.get(c), rn.get(c)))
             if bad:
                 diffs.append(f"{name} row {i}: {', '.join(bad[:6])}" + (" ..." if len(bad) > 6 else ""))
@@ -86,20 +84,24 @@ def rekey(
     parameters. Returns ``{"matched": n, "sampled": [keys], "rekeyed": [(old, new)], "diffs": [...]}``."""
     matches = stale_matches(plans, records)
     out = {"matched": len(matches), "sampled": [], "rekeyed": [], "diffs": []}
-    if not matches:
+    rerun_already = [m for m in matches if m[0].done]  # a run of the new code exists: compare it as it is
+    pending = sorted((m for m in matches if not m[0].done), key=lambda m: m[1].get("wall_time_s") or 0)
+    if not pending:
         log("rekey: no stale record has the parameters of a pending run; nothing to do")
         return out
-    matches.sort(key=lambda m: m[1].get("wall_time_s") or 0)
-    probe, rest = matches[:sample], matches[sample:]
+    probe = pending[: max(0, sample - len(rerun_already))]
+    rest = pending[len(probe) :]
     log(
-        f"rekey: {len(matches)} stale record(s) match pending runs; rerunning {len(probe)} under the new code: "
+        f"rekey: {len(pending)} stale record(s) match pending runs; comparing {len(rerun_already)} run(s) the new "
+        f"code made already and rerunning {len(probe)}: "
         + ", ".join(f"{rec['key']} -> {p.key} ({rec.get('wall_time_s') or 0:.0f} s before)" for p, rec, _ in probe)
     )
     if dry_run:
         return out
     checks = []
-    for p, rec, _ in probe:
-        new = execute(p, root, progress=False)  # a real run of the new code: its record stays, whatever follows
+    for p, rec, _ in rerun_already + probe:
+        # a real run of the new code: its record stays, whatever follows
+        new = json.loads(p.existing.read_text()) if p.done else execute(p, root, progress=False)
         diffs = compare_tables(rec, new)
         out["sampled"].append(p.key)
         checks.append(
@@ -113,12 +115,15 @@ def rekey(
         )
         if diffs:
             out["diffs"] += [f"{rec['key']} -> {p.key}: {d}" for d in diffs]
+    probe = rerun_already + probe
     if out["diffs"]:
         log("rekey: the new code changes results; nothing re-keyed:\n  " + "\n  ".join(out["diffs"][:20]))
         return out
     provenance = {
-        "method": "reran a sample under the new code; every row of every table identical, timing columns aside",
+        "method": "reran a sample under the new code; every row of every table identical, timing and cache-state "
+        "columns aside",
         "timing_columns": TIMING.pattern,
+        "cache_state_columns": list(VOLATILE_FIELDS),
         "checks": checks,
     }
     for p, rec, path in rest:

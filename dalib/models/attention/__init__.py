@@ -1,5 +1,5 @@
 """Attention maps of ViT / DiffViT as differentiable functions of the input, through one spec per
-attention kind (``KINDS``: ``standard.py`` and ``diff.py`` (timm), ``diffclip.py`` (DiffCLIP's
+attention kind (``ATTENTION_KINDS``: ``standard.py`` and ``diff.py`` (timm), ``diffclip.py`` (DiffCLIP's
 layer), ``mha.py`` (``nn.MultiheadAttention``, the CLIP text tower); adding a kind is one file that registers
 an :class:`AttentionKind`).
 
@@ -20,11 +20,11 @@ from torch import nn
 from .diff import DIFF, lambda_of  # noqa: F401  (registers the kind)
 from .diffclip import DIFFCLIP, DiffCLIPAttention  # noqa: F401  (registers the kind)
 from .mha import MHA  # noqa: F401  (registers the kind)
-from .spec import KINDS, AttentionKind, get_kind, kind_of, register
+from .spec import ATTENTION_KINDS, AttentionKind, get_kind, kind_of, register
 from .standard import STANDARD  # noqa: F401  (registers the kind)
 
 __all__ = [
-    "KINDS",
+    "ATTENTION_KINDS",
     "AttentionKind",
     "register",
     "get_kind",
@@ -36,7 +36,6 @@ __all__ = [
     "layer_attention_maps",
     "layer_output_from_maps",
     "lambda_of",
-    "is_diff_attention",
     "DiffCLIPAttention",
 ]
 
@@ -47,7 +46,7 @@ def attention_layers(model: nn.Module) -> list:
     if not layers:
         raise ValueError(
             f"{type(model).__name__} has no attention module of a registered kind "
-            f"({sorted(KINDS)}); build models with dalib.models.create_model"
+            f"({sorted(ATTENTION_KINDS)}); build models with dalib.models.create_model"
         )
     return layers
 
@@ -57,13 +56,7 @@ def model_kind(model: nn.Module) -> AttentionKind:
     kinds = {kind_of(m).name for m in attention_layers(model)}
     if len(kinds) != 1:
         raise ValueError(f"mixed attention kinds {sorted(kinds)} in one model are not supported")
-    return KINDS[kinds.pop()]
-
-
-def is_diff_attention(module: nn.Module) -> bool:
-    """True for a layer of a differential kind (one with two branches and a lambda)."""
-    k = kind_of(module)
-    return k is not None and k.differential
+    return ATTENTION_KINDS[kinds.pop()]
 
 
 class _StopForward(Exception):
@@ -99,7 +92,7 @@ def _kind(attn: nn.Module) -> AttentionKind:
     k = kind_of(attn)
     if k is None:
         raise TypeError(
-            f"expected an attention layer of a registered kind ({sorted(KINDS)}), got {type(attn).__name__}"
+            f"expected an attention layer of a registered kind ({sorted(ATTENTION_KINDS)}), got {type(attn).__name__}"
         )
     return k
 

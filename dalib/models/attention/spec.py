@@ -5,7 +5,7 @@ Paper: *Understanding Sensitivity of Differential Attention through the Lens of 
 Robustness* (Takahashi et al.), Sec. 3: the standard map ``A = softmax(Q K^T / sqrt(d))`` and the
 differential maps ``A1``, ``A2``, ``A_DA = A1 - lambda A2`` (Ye et al., *Differential Transformer*).
 
-A kind is one file that defines its spec and calls :func:`register`; ``KINDS`` maps its name to it.
+A kind is one file that defines its spec and calls :func:`register`; ``ATTENTION_KINDS`` maps its name to it.
 """
 
 from __future__ import annotations
@@ -50,31 +50,31 @@ class AttentionKind:
         return self.lam is not None
 
 
-KINDS: dict[str, AttentionKind] = {}
+ATTENTION_KINDS: dict[str, AttentionKind] = {}
 
 
 def register(kind: AttentionKind) -> AttentionKind:
-    """Add ``kind`` to ``KINDS`` (a kind's file calls this once, at import)."""
-    if kind.name in KINDS and KINDS[kind.name] is not kind:
+    """Add ``kind`` to ``ATTENTION_KINDS`` (a kind's file calls this once, at import)."""
+    if kind.name in ATTENTION_KINDS and ATTENTION_KINDS[kind.name] is not kind:
         raise ValueError(f"attention kind {kind.name!r} is registered twice")
-    KINDS[kind.name] = kind
+    ATTENTION_KINDS[kind.name] = kind
     return kind
 
 
 def get_kind(name: str) -> AttentionKind:
     """The kind registered as ``name``, or ``ValueError`` listing the registered ones."""
-    if not isinstance(name, str) or name not in KINDS:
-        raise ValueError(f"unknown attention kind {name!r}; valid kinds: {sorted(KINDS)}")
-    return KINDS[name]
+    if not isinstance(name, str) or name not in ATTENTION_KINDS:
+        raise ValueError(f"unknown attention kind {name!r}; valid kinds: {sorted(ATTENTION_KINDS)}")
+    return ATTENTION_KINDS[name]
 
 
 def kind_of(module: nn.Module) -> AttentionKind | None:
     """The kind of ``module``: an exact type match first (so a subclass registered as its own kind
     wins over its parent's), then ``isinstance``; ``None`` if the module is no attention layer."""
-    for k in KINDS.values():
+    for k in ATTENTION_KINDS.values():
         if type(module) in k.module_types:
             return k
-    for k in KINDS.values():
+    for k in ATTENTION_KINDS.values():
         if isinstance(module, k.module_types):
             return k
     return None
