@@ -37,7 +37,7 @@ DEPTH_RECIPES = {
 
 def depth_recipe(profile: str | None = None) -> dict:
     """The depth chapter's ``recipe`` under ``profile`` (default: the current one)."""
-    from .records import current_profile
+    from .paths import current_profile
 
     profile = profile or current_profile()
     if profile not in DEPTH_RECIPES:

@@ -35,11 +35,7 @@ import os
 from pathlib import Path
 
 from .atomic import atomic_write_text
-
-RUN_DIR_ENV = "DALIB_RUN_DIR"  # set by the runner for the kernel: staging directory of this run
-PROFILE_ENV = "DALIB_PROFILE"  # profile whose records book pages read (default "cpu")
-ROOT_ENV = "DALIB_ROOT"  # project root (default: the checkout holding this package)
-DEFAULT_PROFILE = "cpu"
+from .paths import DEFAULT_PROFILE, RUN_DIR_ENV, current_profile, project_root, results_dir
 
 
 class RecordNotFoundError(FileNotFoundError):
@@ -99,26 +95,6 @@ def _corrupt(path, problem: str) -> CorruptRecordError:
         f"else delete it and its notebook (`rm {p} {p.with_suffix('.ipynb')}`) and rerun "
         f"`python -m dalib.run {stem}`, which makes the missing records again"
     )
-
-
-# --------------------------------------------------------------------------------------------
-# paths
-
-
-def project_root() -> Path:
-    """The project root: ``$DALIB_ROOT`` if set, else the checkout that holds ``dalib/``."""
-    env = os.environ.get(ROOT_ENV)
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[1]
-
-
-def results_dir(root: Path | None = None) -> Path:
-    """``<root>/results``: one folder per profile, one sub-folder per notebook stem."""
-    return Path(root or project_root()) / "results"
-
-
-def current_profile(profile: str | None = None) -> str:
-    """``profile`` if given, else ``$DALIB_PROFILE``, else ``"cpu"``."""
-    return profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
 
 
 def _clean_value(key, value):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from dalib.notebooks import RunError
-from dalib.records import project_root
+from dalib.paths import project_root
 from dalib.run import load_notebook, plan, resolve_notebook
 from dalib.run.params import parse_overrides
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from dalib.records import project_root
+from dalib.paths import project_root
 
 
 @pytest.fixture

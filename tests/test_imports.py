@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [  # lowest first; a module's floor is that of its longest matching prefix
     [
         "dalib.atomic",
+        "dalib.paths",
         "dalib.device",
         "dalib.seeding",
         "dalib.precision",

@@ -3,7 +3,7 @@ contents manager, with the ``parameters`` cell that ``python -m dalib.run -p`` o
 
 import pytest
 
-from dalib.records import project_root
+from dalib.paths import project_root
 from dalib.run import load_notebook, runnable_notebooks
 
 pytest.importorskip("jupyter_server", reason="make install-lab installs JupyterLab (CI does)")

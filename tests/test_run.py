@@ -594,7 +594,7 @@ def test_where_on_the_command_line(capsys):
 
     assert main(["asr_suite", "--dry-run", "--where", "dataset=cifar10", "--where", "eps=[0.25, 0.5, 1]"]) == 0
     out = capsys.readouterr().out
-    from dalib.records import project_root
+    from dalib.paths import project_root
     from dalib.run import load_notebook, profile_plans, resolve_notebook
 
     root = project_root()

@@ -34,7 +34,7 @@ def figure(fig) -> None:
 
 def plans(stem: str, profile: str):
     """The planned runs of notebook ``stem`` in ``profile`` (each with ``.done``, ``.params``, ``.key``)."""
-    from ..records import project_root
+    from ..paths import project_root
     from ..run import load_notebook, profile_plans, resolve_notebook
 
     root = project_root()

@@ -13,7 +13,8 @@ import itertools
 
 from .. import plots
 from ..analysis import fmt_diff, fmt_rate, image_paired_comparison
-from ..records import RecordNotFoundError, caption_source, current_profile, load_rows
+from ..paths import current_profile
+from ..records import RecordNotFoundError, caption_source, load_rows
 from ..sensitivity import unpack_rows
 from ..stats import claim_row, combine
 from . import _show as show
@@ -97,7 +98,7 @@ class Chapter:
     """The CLIP records (released weights first, else this profile's) and their tables and figures."""
 
     def __init__(self, profile: str | None = None):
-        from ..records import project_root
+        from ..paths import project_root
         from ..run import load_notebook, resolve_notebook
 
         self.profile = profile = profile or current_profile()

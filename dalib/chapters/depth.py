@@ -26,7 +26,8 @@ from ..depth import (
     propagation_summary,
     recipe_parameter_count,
 )
-from ..records import caption_source, current_profile
+from ..paths import current_profile
+from ..records import caption_source
 from ..sensitivity import unpack_rows
 from . import _show as show
 

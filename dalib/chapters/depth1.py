@@ -28,7 +28,8 @@ from ..analysis import (  # noqa: F401
 )
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
-from ..records import RecordNotFoundError, caption_source, current_profile, load_rows
+from ..paths import current_profile
+from ..records import RecordNotFoundError, caption_source, load_rows
 from ..stats import (
     adjusted_interval,
     claim_row,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..records import RecordNotFoundError, current_profile, load_rows
+from ..paths import current_profile
+from ..records import RecordNotFoundError, load_rows
 from . import _show as show
 
 SETTLED = ("reproduced", "reproduced, smaller", "saturated")  # no "would need" for these

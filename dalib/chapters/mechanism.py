@@ -16,7 +16,8 @@ import pandas as pd
 
 from .. import mechanism as mech
 from .. import paper, plots
-from ..records import caption_source, current_profile, load_rows
+from ..paths import current_profile
+from ..records import caption_source, load_rows
 from ..stats import claim_row, combine, combine_v1
 from . import _show as show
 

@@ -7,7 +7,7 @@ Robustness*.
 
 from __future__ import annotations
 
-from ..records import current_profile
+from ..paths import current_profile
 from ..stats import RULES, RULES_VERSION, SCALE_FACTOR, rules_commit
 from . import _show as show
 

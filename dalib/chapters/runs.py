@@ -7,7 +7,8 @@ Robustness*.
 
 from __future__ import annotations
 
-from ..records import all_records, current_profile, is_current, project_root
+from ..paths import current_profile, project_root
+from ..records import all_records, is_current
 from . import _show as show
 
 

@@ -16,7 +16,8 @@ from .. import paper, plots
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
 from ..analysis import recipe_check, seed_summary
-from ..records import RecordNotFoundError, caption_source, current_profile, load_rows
+from ..paths import current_profile
+from ..records import RecordNotFoundError, caption_source, load_rows
 from ..stats import claim_row, combine, combine_v1, headline_numbers, mean_ci, scale_check, verdict
 from . import _show as show
 

@@ -47,7 +47,7 @@ from dalib.notebooks import (
     run_key,
     runnable_notebooks,
 )
-from dalib.records import project_root
+from dalib.paths import project_root
 
 from .cli import main, shard_plans, where_filter
 from .execute import execute, format_record

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from dalib.notebooks import NOTEBOOK_KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
-from dalib.records import project_root
+from dalib.paths import project_root
 
 from .backends import local
 from .backends.local import fmt_params

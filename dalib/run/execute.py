@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dalib.atomic import atomic_write_text
 from dalib.notebooks import RunError
-from dalib.records import PROFILE_ENV, RUN_DIR_ENV, results_dir
+from dalib.paths import PROFILE_ENV, RUN_DIR_ENV, results_dir
 
 from .plan import Plan
 from .provenance import _now, _runner_device, git_state, versions

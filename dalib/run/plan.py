@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dalib.notebooks import PROFILES, RunError, legacy_run_key, resolve_notebook, run_key
-from dalib.records import project_root, record_problem, results_dir
+from dalib.paths import project_root, results_dir
+from dalib.records import record_problem
 
 from .notebook import Notebook, load_notebook, validate_parameters
 from .params import resolve_parameters
