@@ -101,8 +101,8 @@ def train_ladder(
 
 def _train_rung(model, model_config, kw, zoo, checkpoints):
     # the rung's own configuration, as dalib.train hashes it (in-memory data enter by their hash)
-    a = {**_defaults(), **kw}
-    cfg = _train._config_of(model, model_config, a["dataset"], a["data"], a)[0]
+    config, opts = _train.split_options(kw)
+    cfg = _train._config_of(model, model_config, config, opts.data)[0]
     name = _train.run_name(cfg)
     state = state_path(cfg, zoo)
     if not _zoo.has_entry(name, zoo):
@@ -116,13 +116,6 @@ def _train_rung(model, model_config, kw, zoo, checkpoints):
             state.parent.mkdir(parents=True, exist_ok=True)
             atomic_torch_save(torch.load(ckpt, map_location="cpu", weights_only=True), state)
     return res
-
-
-def _defaults() -> dict:
-    import inspect
-
-    sig = inspect.signature(_train._train)
-    return {n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
 
 
 def train_ladder_from_parameters(params: dict, rungs=RUNGS, **kwargs) -> list:

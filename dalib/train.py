@@ -28,14 +28,13 @@ and the record, and a resumed run keeps the precision it started with.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import os
 import random
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +50,9 @@ from .seeding import seed_everything
 
 __all__ = [
     "train",
+    "TrainConfig",
+    "RunOptions",
+    "split_options",
     "train_from_parameters",
     "config_from_parameters",
     "MODEL_PARAMETERS",
@@ -429,202 +431,247 @@ def _lr_at(cfg, step, total_steps):
     return cfg["lr"]
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe: what a run computes, hashed (with the model's config) into its checkpoint
+    and zoo names by :func:`train_config`.
+
+    Adam with learning rate ``lr`` (``lr_schedule``: constant, or cosine decay to 0 over all steps)
+    on the cross-entropy of batches of ``batch_size``, for ``epochs`` epochs over the first
+    ``n_train`` training images (``None``: all), with random-crop (4-pixel zero padding) and flip
+    augmentation when ``augment``. ``precision`` ("auto", "fp32", "bf16") sets the autocast of the
+    training forward and backward ("auto": :mod:`dalib.precision`; evaluation stays float32).
+    ``adv_eps > 0`` (units of 1/255) trains on the PGD examples of each batch,
+    ``x + delta``, ``delta`` from ``adv_steps`` steps of ``2.5 adv_eps / adv_steps``. ``seed`` fixes the
+    initialisation and, with the epoch, each epoch's order, augmentation and attack starts."""
+
+    dataset: str = "cifar10"
+    n_train: int | None = None
+    n_test: int | None = None
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 5e-4
+    lr_schedule: str = "constant"
+    precision: str = "auto"
+    adv_eps: float = 0.0
+    adv_steps: int = 10
+    seed: int = 0
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how one training run executes (nothing here is hashed): the ``device``; the data
+    root, checkpoint folder and zoo (``None``: ``$DALIB_DATA``, ``$DALIB_CHECKPOINTS``, ``$DALIB_ZOO``
+    or the repository's folders); ``save_to_zoo``: write the finished model there; ``data``:
+    ``(x_train, y_train, x_test, y_test)`` tensors in place of the dataset (their content hash becomes
+    the dataset's name); ``progress``: a progress bar; ``stop_after_epoch``: stop early as if
+    interrupted (the next call resumes)."""
+
+    device: str = "auto"
+    data_root: str | Path | None = None
+    checkpoints: str | Path | None = None
+    zoo: str | Path | None = None
+    save_to_zoo: bool = False
+    data: tuple | None = None
+    progress: bool = True
+    stop_after_epoch: int | None = None
+
+
+def split_options(kwargs: dict) -> tuple[TrainConfig, RunOptions]:
+    """:func:`train`'s keyword arguments as a :class:`TrainConfig` and :class:`RunOptions`; an
+    unknown name raises ``TypeError`` listing both sets."""
+    recipe, run = {f.name for f in fields(TrainConfig)}, {f.name for f in fields(RunOptions)}
+    unknown = sorted(set(kwargs) - recipe - run)
+    if unknown:
+        raise TypeError(
+            f"train() got unknown keyword argument(s) {unknown}; a recipe takes {sorted(recipe)}, a run {sorted(run)}"
+        )
+    return (
+        TrainConfig(**{k: v for k, v in kwargs.items() if k in recipe}),
+        RunOptions(**{k: v for k, v in kwargs.items() if k in run}),
+    )
+
+
 def train(model: str, model_config: dict | None = None, **kwargs) -> TrainResult:
-    """Train ``model`` (a registry name) with config ``model_config``, or load it: see
-    :func:`_train` for the arguments. One owner per configuration: while a process trains it
-    (holding ``<checkpoint>.lock``, :class:`dalib.lock.FileLock`), another that asks for the same
-    configuration waits, then loads the finished weights instead of training them a second time.
-    A lock left by a process that died on this host is taken over."""
+    """Train ``model`` (a registry name) with config ``model_config`` and the recipe and run options
+    of ``kwargs`` (the fields of :class:`TrainConfig` and :class:`RunOptions`), or load it, and
+    return a :class:`TrainResult`.
+
+    A zoo entry of the configuration is returned without training, then a finished checkpoint; an
+    unfinished one resumes (bit-identical to an uninterrupted run on CPU). One owner per
+    configuration: while a process trains it (holding ``<checkpoint>.lock``,
+    :class:`dalib.lock.FileLock`), another that asks for the same configuration waits, then loads
+    the finished weights instead of training them a second time. A lock left by a process that died
+    on this host is taken over."""
     from .lock import FileLock
 
-    bound = inspect.signature(_train).bind(model, model_config, **kwargs)
-    bound.apply_defaults()
-    a = bound.arguments
-    a["_config"] = _config_of(a["model"], a["model_config"], a["dataset"], a["data"], a)  # hashed once
-    cfg = a["_config"][0]
-    if _zoo.has_entry(run_name(cfg), a["zoo"]):
-        return _train(**a)
-    path = checkpoint_path(cfg, a["checkpoints"])
+    config, opts = split_options(kwargs)
+    cfg, dataset = _config_of(model, model_config, config, opts.data)  # hashed once
+    if _zoo.has_entry(run_name(cfg), opts.zoo):
+        return _train(cfg, dataset, config, opts)
+    path = checkpoint_path(cfg, opts.checkpoints)
     with FileLock(path.with_name(path.name + ".lock")):
-        return _train(**a)  # re-checks the zoo and a finished checkpoint first: nothing is trained twice
+        return _train(cfg, dataset, config, opts)  # re-checks the zoo and a finished checkpoint first
 
 
-def _config_of(model, model_config, dataset, data, a) -> tuple[dict, str]:
+def _config_of(model, model_config, config: TrainConfig, data=None) -> tuple[dict, str]:
     """The training config (what the checkpoint and zoo names hash) and the dataset name."""
+    dataset = config.dataset
     if data is not None:
         h = hashlib.sha256()
         for t in data:
             h.update(t.contiguous().cpu().numpy().tobytes())
         dataset = f"tensors:{h.hexdigest()[:12]}"
-    cfg = train_config(
-        model,
-        model_config,
-        dataset=dataset,
-        n_train=a["n_train"],
-        n_test=a["n_test"],
-        epochs=a["epochs"],
-        batch_size=a["batch_size"],
-        lr=a["lr"],
-        lr_schedule=a["lr_schedule"],
-        precision=a["precision"],
-        adv_eps=a["adv_eps"],
-        adv_steps=a["adv_steps"],
-        seed=a["seed"],
-        augment=a["augment"],
-    )
-    return cfg, dataset
+    return train_config(model, model_config, **{**asdict(config), "dataset": dataset}), dataset
 
 
-def _train(
-    model: str,
-    model_config: dict | None = None,
-    *,
-    dataset="cifar10",
-    n_train=None,
-    n_test=None,
-    epochs=100,
-    batch_size=128,
-    lr=5e-4,
-    lr_schedule="constant",
-    precision="auto",
-    adv_eps=0.0,
-    adv_steps=10,
-    seed=0,
-    augment=True,
-    device="auto",
-    data_root=None,
-    checkpoints=None,
-    zoo=None,
-    save_to_zoo=False,
-    data=None,
-    progress=True,
-    stop_after_epoch=None,
-    _config=None,
-) -> TrainResult:
-    """Train ``model`` (a registry name) with config ``model_config`` and return a :class:`TrainResult`.
+@dataclass
+class _Run:
+    """A training run in progress: the model, its optimiser, the epochs done and the precision."""
 
-    Adam(lr) on cross-entropy, batches of ``batch_size`` with crop+flip augmentation;
-    ``precision`` ("auto", "fp32" or "bf16") sets the autocast of the training forward/backward
-    (evaluation stays float32; "auto" is resolved by ``dalib.precision``); ``adv_eps > 0`` (units
-    of 1/255) trains on ``dalib.attacks.PGD`` examples (``adv_steps`` steps, step
-    ``2.5 eps / adv_steps``). ``data=(x_train, y_train, x_test, y_test)`` (uint8 or [0, 1] images)
-    replaces ``dataset`` (its content hash enters the config). ``stop_after_epoch`` stops early as
-    if interrupted (the next call resumes). A zoo entry of the configuration (under ``zoo``,
-    default ``$DALIB_ZOO`` or ``<repo>/zoo``) is returned without training; ``save_to_zoo`` writes
-    the finished model there. The checkpoint lives under ``checkpoints`` (default
-    ``$DALIB_CHECKPOINTS`` or ``<repo>/checkpoints``).
-    """
-    if data is not None:
-        x_tr, y_tr, x_te, y_te = data
-    # (config, dataset name), computed once by train(); data hashing is not repeated
-    cfg, dataset = _config if _config is not None else _config_of(model, model_config, dataset, data, locals())
-    dev = resolve_device(device)
-    name = run_name(cfg)
-    path = checkpoint_path(cfg, checkpoints)
-    if _zoo.has_entry(name, zoo):
-        return _from_zoo(name, cfg, path, zoo, dev)
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    epoch: int
+    history: list
+    precision: str
+    finished: dict | None = None  # the checkpoint of a run that had finished already
+
+
+def _resume(cfg: dict, path: Path, seed: int, dev) -> _Run:
+    """A new run of ``cfg``, or the one its checkpoint at ``path`` holds (weights, optimiser, epoch,
+    random state; a resumed run keeps the precision it started in)."""
     ckpt = load_checkpoint(path, cfg) if path.exists() else None
-
     seed_everything(seed)
     net = _model_from_checkpoint(ckpt, path) if ckpt else model_from_config(model_config_of(cfg))
     net = net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
-    start_epoch, history = 0, []
-    # a resumed run keeps the precision it started in; a new one resolves "auto" on this device
-    prec = ckpt.get("precision_resolved") if ckpt else None
-    prec = prec or resolve_precision(cfg["precision"], dev)
-    if ckpt:
-        opt.load_state_dict(ckpt["optimizer_state"])
-        start_epoch, history = ckpt["epoch"], list(ckpt["history"])
-        _set_rng_state(ckpt["rng_state"])
-        if ckpt.get("done"):
-            res = _result(
-                net.eval(),
-                cfg,
-                path,
-                ckpt["test_accuracy"],
-                history,
-                trained_now=False,
-                precision=prec,
-                source="checkpoint",
-            )
-            return _to_zoo(res, name, zoo) if save_to_zoo else res
+    prec = (ckpt.get("precision_resolved") if ckpt else None) or resolve_precision(cfg["precision"], dev)
+    if not ckpt:
+        return _Run(net, opt, 0, [], prec)
+    opt.load_state_dict(ckpt["optimizer_state"])
+    _set_rng_state(ckpt["rng_state"])
+    return _Run(net, opt, ckpt["epoch"], list(ckpt["history"]), prec, finished=ckpt if ckpt.get("done") else None)
 
-    if data is None:  # the dataset's own training and evaluation splits (dalib.data.DatasetSpec)
-        from .data import get_spec
 
-        spec = get_spec(dataset)
-        x_tr, y_tr = split_tensors(dataset, spec.check_trainable(), root=data_root, n=n_train)
-        x_te, y_te = split_tensors(dataset, spec.eval_split, root=data_root, n=n_test)
-    n = len(y_tr)
-    steps_per_epoch = math.ceil(n / batch_size)
-    eps, alpha = cfg["adv_eps"] / 255, 2.5 * cfg["adv_eps"] / 255 / max(cfg["adv_steps"], 1)
-    last_epoch = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
-
+def _epoch(run: _Run, cfg: dict, x_tr, y_tr, epoch: int, dev, progress: bool) -> dict:
+    """Train ``run`` for one epoch (its order, augmentation and attack starts drawn from the
+    generator of ``(seed, epoch)``); return the epoch's history entry."""
     from tqdm import tqdm
 
     from .attacks.pgd import PGD
 
-    for epoch in range(start_epoch, last_epoch):
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        perm = torch.randperm(n, generator=gen)
-        net.train()
-        t0, c0 = time.perf_counter(), time.process_time()
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
-            disable=not progress,
-            mininterval=2.0,
-            leave=True,
-        )
-        for step in bar:
-            idx = perm[step * batch_size : (step + 1) * batch_size]
-            xb = _as_float01(x_tr[idx])
-            if cfg["augment"] != "none":
-                xb = augment_batch(xb, gen)
-            xb, yb = xb.to(dev), y_tr[idx].to(dev)
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
-            with (
-                torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=prec == "bf16"),
-                warnings.catch_warnings(),
-            ):
-                warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
-                if eps > 0:  # PGD of dalib.attacks, its random start seeded from this epoch's generator
-                    attack_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
-                    xb = PGD(net, eps=eps, alpha=alpha, steps=cfg["adv_steps"], seed=attack_seed)(xb, yb)
-                logits = net(xb)
-                loss = F.cross_entropy(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(idx)
-            if step % 10 == 0 or step == steps_per_epoch - 1:
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": loss_sum / seen,
-                "accuracy": correct / seen,
-                "time_s": time.perf_counter() - t0,
-                "cpu_s": time.process_time() - c0,
-                "images": seen,
-            }
-        )
-        _save(path, cfg, net, opt, epoch + 1, history, done=False, precision_resolved=prec)
+    net, opt, epochs, batch_size = run.net, run.opt, cfg["epochs"], cfg["batch_size"]
+    n = len(y_tr)
+    steps_per_epoch = math.ceil(n / batch_size)
+    eps, alpha = cfg["adv_eps"] / 255, 2.5 * cfg["adv_eps"] / 255 / max(cfg["adv_steps"], 1)
+    gen = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=gen)
+    net.train()
+    t0, c0 = time.perf_counter(), time.process_time()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(
+        range(steps_per_epoch),
+        desc=f"{cfg['model']} d{cfg['depth']} epoch {epoch + 1}/{epochs}",
+        disable=not progress,
+        mininterval=2.0,
+        leave=True,
+    )
+    for step in bar:
+        idx = perm[step * batch_size : (step + 1) * batch_size]
+        xb = _as_float01(x_tr[idx])
+        if cfg["augment"] != "none":
+            xb = augment_batch(xb, gen)
+        xb, yb = xb.to(dev), y_tr[idx].to(dev)
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
+        with (
+            torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
+            if eps > 0:  # PGD of dalib.attacks, its random start seeded from this epoch's generator
+                attack_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+                xb = PGD(net, eps=eps, alpha=alpha, steps=cfg["adv_steps"], seed=attack_seed)(xb, yb)
+            logits = net(xb)
+            loss = F.cross_entropy(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(idx)
+        correct += (logits.argmax(1) == yb).sum().item()
+        seen += len(idx)
+        if step % 10 == 0 or step == steps_per_epoch - 1:
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+    bar.close()
+    return {
+        "epoch": epoch + 1,
+        "loss": loss_sum / seen,
+        "accuracy": correct / seen,
+        "time_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "images": seen,
+    }
 
-    if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
-        return _result(net.eval(), cfg, path, float("nan"), history, precision=prec)
+
+def _finish(run: _Run, cfg: dict, path: Path, x_te, y_te, dev) -> TrainResult:
+    """Evaluate the trained model on the test images and save the finished checkpoint."""
     t0 = time.perf_counter()
-    acc = evaluate(net, x_te, y_te, device=dev)
-    history[-1]["eval_time_s"] = time.perf_counter() - t0
-    _save(path, cfg, net, opt, epochs, history, done=True, test_accuracy=acc, precision_resolved=prec)
-    res = _result(net.eval(), cfg, path, acc, history, precision=prec)
-    return _to_zoo(res, name, zoo) if save_to_zoo else res
+    acc = evaluate(run.net, x_te, y_te, device=dev)
+    run.history[-1]["eval_time_s"] = time.perf_counter() - t0
+    _save(
+        path,
+        cfg,
+        run.net,
+        run.opt,
+        cfg["epochs"],
+        run.history,
+        done=True,
+        test_accuracy=acc,
+        precision_resolved=run.precision,
+    )
+    return _result(run.net.eval(), cfg, path, acc, run.history, precision=run.precision)
+
+
+def _train(cfg: dict, dataset: str, config: TrainConfig, opts: RunOptions) -> TrainResult:
+    """Train configuration ``cfg`` (see :func:`train`): from the zoo, a finished checkpoint, or
+    resumed or new training, epoch by epoch, each followed by a checkpoint."""
+    dev = resolve_device(opts.device)
+    name = run_name(cfg)
+    path = checkpoint_path(cfg, opts.checkpoints)
+    if _zoo.has_entry(name, opts.zoo):
+        return _from_zoo(name, cfg, path, opts.zoo, dev)
+    run = _resume(cfg, path, config.seed, dev)
+    if run.finished is not None:
+        res = _result(
+            run.net.eval(),
+            cfg,
+            path,
+            run.finished["test_accuracy"],
+            run.history,
+            trained_now=False,
+            precision=run.precision,
+            source="checkpoint",
+        )
+        return _to_zoo(res, name, opts.zoo) if opts.save_to_zoo else res
+    if opts.data is not None:
+        x_tr, y_tr, x_te, y_te = opts.data
+    else:  # the dataset's own training and evaluation splits (dalib.data.DatasetSpec)
+        from .data import get_spec
+
+        spec = get_spec(dataset)
+        x_tr, y_tr = split_tensors(dataset, spec.check_trainable(), root=opts.data_root, n=config.n_train)
+        x_te, y_te = split_tensors(dataset, spec.eval_split, root=opts.data_root, n=config.n_test)
+    epochs = cfg["epochs"]
+    last_epoch = epochs if opts.stop_after_epoch is None else min(epochs, opts.stop_after_epoch)
+    for epoch in range(run.epoch, last_epoch):
+        run.history.append(_epoch(run, cfg, x_tr, y_tr, epoch, dev, opts.progress))
+        run.epoch = epoch + 1
+        _save(path, cfg, run.net, run.opt, epoch + 1, run.history, done=False, precision_resolved=run.precision)
+    if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
+        return _result(run.net.eval(), cfg, path, float("nan"), run.history, precision=run.precision)
+    res = _finish(run, cfg, path, x_te, y_te, dev)
+    return _to_zoo(res, name, opts.zoo) if opts.save_to_zoo else res
 
 
 def _from_zoo(name, cfg, path, zoo, dev) -> TrainResult:

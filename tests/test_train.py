@@ -352,3 +352,15 @@ def test_ladder_rungs_are_the_runs_of_their_epochs_and_resume_on_a_new_machine(t
         )
     with pytest.raises(ValueError, match="increasing positive epoch counts"):
         train_ladder("vit", TINY, rungs=(2, 1), zoo=tmp_path / "z", checkpoints=tmp_path / "c", **kw)
+
+
+def test_an_unknown_keyword_names_the_recipe_and_run_fields():
+    """train()'s keywords are the fields of TrainConfig (hashed) and RunOptions (not hashed)."""
+    from dalib.train import RunOptions, TrainConfig, split_options
+
+    config, opts = split_options({"epochs": 3, "lr": 1e-3, "device": "cpu", "save_to_zoo": True})
+    assert config == TrainConfig(epochs=3, lr=1e-3) and opts == RunOptions(device="cpu", save_to_zoo=True)
+    with pytest.raises(
+        TypeError, match=r"unknown keyword argument\(s\) \['lr_shedule'\]; a recipe takes .*lr_schedule"
+    ):
+        train("vit", lr_shedule="cosine")
