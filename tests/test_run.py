@@ -96,6 +96,14 @@ def proj(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _patch_execute(monkeypatch, fn):
+    """Replace the runner's executor wherever it calls it (the command line, the local backend)."""
+    import dalib.run.backends.local
+
+    monkeypatch.setattr(runner.cli, "execute", fn)
+    monkeypatch.setattr(dalib.run.backends.local, "execute", fn)
+
+
 @pytest.fixture
 def no_kernel(monkeypatch):
     """Fail the test if the runner gets as far as executing a notebook."""
@@ -103,7 +111,7 @@ def no_kernel(monkeypatch):
     def tripwire(*a, **k):
         raise AssertionError("a kernel would have been started")
 
-    monkeypatch.setattr(runner.cli, "execute", tripwire)
+    _patch_execute(monkeypatch, tripwire)
 
 
 def cli(root, *args, timeout=120):
@@ -420,7 +428,7 @@ def test_shard_splits_pending_runs_and_bad_shard_is_rejected(proj, monkeypatch, 
         ran.setdefault("n", []).append(pl.params["n"])
         return {"wall_time_s": 0.0}
 
-    monkeypatch.setattr(runner.cli, "execute", fake_execute)
+    _patch_execute(monkeypatch, fake_execute)
     assert runner.main(["demo", "--shard", "1/2"]) == 0
     assert ran["n"] == [2, 4]
     ran.clear()
@@ -497,7 +505,7 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
         pl.record.write_text("{}")  # the run is now done for everyone who looks later
         return {"wall_time_s": 0.0}
 
-    monkeypatch.setattr(runner.cli, "execute", fake_execute)
+    _patch_execute(monkeypatch, fake_execute)
     assert runner.main(["demo", "--shard", "0/2"]) == 0  # runs 1, 3, 5; the others see them done
     assert runner.main(["demo", "--shard", "1/2"]) == 0  # still owns 2 and 4, whatever finished
     assert sorted(ran) == [1, 2, 3, 4, 5] and len(ran) == 5
@@ -522,7 +530,7 @@ def test_shards_agree_on_owners_when_runs_finish_in_between(proj, monkeypatch):
 def test_bad_values_are_rejected_before_any_kernel(monkeypatch, capsys, stem, override, message):
     """The notebooks' front-matter validators run in plan(): --dry-run already says what is wrong."""
     monkeypatch.delenv("DALIB_ROOT", raising=False)
-    monkeypatch.setattr(runner.cli, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    _patch_execute(monkeypatch, lambda *a, **k: pytest.fail("a kernel was started"))
     assert runner.main([stem, "-p", override, "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert f"notebooks/experiments/{stem}.md: bad parameter value" in err and message in err
