@@ -34,8 +34,19 @@ FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-# pages that show results (figures drawn from records); each one that exists is shot
-RESULT_PAGES = ["book/attacks.html", "book/metrics.html", "book/models.html", "book/runs.html"]
+# pages that show results (figures drawn from records); each one that exists is shot (the last,
+# the Runs page, has its own full-page shot)
+RESULT_PAGES = [
+    "book/results_depth1.html",
+    "book/results_mechanism.html",
+    "book/results_depth.html",
+    "book/results_tables.html",
+    "book/results_clip.html",
+    "book/attacks.html",
+    "book/metrics.html",
+    "book/models.html",
+    "book/runs.html",
+]
 
 
 def _unavailable(why):
@@ -139,6 +150,25 @@ def test_every_figure_caption_has_its_figure(doms):
         if n_cap > n_img:
             problems.append(f"{page}: {n_cap} figure captions but only {n_img} images")
     assert not problems, "\n".join(problems)
+
+
+_LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d{5,}(?![\w.])")
+
+
+def test_no_table_cell_prints_a_float_with_more_than_four_decimals(doms):
+    """The book's tables print numbers as dalib.chapters._show.cell does (three significant digits,
+    p-values in scientific notation). A cell with five or more decimals is a raw float that slipped
+    past it. Checked on the book's own pages (book/*.html); the theory notebooks print exact sympy
+    values on purpose."""
+    bad = []
+    for page, dom in doms.items():
+        if not page.startswith("book/"):
+            continue
+        for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", dom, re.S):
+            text = re.sub(r"<[^>]+>", "", cell)
+            if _LONG_FLOAT.search(text):
+                bad.append(f"{page}: {text.strip()[:80]}")
+    assert not bad, "table cells with raw floats:\n" + "\n".join(bad[:20])
 
 
 def test_every_internal_link_and_anchor_resolves(doms):

@@ -57,3 +57,26 @@ def test_the_scorecard_composes_the_chapters_claims():
         part = importlib.import_module(f"dalib.chapters.{name}").claims("cpu")
         assert set(part) <= set(got)
     assert {"fig2a_pgd", "fig4_lipschitz", "table3_adv_training"} <= set(got)
+
+
+def test_book_tables_print_numbers_for_readers():
+    import pandas as pd
+
+    from dalib.chapters._show import book_table, cell, header, p_list
+
+    assert [cell(v) for v in (0.123456, 12.3456, 1234.5, 0.0001234, 3, 12345, 0.0, float("nan"))] == [
+        "0.123",
+        "12.3",
+        "1,234",
+        "1.23e-04",
+        "3",
+        "12,345",
+        "0",
+        "",
+    ]
+    assert cell(1e-189, p_value=True) == "1.0e-189" and cell(0.0342, p_value=True) == "0.034"
+    assert p_list("0.0013, 0.69, 0.00032") == "0.0013, 0.69, 3.2e-04"
+    assert header("p_pooled_holm") == "p pooled (Holm)" and header("train_time_s") == "train time (s)"
+    t = pd.DataFrame({"alpha": [0.5, 0.25]}, index=pd.Index([1, 2], name="depth"))
+    html = book_table(t).to_html()
+    assert "depth" in html and "dalib-table" in html and ">0.25<" in html  # the index became a column

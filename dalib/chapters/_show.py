@@ -11,18 +11,109 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+# header words written out for readers (snake_case names from the records)
+HEADER_WORDS = {
+    "p_pooled_holm": "p pooled (Holm)",
+    "p_seed_holm": "p seed (Holm)",
+    "p_pooled": "p pooled",
+    "p_two_level": "p (two-level)",
+    "p_holm": "p (Holm)",
+    "n_cells": "cells",
+    "n_seeds": "seeds",
+    "n_images": "images",
+    "img_per_s": "images/s",
+    "img_per_cpu_s": "images/CPU-s",
+    "ratio_diffvit_vit": "DiffViT / ViT",
+    "ratio_diffvit_vit_cpu": "DiffViT / ViT (CPU)",
+    "point_eps": "ε (1/255)",
+    "change_kind": "change",
+    "L_power_mean": "‖J‖₂ (mean)",
+    "peak_rss_gib": "peak memory (GiB)",
+}
+UNITS = (("_gib", " (GiB)"), ("_min", " (min)"), ("_s", " (s)"))
+
+
+def header(name) -> str:
+    """A column name from the records as a reader's header: known names written out, units from
+    the suffix (``_s`` seconds, ``_min``, ``_gib``), the other underscores as spaces."""
+    if isinstance(name, tuple):  # flattened multi-level columns
+        return " · ".join(header(n) for n in name if str(n) != "")
+    name = str(name)
+    if name in HEADER_WORDS:
+        return HEADER_WORDS[name]
+    for suffix, unit in UNITS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)].replace("_", " ") + unit
+    return name.replace("_", " ") if "_" in name and " " not in name else name
+
+
+def is_p_value(name) -> bool:
+    n = str(name).lower()
+    return n == "p" or n.startswith(("p ", "p_", "p ("))
+
+
+def cell(value, p_value: bool = False, digits: int = 3) -> str:
+    """One cell: three significant digits, p-values below 0.001 and numbers far from 1 in scientific
+    notation, integers and text as they are, missing values empty."""
+    import math
+    import numbers
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    v = float(value)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if p_value:
+        return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.2g}"
+    if v == 0:
+        return "0"
+    if abs(v) < 1e-3 or abs(v) >= 1e6:
+        return f"{v:.{digits - 1}e}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def p_list(text) -> str:
+    """A comma-separated list of p-values (one per seed) written as :func:`cell` writes a p-value."""
+    try:
+        return ", ".join(cell(float(v), p_value=True) for v in str(text).split(","))
+    except ValueError:
+        return str(text)
+
+
+def book_table(df, digits: int = 3):
+    """A data-frame as the book prints it: its index turned into columns (none printed), headers
+    for readers (:func:`header`), every number as :func:`cell` writes it, and the book's table class
+    (cells wrap, so a table fits the page's width)."""
+    import pandas as pd
+
+    d = df.copy()
+    if not isinstance(d.index, pd.RangeIndex) or d.index.name is not None:
+        d = d.reset_index()
+    if isinstance(d.columns, pd.MultiIndex):
+        d.columns = [tuple(str(c) for c in col) for col in d.columns]
+    out = pd.DataFrame({header(c): [cell(v, is_p_value(c), digits) for v in d[c]] for c in d.columns})
+    return out.style.hide(axis="index").set_table_attributes('class="dalib-table"')
+
+
 def table(df) -> None:
-    """Display a data-frame without its index."""
+    """Display a data-frame as a book table (:func:`book_table`)."""
     from IPython.display import display
 
-    display(df.style.hide(axis="index"))
+    display(book_table(df))
 
 
 def raw(obj) -> None:
-    """Display an object as it is (a data-frame with its index, a Markdown object)."""
+    """Display a data-frame as a book table, anything else (a Markdown object) as it is."""
+    import pandas as pd
     from IPython.display import display
 
-    display(obj)
+    display(book_table(obj) if isinstance(obj, pd.DataFrame) else obj)
 
 
 def figure(fig) -> None:

@@ -20,10 +20,11 @@ class Chapter:
 
     def defaults(self) -> None:
         defaults = load_rows("bench_attacks", table="defaults", profile=self.profile)
+        show.md("\n".join(f"- `{r.name}`: `{r.repr}`" for r in defaults.itertuples()))
         show.md(
-            "\n".join(["| key | repr |", "|---|---|"] + [f"| `{r.name}` | `{r.repr}` |" for r in defaults.itertuples()])
+            f"*The attacks' defaults, as their `repr` writes them into every record (exact values, "
+            f"budgets as fractions of 1). {caption_source(defaults)}.*"
         )
-        show.md(f"*Table: attack defaults. {caption_source(defaults)}.*")
 
     def throughput(self) -> None:
         """PGD throughput, ours against torchattacks, with the per-repetition figure."""

@@ -208,7 +208,7 @@ class Chapter:
             out["DiffCLIP − CLIP [95% CI]"] = [
                 fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in comp.itertuples()
             ]
-            out["McNemar p (Holm)"] = comp["p_holm"].map(lambda p: f"{p:.2g}")
+            out["p (McNemar, Holm)"] = comp["p_holm"]
             out["verdict"] = "none: random weights" if meaningless else comp["verdict"]  # no verdict on smoke models
             show.raw(out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3))
             show.md(

@@ -316,7 +316,7 @@ class Chapter:
                 "DiffViT": [_cell(summ, "diffvit", kind, b) for b in c["budget"]],
                 "DiffViT − ViT, two-level 95% CI": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c.itertuples()],
                 "t over seeds": [diff(r.diff_mean, r.t_low, r.t_high) for r in c.itertuples()],
-                "McNemar p per seed": c["p_per_seed"],
+                "McNemar p per seed": c["p_per_seed"].map(show.p_list),
                 "verdict": c["verdict"],
             }
         )
@@ -610,7 +610,7 @@ class Chapter:
                     "ASR(0.8) − ASR(λ_init) [95% CI]": [
                         diff(r["diff_mean"], r["diff_low"], r["diff_high"]) for _, r in ct.iterrows()
                     ],
-                    "McNemar p per seed": ct["p_per_seed"],
+                    "McNemar p per seed": ct["p_per_seed"].map(show.p_list),
                     "verdict ('0.8 has the higher ASR')": ct["verdict"],
                 }
             )

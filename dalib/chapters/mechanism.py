@@ -287,8 +287,8 @@ class Chapter:
                 "ratio DA/base": f"{r['ratio']:.2f}",
                 "log ratio [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
                 "per seed": r["per_seed"],
-                "p seed (Holm)": f"{r['p_seed_holm']:.2g}",
-                "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}",
+                "p seed (Holm)": r["p_seed_holm"],
+                "p pooled (Holm)": r["p_pooled_holm"],
                 "verdict": r["verdict"],
             }
             for q, t in self.c4.items()
@@ -419,7 +419,7 @@ class Chapter:
                 "median cos": f"{r['cos_median']:+.3f}",
                 "freq - 1/2 [95% CI]": f"{r['effect']:+.3f} [{r['effect_low']:+.3f}, {r['effect_high']:+.3f}]",
                 "per seed": r["per_seed"],
-                "p pooled (Holm)": f"{r['p_pooled_holm']:.2g}",
+                "p pooled (Holm)": r["p_pooled_holm"],
                 "verdict": r["verdict"],
             }
             for m, t in self.c5.items()

@@ -490,7 +490,7 @@ class Chapter:
                         else ""
                         for r in c3.itertuples()
                     ],
-                    "p (two-level)": [f"{p:.2g}" for p in c3["p_two_level"]],
+                    "p (two-level)": c3["p_two_level"],
                     "verdict": c3["verdict"],
                 }
             )
@@ -563,7 +563,7 @@ class Chapter:
                         else ""
                         for r in c2.itertuples()
                     ],
-                    "p (two-level)": [f"{p:.2g}" for p in c2["p_two_level"]],
+                    "p (two-level)": c2["p_two_level"],
                     "verdict": c2["verdict"],
                 }
             )
