@@ -321,9 +321,13 @@ class Chapter:
         if "pgd_linf" in self.comps:
             obs = observed_crossover(self.comps["pgd_linf"], 1.0)
             lines.append(
-                f"**Observed.** At ε = 1/255, DiffViT's mean ASR is below ViT's from depth "
-                f"{obs['depth'] if np.isfinite(obs['depth']) else '— (never)'} on, among the depths with "
-                f"records ({', '.join(map(str, obs['depths']))})."
+                (
+                    f"**Observed.** At ε = 1/255, DiffViT's mean ASR is below ViT's from depth {obs['depth']} on"
+                    if np.isfinite(obs["depth"])
+                    else "**Observed.** At ε = 1/255, DiffViT's mean ASR is below ViT's at no depth from which it stays "
+                    "below"
+                )
+                + f", among the depths with records ({', '.join(map(str, obs['depths']))})."
             )
         lines.append("\n".join(f"- **{r.claim}**: {r.verdict}. {r.detail}." for r in self.claims().itertuples()))
         show.md("\n\n".join(lines) if lines else "Neither the prediction nor the observation has records yet.")
