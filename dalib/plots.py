@@ -23,6 +23,24 @@ COLORS = {
 }
 
 
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)))  # tell groups apart in grayscale too
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def group_colors(labels) -> dict:
+    """A colour per label: :data:`COLORS` by the label's first word where that tells the labels apart,
+    else (several labels of one family, e.g. the lambda_init sweep's DiffViTs) a ramp of the viridis
+    map, dark to light, so that groups differ in colour and in lightness (grayscale)."""
+    import matplotlib
+
+    labels = list(labels)
+    base = [COLORS.get(str(label).split()[0]) for label in labels]
+    if all(base) and len(set(base)) == len(base):
+        return dict(zip(labels, base))
+    ramp = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.85, max(len(labels), 2)))
+    return {label: ramp[i] for i, label in enumerate(labels)}
+
+
 def _plt():
     """pyplot, with whatever backend the caller runs under (inline in a notebook kernel, Agg when
     headless). Never switch it here: switching away from the inline backend would unregister the
@@ -32,26 +50,31 @@ def _plt():
     return plt
 
 
-def seed_points(ax, x, per_seed, color, label=None, width=0.6):
-    """Per-seed values as dots and their mean with a Student-t 95% CI as an error bar at ``x``."""
+def seed_points(ax, x, per_seed, color, label=None, width=0.6, bounds=None, marker="o"):
+    """Per-seed values as dots and their mean with a Student-t 95% CI as an error bar at ``x``;
+    ``bounds=(lo, hi)``: the range the quantity lives in (a frequency: (0, 1)), the interval is
+    clipped to it."""
     per_seed = np.asarray(per_seed, dtype=float)
-    s = mean_ci(per_seed)
+    s = dict(mean_ci(per_seed))
+    if bounds is not None and np.isfinite(s["low"]):
+        s["low"], s["high"] = max(s["low"], bounds[0]), min(s["high"], bounds[1])
     jitter = np.linspace(-0.12, 0.12, len(per_seed)) * width if len(per_seed) > 1 else np.zeros(1)
     ax.scatter(x + jitter, per_seed, s=12, color=color, alpha=0.5, zorder=3)
     err = None if not np.isfinite(s["low"]) else [[s["mean"] - s["low"]], [s["high"] - s["mean"]]]
-    ax.errorbar([x], [s["mean"]], yerr=err, fmt="o", color=color, capsize=4, ms=7, label=label, zorder=4)
+    ax.errorbar([x], [s["mean"]], yerr=err, fmt=marker, color=color, capsize=4, ms=7, label=label, zorder=4)
 
 
-def per_layer(groups, ylabel, title, hline=None, logy=False):
+def per_layer(groups, ylabel, title, hline=None, logy=False, bounds=None):
     """The paper's per-layer figures (Fig. 4, Fig. 5): for each layer, one column per group.
     ``groups``: ``{label: {layer: per-seed values}}`` (colour from :data:`COLORS` by the label's
-    first word). Dots: seeds; marker and bar: mean and t 95% CI over seeds."""
+    first word). Dots: seeds; marker and bar: mean and t 95% CI over seeds (clipped to ``bounds``)."""
     plt = _plt()
     layers = sorted({layer for g in groups.values() for layer in g})
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 1.3 * len(layers) * len(groups) / 2), 3.4))
     n = len(groups)
+    colors = group_colors(groups)
     for j, (label, by_layer) in enumerate(groups.items()):
-        color = COLORS.get(label.split()[0], f"C{j}")
+        color = colors[label]
         for i, layer in enumerate(layers):
             if layer in by_layer:
                 seed_points(
@@ -61,6 +84,8 @@ def per_layer(groups, ylabel, title, hline=None, logy=False):
                     color,
                     label=label if i == 0 else None,
                     width=0.8 / n,
+                    bounds=bounds,
+                    marker=MARKERS[j % len(MARKERS)],
                 )
     if hline is not None:
         ax.axhline(hline, color="grey", lw=0.8, ls="--")
@@ -69,7 +94,7 @@ def per_layer(groups, ylabel, title, hline=None, logy=False):
     if logy:
         ax.set_yscale("log")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=9, loc="best")
     fig.tight_layout()
     return fig
 
@@ -80,6 +105,7 @@ def distributions(samples, xlabel, title, bins=40, vline=None):
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     all_v = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
     edges = np.histogram_bin_edges(all_v[np.isfinite(all_v)], bins=bins)
+    colors = group_colors(samples)
     for j, (label, v) in enumerate(samples.items()):
         ax.hist(
             v,
@@ -88,12 +114,13 @@ def distributions(samples, xlabel, title, bins=40, vline=None):
             histtype="step",
             lw=1.5,
             label=label,
-            color=COLORS.get(label.split()[0], f"C{j}"),
+            color=colors[label],
+            linestyle=LINESTYLES[j % len(LINESTYLES)],
         )
     if vline is not None:
         ax.axvline(vline, color="grey", lw=0.8, ls="--")
     ax.set(xlabel=xlabel, ylabel="density", title=title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -170,7 +197,7 @@ def scatter_by_group(df, x, y, group, xlabel, ylabel, title):
     for j, (g, d) in enumerate(df.groupby(group)):
         ax.scatter(d[x], d[y], label=f"{group} {g}", color=f"C{j}", s=22)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -222,7 +249,7 @@ def asr_curves(
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=9, loc="best")
     fig.tight_layout()
     return fig
 
@@ -243,7 +270,7 @@ def cw_curves(groups, grid):
         ax.plot(grid, curves.mean(0), color=color, lw=2, label=f"{label}, mean over {len(g)} seeds")
     ax.set(xlabel="L2 budget", ylabel="ASR (prediction changed)", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -287,7 +314,7 @@ def paired_differences(comp, per_seed, panels, ylabel, alpha=0.05):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4, frameon=False)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -329,13 +356,13 @@ def probe_error_and_cost(agg):
         title="error (norms: relative; cos: absolute)",
     )
     axes[0].set_xticks(k, [str(int(v)) for v in k])
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     t = agg.groupby("n_probes")[["time_probe_s", "time_exact_s"]].mean()
     axes[1].plot(t.index, t["time_probe_s"], "o-", label="probe estimate")
     axes[1].axhline(t["time_exact_s"].iloc[0], color="k", ls="--", label="exact (vmap jacrev)")
     axes[1].set(xscale="log", xlabel="probes k", ylabel="wall time per call [s]", title="cost")
     axes[1].set_xticks(k, [str(int(v)) for v in k])
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -358,7 +385,7 @@ def ratio_points(groups, columns, reference=1.0, ylabel="estimate / reference"):
     ax.set_xticks(range(len(groups)), list(groups))
     ax.axhline(reference, color="k", lw=0.8)
     ax.set(ylabel=ylabel, ylim=(0, None))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -395,7 +422,7 @@ def curve_panels(panels, xlabel, ylabel, logy=False, ylim=None, hline=None, figs
         ax.set_title(p["title"], fontsize=10)
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel(ylabel)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     return fig
 
 

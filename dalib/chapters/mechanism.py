@@ -405,7 +405,7 @@ class Chapter:
                     int(layer): g.groupby("seed")["value"].apply(lambda v: float((v < 0).mean())).tolist()
                     for layer, g in d.groupby("layer")
                 }
-        show.figure(plots.per_layer(groups, "freq(cos < 0)", "negative alignment per layer", hline=0.5))
+        show.figure(plots.per_layer(groups, "freq(cos < 0)", "negative alignment per layer", hline=0.5, bounds=(0, 1)))
         show.md(
             "**Figure M3 (our Fig. 5).** Frequency of $\\cos(J_1, J_2) < 0$ over images and heads, per "
             "layer and seed, for DiffViT at $\\lambda_{\\mathrm{init}} = 0.8$; dashed: 1/2. " + src + "."
