@@ -152,6 +152,18 @@ def test_every_figure_caption_has_its_figure(doms):
     assert not problems, "\n".join(problems)
 
 
+def test_no_page_declares_a_script_constant_twice():
+    """A script declared twice throws in the browser ("Identifier 'THEBE_JS_URL' has already been
+    declared"); _ext/dalib_book.py drops the duplicate that sphinx-thebe adds."""
+    if not (HTML / "index.html").exists():
+        _unavailable(f"no built book at {HTML}; run `make book` first")
+    twice = []
+    for p in pages():
+        names = re.findall(r"\bconst\s+(\w+)\s*=", p.read_text(encoding="utf-8"))
+        twice += [f"{p.relative_to(HTML)}: {n}" for n in sorted(set(names)) if names.count(n) > 1]
+    assert not twice, "constants declared twice:\n" + "\n".join(twice[:20])
+
+
 _LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d{5,}(?![\w.])")
 
 
