@@ -64,6 +64,7 @@ def test_book_tables_print_numbers_for_readers():
 
     from dalib.chapters._show import book_table, cell, header, p_list
 
+    assert cell(0.00512) == "5.12e-03" and cell(0.0123) == "0.0123"  # never more than four decimals
     assert [cell(v) for v in (0.123456, 12.3456, 1234.5, 0.0001234, 3, 12345, 0.0, float("nan"))] == [
         "0.123",
         "12.3",

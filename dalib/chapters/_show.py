@@ -53,8 +53,9 @@ def is_p_value(name) -> bool:
 
 
 def cell(value, p_value: bool = False, digits: int = 3) -> str:
-    """One cell: three significant digits, p-values below 0.001 and numbers far from 1 in scientific
-    notation, integers and text as they are, missing values empty."""
+    """One cell: three significant digits (at most four decimals), p-values below 0.001 and other
+    numbers below 0.01 or from a million up in scientific notation, integers and text as they are,
+    missing values empty."""
     import math
     import numbers
 
@@ -71,7 +72,7 @@ def cell(value, p_value: bool = False, digits: int = 3) -> str:
         return f"{v:.1e}" if 0 < v < 1e-3 else f"{v:.2g}"
     if v == 0:
         return "0"
-    if abs(v) < 1e-3 or abs(v) >= 1e6:
+    if abs(v) < 1e-2 or abs(v) >= 1e6:  # three significant digits of 0.00512 would need five decimals
         return f"{v:.{digits - 1}e}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
