@@ -52,13 +52,7 @@ def check_asr_suite(params: dict) -> None:
     from .data import get_spec
 
     spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
-    if not isinstance(params["recipe"], dict):
-        raise ValueError(
-            f"recipe must be a dict of train.md parameters, e.g. {{'adv_eps': 0.5}}, got {params['recipe']!r}"
-        )
-    own = sorted(set(params["recipe"]) & {"model", "depth", "lambda_init", "seed", "dataset"})
-    if own:
-        raise ValueError(f"recipe sets {own}: set these as this notebook's own parameters instead")
+    _check_recipe_dict(params)
     v = params["patch_w"]
     if isinstance(v, list) and any(isinstance(w, (int, float)) and w > spec.image_size for w in v):
         raise ValueError(
@@ -72,6 +66,32 @@ def check_asr_suite(params: dict) -> None:
     check_asr({**params, "eps": params["eps"] or [1]})  # asr_suite allows eps = []
     suite = build_suite(**{k: params[k] for k in parameters() if k in params and k != "loss"})
     check_suite(suite, spec.num_classes, spec.image_size)
+
+
+def _check_recipe_dict(params: dict) -> None:
+    """The ``recipe`` parameter of ``*_suite.md``: a dict of ``train.md`` parameters other than the
+    notebook's own model parameters."""
+    if not isinstance(params["recipe"], dict):
+        raise ValueError(
+            f"recipe must be a dict of train.md parameters, e.g. {{'adv_eps': 0.5}}, got {params['recipe']!r}"
+        )
+    own = sorted(set(params["recipe"]) & {"model", "depth", "lambda_init", "seed", "dataset"})
+    if own:
+        raise ValueError(f"recipe sets {own}: set these as this notebook's own parameters instead")
+
+
+def check_mechanism_suite(params: dict) -> None:
+    """``mechanism_suite.md``: the dataset, the training ``recipe``, the counts and the budgets."""
+    from .data import get_spec
+
+    spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
+    _check_recipe_dict(params)
+    for name in ("n_images", "n_samples", "n_probes", "pgd_steps", "batch_size"):
+        validate.count(params, name)
+    validate.within_split(spec, params["n_images"], "n_images")
+    validate.number(params, "lip_eps", 0, 255)
+    validate.budgets(params, "adv_eps")
+    check_train(params)
 
 
 def check_mechanism(params: dict) -> None:
