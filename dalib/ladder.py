@@ -33,6 +33,28 @@ from .models import zoo as _zoo
 
 RUNGS = (8, 16, 32, 64, 100)  # epochs kept as zoo entries (the issue's ladder)
 STATE_DIR = "ladder-states"  # under the zoo folder: committed with it
+#: the train.md parameters (beyond the cpu profile's) that make a rung, with ``epochs = k``: the
+#: ``recipe`` of the rung points of asr_suite.md and mechanism_suite.md
+LADDER_RECIPE = {"lr": 5e-4, "lr_schedule": "constant", "augment": True}
+
+
+def rung_recipe(k: int) -> dict:
+    """The ``recipe`` of an experiment notebook that names the ladder's rung at epoch ``k``."""
+    return {**LADDER_RECIPE, "epochs": int(k)}
+
+
+def rung_of(recipe) -> int | None:
+    """The rung (epoch count) a ``recipe`` (a dict, or its JSON text in a record) names, else ``None``."""
+    if isinstance(recipe, str):
+        try:
+            recipe = json.loads(recipe)
+        except ValueError:
+            return None
+    if not isinstance(recipe, dict) or set(recipe) != {*LADDER_RECIPE, "epochs"}:
+        return None
+    if any(recipe[k] != v for k, v in LADDER_RECIPE.items()):
+        return None
+    return int(recipe["epochs"])
 
 
 def check_rungs(rungs) -> tuple:

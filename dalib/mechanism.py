@@ -57,6 +57,7 @@ def long_table(df):
             "lambda",
             "quantity",
             "lip_eps",
+            "epochs",
         )
         if c in df.columns
     ]

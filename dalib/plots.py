@@ -498,3 +498,58 @@ def forest(card, title="Our effect per artifact, with its 95 % interval"):
     ax.legend(handles=handles, fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def trend_panels(panels, xlabel, figsize=(11, 3.6)):
+    """Side-by-side panels of series against one x (the ladder's clean accuracy). ``panels``:
+    ``[{"title", "ylabel", "series": [{"label", "x", "y", "low", "high", "points": (x, y) or None, "color"}],
+    "refs": [{"x", "y", "label", "marker"}], "vline": (x, text) or None, "hline": y or None,
+    "ylim": (lo, hi) or None}]``. A series is its mean line with an interval bar at each x and, if
+    given, its single points (seeds) as small dots; colours follow :func:`group_colors` and each
+    series has its own line style and marker (legible in grayscale)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, constrained_layout=True, squeeze=False)
+    for ax, p in zip(axes[0], panels):
+        colors = group_colors([s["label"] for s in p["series"]])
+        for i, s in enumerate(p["series"]):
+            x, y = np.asarray(s["x"], float), np.asarray(s["y"], float)
+            c = s.get("color") or colors[s["label"]]
+            ax.plot(
+                x,
+                y,
+                ls=LINESTYLES[i % len(LINESTYLES)],
+                marker=MARKERS[i % len(MARKERS)],
+                ms=5,
+                color=c,
+                label=s["label"],
+            )
+            if s.get("low") is not None:
+                lo, hi = np.asarray(s["low"], float), np.asarray(s["high"], float)
+                ok = np.isfinite(lo) & np.isfinite(hi)
+                ax.errorbar(x[ok], y[ok], yerr=[y[ok] - lo[ok], hi[ok] - y[ok]], fmt="none", ecolor=c, capsize=3, lw=1)
+            if s.get("points") is not None:
+                px, py = s["points"]
+                ax.scatter(px, py, s=10, color=c, alpha=0.45, zorder=3)
+        for r in p.get("refs", ()):
+            ax.scatter([r["x"]], [r["y"]], marker=r.get("marker", "*"), s=90, color="k", zorder=5, label=r["label"])
+        if p.get("hline") is not None:
+            ax.axhline(p["hline"], color="0.6", lw=0.8)
+        if p.get("vline") is not None:
+            vx, text = p["vline"]
+            ax.axvline(vx, color="k", ls=":", lw=1)
+            ax.annotate(
+                text,
+                (vx, 0.04),
+                xycoords=("data", "axes fraction"),
+                xytext=(-4, 0),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+            )
+        if p.get("ylim") is not None:
+            ax.set_ylim(*p["ylim"])
+        ax.set_title(p["title"], fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(p["ylabel"])
+        ax.legend(fontsize=8)
+    return fig

@@ -19,15 +19,31 @@ from .stats import VERDICTS, combine, combine_v1
 STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected", "shown")
 
 
-CLAIM_CHAPTERS = ("depth1", "tables", "depth", "clip", "mechanism")  # modules of dalib.chapters with claims
+CLAIM_CHAPTERS = ("depth1", "tables", "depth", "clip", "mechanism", "ladder")  # modules of dalib.chapters with claims
+#: artifacts whose claim is measured again at the model-quality ladder's top rung (dalib.chapters.ladder):
+#: the scorecard adds a line under each, {artifact: claim id}
+TOP_RUNG = {
+    "Fig. 2a": "top_fig2a_pgd",
+    "Fig. 2c": "top_fig2c_patch",
+    "Fig. 4": "top_fig4_lipschitz",
+    "Fig. 5": "top_fig5_alignment",
+}
+TOP_RUNG_PAGE = "book/results_ladder.md"
 
 
 def claims(profile=None):
     """Every chapter's claims under ``profile``: ``{id: row}`` (chapters without records give none),
     composed from each chapter module's ``claims(profile)``, in :data:`CLAIM_CHAPTERS` order."""
-    from .chapters import clip, depth, depth1, mechanism, tables
+    from .chapters import clip, depth, depth1, ladder, mechanism, tables
 
-    modules = {"depth1": depth1, "tables": tables, "depth": depth, "clip": clip, "mechanism": mechanism}
+    modules = {
+        "depth1": depth1,
+        "tables": tables,
+        "depth": depth,
+        "clip": clip,
+        "mechanism": mechanism,
+        "ladder": ladder,
+    }
     out = {}
     for name in CLAIM_CHAPTERS:
         out.update(modules[name].claims(profile))
@@ -36,7 +52,9 @@ def claims(profile=None):
 
 def scorecard(profile=None):
     """One row per artifact of :data:`dalib.paper.ARTIFACTS`: ``artifact, claim, paper, ours,
-    status, page``. ``ours`` is the detail of the claims the artifact rests on."""
+    status, page``. ``ours`` is the detail of the claims the artifact rests on. Under each artifact
+    of :data:`TOP_RUNG` whose top-rung claim has records, a line (``scope`` "top rung", the others
+    "paper"): the same claim at the model-quality ladder's top rung."""
     import pandas as pd
 
     from . import paper, theory
@@ -89,8 +107,25 @@ def scorecard(profile=None):
                 "producer": art.get("producer", ""),
                 "status_v1": status_v1,
                 **{k: nums.get(k) for k in NUMBER_COLUMNS},
+                "scope": "paper",
             }
         )
+        top = found.get(TOP_RUNG.get(art["id"], ""))
+        if top is not None:
+            rows.append(
+                {
+                    "artifact": f"{art['id']}, top rung ({top['epochs']} epochs)",
+                    "claim": art["claim"],
+                    "paper": rows[-1]["paper"],
+                    "ours": top["short"],
+                    "status": top["verdict"],
+                    "page": TOP_RUNG_PAGE,
+                    "producer": "notebooks/experiments/ladder.md",
+                    "status_v1": None,
+                    **{k: top.get(k) for k in NUMBER_COLUMNS},
+                    "scope": "top rung",
+                }
+            )
     return pd.DataFrame(rows)
 
 

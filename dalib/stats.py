@@ -622,3 +622,53 @@ def combine_v1(verdicts) -> str:
     if any(x == "not reproduced" for x in v):
         return "not reproduced"
     return "inconclusive"
+
+
+# ---------------------------------------------------------------- trends (the model-quality ladder)
+def trend(x, y, group, level: float = 0.95, at=None) -> dict:
+    """The slope of ``y`` on ``x`` common to every ``group`` (each its own intercept: a within-group
+    least-squares fit, e.g. the ASR gap against clean accuracy over the rungs of each training seed),
+    with its t interval on ``n - groups - 1`` degrees of freedom. ``at``: also the fitted ``y`` at
+    ``x = at``, averaged over the groups' intercepts, with its interval (an extrapolation when ``at``
+    is outside the data). Keys ``slope, low, high, p, df, n, groups`` (+ ``at, fit, fit_low,
+    fit_high``); ``nan`` where the degrees of freedom are too few.
+
+    The interval treats the residuals as independent with one variance; points of one training run
+    that share images and a weight trajectory may be correlated (tested in ``tests/test_stats.py``
+    by simulation: under a flat truth with independent noise it rejects at the nominal rate)."""
+    from scipy.stats import t as t_dist
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    labels = sorted(set(group), key=str)
+    ok = np.isfinite(x) & np.isfinite(y)
+    g = np.asarray([labels.index(v) for v in group])[ok]
+    x, y = x[ok], y[ok]
+    n, k = len(x), len(labels)
+    out = {"n": n, "groups": k, "df": n - k - 1}
+    nan = dict(slope=np.nan, low=np.nan, high=np.nan, p=np.nan)
+    if at is not None:
+        nan.update(at=float(at), fit=np.nan, fit_low=np.nan, fit_high=np.nan)
+    if n - k - 1 < 1 or np.ptp(x) == 0:
+        return {**out, **nan}
+    design = np.column_stack([x, (g[:, None] == np.arange(k)[None, :]).astype(float)])  # (n, 1 + k)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    s2 = float(resid @ resid) / (n - k - 1)
+    cov = s2 * np.linalg.pinv(design.T @ design)
+    q = float(t_dist.ppf(0.5 + level / 2, n - k - 1))
+    se = float(np.sqrt(cov[0, 0]))
+    slope = float(coef[0])
+    p = float(2 * t_dist.sf(abs(slope) / se, n - k - 1)) if se > 0 else (0.0 if slope else 1.0)
+    out.update(slope=slope, low=slope - q * se, high=slope + q * se, p=p)
+    if at is not None:
+        c = np.concatenate([[float(at)], np.full(k, 1 / k)])  # at x, the mean of the groups' intercepts
+        fit, se_fit = float(c @ coef), float(np.sqrt(c @ cov @ c))
+        out.update(at=float(at), fit=fit, fit_low=fit - q * se_fit, fit_high=fit + q * se_fit)
+    return out
+
+
+def trend_word(low: float, high: float) -> str:
+    """How a trend reads: ``grows`` (interval above 0), ``shrinks`` (below), else ``no trend detected``."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "not enough points"
+    return "grows" if low > 0 else "shrinks" if high < 0 else "no trend detected"

@@ -154,3 +154,72 @@ def test_adjusted_interval_keeps_the_standard_error():
     assert hi - 0.1 == pytest.approx(st.t.ppf(1 - 0.005, 4) * se) and 0.1 - lo == pytest.approx(hi - 0.1)
     assert lo < 0.0 and hi > 0.2  # the family's level is wider
     assert adjusted_interval(0.1, 0.0, 0.2, 4, 0.95) == pytest.approx((0.0, 0.2))
+
+
+# ---------------------------------------------------------------- trend (the model-quality ladder)
+def _ladder_like(rng, slope, n_seeds=2, sd_seed=0.03, sd_point=0.015):
+    """Points shaped like the ladder's: n_seeds runs, 5 rungs of rising accuracy, a random seed
+    intercept and independent per-rung noise (the binomial noise of 1,000 images is about 0.015)."""
+    acc = np.array([0.56, 0.62, 0.67, 0.70, 0.715])
+    x, y, g = [], [], []
+    for s in range(n_seeds):
+        a = acc + rng.normal(0, 0.005, acc.size)
+        x += list(a)
+        y += list(0.05 + rng.normal(0, sd_seed) + slope * a + rng.normal(0, sd_point, a.size))
+        g += [s] * a.size
+    return x, y, g
+
+
+def test_trend_is_the_within_seed_least_squares_slope():
+    """The slope common to the seeds is the slope of x and y each centred within its seed; its
+    standard error is sqrt(s2 / sum of the centred x squared), s2 on n - seeds - 1 degrees of freedom."""
+    from dalib.stats import trend
+
+    rng = np.random.default_rng(0)
+    x, y, g = (np.array(v, float) for v in _ladder_like(rng, 0.2))
+    xc = x - np.array([x[g == k].mean() for k in g])
+    yc = y - np.array([y[g == k].mean() for k in g])
+    slope = (xc @ yc) / (xc @ xc)
+    s2 = ((yc - slope * xc) ** 2).sum() / (len(x) - 2 - 1)
+    q = st.t.ppf(0.975, len(x) - 3)
+    t = trend(x, y, g, at=0.87)
+    assert t["slope"] == pytest.approx(slope, rel=1e-9)
+    assert (t["low"], t["high"]) == pytest.approx(
+        (slope - q * np.sqrt(s2 / (xc @ xc)), slope + q * np.sqrt(s2 / (xc @ xc))), rel=1e-9
+    )
+    assert t["df"] == 7 and t["n"] == 10 and t["groups"] == 2
+    intercepts = [y[g == k].mean() - slope * x[g == k].mean() for k in (0, 1)]
+    assert t["fit"] == pytest.approx(slope * 0.87 + np.mean(intercepts), rel=1e-9)
+
+
+def test_trend_false_positive_rate_and_coverage_by_simulation():
+    """Under a flat truth the 95 % interval excludes 0 in about 5 % of ladders (and the
+    Bonferroni-read family of 5 budgets in at most 5 %); with a slope it covers the truth ~95 %."""
+    from dalib.stats import trend, trend_word
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    null = [trend(*_ladder_like(rng, 0.0)) for _ in range(n)]
+    fpr = np.mean([trend_word(t["low"], t["high"]) != "no trend detected" for t in null])
+    assert 0.035 < fpr < 0.065, fpr  # binomial sd at 5 % over 3,000 draws: 0.004
+    fam = np.mean(
+        [
+            any(
+                trend_word(t["low"], t["high"]) != "no trend detected"
+                for t in (trend(*_ladder_like(rng, 0.0), level=1 - 0.05 / 5) for _ in range(5))
+            )
+            for _ in range(600)
+        ]
+    )
+    assert fam < 0.075, fam
+    cover = np.mean([(t["low"] < 0.3 < t["high"]) for t in (trend(*_ladder_like(rng, 0.3)) for _ in range(n))])
+    assert 0.93 < cover < 0.97, cover
+
+
+def test_trend_needs_points_beyond_the_intercepts():
+    from dalib.stats import trend, trend_word
+
+    t = trend([0.5, 0.6], [0.1, 0.2], [0, 1], at=0.87)
+    assert np.isnan(t["slope"]) and np.isnan(t["fit"]) and t["df"] < 1
+    assert trend_word(t["low"], t["high"]) == "not enough points"
+    assert trend_word(0.1, 0.3) == "grows" and trend_word(-0.3, -0.1) == "shrinks"

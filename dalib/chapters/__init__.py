@@ -19,6 +19,7 @@ CHAPTERS = {  # chapter name -> module under dalib.chapters (each defines ``Chap
     "depth1": "depth1",
     "mechanism": "mechanism",
     "depth": "depth",
+    "ladder": "ladder",
     "tables": "tables",
     "clip": "clip",
     "models": "models",

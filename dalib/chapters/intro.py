@@ -41,7 +41,9 @@ class Chapter:
 
         self.profile = profile or current_profile()
         self.card = scorecard(self.profile)
-        self.experiments = self.card[~self.card["artifact"].str.match(r"(Lemma|Theorem|Corollary)")]
+        theorem = self.card["artifact"].str.match(r"(Lemma|Theorem|Corollary)")
+        self.theory = self.card[theorem]
+        self.experiments = self.card[~theorem & (self.card["scope"] == "paper")]  # top-rung lines are no artifacts
 
     def forest(self) -> None:
         from ..plots import forest
@@ -67,7 +69,7 @@ class Chapter:
 
     def summary(self) -> None:
         """Which artifacts got which word, the models' scale, and what 'contradicted' means here."""
-        card, experiments, profile = self.card, self.experiments, self.profile
+        experiments, profile = self.experiments, self.profile
         try:
             acc = load_rows("asr", table="model", profile=profile)["clean_accuracy"]
             scale = (
@@ -94,8 +96,8 @@ class Chapter:
         )
         show.md(
             f"**Summary ({profile} profile).** Of {len(experiments)} experimental artifacts, {counts}; "
-            f"not yet run: {got('not yet run')}; blocked here: {got('blocked')}. Of the {len(card) - len(experiments)} "
-            f"theoretical statements, {int((card['status'] == 'corrected').sum())} needed a correction (the theory "
+            f"not yet run: {got('not yet run')}; blocked here: {got('blocked')}. Of the {len(self.theory)} "
+            f"theoretical statements, {int((self.theory['status'] == 'corrected').sum())} needed a correction (the theory "
             "chapter gives each counterexample) and the others hold as printed." + scale
         )
         contra = experiments[experiments["status"] == "contradicted"]

@@ -1,0 +1,616 @@
+"""The model-quality ladder: do the depth-1 verdicts depend on how well the models are trained?
+From ``notebooks/experiments/ladder.md`` (the rungs: the depth-1 pair trained with the paper's
+optimiser recipe, weights kept after 8, 16, 32, 64 and 100 epochs) and the rung points of
+``asr_suite.md`` (PGD and patch PGD) and ``mechanism_suite.md`` (sampling Lipschitz, probe alignment).
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*. Its depth-1 models reach 0.87 clean accuracy (Table 1), ours 0.56-0.72 along the
+ladder. Each quantity is placed against clean accuracy; its trend is the slope common to the training
+seeds (:func:`dalib.stats.trend`), and the depth-1 and mechanism chapters' own claim code, run on
+the top rung, gives the scorecard's top-rung lines.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .. import mechanism as mech
+from .. import paper, plots
+from ..analysis import paired_comparison
+from ..ladder import RUNGS, rung_of, rung_recipe
+from ..paths import current_profile
+from ..records import RecordNotFoundError, caption_source, load_rows
+from ..stats import mean_ci, trend, trend_word
+from . import _show as show
+
+PAPER_ACCURACY = paper.TABLE1_LAMBDA_SWEEP["0.8"]["accuracy"]  # the paper's depth-1 DiffViT (lambda_init 0.8)
+PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
+KIND_NAMES = {"pgd_linf": ("PGD", "ε"), "patch": ("patch PGD", "w")}
+#: the depth-1 and mechanism claims measured again at the top rung: {claim id: scorecard artifact}
+TOP_CLAIMS = {
+    "fig2a_pgd": "Fig. 2a",
+    "fig2c_patch": "Fig. 2c",
+    "fig4_lipschitz": "Fig. 4",
+    "fig5_alignment": "Fig. 5",
+}
+PER = 0.1  # slopes are reported per 0.1 of clean accuracy (10 points)
+
+
+def _load(stem, table, profile):
+    try:
+        return load_rows(stem, table=table, profile=profile)
+    except RecordNotFoundError:
+        return None
+
+
+def rung_rows(stem, table, profile=None):
+    """The rows of ``stem``'s ``table`` whose ``recipe`` names a ladder rung, with its ``epochs``
+    (``None`` when there are none)."""
+    df = _load(stem, table, profile)
+    if df is None or "recipe" not in df.columns:
+        return None
+    ep = df["recipe"].map(rung_of)
+    d = df[ep.notna()].copy()
+    if not len(d):
+        return None
+    d["epochs"] = ep[ep.notna()].astype(int)
+    d["lambda_init"] = d["lambda_init"].astype(str)
+    return d
+
+
+def attack_rows(profile=None):
+    """The rung points' attack rows (attacks on the clean prediction)."""
+    d = rung_rows("asr_suite", "asr", profile)
+    return None if d is None else d[d["attack_labels"] == "clean_pred"]
+
+
+def mechanism_rows(profile=None):
+    """The rung points' Lipschitz and Jacobian rows, as long tables (one line per image)."""
+    lip, jac = rung_rows("mechanism_suite", "lipschitz", profile), rung_rows("mechanism_suite", "jacobian", profile)
+    if lip is None or jac is None:
+        return None, None
+    return mech.long_table(lip), mech.long_table(jac)
+
+
+def _n(df, col) -> str:
+    """The image count(s) of column ``col`` as text ("1,000", or "64-1,000" where they differ)."""
+    if df is None or col not in df.columns or not len(df):
+        return "?"
+    lo, hi = int(df[col].min()), int(df[col].max())
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _top(asr, lip):
+    eps = set() if asr is None else set(asr["epochs"])
+    eps |= set() if lip is None else set(lip["epochs"])
+    return max(eps) if eps else None
+
+
+def claims(profile=None) -> dict:
+    """The depth-1 and mechanism claims of :data:`TOP_CLAIMS` on the top rung's records, by the
+    chapters' own code: ``{"top_<id>": row}``, the claim text naming the rung and the seeds."""
+    from . import depth1, mechanism
+
+    asr = attack_rows(profile)
+    lip, jac = mechanism_rows(profile)
+    top = _top(asr, lip)
+    if top is None:
+        return {}
+    rows = []
+    if asr is not None and (asr["epochs"] == top).any():
+        a = asr[asr["epochs"] == top]
+        acc = a.groupby("model")["train_clean_accuracy"].mean()
+        got = depth1.claims_of(a)
+        got["short"] = [
+            f"{s} (clean accuracy {acc.min():.2f}-{acc.max():.2f}, {a['seed'].nunique()} seeds)" for s in got["short"]
+        ]
+        rows.append(got)
+    if lip is not None and (lip["epochs"] == top).any():
+        got = mechanism.claims_of(lip[lip["epochs"] == top], jac[jac["epochs"] == top])
+        got["short"] = [f"{s} ({lip.loc[lip['epochs'] == top, 'seed'].nunique()} seeds)" for s in got["short"]]
+        rows.append(got)
+    out = {}
+    for r in pd.concat(rows).to_dict("records") if rows else []:
+        if r["id"] in TOP_CLAIMS:
+            r = {**r, "id": f"top_{r['id']}", "claim": f"{r['claim']} (ladder, {top} epochs)", "epochs": top}
+            out[r["id"]] = r
+    return out
+
+
+class Chapter:
+    """The ladder's records (loaded once) and its tables, figures, trends and reading."""
+
+    def __init__(self, profile: str | None = None):
+        self.profile = profile = profile or current_profile()
+        self.asr = attack_rows(profile)
+        self.lip, self.jac = mechanism_rows(profile)
+        self.rungs = _load("ladder", "rungs", profile)
+        self.history = _load("ladder", "history", profile)
+        self.plans = {
+            s: [p for p in show.plans(s, profile) if s == "ladder" or rung_of(p.params.get("recipe")) is not None]
+            for s in ("ladder", "asr_suite", "mechanism_suite")
+        }
+
+    # ------------------------------------------------------------ data
+    @cached_property
+    def accuracy(self) -> pd.DataFrame:
+        """Clean accuracy of every measured rung model: ``model, seed, epochs, clean_accuracy``."""
+        parts = []
+        if self.asr is not None:
+            parts.append(self.asr.rename(columns={"train_clean_accuracy": "clean_accuracy"}))
+        m = rung_rows("mechanism_suite", "model", self.profile)
+        if m is not None:
+            parts.append(m)
+        if not parts:
+            return pd.DataFrame(columns=["model", "seed", "epochs", "clean_accuracy"])
+        cols = ["model", "seed", "epochs", "clean_accuracy"]
+        return pd.concat([p[cols] for p in parts]).drop_duplicates(["model", "seed", "epochs"]).reset_index(drop=True)
+
+    @cached_property
+    def _n_mech(self) -> str:
+        return _n(rung_rows("mechanism_suite", "model", self.profile), "n_images")
+
+    def _acc(self, model, seed, epochs):
+        a = self.accuracy
+        r = a[(a["model"] == model) & (a["seed"] == seed) & (a["epochs"] == epochs)]
+        return float(r["clean_accuracy"].iloc[0]) if len(r) else np.nan
+
+    @cached_property
+    def seed_gaps(self) -> pd.DataFrame:
+        """One row per (rung, seed, attack, budget): both models' ASR, the gap DiffViT − ViT and the
+        pair's mean clean accuracy."""
+        a = self.asr
+        if a is None:
+            return pd.DataFrame()
+        key = ["epochs", "seed", "attack_kind", "budget"]
+        cols = ["asr", "train_clean_accuracy"]
+        v = a[a["model"] == "vit"].set_index(key)[cols]
+        d = a[(a["model"] == "diffvit") & (a["lambda_init"] == "0.8")].set_index(key)[cols]
+        j = v.add_suffix("_vit").join(d.add_suffix("_diffvit"), how="inner").reset_index()
+        j["gap"] = j["asr_diffvit"] - j["asr_vit"]
+        j["accuracy"] = (j["train_clean_accuracy_vit"] + j["train_clean_accuracy_diffvit"]) / 2
+        return j.sort_values(key).reset_index(drop=True)
+
+    @cached_property
+    def comparisons(self) -> pd.DataFrame:
+        """The depth-1 chapter's paired comparison (two-level interval, verdict) at every rung."""
+        if self.asr is None:
+            return pd.DataFrame()
+        out = []
+        for k, g in self.asr.groupby("epochs"):
+            c = paired_comparison(g, **PAIR)
+            c.insert(0, "epochs", int(k))
+            out.append(c)
+        return pd.concat(out, ignore_index=True)
+
+    @cached_property
+    def mech_seeds(self) -> pd.DataFrame:
+        """One row per (rung, seed): L_DA / L_base (means over the same images and the heads of the
+        paper's sampling estimator at the clean images), freq(cos < 0) of the DiffViT's branch
+        gradients (JVP probes), and the clean accuracies."""
+        lip, jac = self.lip, self.jac
+        if lip is None:
+            return pd.DataFrame()
+        rows = []
+        for (k, s), d in lip[(lip["quantity"] == "L_sampling_mean") & (lip["point"] == "clean")].groupby(
+            ["epochs", "seed"]
+        ):
+            da = d[(d["model"] == "diffvit") & (d["map"] == "A_DA")].groupby("sample")["value"].mean()
+            base = d[(d["model"] == "vit") & (d["map"] == "A")].groupby("sample")["value"].mean()
+            both = pd.concat([da.rename("da"), base.rename("base")], axis=1, join="inner")
+            c = jac[(jac["epochs"] == k) & (jac["seed"] == s) & (jac["quantity"] == "cos") & (jac["point"] == "clean")]
+            c = c[c["model"] == "diffvit"]
+            acc_v, acc_d = self._acc("vit", s, k), self._acc("diffvit", s, k)
+            rows.append(
+                {
+                    "epochs": int(k),
+                    "seed": int(s),
+                    "L_DA": float(both["da"].mean()) if len(both) else np.nan,
+                    "L_base": float(both["base"].mean()) if len(both) else np.nan,
+                    "ratio": float(both["da"].mean() / both["base"].mean()) if len(both) else np.nan,
+                    "freq_cos_neg": float((c["value"] < 0).mean()) if len(c) else np.nan,
+                    "accuracy_vit": acc_v,
+                    "accuracy_diffvit": acc_d,
+                    "accuracy": (acc_v + acc_d) / 2,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------ trends
+    @cached_property
+    def trends(self) -> pd.DataFrame:
+        """The slope of each quantity against clean accuracy, common to the seeds, per 0.1 of
+        accuracy, with its 95 % interval and the word read at the family's Bonferroni level
+        (the budgets of one attack are one family), and the fitted value at the paper's accuracy."""
+        rows = []
+        g = self.seed_gaps
+        for kind, fam in g.groupby("attack_kind") if len(g) else ():
+            name, unit = KIND_NAMES.get(kind, (kind, "budget"))
+            k = fam["budget"].nunique()
+            for b, d in fam.groupby("budget"):
+                rows.append(self._trend_row(f"gap, {name} {unit} = {b:g}", kind, float(b), d, "gap", k, (-1, 1)))
+        m = self.mech_seeds
+        if len(m):
+            m = m.assign(log_ratio=np.log(m["ratio"]), acc_d=m["accuracy_diffvit"])
+            rows.append(self._trend_row("log(L_DA / L_base)", "lipschitz", np.nan, m, "log_ratio", 1))
+            rows.append(
+                self._trend_row(
+                    "freq(cos < 0)", "alignment", np.nan, m.assign(accuracy=m["acc_d"]), "freq_cos_neg", 1, (0, 1)
+                )
+            )
+        order = {"pgd_linf": 0, "patch": 1, "lipschitz": 2, "alignment": 3}
+        out = pd.DataFrame(rows)
+        return (
+            out.sort_values(
+                ["family", "budget"], key=lambda c: c.map(order) if c.name == "family" else c, ignore_index=True
+            )
+            if len(out)
+            else out
+        )
+
+    @staticmethod
+    def _trend_row(label, family, budget, d, y, k, bounds=(-np.inf, np.inf)):
+        """One quantity's trend; ``bounds``: the range it lives in, to which the fitted value at the
+        paper's accuracy and its interval are clipped (a straight line can leave it)."""
+        t = trend(d["accuracy"], d[y], d["seed"], at=PAPER_ACCURACY)
+        t.update({k_: float(np.clip(t[k_], *bounds)) for k_ in ("fit", "fit_low", "fit_high")})
+        adj = trend(d["accuracy"], d[y], d["seed"], level=1 - 0.05 / k)
+        return {
+            "quantity": label,
+            "family": family,
+            "budget": budget,
+            "points": t["n"],
+            "seeds": t["groups"],
+            "slope": t["slope"] * PER,
+            "low": t["low"] * PER,
+            "high": t["high"] * PER,
+            "p": t["p"],
+            "reading": trend_word(adj["low"], adj["high"]),
+            "at_paper": t["fit"],
+            "at_paper_low": t["fit_low"],
+            "at_paper_high": t["fit_high"],
+            "accuracy_min": float(d["accuracy"].min()),
+            "accuracy_max": float(d["accuracy"].max()),
+        }
+
+    # ------------------------------------------------------------ page
+    def status(self) -> None:
+        done = {s: sum(p.done for p in ps) for s, ps in self.plans.items()}
+        text = (
+            f"Profile `{self.profile}`: "
+            + "; ".join(f"`{s}` {done[s]} of {len(ps)} runs have records" for s, ps in self.plans.items())
+            + "."
+        )
+        if any(done[s] < len(ps) for s, ps in self.plans.items()):
+            text += (
+                " **The campaign is not complete**; the figures show the rungs that have records. Train the rungs "
+                f"with `python -m dalib.run ladder --profile {self.profile} --jobs 2` first (a rung point of the other "
+                "notebooks would otherwise train its model from scratch), then run `python -m dalib.run asr_suite` and "
+                "`python -m dalib.run mechanism_suite` with the same profile, e.g. "
+                f'`--where seed=0 --where "recipe={rung_recipe(8)}"` for one rung.'
+            )
+        show.md(text)
+
+    def setup(self) -> None:
+        """The recipe of the rungs, from the ladder's records."""
+        r = self.rungs
+        if r is None or not len(r):
+            return show.md("No ladder record yet.")
+        x = r.iloc[0]
+        show.md(
+            f"Both models are the depth-1 chapter's architecture (width {int(x['embed_dim'])}, {int(x['num_heads'])} "
+            f"heads, patch {int(x['patch_size'])}, DiffViT with λ_init = 0.8), trained with the paper's optimiser: Adam "
+            f"at a constant learning rate {x['lr']:g}, batch {int(x['batch_size'])}, random crop and flip, on "
+            f"{int(x['n_train']):,} CIFAR-10 images, training precision {x['precision']}. The weights after epochs "
+            f"{', '.join(str(k) for k in sorted(r['rung'].unique()))} of one run are the rungs: with a constant rate "
+            "and per-epoch random streams, they are exactly the models a run of that many epochs gives (tested bit for "
+            f"bit). Every rung is a zoo entry. {self._measured()} {caption_source(r)}."
+        )
+
+    def _measured(self) -> str:
+        """What the rung points measure, from their records."""
+        text = []
+        a = self.asr
+        if a is not None:
+            b = {
+                k: ", ".join(f"{v:g}" for v in sorted(a.loc[a["attack_kind"] == k, "budget"].unique()))
+                for k in KIND_NAMES
+            }
+            text.append(
+                f"The attacks run on {_n(a, 'n')} fixed test images, as in the depth-1 chapter: PGD at ε = {b['pgd_linf']} "
+                f"(1/255) and patch PGD at w = {b['patch'] or 'none'} pixels, {_n(a, 'steps')} steps, on the clean "
+                "prediction."
+            )
+        m = rung_rows("mechanism_suite", "model", self.profile)
+        if m is not None:
+            text.append(
+                f"The mechanism is measured on {_n(m, 'n_images')} of them: the paper's sampling estimator of the local "
+                f"Lipschitz constant ({_n(m, 'param.n_samples')} draws at radius {_n(m, 'param.lip_eps')}/255) and "
+                f"{_n(m, 'param.n_probes')} JVP probes per image for the branch alignment, at the clean images."
+            )
+        return " ".join(text)
+
+    def rung_table(self) -> None:
+        """The rung table: per seed and rung, accuracies, ASR at 1/255, gap, L_DA / L_base, freq."""
+        g = self.seed_gaps
+        if not len(g):
+            return show.md("No attack record of a rung yet.")
+        t = g[(g["attack_kind"] == "pgd_linf") & (g["budget"] == 1.0)][
+            [
+                "seed",
+                "epochs",
+                "train_clean_accuracy_vit",
+                "train_clean_accuracy_diffvit",
+                "asr_vit",
+                "asr_diffvit",
+                "gap",
+            ]
+        ]
+        m = self.mech_seeds
+        if len(m):
+            t = t.merge(m[["seed", "epochs", "ratio", "freq_cos_neg"]], on=["seed", "epochs"], how="left")
+        t = t.sort_values(["seed", "epochs"]).rename(
+            columns={
+                "train_clean_accuracy_vit": "accuracy ViT",
+                "train_clean_accuracy_diffvit": "accuracy DiffViT",
+                "asr_vit": "ASR ViT (1/255)",
+                "asr_diffvit": "ASR DiffViT (1/255)",
+                "gap": "gap (DiffViT − ViT)",
+                "ratio": "L_DA / L_base",
+                "freq_cos_neg": "freq(cos < 0)",
+            }
+        )
+        show.table(t)
+        show.md(
+            f"*Table L1: every rung, seed by seed: clean accuracy on the test split, PGD ASR at ε = 1/255 on "
+            f"{_n(self.asr, 'n')} test images and their difference, the ratio of the sampling Lipschitz estimates of "
+            f"DiffViT's A_DA and ViT's A, and the frequency of cos(∇A1, ∇A2) < 0 ({self._n_mech} images, all heads). "
+            f"{caption_source(self.asr)}"
+            + (
+                f"; and {_lower_first(caption_source(rung_rows('mechanism_suite', 'model', self.profile)))}"
+                if len(m)
+                else ""
+            )
+            + ".*"
+        )
+
+    def _gap_series(self, kind):
+        c = self.comparisons
+        g = self.seed_gaps
+        c = c[c["attack_kind"] == kind]
+        out = []
+        for b, cb in c.groupby("budget"):
+            cb = cb.sort_values("epochs")
+            gb = g[(g["attack_kind"] == kind) & (g["budget"] == b)]
+            x = gb.groupby("epochs")["accuracy"].mean().reindex(cb["epochs"]).to_numpy()
+            out.append(
+                {
+                    "label": f"{KIND_NAMES[kind][1]} = {b:g}",
+                    "x": x,
+                    "y": cb["diff_mean"].to_numpy(),
+                    "low": cb["diff_low"].to_numpy(),
+                    "high": cb["diff_high"].to_numpy(),
+                    "points": (gb["accuracy"].to_numpy(), gb["gap"].to_numpy()),
+                }
+            )
+        return out
+
+    def fig_gap(self) -> None:
+        """DiffViT − ViT ASR against clean accuracy, one line per budget (PGD, patch PGD), and
+        both models' PGD ASR with the paper's DiffViT."""
+        g = self.seed_gaps
+        if not len(g):
+            return show.md("No attack record of a rung yet.")
+        vline = (PAPER_ACCURACY, f"paper's accuracy {PAPER_ACCURACY:.2f}")
+        panels = [
+            {
+                "title": "PGD: DiffViT − ViT ASR",
+                "ylabel": "ASR difference",
+                "series": self._gap_series("pgd_linf"),
+                "hline": 0.0,
+                "vline": vline,
+            },
+        ]
+        if (g["attack_kind"] == "patch").any():
+            panels.append(
+                {
+                    "title": "patch PGD: DiffViT − ViT ASR",
+                    "ylabel": "ASR difference",
+                    "series": self._gap_series("patch"),
+                    "hline": 0.0,
+                    "vline": vline,
+                }
+            )
+        p1 = g[(g["attack_kind"] == "pgd_linf") & (g["budget"] == 1.0)]
+        series = []
+        for model, label in (("vit", "ViT"), ("diffvit", "DiffViT")):
+            by = p1.groupby("epochs")
+            s = by.apply(lambda d, m=model: mean_ci(d[f"asr_{m}"].to_numpy()), include_groups=False)
+            acc = by[f"train_clean_accuracy_{model}"].mean()
+            series.append(
+                {
+                    "label": f"{label}, ε = 1",
+                    "color": plots.COLORS[model],
+                    "x": acc.to_numpy(),
+                    "y": [v["mean"] for v in s],
+                    "low": [max(v["low"], 0) for v in s],
+                    "high": [min(v["high"], 1) for v in s],
+                    "points": (p1[f"train_clean_accuracy_{model}"].to_numpy(), p1[f"asr_{model}"].to_numpy()),
+                }
+            )
+        refs = [
+            {
+                "x": paper.TABLE3_DIFFVIT_ACCURACY,
+                "y": paper.TABLE3_DIFFVIT_ASR[1.0],
+                "label": "paper's DiffViT, ε = 1 (Table 3)",
+            }
+        ]
+        panels.append(
+            {
+                "title": "PGD ASR at ε = 1/255",
+                "ylabel": "ASR",
+                "series": series,
+                "refs": refs,
+                "vline": vline,
+                "ylim": (0, 1.02),
+            }
+        )
+        show.figure(plots.trend_panels(panels, "clean accuracy (test split)", figsize=(4 * len(panels), 3.8)))
+        show.md(
+            "*Figure L1: left, DiffViT − ViT attack success rate against the pair's mean clean accuracy, one line per "
+            "budget (ε in 1/255, patch side w in pixels); a point per rung, the mean over training seeds with the "
+            "depth-1 chapter's two-level 95 % interval (seeds and images crossed); dots: single seeds. Right, both "
+            "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (Table 3: "
+            f"ASR {paper.TABLE3_DIFFVIT_ASR[1.0]:.2f} at accuracy {paper.TABLE3_DIFFVIT_ACCURACY:.2f}). The paper "
+            "prints no ViT ASR at depth 1 (Fig. 2a is a plot without values), so its gap cannot be marked; the "
+            f"dotted line is its accuracy. Drawn by `dalib.chapters.ladder`. {caption_source(self.asr)}.*"
+        )
+
+    def fig_mechanism(self) -> None:
+        """L_DA / L_base and freq(cos < 0) against clean accuracy."""
+        m = self.mech_seeds
+        if not len(m):
+            return show.md("No mechanism record of a rung yet.")
+        vline = (PAPER_ACCURACY, f"paper's accuracy {PAPER_ACCURACY:.2f}")
+        panels = []
+        for col, xcol, title, ylabel, ref in (
+            ("ratio", "accuracy", "Fig. 4's ratio L_DA / L_base", "L_DA / L_base", 1.0),
+            ("freq_cos_neg", "accuracy_diffvit", "Fig. 5: freq(cos(∇A1, ∇A2) < 0)", "frequency", 0.5),
+        ):
+            by = m.groupby("epochs")
+            s = [mean_ci(d[col].to_numpy()) for _, d in by]
+            low = [v["low"] for v in s]
+            high = [v["high"] for v in s]
+            if col == "freq_cos_neg":
+                low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
+            panels.append(
+                {
+                    "title": title,
+                    "ylabel": ylabel,
+                    "hline": ref,
+                    "vline": vline,
+                    "series": [
+                        {
+                            "label": "mean over seeds",
+                            "x": by[xcol].mean().to_numpy(),
+                            "y": [v["mean"] for v in s],
+                            "low": low,
+                            "high": high,
+                            "points": (m[xcol].to_numpy(), m[col].to_numpy()),
+                        }
+                    ],
+                }
+            )
+        show.figure(plots.trend_panels(panels, "clean accuracy", figsize=(8, 3.6)))
+        show.md(
+            "*Figure L2: left, the ratio of the paper's sampling Lipschitz estimates (DiffViT's A_DA over ViT's A, "
+            f"same {self._n_mech} images, heads averaged) against the pair's mean clean accuracy; right, the frequency of negative "
+            "branch-gradient alignment in the DiffViT against its clean accuracy. Mean over seeds with the t 95 % "
+            "interval (clipped to [0, 1] for the frequency), dots: single seeds; grey lines: no effect (ratio 1, "
+            "frequency 1/2). Drawn by `dalib.chapters.ladder`. "
+            f"{caption_source(rung_rows('mechanism_suite', 'lipschitz', self.profile))}.*"
+        )
+
+    def trend_table(self) -> None:
+        t = self.trends
+        if not len(t):
+            return show.md("No rung records yet.")
+        out = pd.DataFrame(
+            {
+                "quantity": t["quantity"],
+                "points (seeds)": [f"{int(a)} ({int(b)})" for a, b in zip(t["points"], t["seeds"])],
+                "slope per 0.1 accuracy": [
+                    f"{show.cell(s)} [{show.cell(lo)}, {show.cell(hi)}]"
+                    for s, lo, hi in zip(t["slope"], t["low"], t["high"])
+                ],
+                "p": t["p"],
+                "reading": t["reading"],
+                f"fitted at accuracy {PAPER_ACCURACY:.2f}": [
+                    f"{show.cell(f)} [{show.cell(lo)}, {show.cell(hi)}]"
+                    for f, lo, hi in zip(t["at_paper"], t["at_paper_low"], t["at_paper_high"])
+                ],
+            }
+        )
+        show.table(out)
+        show.md(
+            "*Table L2: the trend of each quantity with clean accuracy: the least-squares slope common to the seeds "
+            "(each seed its own intercept, `dalib.stats.trend`), per 0.1 of accuracy, with its t 95 % interval on "
+            "points − seeds − 1 degrees of freedom and its p-value. The reading is the slope's sign when its interval "
+            "at the family's Bonferroni level (1 − 0.05/k over the k budgets of one attack) excludes 0; the fitted "
+            f"value at the paper's accuracy {PAPER_ACCURACY:.2f} is an extrapolation beyond the measured range, with "
+            "its interval, clipped to the range the quantity lives in (a difference of rates to [−1, 1], a frequency "
+            "to [0, 1]). The log ratio is fitted for Fig. 4 (its fitted value: exponentiate for the ratio).*"
+        )
+
+    def reading(self) -> None:
+        """The plain reading, from the trends and the top rung's verdicts."""
+        t = self.trends
+        if not len(t):
+            return show.md("No rung records yet.")
+        parts = []
+        for fam, what in (("pgd_linf", "PGD gap"), ("patch", "patch-PGD gap")):
+            f = t[t["family"] == fam]
+            if not len(f):
+                continue
+            words = f["reading"].value_counts()
+            parts.append(
+                f"The {what}: {', '.join(f'{w} at {n} of {len(f)} budgets' for w, n in words.items())}, as clean "
+                f"accuracy rises from {f['accuracy_min'].min():.2f} to {f['accuracy_max'].max():.2f}"
+                + "; "
+                + "; ".join(
+                    f"{r.quantity.split(', ', 1)[1]}: {r.slope:+.3f} per 0.1 accuracy [{r.low:+.3f}, {r.high:+.3f}], "
+                    f"fitted {r.at_paper:+.3f} [{r.at_paper_low:+.3f}, {r.at_paper_high:+.3f}] at "
+                    f"{PAPER_ACCURACY:.2f}"
+                    for r in f.itertuples()
+                    if r.budget in (0.25, 1.0, 4.0, 8.0)
+                )
+                + "."
+            )
+        for fam, what in (("lipschitz", "The Lipschitz ratio L_DA / L_base"), ("alignment", "freq(cos < 0)")):
+            r = t[t["family"] == fam]
+            if len(r):
+                r = r.iloc[0]
+                fit = np.exp(r["at_paper"]) if fam == "lipschitz" else r["at_paper"]
+                lo = np.exp(r["at_paper_low"]) if fam == "lipschitz" else r["at_paper_low"]
+                hi = np.exp(r["at_paper_high"]) if fam == "lipschitz" else r["at_paper_high"]
+                parts.append(
+                    f"{what}: {r['reading']} (slope {r['slope']:+.3f} per 0.1 accuracy [{r['low']:+.3f}, "
+                    f"{r['high']:+.3f}]{' on the log scale' * (fam == 'lipschitz')}); fitted {fit:.3f} "
+                    f"[{lo:.3f}, {hi:.3f}] at {PAPER_ACCURACY:.2f}."
+                )
+        top = claims(self.profile)
+        if top:
+            parts.append(
+                "At the top rung the chapters' own tests give: "
+                + "; ".join(f"{TOP_CLAIMS[k[4:]]}: **{r['verdict']}** ({r['short']})" for k, r in top.items())
+                + ". The scorecard lists these under the depth-1 verdicts."
+            )
+        show.md("\n\n".join(parts))
+
+    def compute(self) -> None:
+        """What the ladder cost, from the records."""
+        r = self.rungs
+        if r is None or not len(r):
+            return show.md("No ladder record yet.")
+        tops = r.sort_values("rung").groupby(["model", "seed"]).tail(1)
+        lines = [
+            f"Training: {len(tops)} ladder runs to {int(r['rung'].max())} epochs, "
+            f"{tops['wall_time_s'].sum() / 3600:.1f} h of wall time in all (one thread each, two runs sharing two "
+            "cores)."
+        ]
+        if self.asr is not None:
+            t = self.asr.drop_duplicates("record")["wall_time_s"].sum()
+            lines.append(f"Attacks: {self.asr['record'].nunique()} records, {t / 3600:.2f} h.")
+        m = rung_rows("mechanism_suite", "model", self.profile)
+        if m is not None:
+            lines.append(
+                f"Mechanism: {m['record'].nunique()} records, {m.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h."
+            )
+        show.md(" ".join(lines) + f" Rungs: {', '.join(str(k) for k in RUNGS)} epochs.")

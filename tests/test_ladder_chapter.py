@@ -1,0 +1,101 @@
+"""The model-quality ladder's chapter (dalib.chapters.ladder): rung recipes, the rung points'
+validator, and the chapter's numbers and scorecard lines on the committed cpu records."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dalib.ladder import LADDER_RECIPE, RUNGS, rung_of, rung_recipe
+
+
+def test_a_rung_is_named_by_its_recipe_and_nothing_else():
+    for k in RUNGS:
+        assert rung_of(rung_recipe(k)) == k
+        assert rung_of(json.dumps(rung_recipe(k), sort_keys=True)) == k  # as a record stores it
+    assert rung_of({}) is None and rung_of("not json") is None
+    assert rung_of({**rung_recipe(8), "adv_eps": 0.5}) is None  # another recipe at 8 epochs
+    assert rung_of({**LADDER_RECIPE, "lr": 1e-3, "epochs": 8}) is None
+
+
+def test_rung_recipes_name_the_ladders_zoo_entries():
+    """A rung point of asr_suite/mechanism_suite resolves to the model the ladder saved for that epoch
+    (the cpu profile's depth-1 pair), so that it loads the rung instead of training anew."""
+    from dalib.train import config_from_parameters, recipe_of, run_name
+
+    rec = json.load(open("results/cpu/ladder/753f5c666fca.json"))
+    for row in rec["tables"]["rungs"]:
+        p = recipe_of(
+            dict(
+                model=row["model"],
+                depth=1,
+                lambda_init="0.8",
+                seed=row["seed"],
+                dataset="cifar10",
+                train_profile="cpu",
+                recipe=rung_recipe(row["rung"]),
+            )
+        )
+        assert f"{run_name(config_from_parameters(p))}.safetensors" == row["zoo_file"]
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(recipe=[1]), "recipe must be a dict"),
+        (dict(recipe={"seed": 3}), "recipe sets \\['seed'\\]"),
+        (dict(n_images=0), "n_images"),
+        (dict(adv_eps=[0]), "adv_eps"),
+        (dict(lip_eps=300), "lip_eps"),
+        (dict(dataset="nope"), "nope"),
+    ],
+)
+def test_mechanism_suite_validator_names_the_problem(kw, match):
+    from dalib.run import notebook_parameters
+    from dalib.validators import check_mechanism_suite
+
+    params = notebook_parameters("mechanism_suite", "smoke")
+    check_mechanism_suite(params)  # the defaults pass
+    with pytest.raises((ValueError, KeyError), match=match):
+        check_mechanism_suite({**params, **kw})
+
+
+@pytest.fixture(scope="module")
+def ch():
+    from dalib.chapters import ladder
+
+    c = ladder.Chapter("cpu")
+    if c.asr is None:
+        pytest.skip("no committed rung record")
+    return c
+
+
+def test_the_gap_is_diffvit_minus_vit_on_the_same_rung_and_seed(ch):
+    g = ch.seed_gaps
+    a = ch.asr
+    for r in g.head(6).itertuples():
+        one = a[
+            (a["epochs"] == r.epochs)
+            & (a["seed"] == r.seed)
+            & (a["attack_kind"] == r.attack_kind)
+            & (a["budget"] == r.budget)
+        ].set_index("model")
+        assert r.gap == pytest.approx(one.loc["diffvit", "asr"] - one.loc["vit", "asr"])
+        assert r.accuracy == pytest.approx(one["train_clean_accuracy"].mean())
+
+
+def test_trends_and_top_rung_claims_come_from_the_records(ch):
+    from dalib import scorecard
+    from dalib.chapters import ladder
+
+    t = ch.trends
+    assert set(t["family"]) <= {"pgd_linf", "patch", "lipschitz", "alignment"}
+    assert (t["points"] >= t["seeds"]).all()
+    top = ladder.claims("cpu")
+    assert set(top) <= {f"top_{k}" for k in ladder.TOP_CLAIMS}
+    card = scorecard.scorecard("cpu")
+    lines = card[card["scope"] == "top rung"]
+    assert len(lines) == len(top)
+    for i in lines.index:  # each line sits under its artifact
+        assert lines.loc[i, "artifact"].startswith(card.loc[i - 1, "artifact"].split(",")[0])
+    assert np.isin(lines["status"], scorecard.STATUSES).all()
