@@ -87,10 +87,27 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _paired_epochs(df) -> set:
+    """The rungs at which some seed has both models of the pair."""
+    if df is None:
+        return set()
+    both = df.groupby(["epochs", "seed"])["model"].agg(lambda m: {"vit", "diffvit"} <= set(m))
+    return {int(k) for k, _ in both[both].index}
+
+
 def _top(asr, lip):
-    eps = set() if asr is None else set(asr["epochs"])
-    eps |= set() if lip is None else set(lip["epochs"])
+    """The top rung: the most epochs at which a pair has been measured (attacks or mechanism)."""
+    eps = _paired_epochs(asr) | _paired_epochs(lip)
     return max(eps) if eps else None
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed{'s' * (n != 1)}"
+
+
+def _span(v) -> str:
+    lo, hi = f"{float(min(v)):.2f}", f"{float(max(v)):.2f}"
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def claims(profile=None) -> dict:
@@ -104,17 +121,15 @@ def claims(profile=None) -> dict:
     if top is None:
         return {}
     rows = []
-    if asr is not None and (asr["epochs"] == top).any():
+    if top in _paired_epochs(asr):
         a = asr[asr["epochs"] == top]
         acc = a.groupby("model")["train_clean_accuracy"].mean()
         got = depth1.claims_of(a)
-        got["short"] = [
-            f"{s} (clean accuracy {acc.min():.2f}-{acc.max():.2f}, {a['seed'].nunique()} seeds)" for s in got["short"]
-        ]
+        got["short"] = [f"{s} (clean accuracy {_span(acc)}, {_seeds(a['seed'].nunique())})" for s in got["short"]]
         rows.append(got)
-    if lip is not None and (lip["epochs"] == top).any():
+    if top in _paired_epochs(lip):
         got = mechanism.claims_of(lip[lip["epochs"] == top], jac[jac["epochs"] == top])
-        got["short"] = [f"{s} ({lip.loc[lip['epochs'] == top, 'seed'].nunique()} seeds)" for s in got["short"]]
+        got["short"] = [f"{s} ({_seeds(lip.loc[lip['epochs'] == top, 'seed'].nunique())})" for s in got["short"]]
         rows.append(got)
     out = {}
     for r in pd.concat(rows).to_dict("records") if rows else []:

@@ -24,6 +24,13 @@ CHAPTER_LINES = (  # (page, what it covers, the artifacts whose verdicts it give
         ["Fig. 4", "Fig. 5"],
     ),
     (
+        "[Do the verdicts depend on model quality?](results_ladder.md) measures the depth-1 claims along a ladder of "
+        "model quality (the depth-1 pair trained with the paper's optimiser for 8 to 100 epochs), fits their trend "
+        "against clean accuracy and extrapolates it to the paper's 0.87; its top rung gives a line under each depth-1 "
+        "verdict of the scorecard.",
+        "top rung",  # the scorecard's top-rung lines (dalib.scorecard.TOP_RUNG), whichever have records
+    ),
+    (
         "[Depth](results_depth.md) covers paper Fig. 3a–d: ViT and DiffViT at five depths under PGD, AutoAttack and "
         "CW-L2, the Lipschitz estimates per depth, and the crossover depth predicted from measured propagation ratios "
         "against the one observed.",
@@ -76,7 +83,9 @@ class Chapter:
         """One line per results chapter with its verdicts."""
 
         def line(artifacts):
-            return "; ".join(f"{a}: **{self.card.loc[a, 'status']}**" for a in artifacts)
+            if artifacts == "top rung":
+                artifacts = list(self.card.index[self.card["scope"] == "top rung"])
+            return "; ".join(f"{a}: **{self.card.loc[a, 'status']}**" for a in artifacts) or "none yet"
 
         show.md(
             "\n".join(f"- {text} Verdicts: {line(arts)}." for text, arts in CHAPTER_LINES) + "\n\n"
