@@ -223,11 +223,12 @@ def records_for(stem: str, profile: str | None = None, root: Path | None = None,
     source are *stale* and left out. If the notebook is not in this checkout, every record.
     ``"all"``: every record. ``"latest"``: the newest current record. Empty list if none.
     """
-    return [p for _, p in _records(stem, profile, root, runs)]
+    return [p for _, p in records_with_paths(stem, profile, root, runs)]
 
 
-def _records(stem: str, profile: str | None, root: Path | None, runs: str) -> list[tuple[dict, Path]]:
-    """``(record, path)`` pairs of :func:`records_for`, each file read once."""
+def records_with_paths(stem: str, profile: str | None, root: Path | None, runs: str) -> list[tuple[dict, Path]]:
+    """``(record, path)`` pairs of :func:`records_for`, each file read once (the runner's ``rekey``
+    reads both)."""
     if runs not in RUNS:
         raise ValueError(f"runs must be one of {RUNS}, got {runs!r}")
     root = Path(root or project_root())
@@ -334,7 +335,7 @@ def load_rows(
         raise ValueError(f"custom must be one of {CUSTOM}, got {custom!r}")
     profile = current_profile(profile)
     root = Path(root or project_root())
-    recs = _records(stem, profile, root, runs)
+    recs = records_with_paths(stem, profile, root, runs)
     n_any = len(recs)
     if custom is not True:
         recs = [(r, p) for r, p in recs if bool(r.get("overrides")) == (custom == "only")]
@@ -395,7 +396,7 @@ def caption_source(df_or_stem, profile: str | None = None, runs: str = "current"
     each of which the book's Runs page lists. Accepts a DataFrame from :func:`load_rows` or a
     notebook stem."""
     if isinstance(df_or_stem, str):
-        recs = _records(df_or_stem, profile, None, runs)
+        recs = records_with_paths(df_or_stem, profile, None, runs)
         root = project_root()
         records = [_relpath(p, root) for _, p in recs]
         notebooks = sorted({rec.get("notebook", "?") for rec, _ in recs})

@@ -290,10 +290,8 @@ class Chapter:
             for q, t in self.c4.items()
             for _, r in t.iterrows()
         ]
-        show.raw(
-            pd.DataFrame(rows)
-            if rows
-            else show_md_object("*No ViT/DiffViT pair of the same seed has been measured yet.*")
+        show.table(pd.DataFrame(rows)) if rows else show.md(
+            "*No ViT/DiffViT pair of the same seed has been measured yet.*"
         )
         show.md(
             "**Table M2. C4 per layer.** Effect: $\\log(\\overline{L}_{\\mathrm{DA}} / \\overline{L}_{\\mathrm{base}})$ "
@@ -421,7 +419,7 @@ class Chapter:
             for m, t in self.c5.items()
             for _, r in t.iterrows()
         ]
-        show.raw(pd.DataFrame(rows) if rows else show_md_object("*No DiffViT has been measured yet.*"))
+        show.table(pd.DataFrame(rows)) if rows else show.md("*No DiffViT has been measured yet.*")
         acc_probe = mech.probe_accuracy(jac)
         show.md(
             "**Table M4. C5 per layer.** Effect: frequency of $\\cos < 0$ minus 1/2, per seed, CI over seeds; "
@@ -689,10 +687,3 @@ class Chapter:
             "\n".join(lines) + f"\n\nThese are depth-1 models at {acc.min():.1%} to {acc.max():.1%} clean "
             f"accuracy (`{self.profile}` profile); the paper's reach 87 %."
         )
-
-
-def show_md_object(text):
-    """A Markdown object (displayed by :func:`dalib.chapters._show.raw` in place of an empty table)."""
-    from IPython.display import Markdown
-
-    return Markdown(text)

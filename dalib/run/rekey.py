@@ -146,7 +146,7 @@ def rekey(
 def main(notebook: str, profile: str, root: Path, sample: int = 1, dry_run: bool = False) -> int:
     from dalib.notebooks import resolve_notebook
 
-    from ..records import _records
+    from ..records import records_with_paths
     from .notebook import load_notebook
     from .plan import profile_plans
 
@@ -154,5 +154,5 @@ def main(notebook: str, profile: str, root: Path, sample: int = 1, dry_run: bool
         raise RunError(f"--sample must be at least 1 (rerunning nothing checks nothing), got {sample}")
     nb = load_notebook(resolve_notebook(notebook, root), root)
     plans = profile_plans(nb, profile, root)
-    out = rekey(plans, _records(nb.stem, profile, root, "all"), root, sample=sample, dry_run=dry_run)
+    out = rekey(plans, records_with_paths(nb.stem, profile, root, "all"), root, sample=sample, dry_run=dry_run)
     return 1 if out["diffs"] else 0
