@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-lab lab lint test test-avx2 test-slow results book check-book benchmarks clean-book help
+.PHONY: install install-lab lab lint test test-avx2 test-slow results book site print check-book benchmarks clean-book help
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
@@ -19,6 +19,8 @@ help:
 	@echo "make lab                               install JupyterLab (pinned extra) and open the notebooks in it"
 	@echo "make test-slow                         also run tests marked slow"
 	@echo "make results [PROFILE=...]             run every pending experiment notebook of a profile"
+	@echo "make site [PROFILE=...]                build the book from the committed records (runs nothing)"
+	@echo "make print                             the results chapters as one printable page and a PDF"
 	@echo "make check-book                        headless-Chromium checks of the built book"
 	@echo "make benchmarks                        re-measure the benchmarks written into the book"
 
@@ -68,10 +70,17 @@ test-slow: install
 results: install
 	$(PY) -m dalib.run --all --profile $(PROFILE) $(RUNFLAGS)
 
-book: results
+book: results site
+
+# the book from the records there are: runs no experiment (the Pages workflow publishes this build)
+site: install
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	DALIB_PROFILE=$(PROFILE) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "book: _build/html/index.html"
+
+# the results chapters of the built book as one printable page and a PDF (headless Chromium)
+print:
+	$(PY) _ext/print_book.py
 
 check-book:
 	$(PY) -m pytest -q -m browser

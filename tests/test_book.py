@@ -39,6 +39,7 @@ FLAGS = [
 RESULT_PAGES = [
     "book/results_depth1.html",
     "book/results_mechanism.html",
+    "book/results_ladder.html",
     "book/results_depth.html",
     "book/results_tables.html",
     "book/results_clip.html",
@@ -64,18 +65,24 @@ def chromium():
         _unavailable(f"no built book at {HTML}; run `make book` first")
     with tempfile.TemporaryDirectory(prefix="dalib-chromium-") as profile_dir:
 
-        def run(*args, timeout=90):
+        def run(*args, timeout=90, stderr=False):
             cmd = [exe, *FLAGS, f"--user-data-dir={profile_dir}", *args]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             assert r.returncode == 0, f"chromium failed ({r.returncode}): {' '.join(args)}\n{r.stderr[-2000:]}"
-            return r.stdout
+            return (r.stdout, r.stderr) if stderr else r.stdout
 
         yield run
 
 
+PRINT_PAGE = "book/results_print.html"  # made by `make print` from the built pages, checked on its own
+
+
 def pages():
     return sorted(
-        p for p in HTML.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts)
+        p
+        for p in HTML.rglob("*.html")
+        if not {"_static", "_sources", "_images"} & set(p.relative_to(HTML).parts)
+        and p.relative_to(HTML).as_posix() != PRINT_PAGE
     )
 
 
@@ -352,3 +359,41 @@ def test_screenshot_of_every_page(chromium):
         assert out.exists() and out.stat().st_size > 10_000, f"no or blank screenshot of {rel}"
         n += 1
     assert n >= 10
+
+
+_CONSOLE = re.compile(r":(?:ERROR|WARNING|INFO):CONSOLE[^\]]*\] \"(.*?)\", source: (\S*)")
+
+
+def test_no_page_logs_a_console_error(chromium):
+    """Chromium's console log of every page (scripts run, MathJax typesets): no uncaught error and no
+    console.error, such as a script constant declared twice."""
+    problems = []
+    for p in pages():
+        rel = p.relative_to(HTML).as_posix()
+        if _redirect(p):
+            continue
+        _, log = chromium(
+            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=8000", "--dump-dom", p.as_uri(), stderr=True
+        )
+        for line in log.splitlines():
+            m = _CONSOLE.search(line)
+            if m and (":ERROR:CONSOLE" in line or m.group(1).startswith(("Uncaught", "Error"))):
+                problems.append(f"{rel}: {m.group(1)[:200]} ({m.group(2)})")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_results_chapters_print_as_one_page_and_a_pdf():
+    """`make print` (CI: .ci/site): one HTML page with a section per results page, in the order of
+    _toc.yml, and a PDF of it."""
+    import yaml
+
+    page, pdf = HTML / PRINT_PAGE, HTML / "dalib-results.pdf"
+    if not page.exists() or not pdf.exists():
+        _unavailable("no printable results (run `make print` after the book is built)")
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    (results,) = [c for c in toc["chapters"] if c["file"] == "book/results"]
+    want = [f"{f}.html" for f in ["book/results", *(s["file"] for s in results["sections"])]]
+    text = page.read_text(encoding="utf-8")
+    assert re.findall(r'data-source="([^"]+)"', text) == want
+    assert text.count("<img") >= 5, "the printable page lost its figures"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 100_000

@@ -23,8 +23,15 @@ def md_table(rows, cols) -> str:
     return "\n".join(lines)
 
 
-def _fmt(v) -> str:
-    return f"`{v!r}`" if isinstance(v, str) else f"`{v}`"
+def _plain(v) -> str:
+    """A parameter value as readable text: strings bare, lists and dicts compact, no quotes."""
+    import json
+
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, separators=(",", ":")).replace('"', "")
+    return str(v)
 
 
 ENV_COLUMNS = [
@@ -75,45 +82,56 @@ class Chapter:
             f"{len(self.sources)} experiment/benchmark notebook(s), asking for {len(self.plans)} run(s)."
         )
 
+    def _by_notebook(self) -> dict:
+        by_nb = {}
+        for r in self.records:
+            by_nb.setdefault(r["notebook"], []).append(r)
+        return by_nb
+
     def records_table(self) -> None:
+        """One folded group per notebook: its records (status, commit, device, wall time) and, per
+        record, the parameters that differ between that notebook's records as ``key=value`` text."""
         if not self.records:
             return show.md(
                 f"No records for profile `{self.profile}` yet. `make results PROFILE={self.profile}` runs "
                 "every pending notebook."
             )
-        show.md(
-            md_table(
-                [
-                    {
-                        "record": f"`{r['stem']}/{r['key']}`",
-                        "status": self.status_of(r),
-                        "commit": f"`{(r.get('git_commit') or 'unknown')[:8]}`" + ("*" if r.get("git_dirty") else ""),
-                        "device": r.get("device"),
-                        "wall (s)": f"{r.get('wall_time_s') or 0:.0f}",
-                        "finished (UTC)": (r.get("finished") or "")[:16].replace("T", " "),
-                    }
-                    for r in self.records
-                ],
-                ["record", "status", "commit", "device", "wall (s)", "finished (UTC)"],
-            )
-            + "\n\n\\* `dalib/` or the notebook had uncommitted changes when the run started."
-        )
-
-    def parameters(self) -> None:
-        """Per notebook: the parameters its records share, then a table of those that differ."""
-        by_nb = {}
-        for r in self.records:
-            by_nb.setdefault(r["notebook"], []).append(r)
-        out = []
-        for nb_path, recs in by_nb.items():
+        groups = []
+        for nb_path, recs in self._by_notebook().items():
             names = list(dict.fromkeys(k for r in recs for k in r.get("params", {})))
             varying = [k for k in names if len({repr(r.get("params", {}).get(k)) for r in recs}) > 1]
             shared = [k for k in names if k not in varying]
-            out.append(f"**`{nb_path}`**: " + ", ".join(f"{k} = {_fmt(recs[0]['params'][k])}" for k in shared))
-            if varying:
-                rows = [{"record": f"`{r['key']}`", **{k: _fmt(r["params"].get(k)) for k in varying}} for r in recs]
-                out.append(md_table(rows, ["record", *varying]))
-        show.md("\n\n".join(out) if out else "No records.")
+            status = [self.status_of(r) for r in recs]
+            n_cur = sum(x.startswith("current") for x in status)
+            wall = sum(r.get("wall_time_s") or 0 for r in recs)
+            rows = [
+                {
+                    "record": f"`{r['key']}`",
+                    "parameters that differ": ", ".join(f"{k}={_plain(r.get('params', {}).get(k))}" for k in varying)
+                    or "-",
+                    "status": st,
+                    "commit": f"`{(r.get('git_commit') or 'unknown')[:8]}`" + ("*" if r.get("git_dirty") else ""),
+                    "device": r.get("device"),
+                    "wall (s)": f"{r.get('wall_time_s') or 0:.0f}",
+                    "finished (UTC)": (r.get("finished") or "")[:16].replace("T", " "),
+                }
+                for r, st in zip(recs, status)
+            ]
+            cols = ["record", "parameters that differ", "status", "commit", "device", "wall (s)", "finished (UTC)"]
+            groups.append(
+                f"<details><summary><code>{nb_path}</code>: {len(recs)} record{'s' * (len(recs) != 1)}, {n_cur} "
+                f"current, {wall / 3600:.2f} h of wall time</summary>\n\n"
+                + (
+                    "Parameters shared by every record: "
+                    + ", ".join(f"{k}={_plain(recs[0]['params'][k])}" for k in shared)
+                    if shared
+                    else ""
+                )
+                + "\n\n"
+                + md_table(rows, cols)
+                + "\n\n</details>"
+            )
+        show.md("\n\n".join(groups) + "\n\n\\* `dalib/` or the notebook had uncommitted changes when the run started.")
 
     def environments(self) -> None:
         envs = {}
@@ -130,7 +148,7 @@ class Chapter:
         pending = [
             {
                 "notebook": f"`{pl.nb.rel}`",
-                "sweep point": ", ".join(f"{k} = {_fmt(v)}" for k, v in pl.sweep.items()) or "-",
+                "sweep point": ", ".join(f"{k}={_plain(v)}" for k, v in pl.sweep.items()) or "-",
                 "would write": f"`{pl.nb.stem}/{pl.key}`",
             }
             for pl in self.plans
@@ -139,8 +157,11 @@ class Chapter:
         pending += [
             {"notebook": f"`{rel}`", "sweep point": "-", "would write": f"error: {err}"} for rel, err in self.problems
         ]
+        if not pending:
+            return show.md("None: every run of every experiment and benchmark notebook has a record.")
+        table = md_table(pending, ["notebook", "sweep point", "would write"])
         show.md(
-            md_table(pending, ["notebook", "sweep point", "would write"])
-            if pending
-            else "None: every run of every experiment and benchmark notebook has a record."
+            table
+            if len(pending) <= 10
+            else f"<details><summary>{len(pending)} pending runs</summary>\n\n{table}\n\n</details>"
         )
