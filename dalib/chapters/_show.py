@@ -131,3 +131,11 @@ def plans(stem: str, profile: str):
 
     root = project_root()
     return profile_plans(load_notebook(resolve_notebook(stem, root), root), profile, root)
+
+
+def folded(df, summary: str) -> None:
+    """Display a data-frame as a book table folded under ``summary`` (a ``<details>`` element), for
+    long tables a reader opens on demand."""
+    from IPython.display import HTML, display
+
+    display(HTML(f"<details><summary>{summary}</summary>\n{book_table(df).to_html()}\n</details>"))

@@ -41,8 +41,73 @@ class Chapter:
         self.d1 = self.default[self.default.depth == 1]
         self.bench = load_rows("models", table="results", profile=profile)
 
+    def used_models(self) -> pd.DataFrame:
+        """One row per model configuration a results chapter uses (its seeds together): the chapter,
+        model, depth, λ_init, recipe, seeds, clean accuracy and zoo entries, from the chapters' records."""
+        from ..ladder import rung_of
+        from ..records import RecordNotFoundError
+
+        def load(stem):
+            try:
+                return load_rows(stem, table="model", profile=self.profile)
+            except RecordNotFoundError:
+                return None
+
+        def suite_chapter(r):
+            if rung_of(r["recipe"]) is not None:
+                return "Model quality (ladder)"
+            if r["dataset"] != "cifar10":
+                return "Tables (paper Table 2)"
+            if r["depth"] == 1 and r["patch_size"] == 4:
+                return "Tables (paper Table 3)"
+            return "Depth"
+
+        parts = []
+        for stem, chapter in (("asr", "Depth 1"), ("mechanism", "Mechanism")):
+            d = load(stem)
+            if d is not None:
+                parts.append(d.assign(chapter=chapter))
+        d = load("asr_suite")
+        if d is not None:
+            parts.append(d.assign(chapter=[suite_chapter(r) for _, r in d.iterrows()]))
+        if not parts:
+            return pd.DataFrame()
+        d = pd.concat(parts, ignore_index=True)
+        d["lambda_init"] = np.where(d["model"] == "vit", "-", d["lambda_init"].astype(str))
+        d["recipe"] = [
+            f"{ds}, width {w}, patch {p}, {e} epochs, lr {lr:g} {sch}" + (f", PGD training {a:g}/255" if a else "")
+            for ds, w, p, e, lr, sch, a in zip(
+                d["dataset"], d["embed_dim"], d["patch_size"], d["epochs"], d["lr"], d["lr_schedule"], d["adv_eps"]
+            )
+        ]
+        keys = ["chapter", "model", "depth", "lambda_init", "recipe"]
+        out = (
+            d.drop_duplicates([*keys, "seed"])
+            .groupby(keys, sort=False)
+            .agg(
+                seeds=("seed", lambda v: ", ".join(str(x) for x in sorted(v))),
+                accuracy=("clean_accuracy", "mean"),
+                accuracy_min=("clean_accuracy", "min"),
+                accuracy_max=("clean_accuracy", "max"),
+                zoo_entries=("zoo_file", lambda v: len({f for f in v if f})),
+            )
+            .reset_index()
+        )
+        return out.rename(columns={"lambda_init": "λ_init", "accuracy": "clean accuracy (mean)"})
+
+    def used_table(self) -> None:
+        t = self.used_models()
+        if not len(t):
+            return show.md("No results chapter has a record yet.")
+        show.table(t)
+        show.md(
+            "*Table: the models the results chapters use, one row per configuration with its training seeds; clean "
+            "accuracy on the test split (mean, min, max over the seeds) and the number of model-zoo entries behind "
+            "it. Read from the model tables of the chapters' records (`asr.md`, `mechanism.md`, `asr_suite.md`).*"
+        )
+
     def runs_table(self) -> None:
-        """Every recorded training run: accuracy, wall and CPU time."""
+        """Every recorded run of `train.md` (folded): accuracy, wall and CPU time."""
         train = self.train
         cols = [
             "config",
@@ -64,9 +129,12 @@ class Chapter:
         t["train_cpu_min"] = (t.pop("train_cpu_s") / 60).round(1)
         t["eval_s"] = t.pop("eval_time_s").round(1)
         t["images_per_s"] = t["images_per_s"].round(0)
-        show.raw(t.rename(columns={"clean_accuracy": "clean acc. (%)"}).set_index(["config", "model", "depth"]))
+        show.folded(
+            t.rename(columns={"clean_accuracy": "clean acc. (%)"}),
+            f"Every recorded run of <code>train.md</code> ({len(t)} runs): accuracy and training time",
+        )
         show.md(
-            f"*Table: clean test accuracy ({int(train['param.n_test'].iloc[0])} test images) and training time "
+            f"*Table (folded): clean test accuracy ({int(train['param.n_test'].iloc[0])} test images) and training time "
             "of the recorded runs: the profile's configuration and any `-p` variants of it (`config`), for "
             "every training seed and λ_init of the sweep (the results chapter uses them). Runs that trained "
             "while other jobs shared the machine have wall times above their CPU times. "
