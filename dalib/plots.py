@@ -203,7 +203,7 @@ def scatter_by_group(df, x, y, group, xlabel, ylabel, title):
 
 
 def asr_curves(
-    series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None, bounds=(0.0, 1.0)
+    series, xlabel, logx=False, paper=None, ylabel="ASR (prediction changed)", title=None, bounds=(0.0, 1.0), ax=None
 ):
     """ASR against the attack budget (paper Fig. 2a/2c, Tables 2 and 3 drawn as curves), one line
     per model. ``series``: ``{label: (summary, per_seed)}`` with ``summary`` a table of ``budget,
@@ -211,9 +211,11 @@ def asr_curves(
     asr`` (or None). Lines: mean with t 95% CI over seeds (clipped to ``bounds``, the range of a
     rate; ``bounds=None`` for an unbounded quantity such as a Lipschitz estimate); dots: seeds.
     ``paper``: ``{label: {budget: ASR}}``, drawn as dashed lines with triangles. Colour from
-    :data:`COLORS` by the label's first word, else the label's position."""
+    :data:`COLORS` by the label's first word, else the label's position. ``ax``: draw into this
+    axes (a panel of :func:`small_multiples`) instead of a new figure."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6)) if ax is None else (ax.figure, ax)
+    own = ax is fig.axes[0] and len(fig.axes) == 1
     budgets = set()
     for i, (label, (summ, per)) in enumerate(series.items()):
         color = COLORS.get(label.split()[0].lower(), f"C{i}")
@@ -247,21 +249,23 @@ def asr_curves(
     else:
         ax.set_ylim(bottom=0)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="best")
-    fig.tight_layout()
+    ax.legend(fontsize=9 if own else 8, loc="best")
+    if own:
+        fig.tight_layout()
     return fig
 
 
-def cw_curves(groups, grid):
+def cw_curves(groups, grid, ax=None, title=None):
     """CW-L2 ASR against the L2 budget (paper Fig. 3c at one depth): for each ``{label: rows}``
     (CW record rows of one model, one per seed), the ASR curve of every seed (thin) and their mean
     (thick), from the per-image minimal norms (:func:`dalib.analysis.cw_asr_curve`)."""
     from .analysis import cw_asr_curve
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(6.4, 3.4)) if ax is None else (ax.figure, ax)
+    own = ax is fig.axes[0] and len(fig.axes) == 1
     for i, (label, g) in enumerate(groups.items()):
         color = COLORS.get(label.split()[0].lower(), f"C{i}")
         curves = cw_asr_curve(g, grid)
@@ -269,10 +273,28 @@ def cw_curves(groups, grid):
             ax.plot(grid, cu, color=color, alpha=0.3, lw=0.8)
         ax.plot(grid, curves.mean(0), color=color, lw=2, label=f"{label}, mean over {len(g)} seeds")
     ax.set(xlabel="L2 budget", ylabel="ASR (prediction changed)", ylim=(0, 1.02))
+    if title:
+        ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
-    fig.tight_layout()
+    ax.legend(fontsize=9 if own else 8, loc="lower right")
+    if own:
+        fig.tight_layout()
     return fig
+
+
+def small_multiples(n, ncols=3, panel=(4.0, 3.0)):
+    """A figure of ``n`` panels on a grid of ``ncols`` columns sharing the y axis (instead of ``n``
+    near-identical figures), and its axes in reading order; unused cells are hidden."""
+    plt = _plt()
+    nrows = -(-n // ncols)
+    cols = min(n, ncols)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(panel[0] * cols, panel[1] * nrows), sharey=True, squeeze=False, constrained_layout=True
+    )
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def paired_differences(comp, per_seed, panels, ylabel, alpha=0.05):

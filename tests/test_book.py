@@ -159,6 +159,26 @@ def test_every_figure_caption_has_its_figure(doms):
     assert not problems, "\n".join(problems)
 
 
+def test_results_figures_are_labelled_figure_elements(doms):
+    """Each results chapter shows its figures as <figure id="fig-..."> elements, each with its image
+    and a numbered caption, and no two figures of a page share a label."""
+    problems = []
+    for page in RESULT_PAGES[:4]:
+        dom = doms.get(page)
+        if dom is None:
+            continue
+        figs = re.findall(r'<figure class="dalib-figure"(?: id="([^"]+)")?>(.*?)</figure>', dom, re.S)
+        if not figs:
+            problems.append(f"{page}: no labelled figure")
+        ids = [i for i, _ in figs]
+        if len(set(ids)) != len(ids) or not all(ids):
+            problems.append(f"{page}: figure labels missing or repeated: {ids}")
+        for i, body in figs:
+            if "<img" not in body or not re.search(r"<figcaption><strong>Figure [A-Z]\d+\.</strong>", body):
+                problems.append(f"{page}: figure {i} lacks its image or its numbered caption")
+    assert not problems, "\n".join(problems)
+
+
 def test_no_page_declares_a_script_constant_twice():
     """A script declared twice throws in the browser ("Identifier 'THEBE_JS_URL' has already been
     declared"); _ext/dalib_book.py drops the duplicate that sphinx-thebe adds."""

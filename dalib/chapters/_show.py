@@ -117,11 +117,55 @@ def raw(obj) -> None:
     display(book_table(obj) if isinstance(obj, pd.DataFrame) else obj)
 
 
-def figure(fig) -> None:
-    """Display a matplotlib figure once and close it."""
+def figure(fig, caption: str | None = None, label: str | None = None) -> None:
+    """Display a matplotlib figure once and close it. With a ``caption`` (Markdown: ``*emphasis*``,
+    backquoted code, ``$math$``) and a ``label`` (the chapter's figure name, e.g. ``"L1"``), it is
+    one ``<figure id="fig-l1">`` element: the image and its numbered ``<figcaption>``, which text
+    links to as ``#fig-l1``."""
     from .. import plots
 
-    plots.show(fig)
+    if caption is None:
+        return plots.show(fig)
+    import base64
+    import io
+
+    from IPython.display import HTML, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    plots._plt().close(fig)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    name = f"Figure {label}." if label else "Figure."
+    anchor = f' id="fig-{label.lower()}"' if label else ""
+    display(
+        HTML(
+            f'<figure class="dalib-figure"{anchor}><img src="data:image/png;base64,{png}" alt="{name}">'
+            f"<figcaption><strong>{name}</strong> {caption_html(caption)}</figcaption></figure>"
+        )
+    )
+
+
+def caption_html(text: str) -> str:
+    """Inline Markdown of a caption as HTML: emphasis and code by markdown-it, ``$...$`` as the
+    inline math the book's MathJax typesets (Sphinx's own markup for it)."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    maths = []
+
+    def keep(m):
+        maths.append(m.group(1))
+        return f"DALIBMATH{len(maths) - 1}X"
+
+    text = re.sub(r"(?<!\\)\$(.+?)(?<!\\)\$", keep, text.strip())
+    out = MarkdownIt("commonmark").renderInline(text)
+    return re.sub(
+        r"DALIBMATH(\d+)X",
+        lambda m: f'<span class="math notranslate nohighlight">\\({html.escape(maths[int(m.group(1))])}\\)</span>',
+        out,
+    )
 
 
 def plans(stem: str, profile: str):

@@ -66,9 +66,8 @@ class Chapter:
             f"the machine (see their min and max)."
         )
         show.figure(
-            plots.throughput_points(tim, int(res["batch_size"].iloc[0]), ["dalib", "torchattacks"], list(res["model"]))
-        )
-        show.md(
-            f"*Figure: images per process-CPU second of every timed repetition, ours and torchattacks "
-            f"side by side. {caption_source(tim)}.*"
+            plots.throughput_points(tim, int(res["batch_size"].iloc[0]), ["dalib", "torchattacks"], list(res["model"])),
+            label="B1",
+            caption="Images per process-CPU second of every timed repetition, ours and torchattacks side by side. "
+            f"{caption_source(tim)}.",
         )

@@ -101,6 +101,7 @@ class Chapter:
         from ..paths import project_root
         from ..run import load_notebook, resolve_notebook
 
+        self._n_fig = 0  # the chapter's figures are numbered C1, C2, ... in page order
         self.profile = profile = profile or current_profile()
         root = project_root()
         self.notebook = load_notebook(resolve_notebook("clip", root), root)
@@ -230,18 +231,21 @@ class Chapter:
                 show.figure(
                     plots.asr_curves(
                         series, xlabel, logx=kind == "pgd_linf", ylabel="ASR (top-1 changed)", title=f"{ds}"
-                    )
-                )
-                show.md(
-                    f"*Figure {fig_id} ({ds}).* ASR with its bootstrap 95 % interval over images"
+                    ),
+                    label=self._label(),
+                    caption=f"Paper Fig. {fig_id}, {ds}: ASR with its bootstrap 95 % interval over images"
                     + (" (random-weight models: meaningless)" if meaningless else "")
-                    + f". {caption_source(sub)}."
+                    + f". {caption_source(sub)}.",
                 )
         if not meaningless:
             v = self.claims().set_index("id")
             show.md(
                 "\n".join(f"- **{v.loc[i, 'claim']}**: {v.loc[i, 'verdict']}. {v.loc[i, 'detail']}" for i in v.index)
             )
+
+    def _label(self) -> str:
+        self._n_fig += 1
+        return f"C{self._n_fig}"
 
     def sensitivity(self) -> None:
         """The CLIP rows of paper Fig. 4 (Lipschitz per layer) and Fig. 5 (branch alignment per layer)."""
@@ -261,11 +265,12 @@ class Chapter:
                 groups[f"{'DiffCLIP' if m == 'diffclip' else 'CLIP'} {mp}"] = {
                     int(layer): s.to_numpy() for layer, s in per_image.groupby(level=0)
                 }
-            show.figure(plots.per_layer(groups, "local Lipschitz estimate (sampling, mean)", f"{ds}", logy=True))
-            show.md(
-                f"*Figure 4, CLIP rows ({ds}).* The paper's sampling estimate of each attention map's local "
+            show.figure(
+                plots.per_layer(groups, "local Lipschitz estimate (sampling, mean)", f"{ds}", logy=True),
+                label=self._label(),
+                caption=f"Paper Fig. 4, CLIP rows, {ds}: the paper's sampling estimate of each attention map's local "
                 "Lipschitz constant (ℓ∞ ball of radius 8/255), mean over heads; dots: images; bars: t 95 % "
-                "interval over images" + note + f". {caption_source(real['lipschitz'])}."
+                "interval over images" + note + f". {caption_source(real['lipschitz'])}.",
             )
         jac = real["jacobian"]
         cos = (
@@ -276,12 +281,13 @@ class Chapter:
         for ds in sorted(set(cos["dataset"])):
             per_image = cos[cos["dataset"] == ds].groupby(["layer", "sample"])["value"].mean()
             groups = {"DiffCLIP cos(J1, J2)": {int(layer): s.to_numpy() for layer, s in per_image.groupby(level=0)}}
-            show.figure(plots.per_layer(groups, "cos(J1, J2)", f"{ds}", hline=0.0))
             share = (cos[cos["dataset"] == ds]["value"] < 0).mean()
-            show.md(
-                f"*Figure 5, DiffCLIP row ({ds}).* Frobenius cosine of the two branches' input Jacobians "
+            show.figure(
+                plots.per_layer(groups, "cos(J1, J2)", f"{ds}", hline=0.0),
+                label=self._label(),
+                caption=f"Paper Fig. 5, DiffCLIP row, {ds}: Frobenius cosine of the two branches' input Jacobians "
                 f"(JVP probe estimate), mean over heads; {share:.0%} of (image, layer, head) values are "
-                "negative" + note + f". {caption_source(jac)}."
+                "negative" + note + f". {caption_source(jac)}.",
             )
 
     def compute(self) -> None:

@@ -32,6 +32,7 @@ from ..sensitivity import unpack_rows
 from . import _show as show
 
 LABEL = {"vit": "ViT", "diffvit": "DiffViT"}
+ATTACK_TITLE = {"pgd_linf": "PGD", "autoattack": "AutoAttack"}
 
 
 def _present(df) -> bool:
@@ -65,6 +66,11 @@ class Chapter:
         self.asr = asr[asr["attack_labels"] == "clean_pred"] if asr is not None else None
         self.models = chapter_table("asr_suite", "model")
         self.prop, self.plip = chapter_table("propagation", "propagation"), chapter_table("propagation", "lipschitz")
+
+    def _label(self) -> str:
+        """The next figure's name: D1, D2, ... in page order."""
+        self._n_fig = getattr(self, "_n_fig", 0) + 1
+        return f"D{self._n_fig}"
 
     def status(self) -> None:
         plans, profile = self.plans, self.profile
@@ -151,20 +157,25 @@ class Chapter:
             if kind not in self.comps:
                 continue
             sub = asr[asr["attack_kind"] == kind]
-            for b in budgets:
-                at = sub[sub["budget"] == b]
-                if not len(at):
-                    continue
-                series = {}
-                for m in ("vit", "diffvit"):
-                    g = at[at["model"] == m]
-                    if len(g):
-                        summ = seed_summary(g, ["depth"]).rename(columns={"depth": "budget"})
-                        series[LABEL[m]] = (summ, g[["depth", "asr"]].rename(columns={"depth": "budget"}))
-                show.figure(plots.asr_curves(series, "depth D", logx=True, title=f"{kind} at ε = {b:g}/255"))
-                show.md(
-                    f"*Figure {fig_id} (ε = {b:g}/255).* ASR against depth, mean over seeds with t 95 % CI, "
-                    f"dots: seeds. {attack_note(at)} {caption_source(at)}."
+            present = [b for b in budgets if (sub["budget"] == b).any()]
+            if present:
+                fig, axes = plots.small_multiples(len(present), ncols=2, panel=(5.0, 3.4))
+                for ax, b in zip(axes, present):
+                    at = sub[sub["budget"] == b]
+                    series = {}
+                    for m in ("vit", "diffvit"):
+                        g = at[at["model"] == m]
+                        if len(g):
+                            summ = seed_summary(g, ["depth"]).rename(columns={"depth": "budget"})
+                            series[LABEL[m]] = (summ, g[["depth", "asr"]].rename(columns={"depth": "budget"}))
+                    plots.asr_curves(series, "depth D", logx=True, title=f"ε = {b:g}/255", ax=ax)
+                at = sub[sub["budget"].isin(present)]
+                show.figure(
+                    fig,
+                    label=self._label(),
+                    caption=f"Paper Fig. {fig_id} ({ATTACK_TITLE.get(kind, kind)}): ASR against depth at "
+                    + " and ".join(f"ε = {b:g}/255" for b in present)
+                    + f", mean over seeds with t 95 % CI, dots: seeds. {attack_note(at)} {caption_source(at)}.",
                 )
             table = self.comps[kind].copy()
             table["DiffViT − ViT [95% CI]"] = [
@@ -193,11 +204,18 @@ class Chapter:
                 "the crossover claim is the opposite sign at depth."
             )
         pgd = asr[asr["attack_kind"] == "pgd_linf"]
-        for D in sorted(set(pgd["depth"])):
+        depths = sorted(set(pgd["depth"]))
+        fig, axes = plots.small_multiples(len(depths))
+        for ax, D in zip(axes, depths):
             at = pgd[pgd["depth"] == D]
             series = {LABEL[m]: (seed_summary(g, ["budget"]), g[["budget", "asr"]]) for m, g in at.groupby("model")}
-            show.figure(plots.asr_curves(series, "ε (1/255)", logx=True, title=f"PGD, depth {int(D)}"))
-            show.md(f"*Figure 3a, depth {int(D)}.* The full ε curve. {caption_source(at)}.")
+            plots.asr_curves(series, "ε (1/255)", logx=True, title=f"depth {int(D)}", ax=ax)
+        show.figure(
+            fig,
+            label=self._label(),
+            caption=f"Paper Fig. 3a at every depth: the full PGD ε curve of each depth, one panel per depth; mean over "
+            f"seeds with t 95 % CI, dots: seeds. {caption_source(pgd)}.",
+        )
 
     def fig3c(self) -> None:
         """Paper Fig. 3c: CW-L2 ASR against the L2 budget per depth, and Table D3."""
@@ -206,12 +224,9 @@ class Chapter:
             return show.md("No CW-L2 records of the depth chapter yet.")
         grid = np.linspace(0, 2.0, 81)
         full = []
-        for D, gd in cw.groupby("depth"):
-            show.figure(plots.cw_curves({LABEL[m]: g for m, g in gd.groupby("model")}, grid))
-            show.md(
-                f"*Figure 3c, depth {int(D)}.* CW-L2 ASR against the L2 budget (the fraction of images whose "
-                f"minimal CW norm is at most the budget); thin: seeds. {caption_source(gd)}."
-            )
+        fig, axes = plots.small_multiples(cw["depth"].nunique())
+        for ax, (D, gd) in zip(axes, cw.groupby("depth")):
+            plots.cw_curves({LABEL[m]: g for m, g in gd.groupby("model")}, grid, ax=ax, title=f"depth {int(D)}")
             for _, r in gd.iterrows():
                 full.append(
                     {
@@ -221,6 +236,12 @@ class Chapter:
                         "L2 at 100% ASR": l2_for_full_asr(r),
                     }
                 )
+        show.figure(
+            fig,
+            label=self._label(),
+            caption="Paper Fig. 3c: CW-L2 ASR against the L2 budget (the fraction of images whose minimal CW norm is "
+            f"at most the budget), one panel per depth; thin: seeds. {caption_source(cw)}.",
+        )
         show.raw(
             pd.DataFrame(full)
             .pivot_table(index="depth", columns="model", values="L2 at 100% ASR", aggfunc="max")
@@ -271,11 +292,10 @@ class Chapter:
                 show.figure(
                     plots.asr_curves(
                         series, "depth D", logx=True, ylabel="mean local Lipschitz estimate", title=title, bounds=None
-                    )
-                )
-                show.md(
-                    f"*Figure 3d ({q}).* Mean over layers, heads and images of the attention map's local "
-                    f"Lipschitz estimate (radius 8/255); dots: seeds. {caption_source(self.plip)}."
+                    ),
+                    label=self._label(),
+                    caption=f"Paper Fig. 3d ({q}): mean over layers, heads and images of the attention map's local "
+                    f"Lipschitz estimate (radius 8/255); dots: seeds. {caption_source(self.plip)}.",
                 )
         if not _present(self.prop):
             return show.md("No propagation records of the depth chapter yet.")

@@ -291,7 +291,7 @@ class Chapter:
     def has(self, kind) -> bool:
         return kind in set(self.comp["attack_kind"])
 
-    def asr_plot(self, kind, xlabel, logx=True) -> None:
+    def asr_plot(self, kind, xlabel, logx=True, caption=None, label=None) -> None:
         summ, base = self.summ, self.base
         series = {
             label: (
@@ -301,7 +301,7 @@ class Chapter:
             for m, label in (("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)"))
         }
         pts = {"DiffViT (Table 3; acc. 0.87)": paper.TABLE3_DIFFVIT_ASR} if kind == "pgd_linf" else None
-        show.figure(plots.asr_curves(series, xlabel, logx=logx, paper=pts))
+        show.figure(plots.asr_curves(series, xlabel, logx=logx, paper=pts), caption=caption, label=label)
 
     def comparison(self, kind):
         """The paired comparison rows of one attack kind, by budget."""
@@ -336,11 +336,13 @@ class Chapter:
         """Paper Fig. 2a: PGD ASR against ε, with the paired table and its verdicts."""
         if not self.has("pgd_linf"):
             return show.md("No paired PGD records yet.")
-        self.asr_plot("pgd_linf", "ε (units of 1/255)")
-        show.md(
-            "*Figure: PGD ASR against the ℓ∞ budget (paper Fig. 2a). Lines: mean over training seeds "
-            "with Student-t 95 % intervals; dots: single seeds; triangles: the paper's DiffViT (Table 3; "
-            f"a model with 87 % clean accuracy). {caption_source(self.base)}.*"
+        self.asr_plot(
+            "pgd_linf",
+            "ε (units of 1/255)",
+            label="A1",
+            caption="PGD ASR against the ℓ∞ budget (paper Fig. 2a). Lines: mean over training seeds "
+            "with Student-t 95 % intervals; dots: single seeds; triangles: the paper's DiffViT (paper Table 3; "
+            f"a model with 87 % clean accuracy). {caption_source(self.base)}.",
         )
         self.comparison_table(
             "pgd_linf",
@@ -355,10 +357,12 @@ class Chapter:
         """Paper Fig. 2c: patch-PGD ASR against the patch side."""
         if not self.has("patch"):
             return show.md("No paired patch-PGD records yet.")
-        self.asr_plot("patch", "patch side w (pixels)")
-        show.md(
-            "*Figure: patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
-            f"Same conventions as above. {caption_source(self.base)}.*"
+        self.asr_plot(
+            "patch",
+            "patch side w (pixels)",
+            label="A2",
+            caption="Patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
+            f"Same conventions as [Figure A1](#fig-a1). {caption_source(self.base)}.",
         )
         self.comparison_table("patch", "w (px)", "*Table: patch-PGD ASR; columns as in the PGD table.*")
 
@@ -416,7 +420,12 @@ class Chapter:
             for m, label in [("vit", "ViT"), ("diffvit", "DiffViT (λ_init 0.8)")]
             if len(select(cw, model=m))
         }
-        show.figure(plots.cw_curves(groups, grid))
+        show.figure(
+            plots.cw_curves(groups, grid),
+            label="A3",
+            caption=f"CW-L2 ASR against the L2 budget on {int(cw['n'].iloc[0])} images (thin: single seeds). "
+            f"{caption_source(cw)}.",
+        )
         cwt = pd.DataFrame(
             [
                 {
@@ -429,10 +438,6 @@ class Chapter:
                 for g in groups.values()
                 for _, r in g.iterrows()
             ]
-        )
-        show.md(
-            f"*Figure: CW-L2 ASR against the L2 budget on {int(cw['n'].iloc[0])} images (thin: single "
-            f"seeds). {caption_source(cw)}.*"
         )
         full = cwt.pivot(index="seed", columns="model", values="full")
         lc = l2_comparison(cw, a={"model": "vit"}, b={"model": "diffvit"})
@@ -504,20 +509,19 @@ class Chapter:
         per_seed = pd.DataFrame(rows, columns=["attack_kind", "budget", "seed", "diff", "p"])
         if not len(per_seed):
             return
+        n_sig_up = int(((per_seed["p"] < 0.05) & (per_seed["diff"] > 0)).sum())
+        n_sig_down = int(((per_seed["p"] < 0.05) & (per_seed["diff"] < 0)).sum())
         show.figure(
             plots.paired_differences(
                 self.comp,
                 per_seed,
                 [("pgd_linf", "PGD", "ε (1/255)"), ("patch", "patch PGD", "w (px)")],
                 "ASR(DiffViT) − ASR(ViT)",
-            )
-        )
-        n_sig_up = int(((per_seed["p"] < 0.05) & (per_seed["diff"] > 0)).sum())
-        n_sig_down = int(((per_seed["p"] < 0.05) & (per_seed["diff"] < 0)).sum())
-        show.md(
-            f"*Figure: per-seed difference of ASR, DiffViT minus ViT, on the same images (filled: McNemar "
+            ),
+            label="A4",
+            caption=f"Per-seed difference of ASR, DiffViT minus ViT, on the same images (filled: McNemar "
             f"p < 0.05 for that seed). Of {len(per_seed)} single-seed comparisons, {n_sig_up} are "
-            f"significantly positive and {n_sig_down} significantly negative. {caption_source(base)}.*"
+            f"significantly positive and {n_sig_down} significantly negative. {caption_source(base)}.",
         )
 
     def asr_correct(self) -> None:

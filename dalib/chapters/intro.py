@@ -48,13 +48,16 @@ class Chapter:
     def forest(self) -> None:
         from ..plots import forest
 
-        show.figure(forest(self.card))
-        show.md(
-            "*Figure I1: the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
-            "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
-            "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
-            "and marked by verdict; × marks the paper's printed difference where it prints one. "
-            "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records.*"
+        show.figure(
+            forest(self.card),
+            label="I1",
+            caption=(
+                "the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
+                "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
+                "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
+                "and marked by verdict; × marks the paper's printed difference where it prints one. "
+                "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records."
+            ),
         )
 
     def table(self) -> None:

@@ -477,15 +477,18 @@ class Chapter:
                 "ylim": (0, 1.02),
             }
         )
-        show.figure(plots.trend_panels(panels, "clean accuracy (test split)", figsize=(4 * len(panels), 3.8)))
-        show.md(
-            "*Figure L1: left, DiffViT − ViT attack success rate against the pair's mean clean accuracy, one line per "
-            "budget (ε in 1/255, patch side w in pixels); a point per rung, the mean over training seeds with the "
-            "depth-1 chapter's two-level 95 % interval (seeds and images crossed); dots: single seeds. Right, both "
-            "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (Table 3: "
-            f"ASR {paper.TABLE3_DIFFVIT_ASR[1.0]:.2f} at accuracy {paper.TABLE3_DIFFVIT_ACCURACY:.2f}). The paper "
-            "prints no ViT ASR at depth 1 (Fig. 2a is a plot without values), so its gap cannot be marked; the "
-            f"dotted line is its accuracy. Drawn by `dalib.chapters.ladder`. {caption_source(self.asr)}.*"
+        show.figure(
+            plots.trend_panels(panels, "clean accuracy (test split)", figsize=(4 * len(panels), 3.8)),
+            label="L1",
+            caption=(
+                "left, DiffViT − ViT attack success rate against the pair's mean clean accuracy, one line per "
+                "budget (ε in 1/255, patch side w in pixels); a point per rung, the mean over training seeds with the "
+                "depth-1 chapter's two-level 95 % interval (seeds and images crossed); dots: single seeds. Right, both "
+                "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (Table 3: "
+                f"ASR {paper.TABLE3_DIFFVIT_ASR[1.0]:.2f} at accuracy {paper.TABLE3_DIFFVIT_ACCURACY:.2f}). The paper "
+                "prints no ViT ASR at depth 1 (Fig. 2a is a plot without values), so its gap cannot be marked; the "
+                f"dotted line is its accuracy. Drawn by `dalib.chapters.ladder`. {caption_source(self.asr)}."
+            ),
         )
 
     def fig_mechanism(self) -> None:
@@ -523,14 +526,17 @@ class Chapter:
                     ],
                 }
             )
-        show.figure(plots.trend_panels(panels, "clean accuracy", figsize=(8, 3.6)))
-        show.md(
-            "*Figure L2: left, the ratio of the paper's sampling Lipschitz estimates (DiffViT's A_DA over ViT's A, "
-            f"same {self._n_mech} images, heads averaged) against the pair's mean clean accuracy; right, the frequency of negative "
-            "branch-gradient alignment in the DiffViT against its clean accuracy. Mean over seeds with the t 95 % "
-            "interval (clipped to [0, 1] for the frequency), dots: single seeds; grey lines: no effect (ratio 1, "
-            "frequency 1/2). Drawn by `dalib.chapters.ladder`. "
-            f"{caption_source(rung_rows('mechanism_suite', 'lipschitz', self.profile))}.*"
+        show.figure(
+            plots.trend_panels(panels, "clean accuracy", figsize=(8, 3.6)),
+            label="L2",
+            caption=(
+                "left, the ratio of the paper's sampling Lipschitz estimates (DiffViT's A_DA over ViT's A, "
+                f"same {self._n_mech} images, heads averaged) against the pair's mean clean accuracy; right, the frequency of negative "
+                "branch-gradient alignment in the DiffViT against its clean accuracy. Mean over seeds with the t 95 % "
+                "interval (clipped to [0, 1] for the frequency), dots: single seeds; grey lines: no effect (ratio 1, "
+                "frequency 1/2). Drawn by `dalib.chapters.ladder`. "
+                f"{caption_source(rung_rows('mechanism_suite', 'lipschitz', self.profile))}."
+            ),
         )
 
     def trend_table(self) -> None:

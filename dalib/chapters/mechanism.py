@@ -251,21 +251,23 @@ class Chapter:
                 _per_seed(self.lip, "L_sampling_mean", MAIN_MAPS),
                 "mean local Lipschitz estimate",
                 f"paper's estimator (xi ~ U, {self.P['lip_eps']}/255 ball)",
-            )
-        )
-        show.md(
-            "**Figure M1 (our Fig. 4).** The paper's estimator per layer: the mean over images and heads of "
-            "the mean difference quotient, per training seed (dots) with the mean and t 95 % CI over seeds. "
-            "ViT's $A$ against DiffViT's $A_{\\mathrm{DA}}$, and DiffViT's branches $A_1$, $A_2$. " + self.src + "."
+            ),
+            label="M1",
+            caption=(
+                "(paper Fig. 4). The paper's estimator per layer: the mean over images and heads of "
+                "the mean difference quotient, per training seed (dots) with the mean and t 95 % CI over seeds. "
+                "ViT's $A$ against DiffViT's $A_{\\mathrm{DA}}$, and DiffViT's branches $A_1$, $A_2$. " + self.src + "."
+            ),
         )
         show.figure(
             plots.per_layer(
                 _per_seed(self.lip, "L_power", MAIN_MAPS), "spectral norm ||J(x)||_2", "worst case (power iteration)"
-            )
-        )
-        show.md(
-            f"**Figure M2.** The same for the worst case, $\\lVert J(x)\\rVert_2$ on the first "
-            f"{self.P['n_worst']} images. " + self.src + "."
+            ),
+            label="M2",
+            caption=(
+                f"The same for the worst case, $\\lVert J(x)\\rVert_2$ on the first "
+                f"{self.P['n_worst']} images. " + self.src + "."
+            ),
         )
 
     @cached_property
@@ -399,10 +401,13 @@ class Chapter:
                     int(layer): g.groupby("seed")["value"].apply(lambda v: float((v < 0).mean())).tolist()
                     for layer, g in d.groupby("layer")
                 }
-        show.figure(plots.per_layer(groups, "freq(cos < 0)", "negative alignment per layer", hline=0.5, bounds=(0, 1)))
-        show.md(
-            "**Figure M3 (our Fig. 5).** Frequency of $\\cos(J_1, J_2) < 0$ over images and heads, per "
-            "layer and seed, for DiffViT at $\\lambda_{\\mathrm{init}} = 0.8$; dashed: 1/2. " + src + "."
+        show.figure(
+            plots.per_layer(groups, "freq(cos < 0)", "negative alignment per layer", hline=0.5, bounds=(0, 1)),
+            label="M3",
+            caption=(
+                "(paper Fig. 5). Frequency of $\\cos(J_1, J_2) < 0$ over images and heads, per "
+                "layer and seed, for DiffViT at $\\lambda_{\\mathrm{init}} = 0.8$; dashed: 1/2. " + src + "."
+            ),
         )
         rows = [
             {
@@ -447,10 +452,13 @@ class Chapter:
             if len(d):
                 samples[f"diffvit lambda_init {lam}"] = d["value"].to_numpy()
         if samples:
-            show.figure(plots.distributions(samples, "cos(J1, J2)", "distribution of the branch alignment", vline=0.0))
-            show.md(
-                "**Figure M4.** The full distribution of $\\cos(J_1, J_2)$ (probes, clean images, all heads and "
-                "seeds) for each $\\lambda_{\\mathrm{init}}$. " + src + "."
+            show.figure(
+                plots.distributions(samples, "cos(J1, J2)", "distribution of the branch alignment", vline=0.0),
+                label="M4",
+                caption=(
+                    "The full distribution of $\\cos(J_1, J_2)$ (probes, clean images, all heads and "
+                    "seeds) for each $\\lambda_{\\mathrm{init}}$. " + src + "."
+                ),
             )
 
     # ------------------------------------------------------------------ theory, attacks, maps, lambda
@@ -576,15 +584,16 @@ class Chapter:
                 fi,
                 [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
                 class_names=CIFAR10_CLASSES,
-            )
-        )
-        show.md(
-            f"**Figure M5 (our Fig. 1).** Two test images (rows: clean and PGD examples against each model; the "
-            f"image shown is the one that attacks the ViT), and the attention each of the 8x8 patch tokens "
-            f"receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
-            f"$A_{{\\mathrm{{DA}}}}$ (training seed {s0}; $A_{{\\mathrm{{DA}}}}$ can be negative, diverging colours). "
-            + caption_source(self.fig_rows)
-            + "."
+            ),
+            label="M5",
+            caption=(
+                f"(our Fig. 1). Two test images (rows: clean and PGD examples against each model; the "
+                f"image shown is the one that attacks the ViT), and the attention each of the 8x8 patch tokens "
+                f"receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
+                f"$A_{{\\mathrm{{DA}}}}$ (training seed {s0}; $A_{{\\mathrm{{DA}}}}$ can be negative, diverging colours). "
+                + caption_source(self.fig_rows)
+                + "."
+            ),
         )
 
     def lambda_relation(self) -> None:

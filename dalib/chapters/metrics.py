@@ -50,15 +50,16 @@ class Chapter:
             )
             .reset_index()
         )
-        show.figure(plots.probe_error_and_cost(agg))
-        t = agg.groupby("n_probes")[["time_probe_s", "time_exact_s"]].mean()
-        show.md(
-            "**Figure V1 (estimator validation, untrained toy model).** Error of the JVP-probe estimates of "
+        show.figure(
+            plots.probe_error_and_cost(agg),
+            label="V1",
+            caption="(estimator validation, untrained toy model). Error of the JVP-probe estimates of "
             "$\\lVert J_1\\rVert_F$, $\\lVert J_2\\rVert_F$, "
             "$\\lVert J_{DA}\\rVert_F$ (relative) and $\\cos\\theta$ (absolute) against the exact values, root mean "
             "square over images, layers, heads and probe seeds (left), and wall time of one estimate of all layers "
-            "and heads vs one exact computation (right). " + caption_source(probe) + "."
+            "and heads vs one exact computation (right). " + caption_source(probe) + ".",
         )
+        t = agg.groupby("n_probes")[["time_probe_s", "time_exact_s"]].mean()
         table = agg.pivot(index="n_probes", columns="quantity", values="rms_error")
         table["time probe [s]"] = t["time_probe_s"]
         table["time exact [s]"] = t["time_exact_s"]
@@ -120,11 +121,14 @@ class Chapter:
                 {f"{m}\n{k}": g for (m, k), g in wide.groupby(["model", "map"])},
                 {"sampling_max / power": "sampling max", "ascent / power": "ascent"},
                 ylabel="estimate / power iteration",
-            )
-        )
-        show.md(
-            "**Figure V2 (estimator validation, untrained toy model).** Each dot is one (image, layer, head): the "
-            "sampling and ascent estimates divided by the power-iteration value at $x$. " + caption_source(lip) + "."
+            ),
+            label="V2",
+            caption=(
+                "(estimator validation, untrained toy model). Each dot is one (image, layer, head): the "
+                "sampling and ascent estimates divided by the power-iteration value at $x$. "
+                + caption_source(lip)
+                + "."
+            ),
         )
         show.raw(lip.groupby(["model", "estimator"])["time_s"].first().unstack().round(2))
         show.md(

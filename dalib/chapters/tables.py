@@ -438,11 +438,14 @@ class Chapter:
             for e in sorted(set(summ["adv_eps"]))
         }
         pts = {("vanilla" if e == 0 else f"ε_train {e:g}"): T3[e]["asr"] for e in (0.0, 1.0)}
-        show.figure(plots.asr_curves(series, "attack ε (units of 1/255)", logx=True, paper=pts))
-        show.md(
-            "*Figure T3: PGD ASR against the attack budget, per training budget (the paper's Table 3 drawn "
-            "as curves). Lines: mean and 95 % CI over seeds; dots: seeds; dashed: the paper's vanilla and "
-            f"ε_train = 1/255 rows. {caption_source(t3)}.*"
+        show.figure(
+            plots.asr_curves(series, "attack ε (units of 1/255)", logx=True, paper=pts),
+            label="T3",
+            caption=(
+                "PGD ASR against the attack budget, per training budget (the paper's Table 3 drawn "
+                "as curves). Lines: mean and 95 % CI over seeds; dots: seeds; dashed: the paper's vanilla and "
+                f"ε_train = 1/255 rows. {caption_source(t3)}."
+            ),
         )
 
     @cached_property
