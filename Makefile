@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-lab lab lint test test-avx2 test-slow results book site print check-book benchmarks clean-book help
+.PHONY: install install-lab lab lint test test-avx2 test-slow results book site print ladder-gpu check-book benchmarks clean-book help
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
@@ -21,6 +21,7 @@ help:
 	@echo "make results [PROFILE=...]             run every pending experiment notebook of a profile"
 	@echo "make site [PROFILE=...]                build the book from the committed records (runs nothing)"
 	@echo "make print                             the results chapters as one printable page and a PDF"
+	@echo "make ladder-gpu PROFILE=paper          the model-quality ladder on one GPU, packed for the trip back"
 	@echo "make check-book                        headless-Chromium checks of the built book"
 	@echo "make benchmarks                        re-measure the benchmarks written into the book"
 
@@ -81,6 +82,15 @@ site: install
 # the results chapters of the built book as one printable page and a PDF (headless Chromium)
 print:
 	$(PY) _ext/print_book.py
+
+# the model-quality ladder on one GPU (PROFILE=paper: the paper's width, 192 and 6 heads, three seeds):
+# its runs at once on the one device, then one archive of its records, rungs and resumable states for
+# the trip back, $(OUT)/ladder-$(PROFILE).tar.gz (unpack with tar -xzf in a checkout)
+LADDER_JOBS ?= 6
+OUT ?= _build
+ladder-gpu: install
+	$(PY) -m dalib.run ladder --profile $(PROFILE) --jobs $(LADDER_JOBS) --no-progress
+	$(PY) -m dalib.run pack ladder --profile $(PROFILE) --out $(OUT)/ladder-$(PROFILE).tar.gz
 
 check-book:
 	$(PY) -m pytest -q -m browser
