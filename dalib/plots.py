@@ -214,8 +214,8 @@ def asr_curves(
     :data:`COLORS` by the label's first word, else the label's position. ``ax``: draw into this
     axes (a panel of :func:`small_multiples`) instead of a new figure."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6)) if ax is None else (ax.figure, ax)
-    own = ax is fig.axes[0] and len(fig.axes) == 1
+    own = ax is None  # a figure of its own (else a panel of small multiples, laid out by its figure)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6)) if own else (ax.figure, ax)
     budgets = set()
     for i, (label, (summ, per)) in enumerate(series.items()):
         color = COLORS.get(label.split()[0].lower(), f"C{i}")
@@ -264,8 +264,8 @@ def cw_curves(groups, grid, ax=None, title=None):
     from .analysis import cw_asr_curve
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4)) if ax is None else (ax.figure, ax)
-    own = ax is fig.axes[0] and len(fig.axes) == 1
+    own = ax is None
+    fig, ax = plt.subplots(figsize=(6.4, 3.4)) if own else (ax.figure, ax)
     for i, (label, g) in enumerate(groups.items()):
         color = COLORS.get(label.split()[0].lower(), f"C{i}")
         curves = cw_asr_curve(g, grid)
