@@ -310,10 +310,18 @@ document.getElementById("f").onload = function () {{
       }}
       wide.push(e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? "." + e.className : ""));
     }});
+    var scrolled = [];  // boxes whose content is wider than the box: the reader must scroll sideways
+    art.querySelectorAll("*").forEach(function (e) {{
+      var ox = w.getComputedStyle(e).overflowX;
+      if ((ox === "auto" || ox === "scroll") && e.scrollWidth > e.clientWidth + 1)
+        scrolled.push(e.tagName.toLowerCase() + "." + String(e.className).split(" ")[0] + " (" +
+                      e.scrollWidth + " > " + e.clientWidth + " px)");
+    }});
     var broken = Array.prototype.filter.call(d.images, function (i) {{ return !(i.complete && i.naturalWidth > 0); }})
       .map(function (i) {{ return i.getAttribute("src"); }});
     document.getElementById("report").textContent = JSON.stringify({{
-      wide: wide.slice(0, 8), n_wide: wide.length, broken_images: broken,
+      wide: wide.slice(0, 8), n_wide: wide.length, scrolled: scrolled.slice(0, 8), n_scrolled: scrolled.length,
+      broken_images: broken,
       math_errors: d.querySelectorAll("mjx-merror").length,
       stderr_blocks: d.querySelectorAll(".output.stderr, .stderr").length}});
   }}, 4000);
@@ -343,8 +351,9 @@ def _layout_report(chromium, tmp_path, page):
 
 
 def test_pages_render_cleanly_at_1400px(chromium, tmp_path):
-    """Every book page at 1400 px: nothing wider than the text column (unless it scrolls inside
-    its own box), every image loaded, MathJax without errors, no stderr output block."""
+    """Every book page at 1400 px: nothing wider than the text column, and no box whose content is
+    wider than the box (which a reader would have to scroll sideways), every image loaded, MathJax
+    without errors, no stderr output block."""
     problems = []
     for p in pages():
         rel = p.relative_to(HTML).as_posix()
@@ -353,6 +362,10 @@ def test_pages_render_cleanly_at_1400px(chromium, tmp_path):
         rep = _layout_report(chromium, tmp_path, rel)
         if rep["n_wide"]:
             problems.append(f"{rel}: {rep['n_wide']} element(s) wider than the text column, e.g. {rep['wide']}")
+        if rep["n_scrolled"]:
+            problems.append(
+                f"{rel}: {rep['n_scrolled']} box(es) whose content is wider than the box, e.g. {rep['scrolled']}"
+            )
         if rep["broken_images"]:
             problems.append(f"{rel}: images not loaded: {rep['broken_images']}")
         if rep["math_errors"]:
@@ -385,8 +398,9 @@ _CONSOLE = re.compile(r":(?:ERROR|WARNING|INFO):CONSOLE[^\]]*\] \"(.*?)\", sourc
 
 
 def test_no_page_logs_a_console_error(chromium):
-    """Chromium's console log of every page (scripts run, MathJax typesets): no uncaught error and no
-    console.error, such as a script constant declared twice."""
+    """Chromium's console log of every page (scripts run, MathJax typesets): no uncaught error, such
+    as a script constant declared twice, and no message that starts with "Error" (headless Chromium
+    logs console.error at the level of console.log, so its text is what tells them apart)."""
     problems = []
     for p in pages():
         rel = p.relative_to(HTML).as_posix()
@@ -400,6 +414,17 @@ def test_no_page_logs_a_console_error(chromium):
             if m and (":ERROR:CONSOLE" in line or m.group(1).startswith(("Uncaught", "Error"))):
                 problems.append(f"{rel}: {m.group(1)[:200]} ({m.group(2)})")
     assert not problems, "\n".join(problems)
+
+
+def test_the_console_log_parser_reads_chromiums_format():
+    """The line format of `chromium --enable-logging=stderr` (seen on Debian's Chromium): the check
+    above would pass vacuously if it stopped matching."""
+    line = (
+        "[11090:11090:1206/231138.475838:INFO:CONSOLE:1] \"Uncaught SyntaxError: Identifier 'a' has "
+        'already been declared", source: file:///tmp/err.html (1)'
+    )
+    m = _CONSOLE.search(line)
+    assert m and m.group(1).startswith("Uncaught SyntaxError") and m.group(2) == "file:///tmp/err.html"
 
 
 def test_the_results_chapters_print_as_one_page_and_a_pdf():
