@@ -606,6 +606,12 @@ class Chapter:
                     f"{r['high']:+.3f}]{' on the log scale' * (fam == 'lipschitz')}); fitted {fit:.3f} "
                     f"[{lo:.3f}, {hi:.3f}] at {PAPER_ACCURACY:.2f}."
                 )
+        implied = self.implications()
+        if implied:
+            parts.append(
+                f"**What the trends imply at the paper's accuracy ({PAPER_ACCURACY:.2f}),** extrapolating each straight "
+                "line beyond the measured range (an extrapolation, not a measurement): " + "; ".join(implied) + "."
+            )
         top = claims(self.profile)
         if top:
             parts.append(
@@ -614,6 +620,39 @@ class Chapter:
                 + ". The scorecard lists these under the depth-1 verdicts."
             )
         show.md("\n\n".join(parts))
+
+    #: the paper's claim each headline quantity tests: (family, budget, what, value of no effect, log scale)
+    HEADLINES = (
+        ("pgd_linf", 1.0, "paper Fig. 2a's PGD gap at ε = 1/255", 0.0, False),
+        ("patch", 8.0, "paper Fig. 2c's patch gap at w = 8", 0.0, False),
+        ("lipschitz", None, "paper Fig. 4's ratio L_DA / L_base", 1.0, True),
+        ("alignment", None, "paper Fig. 5's freq(cos < 0)", 0.5, False),
+    )
+
+    def implications(self) -> list[str]:
+        """One sentence per headline quantity: its fitted value at the paper's accuracy, and whether
+        that interval lies on the paper's side of no effect, on the other, or covers it."""
+        t = self.trends
+        out = []
+        for fam, budget, what, null, log in self.HEADLINES:
+            r = t[(t["family"] == fam) & ((t["budget"] == budget) if budget is not None else True)] if len(t) else t
+            if not len(r) or not np.isfinite(r["at_paper"].iloc[0]):
+                continue
+            r = r.iloc[0]
+            f, lo, hi = (np.exp(r[c]) if log else r[c] for c in ("at_paper", "at_paper_low", "at_paper_high"))
+            side = (
+                "on the paper's side"
+                if lo > null
+                else "against the paper"
+                if hi < null
+                else f"undecided (it covers {null:g})"
+            )
+            out.append(
+                f"{what} {f:+.3f} [{lo:+.3f}, {hi:+.3f}], {side}"
+                if not log
+                else f"{what} {f:.2f} [{lo:.2f}, {hi:.2f}], {side}"
+            )
+        return out
 
     def compute(self) -> None:
         """What the ladder cost, from the records."""
