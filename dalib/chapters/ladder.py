@@ -647,11 +647,8 @@ class Chapter:
                 if hi < null
                 else f"undecided (it covers {null:g})"
             )
-            out.append(
-                f"{what} {f:+.3f} [{lo:+.3f}, {hi:+.3f}], {side}"
-                if not log
-                else f"{what} {f:.2f} [{lo:.2f}, {hi:.2f}], {side}"
-            )
+            fmt = "{:.2f}" if log else "{:.3f}" if null else "{:+.3f}"
+            out.append(f"{what} would be {fmt.format(f)} [{fmt.format(lo)}, {fmt.format(hi)}], {side}")
         return out
 
     def compute(self) -> None:
