@@ -90,7 +90,7 @@ LADDER_JOBS ?= 6
 OUT ?= _build
 ladder-gpu: install
 	$(PY) -m dalib.run ladder --profile $(PROFILE) --jobs $(LADDER_JOBS) --no-progress
-	$(PY) -m dalib.run pack ladder --profile $(PROFILE) --out $(OUT)/ladder-$(PROFILE).tar.gz
+	$(PY) -m dalib.pack ladder --profile $(PROFILE) --out $(OUT)/ladder-$(PROFILE).tar.gz
 
 check-book:
 	$(PY) -m pytest -q -m browser

@@ -31,7 +31,7 @@ LAYERS = [  # lowest first; a module's floor is that of its longest matching pre
     ["dalib.models", "dalib.data"],
     ["dalib.attacks", "dalib.metrics"],
     ["dalib.sensitivity", "dalib.train", "dalib.zeroshot"],
-    ["dalib.ladder", "dalib.analysis", "dalib.mechanism", "dalib.depth", "dalib.plots"],
+    ["dalib.ladder", "dalib.analysis", "dalib.mechanism", "dalib.depth", "dalib.plots", "dalib.pack"],
     ["dalib.chapters"],  # the chapters that own claims
     ["dalib.scorecard"],  # composes the chapters' claims
     ["dalib.chapters.intro", "dalib.chapters.results"],  # present the scorecard

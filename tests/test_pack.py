@@ -1,4 +1,4 @@
-"""`python -m dalib.run pack` and `make ladder-gpu`: a notebook's records, with the zoo entries and
+"""`python -m dalib.pack` and `make ladder-gpu`: a notebook's records, with the zoo entries and
 ladder states they name, in one archive that unpacks into a checkout."""
 
 import hashlib
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dalib.notebooks import RunError
-from dalib.run.pack import pack
+from dalib.pack import pack
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -651,6 +651,20 @@ class Chapter:
             out.append(f"{what} would be {fmt.format(f)} [{fmt.format(lo)}, {fmt.format(hi)}], {side}")
         return out
 
+    def c4_note(self) -> None:
+        """For the mechanism page: how L_DA / L_base moves along the ladder (C4 at higher accuracy)."""
+        m = self.mech_seeds
+        if not len(m):
+            return
+        first, top = (m[m["epochs"] == k] for k in (m["epochs"].min(), m["epochs"].max()))
+        show.md(
+            f"Along the [model-quality ladder](results_ladder.md) (the same pair trained with the paper's optimiser), "
+            f"L_DA / L_base goes from {first['ratio'].mean():.2f} at {int(first['epochs'].iloc[0])} epochs to "
+            f"{top['ratio'].mean():.2f} at {int(top['epochs'].iloc[0])} epochs (clean accuracy "
+            f"{top['accuracy'].mean():.2f}, {_seeds(len(top))}); that chapter fits the trend and says what it implies "
+            f"for C4 at the paper's accuracy."
+        )
+
     def compute(self) -> None:
         """What the ladder cost, from the records."""
         r = self.rungs

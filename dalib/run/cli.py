@@ -46,10 +46,6 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["rekey"]:
         return rekey_main(argv[1:])
-    if argv[:1] == ["pack"]:
-        from . import pack
-
-        return pack.main(argv[1:])
     ap = argparse.ArgumentParser(
         prog="python -m dalib.run",
         description="Run a dalib experiment/benchmark notebook with papermill and store a result record.",

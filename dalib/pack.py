@@ -1,4 +1,4 @@
-"""``python -m dalib.run pack NOTEBOOK``: a notebook's current records, and the model-zoo entries and
+"""``python -m dalib.pack NOTEBOOK``: a notebook's current records, and the model-zoo entries and
 ladder states they name, in one archive, for the trip back from a machine that made them (a GPU
 machine lent for one command).
 
@@ -97,7 +97,7 @@ def main(argv) -> int:
     from dalib.paths import project_root
 
     ap = argparse.ArgumentParser(
-        prog="python -m dalib.run pack",
+        prog="python -m dalib.pack",
         description="Pack NOTEBOOK's current records and the zoo entries (and ladder states) they name into one "
         ".tar.gz, with paths relative to the project root (unpack with tar -xzf in a checkout).",
     )
@@ -110,9 +110,15 @@ def main(argv) -> int:
         stem = resolve_notebook(args.notebook, root).stem
         names = pack(stem, args.profile, Path(args.out), root)
     except RunError as e:
-        print(f"dalib.run pack: {e}", file=sys.stderr)
+        print(f"dalib.pack: {e}", file=sys.stderr)
         return 2
     n_rec = sum(n.endswith(".json") and n.startswith("results/") for n in names)
     n_zoo = sum(n.endswith(".safetensors") for n in names)
-    print(f"dalib.run pack: {args.out}: {n_rec} records, {n_zoo} zoo entries, {len(names)} files")
+    print(f"dalib.pack: {args.out}: {n_rec} records, {n_zoo} zoo entries, {len(names)} files")
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
