@@ -49,8 +49,9 @@ class Chapter:
                 "device",
             ]
         ]
-        show.table(
-            t.rename(
+        show.table(  # one column per model: fifteen quantities do not fit side by side
+            t.set_index("model")
+            .rename(
                 columns={
                     "ours_images_per_cpu_s": "ours, images/CPU-s",
                     "torchattacks_images_per_cpu_s": "torchattacks, images/CPU-s",
@@ -63,8 +64,10 @@ class Chapter:
                     "max_abs_diff": "max |x_ours − x_ta|",
                     "n_reps": "repetitions",
                     "num_threads": "threads",
+                    "batch_size": "batch size",
                 }
             )
+            .T.rename_axis("quantity")
         )
         show.md(
             f"*Table: PGD throughput, ours vs torchattacks, median over repetitions: images per "
