@@ -179,6 +179,22 @@ def test_results_figures_are_labelled_figure_elements(doms):
     assert not problems, "\n".join(problems)
 
 
+def test_labelled_tables_carry_their_numbered_caption(doms):
+    """A labelled book table (dalib.chapters._show.table) is one <table id="tab-..."> with its
+    <caption>; no two tables of a page share a label."""
+    problems = []
+    for page, dom in doms.items():
+        tables = re.findall(r'<table class="dalib-table" id="(tab-[^"]+)"[^>]*>\s*<caption>(.*?)</caption>', dom, re.S)
+        ids = [i for i, _ in tables]
+        if len(set(ids)) != len(ids):
+            problems.append(f"{page}: table labels repeated: {ids}")
+        for i, cap in tables:
+            if not re.match(r"\s*<strong>Table [A-Z]\d+[a-z]?\.</strong>", cap):
+                problems.append(f"{page}: table {i} has no numbered caption")
+    assert sum(len(re.findall(r'id="tab-', d)) for d in doms.values()) >= 5, "no labelled table in the book"
+    assert not problems, "\n".join(problems)
+
+
 def test_no_page_declares_a_script_constant_twice():
     """A script declared twice throws in the browser ("Identifier 'THEBE_JS_URL' has already been
     declared"); _ext/dalib_book.py drops the duplicate that sphinx-thebe adds."""

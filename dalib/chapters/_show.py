@@ -102,11 +102,19 @@ def book_table(df, digits: int = 3):
     return out.style.hide(axis="index").set_table_attributes('class="dalib-table"')
 
 
-def table(df) -> None:
-    """Display a data-frame as a book table (:func:`book_table`)."""
+def table(df, caption: str | None = None, label: str | None = None) -> None:
+    """Display a data-frame as a book table (:func:`book_table`). With a ``caption`` (Markdown, as
+    :func:`figure`'s) and a ``label`` (the chapter's table name, e.g. ``"M2"``), the table carries
+    its numbered ``<caption>`` and the anchor ``#tab-m2``."""
     from IPython.display import display
 
-    display(book_table(df))
+    t = book_table(df)
+    if caption is not None:
+        name = f"Table {label}." if label else "Table."
+        t = t.set_caption(f"<strong>{name}</strong> {caption_html(caption)}")
+        if label:
+            t = t.set_table_attributes(f'class="dalib-table" id="tab-{label.lower()}"')
+    display(t)
 
 
 def raw(obj) -> None:

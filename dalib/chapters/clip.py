@@ -192,8 +192,11 @@ class Chapter:
             "**Zero-shot top-1 on the attacked images** (accuracy; for COCO, top-1 among the image's "
             "categories): " + ", ".join(f"{m} on {d}: {v:.3f}" for (d, m), v in acc.items())
         )
-        show.raw(table)
-        show.md(f"*Table C1.* ASR per dataset, attack and budget (ε in 1/255, w in pixels). {caption_source(asr)}.")
+        show.table(
+            table,
+            label="C1",
+            caption=(f"* ASR per dataset, attack and budget (ε in 1/255, w in pixels). {caption_source(asr)}."),
+        )
 
     def claims(self):
         return clip_claims(self.real["asr"])
@@ -211,10 +214,13 @@ class Chapter:
             ]
             out["p (McNemar, Holm)"] = comp["p_holm"]
             out["verdict"] = "none: random weights" if meaningless else comp["verdict"]  # no verdict on smoke models
-            show.raw(out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3))
-            show.md(
-                "*Table C2.* Paired by image. Verdicts under the rules above"
-                + (" — **on random-weight models, so they mean nothing**." if meaningless else ".")
+            show.table(
+                out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3),
+                label="C2",
+                caption=(
+                    "* Paired by image. Verdicts under the rules above"
+                    + (" — **on random-weight models, so they mean nothing**." if meaningless else ".")
+                ),
             )
         for kind, xlabel, fig_id in (("pgd_linf", "ε (1/255)", "2b"), ("patch", "patch side w (pixels)", "2d")):
             for ds in sorted(set(asr["dataset"])):
@@ -302,10 +308,13 @@ class Chapter:
                 ].sum()
                 for r in rows.itertuples()
             ]
-            show.raw(rows.round(2))
-            show.md(
-                f"*Table C3.* Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
-                f"total {m['wall_time_s'].sum() / 60:.1f} min."
+            show.table(
+                rows.round(2),
+                label="C3",
+                caption=(
+                    f"* Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
+                    f"total {m['wall_time_s'].sum() / 60:.1f} min."
+                ),
             )
         try:
             mem = load_rows("clip_memory", table="memory")

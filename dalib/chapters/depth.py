@@ -133,8 +133,11 @@ class Chapter:
         show.md(text)
         acc = seed_summary(models, ["model", "depth"], value="clean_accuracy")
         acc["clean accuracy [95% CI]"] = [fmt_rate(a.mean, a.ci_low, a.ci_high) for a in acc.itertuples()]
-        show.raw(acc.pivot(index="depth", columns="model", values="clean accuracy [95% CI]"))
-        show.md(f"*Table D1.* Clean test accuracy per depth (mean over seeds, t 95 % CI). {caption_source(models)}.")
+        show.table(
+            acc.pivot(index="depth", columns="model", values="clean accuracy [95% CI]"),
+            label="D1",
+            caption=(f"* Clean test accuracy per depth (mean over seeds, t 95 % CI). {caption_source(models)}."),
+        )
 
     @cached_property
     def comps(self):
@@ -181,7 +184,7 @@ class Chapter:
             table["DiffViT − ViT [95% CI]"] = [
                 fmt_diff(r.diff_mean, r.diff_low, r.diff_high) for r in table.itertuples()
             ]
-            show.raw(
+            show.table(
                 table[
                     [
                         "budget",
@@ -195,13 +198,14 @@ class Chapter:
                     ]
                 ]
                 .rename(columns={"a_mean": "ViT", "b_mean": "DiffViT", "p_two_level": "p (two-level)"})
-                .round(3)
-            )
-            show.md(
-                f"*Table D2 ({kind}).* Paired by seed and image: the two-level interval and p (seeds and "
-                "images crossed); the depths of one budget are one family (see the Results page's rules). "
-                'The verdict column reads the claim "DiffViT\'s ASR is the higher" (the depth-1 claim); '
-                "the crossover claim is the opposite sign at depth."
+                .round(3),
+                label="D2",
+                caption=(
+                    f"({kind}). * Paired by seed and image: the two-level interval and p (seeds and "
+                    "images crossed); the depths of one budget are one family (see the Results page's rules). "
+                    'The verdict column reads the claim "DiffViT\'s ASR is the higher" (the depth-1 claim); '
+                    "the crossover claim is the opposite sign at depth."
+                ),
             )
         pgd = asr[asr["attack_kind"] == "pgd_linf"]
         depths = sorted(set(pgd["depth"]))
@@ -242,14 +246,15 @@ class Chapter:
             caption="Paper Fig. 3c: CW-L2 ASR against the L2 budget (the fraction of images whose minimal CW norm is "
             f"at most the budget), one panel per depth; thin: seeds. {caption_source(cw)}.",
         )
-        show.raw(
+        show.table(
             pd.DataFrame(full)
             .pivot_table(index="depth", columns="model", values="L2 at 100% ASR", aggfunc="max")
-            .round(3)
-        )
-        show.md(
-            "*Table D3.* The L2 budget at which every attacked image is broken (the largest per-image minimal "
-            "norm; max over seeds); inf: CW never broke every image."
+            .round(3),
+            label="D3",
+            caption=(
+                "* The L2 budget at which every attacked image is broken (the largest per-image minimal "
+                "norm; max over seeds); inf: CW never broke every image."
+            ),
         )
 
     @cached_property
@@ -303,11 +308,14 @@ class Chapter:
         for kind in sorted(set(long["perturbation"])):
             for e in sorted(set(long[long["perturbation"] == kind]["eps"].astype(float))):
                 s = propagation_summary(long, kind, e)
-                show.raw(s.groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean().unstack("model").round(3))
-                show.md(
-                    f"*Table D4 ({kind}, ε = {e:g}/255).* Mean over seeds of: α, the propagation ratio of "
-                    "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
-                    f"spectral norm at the clean input. {caption_source(self.prop)}."
+                show.table(
+                    s.groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean().unstack("model").round(3),
+                    label="D4",
+                    caption=(
+                        f"({kind}, ε = {e:g}/255). * Mean over seeds of: α, the propagation ratio of "
+                        "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
+                        f"spectral norm at the clean input. {caption_source(self.prop)}."
+                    ),
                 )
 
     def claims(self):
@@ -368,14 +376,15 @@ class Chapter:
             )
         if parts:
             w = pd.concat(parts)
-            show.raw(
+            show.table(
                 w.groupby(["notebook", "depth"])["wall_time_s"]
                 .agg(["count", "sum", "max"])
                 .div([1, 60, 60])
                 .round(1)
-                .rename(columns={"sum": "total min", "max": "longest min", "count": "runs"})
-            )
-            show.md(
-                f"*Table D5.* Wall time of the runs (including training where a run trained its model), "
-                f"total {w['wall_time_s'].sum() / 3600:.2f} h."
+                .rename(columns={"sum": "total min", "max": "longest min", "count": "runs"}),
+                label="D5",
+                caption=(
+                    f"* Wall time of the runs (including training where a run trained its model), "
+                    f"total {w['wall_time_s'].sum() / 3600:.2f} h."
+                ),
             )

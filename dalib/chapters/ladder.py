@@ -382,18 +382,21 @@ class Chapter:
                 "freq_cos_neg": "freq(cos < 0)",
             }
         )
-        show.table(t)
-        show.md(
-            f"*Table L1: every rung, seed by seed: clean accuracy on the test split, PGD ASR at ε = 1/255 on "
-            f"{_n(self.asr, 'n')} test images and their difference, the ratio of the sampling Lipschitz estimates of "
-            f"DiffViT's A_DA and ViT's A, and the frequency of cos(∇A1, ∇A2) < 0 ({self._n_mech} images, all heads). "
-            f"{caption_source(self.asr)}"
-            + (
-                f"; and {_lower_first(caption_source(rung_rows('mechanism_suite', 'model', self.profile)))}"
-                if len(m)
-                else ""
-            )
-            + ".*"
+        show.table(
+            t,
+            label="L1",
+            caption=(
+                f"every rung, seed by seed: clean accuracy on the test split, PGD ASR at ε = 1/255 on "
+                f"{_n(self.asr, 'n')} test images and their difference, the ratio of the sampling Lipschitz estimates of "
+                f"DiffViT's A_DA and ViT's A, and the frequency of cos(∇A1, ∇A2) < 0 ({self._n_mech} images, all heads). "
+                f"{caption_source(self.asr)}"
+                + (
+                    f"; and {_lower_first(caption_source(rung_rows('mechanism_suite', 'model', self.profile)))}"
+                    if len(m)
+                    else ""
+                )
+                + "."
+            ),
         )
 
     def _gap_series(self, kind):
@@ -559,15 +562,18 @@ class Chapter:
                 ],
             }
         )
-        show.table(out)
-        show.md(
-            "*Table L2: the trend of each quantity with clean accuracy: the least-squares slope common to the seeds "
-            "(each seed its own intercept, `dalib.stats.trend`), per 0.1 of accuracy, with its t 95 % interval on "
-            "points − seeds − 1 degrees of freedom and its p-value. The reading is the slope's sign when its interval "
-            "at the family's Bonferroni level (1 − 0.05/k over the k budgets of one attack) excludes 0; the fitted "
-            f"value at the paper's accuracy {PAPER_ACCURACY:.2f} is an extrapolation beyond the measured range, with "
-            "its interval, clipped to the range the quantity lives in (a difference of rates to [−1, 1], a frequency "
-            "to [0, 1]). The log ratio is fitted for Fig. 4 (its fitted value: exponentiate for the ratio).*"
+        show.table(
+            out,
+            label="L2",
+            caption=(
+                "the trend of each quantity with clean accuracy: the least-squares slope common to the seeds "
+                "(each seed its own intercept, `dalib.stats.trend`), per 0.1 of accuracy, with its t 95 % interval on "
+                "points − seeds − 1 degrees of freedom and its p-value. The reading is the slope's sign when its interval "
+                "at the family's Bonferroni level (1 − 0.05/k over the k budgets of one attack) excludes 0; the fitted "
+                f"value at the paper's accuracy {PAPER_ACCURACY:.2f} is an extrapolation beyond the measured range, with "
+                "its interval, clipped to the range the quantity lives in (a difference of rates to [−1, 1], a frequency "
+                "to [0, 1]). The log ratio is fitted for Fig. 4 (its fitted value: exponentiate for the ratio)."
+            ),
         )
 
     def reading(self) -> None:

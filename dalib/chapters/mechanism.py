@@ -237,10 +237,13 @@ class Chapter:
             f"per seed (the $D^2$ bound; at least {main_min * sum(depths) / 60:.0f} by the linear part alone). The "
             "depth chapter will therefore run the worst-case estimators and exact Jacobians on fewer images."
         )
-        show.raw(stages)
-        show.md(
-            "**Table M1.** Mean wall time per stage and model [s] (a stage is summed over its images; the "
-            "Lipschitz stage includes the worst-case estimators on the first images)."
+        show.table(
+            stages,
+            label="M1",
+            caption=(
+                "Mean wall time per stage and model [s] (a stage is summed over its images; the "
+                "Lipschitz stage includes the worst-case estimators on the first images)."
+            ),
         )
 
     # ------------------------------------------------------------------ C4
@@ -505,10 +508,13 @@ class Chapter:
             .describe()
             .T
         )
-        show.raw(q[["mean", "50%", "min", "max"]].round(3))
-        show.md(
-            "**Table M5.** The quantities of Theorem 2 and Lemma 2 on the trained depth-1 models (exact "
-            "Jacobians, clean images). " + self.src + "."
+        show.table(
+            q[["mean", "50%", "min", "max"]].round(3),
+            label="M5",
+            caption=(
+                "The quantities of Theorem 2 and Lemma 2 on the trained depth-1 models (exact "
+                "Jacobians, clean images). " + self.src + "."
+            ),
         )
 
     @cached_property
@@ -527,7 +533,7 @@ class Chapter:
         sh["change [95% CI]"] = [
             f"{r['change']:+.4f} [{r['change_low']:+.4f}, {r['change_high']:+.4f}]" for _, r in sh.iterrows()
         ]
-        show.raw(
+        show.table(
             sh[
                 [
                     "model",
@@ -540,13 +546,14 @@ class Chapter:
                     "n_cells",
                     "p_pooled",
                 ]
-            ].round(4)
-        )
-        show.md(
-            "**Table M6.** Each quantity at the clean images and at PGD examples of the same images "
-            "(budget in units of 1/255), paired by seed, image and head: the change (a difference, or the "
-            "log ratio of the means for Lipschitz estimates), its t 95 % CI over seeds, and a Wilcoxon "
-            "signed-rank test pooled over all cells. " + self.src + "."
+            ].round(4),
+            label="M6",
+            caption=(
+                "Each quantity at the clean images and at PGD examples of the same images "
+                "(budget in units of 1/255), paired by seed, image and head: the change (a difference, or the "
+                "log ratio of the means for Lipschitz estimates), its t 95 % CI over seeds, and a Wilcoxon "
+                "signed-rank test pooled over all cells. " + self.src + "."
+            ),
         )
         d = sh[(sh["model"] == "diffvit") & (sh["quantity"] == "freq(cos<0)")]
         if not len(d):
@@ -632,12 +639,13 @@ class Chapter:
                 else "the estimate does not rise with $\\lambda$."
             )
         )
-        show.raw(
+        show.table(
             rel.groupby("lambda_init")[["lambda", "L_sampling_mean", "L_power", "freq_negative", "clean_accuracy"]]
             .mean()
-            .round(4)
+            .round(4),
+            label="M7",
+            caption=("Means over seeds per $\\lambda_{\\mathrm{init}}$. " + self.src + "."),
         )
-        show.md("**Table M7.** Means over seeds per $\\lambda_{\\mathrm{init}}$. " + self.src + ".")
 
     def reading(self) -> None:
         """The chapter's reading, generated from the records."""

@@ -63,10 +63,13 @@ class Chapter:
         table = agg.pivot(index="n_probes", columns="quantity", values="rms_error")
         table["time probe [s]"] = t["time_probe_s"]
         table["time exact [s]"] = t["time_exact_s"]
-        show.raw(table.round(4))
-        show.md(
-            "**Table V1 (estimator validation).** RMS error per probe count (columns per quantity) and mean wall "
-            "times. " + caption_source(probe) + "."
+        show.table(
+            table.round(4),
+            label="V1",
+            caption=(
+                "(estimator validation). RMS error per probe count (columns per quantity) and mean wall "
+                "times. " + caption_source(probe) + "."
+            ),
         )
 
     def jacobians(self) -> None:
@@ -83,12 +86,15 @@ class Chapter:
             "max_abs_diff",
             "max_abs_entry",
         ]
-        show.raw(self.jac[cols].set_index("method"))
-        show.md(
-            "**Table V2 (estimator validation).** Per-sample Jacobians of $(A_1, A_2, A_{DA})$ of every layer (outputs "
-            "per image x input dimensions) by `torch.func.vmap(jacrev)` and by one backward pass per output "
-            "coordinate, timed alternately in the same run; the speed-up is the ratio of median times; `max_abs_diff` "
-            "is the largest entrywise difference between the two Jacobians. " + caption_source(self.jac) + "."
+        show.table(
+            self.jac[cols].set_index("method"),
+            label="V2",
+            caption=(
+                "(estimator validation). Per-sample Jacobians of $(A_1, A_2, A_{DA})$ of every layer (outputs "
+                "per image x input dimensions) by `torch.func.vmap(jacrev)` and by one backward pass per output "
+                "coordinate, timed alternately in the same run; the speed-up is the ratio of median times; `max_abs_diff` "
+                "is the largest entrywise difference between the two Jacobians. " + caption_source(self.jac) + "."
+            ),
         )
 
     def lipschitz(self) -> None:
@@ -103,18 +109,19 @@ class Chapter:
             wide = part if wide is None else wide.merge(part, on=keys)
         for c in ("L_sampling_max", "L_sampling_mean", "L_ascent"):
             wide[c.replace("L_", "") + " / power"] = wide[c] / wide["L_power"]
-        show.raw(
+        show.table(
             wide.groupby(["model", "map"])[
                 ["L_power", "sampling_max / power", "sampling_mean / power", "ascent / power"]
             ]
             .mean()
-            .round(4)
-        )
-        show.md(
-            "**Table V3 (estimator validation).** Local Lipschitz estimates of the attention maps (per head, mean over "
-            "images, layers and heads): power iteration $\\lVert J(x)\\rVert_2$, and the paper's sampling estimate (max "
-            "and mean over draws in the $\\ell_\\infty$ ball of radius 8/255) and gradient ascent in the same ball as "
-            "fractions of it. " + caption_source(lip) + "."
+            .round(4),
+            label="V3",
+            caption=(
+                "(estimator validation). Local Lipschitz estimates of the attention maps (per head, mean over "
+                "images, layers and heads): power iteration $\\lVert J(x)\\rVert_2$, and the paper's sampling estimate (max "
+                "and mean over draws in the $\\ell_\\infty$ ball of radius 8/255) and gradient ascent in the same ball as "
+                "fractions of it. " + caption_source(lip) + "."
+            ),
         )
         show.figure(
             plots.ratio_points(
@@ -130,10 +137,13 @@ class Chapter:
                 + "."
             ),
         )
-        show.raw(lip.groupby(["model", "estimator"])["time_s"].first().unstack().round(2))
-        show.md(
-            "**Table V4 (estimator validation).** Wall time [s] of each estimator for all layers, maps and heads of "
-            "the model (one call). " + caption_source(lip) + "."
+        show.table(
+            lip.groupby(["model", "estimator"])["time_s"].first().unstack().round(2),
+            label="V4",
+            caption=(
+                "(estimator validation). Wall time [s] of each estimator for all layers, maps and heads of "
+                "the model (one call). " + caption_source(lip) + "."
+            ),
         )
 
     def sampling_vs_rms(self) -> None:
@@ -152,13 +162,14 @@ class Chapter:
         both["rms singular value"] = both["exact"] / np.sqrt(D)
         both["sampling mean / rms"] = both["L_sampling_mean"] / both["rms singular value"]
         both["sampling max / rms"] = both["L_sampling_max"] / both["rms singular value"]
-        show.raw(
+        show.table(
             both.groupby("map")[["rms singular value", "L_sampling_mean", "sampling mean / rms", "sampling max / rms"]]
             .mean()
-            .round(4)
-        )
-        show.md(
-            f"**Table V5 (estimator validation).** The paper's sampling estimate (mean and max over draws) against "
-            f"$\\lVert J\\rVert_F/\\sqrt D$ ($D = {D}$ input dimensions; exact Frobenius norms from the probe table), "
-            "per DA map, mean over images, layers and heads. " + caption_source(probe) + "."
+            .round(4),
+            label="V5",
+            caption=(
+                f"(estimator validation). The paper's sampling estimate (mean and max over draws) against "
+                f"$\\lVert J\\rVert_F/\\sqrt D$ ($D = {D}$ input dimensions; exact Frobenius norms from the probe table), "
+                "per DA map, mean over images, layers and heads. " + caption_source(probe) + "."
+            ),
         )

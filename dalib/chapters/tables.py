@@ -424,11 +424,14 @@ class Chapter:
                 r[f"ASR ε={b:g}"] = rate(s["mean"].iloc[0], s["ci_low"].iloc[0], s["ci_high"].iloc[0]) if len(s) else ""
                 r[f"paper ε={b:g}"] = f"{T3[e]['asr'][b]:.3f}" if e in T3 and b in T3[e]["asr"] else ""
             rows.append(r)
-        show.table(pd.DataFrame(rows))
-        show.md(
-            f"*Table T3a: clean accuracy (on the training run's {self.n_test:,} test images) and PGD ASR at the "
-            "attack budget ε (1/255), mean [95 % CI] over training seeds, beside the paper's Table 3 (one run "
-            f"per model, 87 % clean accuracy for the vanilla model). {caption_source(t3)}.*"
+        show.table(
+            pd.DataFrame(rows),
+            label="T3a",
+            caption=(
+                f"clean accuracy (on the training run's {self.n_test:,} test images) and PGD ASR at the "
+                "attack budget ε (1/255), mean [95 % CI] over training seeds, beside the paper's Table 3 (one run "
+                f"per model, 87 % clean accuracy for the vanilla model). {caption_source(t3)}."
+            ),
         )
         series = {
             ("vanilla DiffViT" if e == 0 else f"DiffViT, ε_train {e:g}/255"): (
@@ -496,19 +499,23 @@ class Chapter:
                     "p (two-level)": c3["p_two_level"],
                     "verdict": c3["verdict"],
                 }
-            )
+            ),
+            label="T3b",
+            caption=(
+                "does adversarial training lower the ASR? The vanilla DiffViT against the one "
+                "trained at ε_train, paired by seed and image (two-level interval and p), per attack budget "
+                "(the three budgets of one ε_train form one family). Positive: the trained model is attacked "
+                "less successfully. "
+                f"{caption_source(self.t3)}."
+            ),
         )
-        show.md(
-            "*Table T3b: does adversarial training lower the ASR? The vanilla DiffViT against the one "
-            "trained at ε_train, paired by seed and image (two-level interval and p), per attack budget "
-            "(the three budgets of one ε_train form one family). Positive: the trained model is attacked "
-            "less successfully. "
-            f"{caption_source(self.t3)}.*"
-        )
-        show.table(pd.DataFrame([row for row, _ in self.accuracy_change]))
-        show.md(
-            "*Table T3c: what adversarial training costs in clean accuracy, paired by training seed "
-            f"({self.n_test:,} test images per model). {caption_source(self.t3_models)}.*"
+        show.table(
+            pd.DataFrame([row for row, _ in self.accuracy_change]),
+            label="T3c",
+            caption=(
+                "what adversarial training costs in clean accuracy, paired by training seed "
+                f"({self.n_test:,} test images per model). {caption_source(self.t3_models)}."
+            ),
         )
 
     # ------------------------------------------------------------------ Table 2
@@ -546,11 +553,14 @@ class Chapter:
                     f"{s['mean'].iloc[0]:.3f} ({T2[m][(kind, b)]:.3f})" if len(s) else f"– ({T2[m][(kind, b)]:.3f})"
                 )
             rows.append(r)
-        show.table(pd.DataFrame(rows))
-        show.md(
-            "*Table T2a: ASR on Tiny ImageNet, ours as the mean over training seeds with the paper's "
-            "Table 2 value in parentheses; clean accuracy on the evaluation split, mean [95 % CI]. "
-            f"{caption_source(t2)}.*"
+        show.table(
+            pd.DataFrame(rows),
+            label="T2a",
+            caption=(
+                "ASR on Tiny ImageNet, ours as the mean over training seeds with the paper's "
+                "Table 2 value in parentheses; clean accuracy on the evaluation split, mean [95 % CI]. "
+                f"{caption_source(t2)}."
+            ),
         )
         show.table(
             pd.DataFrame(
@@ -569,11 +579,12 @@ class Chapter:
                     "p (two-level)": c2["p_two_level"],
                     "verdict": c2["verdict"],
                 }
-            )
-        )
-        show.md(
-            "*Table T2b: DiffViT against ViT on the same images, paired by training seed and image "
-            f"(two-level interval and p); one family per attack. {caption_source(t2)}.*"
+            ),
+            label="T2b",
+            caption=(
+                "DiffViT against ViT on the same images, paired by training seed and image "
+                f"(two-level interval and p); one family per attack. {caption_source(t2)}."
+            ),
         )
 
     # ------------------------------------------------------------------ compute, claims, reading
