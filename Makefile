@@ -47,7 +47,7 @@ test: install
 # process-control tests (kernels, signals, Ray, JupyterLab) compute nothing in floats: not repeated
 AVX2_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 AVX2_SKIP := --ignore=tests/test_run.py --ignore=tests/test_run_failures.py --ignore=tests/test_ray_backend.py \
-	--ignore=tests/test_lab.py
+	--ignore=tests/test_lab.py --ignore=tests/test_pack.py
 test-avx2: install
 	$(AVX2_ENV) $(PY) -m pytest -q -m "not slow and not browser" -p no:cacheprovider $(AVX2_SKIP)
 
