@@ -180,11 +180,15 @@ def test_results_figures_are_labelled_figure_elements(doms):
 
 
 def test_labelled_tables_carry_their_numbered_caption(doms):
-    """A labelled book table (dalib.chapters._show.table) is one <table id="tab-..."> with its
-    <caption>; no two tables of a page share a label."""
+    """A labelled book table (dalib.chapters._show.table) sits in a <div id="tab-..."> and carries
+    its numbered <caption>; no two tables of a page share a label."""
     problems = []
     for page, dom in doms.items():
-        tables = re.findall(r'<table class="dalib-table" id="(tab-[^"]+)"[^>]*>\s*<caption>(.*?)</caption>', dom, re.S)
+        tables = re.findall(
+            r'<div class="dalib-table-box" id="(tab-[^"]+)">\s*(?:<style.*?</style>\s*)?<table[^>]*>\s*<caption>(.*?)</caption>',
+            dom,
+            re.S,
+        )
         ids = [i for i, _ in tables]
         if len(set(ids)) != len(ids):
             problems.append(f"{page}: table labels repeated: {ids}")

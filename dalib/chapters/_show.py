@@ -106,15 +106,15 @@ def table(df, caption: str | None = None, label: str | None = None) -> None:
     """Display a data-frame as a book table (:func:`book_table`). With a ``caption`` (Markdown, as
     :func:`figure`'s) and a ``label`` (the chapter's table name, e.g. ``"M2"``), the table carries
     its numbered ``<caption>`` and the anchor ``#tab-m2``."""
-    from IPython.display import display
+    from IPython.display import HTML, display
 
     t = book_table(df)
-    if caption is not None:
-        name = f"Table {label}." if label else "Table."
-        t = t.set_caption(f"<strong>{name}</strong> {caption_html(caption)}")
-        if label:
-            t = t.set_table_attributes(f'class="dalib-table" id="tab-{label.lower()}"')
-    display(t)
+    if caption is None:
+        return display(t)
+    name = f"Table {label}." if label else "Table."
+    html = t.set_caption(f"<strong>{name}</strong> {caption_html(caption)}").to_html()
+    # the anchor on a wrapper: pandas gives the <table> its own id
+    display(HTML(f'<div class="dalib-table-box" id="tab-{label.lower()}">{html}</div>' if label else html))
 
 
 def raw(obj) -> None:
