@@ -40,12 +40,16 @@ def results_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
 
 _ARTICLE = re.compile(r'<article class="bd-article"[^>]*>(.*?)</article>', re.S)
 _HEAD_LINKS = re.compile(r"<link [^>]*rel=\"stylesheet\"[^>]*>", re.S)
+# MathJax: the book's configuration and its local copy (typesets the math before printing)
+_MATHJAX = re.compile(
+    r"<script>window\.MathJax = .*?</script>|<script [^>]*src=\"[^\"]*mathjax[^\"]*\"[^>]*></script>", re.S
+)
 
 
 def assemble(pages: list[str]) -> str:
     """One HTML document: the stylesheets of the first page, then each page's article, in order."""
     first = (HTML / pages[0]).read_text(encoding="utf-8")
-    styles = "\n".join(_HEAD_LINKS.findall(first))
+    styles = "\n".join(_HEAD_LINKS.findall(first) + _MATHJAX.findall(first))
     parts = []
     for rel in pages:
         path = HTML / rel
