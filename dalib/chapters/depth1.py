@@ -307,7 +307,7 @@ class Chapter:
         """The paired comparison rows of one attack kind, by budget."""
         return self.comp[self.comp["attack_kind"] == kind].sort_values("budget")
 
-    def comparison_table(self, kind, unit, caption) -> None:
+    def comparison_table(self, kind, unit, caption, label=None) -> None:
         c, summ = self.comparison(kind), self.summ
         out = pd.DataFrame(
             {
@@ -326,8 +326,7 @@ class Chapter:
                 "paper DiffViT",
                 [f"{paper.TABLE3_DIFFVIT_ASR[b]:.4f}" if b in paper.TABLE3_DIFFVIT_ASR else "" for b in c["budget"]],
             )
-        show.table(out)
-        show.md(caption)
+        show.table(out, label=label, caption=caption)
         show.md(
             "**Reasons:**\n" + "\n".join(f"- {unit} = {r.budget:g}: {r.verdict}: {r.reason}." for r in c.itertuples())
         )
@@ -347,10 +346,11 @@ class Chapter:
         self.comparison_table(
             "pgd_linf",
             "ε (1/255)",
-            "*Table: PGD ASR, mean [95 % CI] over seeds (clipped to [0, 1]); the paired difference "
+            "PGD ASR, mean [95 % CI] over seeds (clipped to [0, 1]); the paired difference "
             "with its two-level interval (seeds and images crossed), which decides, and the t "
             "interval over the seed means beside it; McNemar's exact test per seed (one seed's "
-            "images); the verdict for 'DiffViT has the higher ASR'.*",
+            "images); the verdict for 'DiffViT has the higher ASR'.",
+            label="A1",
         )
 
     def fig2c(self) -> None:
@@ -364,7 +364,7 @@ class Chapter:
             caption="Patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
             f"Same conventions as [Figure A1](#fig-a1). {caption_source(self.base)}.",
         )
-        self.comparison_table("patch", "w (px)", "*Table: patch-PGD ASR; columns as in the PGD table.*")
+        self.comparison_table("patch", "w (px)", "Patch-PGD ASR; columns as in [Table A1](#tab-a1).", label="A2")
 
     def strength(self) -> None:
         """PGD, PGD with restarts and AutoAttack on the same images, then the pair under the stronger two."""
@@ -384,20 +384,21 @@ class Chapter:
                 rows.append(entry)
         if not rows:
             return show.md("No AutoAttack records yet.")
-        show.table(pd.DataFrame(rows))
-        show.md(
-            f"*Table: ASR on the same {n_aa} images under PGD, PGD with 3 restarts and AutoAttack "
+        show.table(
+            pd.DataFrame(rows),
+            label="A3",
+            caption=f"ASR on the same {n_aa} images under PGD, PGD with 3 restarts and AutoAttack "
             "(mean [95 % CI] over training seeds). A stronger attack should never find fewer adversarial "
-            f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.*"
+            f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.",
         )
         n_all = int(base["n"].max())
-        for kind, label in (
-            ("pgd_restarts", f"PGD with 3 restarts ({n_all:,} images)"),
-            ("autoattack", f"AutoAttack ({n_aa} images)"),
+        for kind, label, tab in (
+            ("pgd_restarts", f"PGD with 3 restarts ({n_all:,} images)", "A4"),
+            ("autoattack", f"AutoAttack ({n_aa} images)", "A5"),
         ):
             if self.has(kind):
                 show.md(f"**DiffViT against ViT under {label}:**")
-                self.comparison_table(kind, "ε (1/255)", f"*Table: {label}; columns as in the PGD table.*")
+                self.comparison_table(kind, "ε (1/255)", f"{label}; columns as in [Table A1](#tab-a1).", label=tab)
 
     @cached_property
     def cw_claim(self):

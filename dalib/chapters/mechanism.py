@@ -295,15 +295,16 @@ class Chapter:
             for q, t in self.c4.items()
             for _, r in t.iterrows()
         ]
-        show.table(pd.DataFrame(rows)) if rows else show.md(
-            "*No ViT/DiffViT pair of the same seed has been measured yet.*"
-        )
-        show.md(
-            "**Table M2. C4 per layer.** Effect: $\\log(\\overline{L}_{\\mathrm{DA}} / \\overline{L}_{\\mathrm{base}})$ "
+        if not rows:
+            return show.md("*No ViT/DiffViT pair of the same seed has been measured yet.*")
+        show.table(
+            pd.DataFrame(rows),
+            label="M2",
+            caption="C4 per layer. Effect: $\\log(\\overline{L}_{\\mathrm{DA}} / \\overline{L}_{\\mathrm{base}})$ "
             "per seed (image means of the head-mean estimate), CI over seeds; pooled: Wilcoxon signed-rank over "
             "the per-image log ratios of all seeds; Holm over layers. A ratio within 5 % counts as no effect. "
             + self.src
-            + "."
+            + ".",
         )
         t, tp = self.c4["L_sampling_mean"], self.c4["L_power"]
         if len(t):
@@ -427,12 +428,16 @@ class Chapter:
             for m, t in self.c5.items()
             for _, r in t.iterrows()
         ]
-        show.table(pd.DataFrame(rows)) if rows else show.md("*No DiffViT has been measured yet.*")
+        if rows:
+            show.table(
+                pd.DataFrame(rows),
+                label="M4",
+                caption="C5 per layer. Effect: frequency of $\\cos < 0$ minus 1/2, per seed, CI over seeds; "
+                "pooled: exact binomial test over all (seed, image, head) cells. " + src + ".",
+            )
+        else:
+            show.md("*No DiffViT has been measured yet.*")
         acc_probe = mech.probe_accuracy(jac)
-        show.md(
-            "**Table M4. C5 per layer.** Effect: frequency of $\\cos < 0$ minus 1/2, per seed, CI over seeds; "
-            "pooled: exact binomial test over all (seed, image, head) cells. " + src + "."
-        )
         if acc_probe["n"]:
             show.md(
                 f"The probe estimate agrees with the exact value on the {acc_probe['n']} cells that have both: "
