@@ -522,16 +522,20 @@ def forest(card, title="Our effect per artifact, with its 95 % interval"):
     return fig
 
 
-def trend_panels(panels, xlabel, figsize=(11, 3.6)):
+def trend_panels(panels, xlabel, figsize=(11, 3.6), ncols=None):
     """Side-by-side panels of series against one x (the ladder's clean accuracy). ``panels``:
     ``[{"title", "ylabel", "series": [{"label", "x", "y", "low", "high", "points": (x, y) or None, "color"}],
     "refs": [{"x", "y", "label", "marker"}], "vline": (x, text) or None, "hline": y or None,
     "ylim": (lo, hi) or None}]``. A series is its mean line with an interval bar at each x and, if
     given, its single points (seeds) as small dots; colours follow :func:`group_colors` and each
-    series has its own line style and marker (legible in grayscale)."""
+    series has its own line style and marker (legible in grayscale). ``ncols``: panels per row."""
     plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize, constrained_layout=True, squeeze=False)
-    for ax, p in zip(axes[0], panels):
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, constrained_layout=True, squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, p in zip(axes.ravel(), panels):
         colors = group_colors([s["label"] for s in p["series"]])
         for i, s in enumerate(p["series"]):
             x, y = np.asarray(s["x"], float), np.asarray(s["y"], float)

@@ -83,6 +83,13 @@ def _n(df, col) -> str:
     return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
+def _around(values, margin: float = 0.06) -> tuple:
+    """y limits that show every single value (and 0) with a margin: an interval of two seeds can be
+    ten times wider than the data, and would flatten them; its ends then run off the panel."""
+    v = np.append(np.asarray(values, float), 0.0)
+    return float(np.nanmin(v)) - margin, float(np.nanmax(v)) + margin
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
@@ -371,7 +378,7 @@ class Chapter:
         m = self.mech_seeds
         if len(m):
             t = t.merge(m[["seed", "epochs", "ratio", "freq_cos_neg"]], on=["seed", "epochs"], how="left")
-        t = t.sort_values(["seed", "epochs"]).rename(
+        t = t.sort_values(["seed", "epochs"], ignore_index=True).rename(
             columns={
                 "train_clean_accuracy_vit": "accuracy ViT",
                 "train_clean_accuracy_diffvit": "accuracy DiffViT",
@@ -434,6 +441,7 @@ class Chapter:
                 "series": self._gap_series("pgd_linf"),
                 "hline": 0.0,
                 "vline": vline,
+                "ylim": _around(g.loc[g["attack_kind"] == "pgd_linf", "gap"]),
             },
         ]
         if (g["attack_kind"] == "patch").any():
@@ -444,6 +452,7 @@ class Chapter:
                     "series": self._gap_series("patch"),
                     "hline": 0.0,
                     "vline": vline,
+                    "ylim": _around(g.loc[g["attack_kind"] == "patch", "gap"]),
                 }
             )
         p1 = g[(g["attack_kind"] == "pgd_linf") & (g["budget"] == 1.0)]
@@ -481,15 +490,19 @@ class Chapter:
             }
         )
         show.figure(
-            plots.trend_panels(panels, "clean accuracy (test split)", figsize=(4 * len(panels), 3.8)),
+            plots.trend_panels(
+                panels, "clean accuracy (test split)", figsize=(10, 3.6 * -(-len(panels) // 2)), ncols=2
+            ),
             label="L1",
             caption=(
-                "left, DiffViT − ViT attack success rate against the pair's mean clean accuracy, one line per "
+                "Top, DiffViT − ViT attack success rate against the pair's mean clean accuracy (PGD left, patch PGD "
+                "right), one line per "
                 "budget (ε in 1/255, patch side w in pixels); a point per rung, the mean over training seeds with the "
-                "depth-1 chapter's two-level 95 % interval (seeds and images crossed); dots: single seeds. Right, both "
-                "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (Table 3: "
+                "depth-1 chapter's two-level 95 % interval (seeds and images crossed; with two seeds an interval can "
+                "run off the panel, which shows every single value); dots: single seeds. Below, both "
+                "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (paper Table 3: "
                 f"ASR {paper.TABLE3_DIFFVIT_ASR[1.0]:.2f} at accuracy {paper.TABLE3_DIFFVIT_ACCURACY:.2f}). The paper "
-                "prints no ViT ASR at depth 1 (Fig. 2a is a plot without values), so its gap cannot be marked; the "
+                "prints no ViT ASR at depth 1 (paper Fig. 2a is a plot without values), so its gap cannot be marked; the "
                 f"dotted line is its accuracy. Drawn by `dalib.chapters.ladder`. {caption_source(self.asr)}."
             ),
         )
