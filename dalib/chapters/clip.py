@@ -218,7 +218,7 @@ class Chapter:
                 out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3),
                 label="C2",
                 caption=(
-                    "* Paired by image. Verdicts under the rules above"
+                    "Paired by image. Verdicts under the rules above"
                     + (" — **on random-weight models, so they mean nothing**." if meaningless else ".")
                 ),
             )
@@ -312,7 +312,7 @@ class Chapter:
                 rows.round(2),
                 label="C3",
                 caption=(
-                    f"* Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
+                    f"Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
                     f"total {m['wall_time_s'].sum() / 60:.1f} min."
                 ),
             )

@@ -199,9 +199,9 @@ class Chapter:
                 ]
                 .rename(columns={"a_mean": "ViT", "b_mean": "DiffViT", "p_two_level": "p (two-level)"})
                 .round(3),
-                label="D2",
+                label=f"D2{'ab'[fig_id == '3b']}",  # D2a PGD, D2b AutoAttack
                 caption=(
-                    f"({kind}). * Paired by seed and image: the two-level interval and p (seeds and "
+                    f"({kind}). Paired by seed and image: the two-level interval and p (seeds and "
                     "images crossed); the depths of one budget are one family (see the Results page's rules). "
                     'The verdict column reads the claim "DiffViT\'s ASR is the higher" (the depth-1 claim); '
                     "the crossover claim is the opposite sign at depth."
@@ -252,7 +252,7 @@ class Chapter:
             .round(3),
             label="D3",
             caption=(
-                "* The L2 budget at which every attacked image is broken (the largest per-image minimal "
+                "The L2 budget at which every attacked image is broken (the largest per-image minimal "
                 "norm; max over seeds); inf: CW never broke every image."
             ),
         )
@@ -305,14 +305,16 @@ class Chapter:
         if not _present(self.prop):
             return show.md("No propagation records of the depth chapter yet.")
         long = self.propagation
+        n_d4 = 0
         for kind in sorted(set(long["perturbation"])):
             for e in sorted(set(long[long["perturbation"] == kind]["eps"].astype(float))):
+                n_d4 += 1
                 s = propagation_summary(long, kind, e)
                 show.table(
                     s.groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean().unstack("model").round(3),
-                    label="D4",
+                    label=f"D4{'abcdefgh'[n_d4 - 1]}",
                     caption=(
-                        f"({kind}, ε = {e:g}/255). * Mean over seeds of: α, the propagation ratio of "
+                        f"({kind}, ε = {e:g}/255). Mean over seeds of: α, the propagation ratio of "
                         "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
                         f"spectral norm at the clean input. {caption_source(self.prop)}."
                     ),
@@ -384,7 +386,7 @@ class Chapter:
                 .rename(columns={"sum": "total min", "max": "longest min", "count": "runs"}),
                 label="D5",
                 caption=(
-                    f"* Wall time of the runs (including training where a run trained its model), "
+                    f"Wall time of the runs (including training where a run trained its model), "
                     f"total {w['wall_time_s'].sum() / 3600:.2f} h."
                 ),
             )

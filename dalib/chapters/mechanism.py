@@ -599,7 +599,7 @@ class Chapter:
             ),
             label="M5",
             caption=(
-                f"(our Fig. 1). Two test images (rows: clean and PGD examples against each model; the "
+                f"(paper Fig. 1). Two test images (rows: clean and PGD examples against each model; the "
                 f"image shown is the one that attacks the ViT), and the attention each of the 8x8 patch tokens "
                 f"receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
                 f"$A_{{\\mathrm{{DA}}}}$ (training seed {s0}; $A_{{\\mathrm{{DA}}}}$ can be negative, diverging colours). "
