@@ -333,9 +333,12 @@ document.getElementById("f").onload = function () {{
     var scrolled = [];  // boxes whose content is wider than the box: the reader must scroll sideways
     art.querySelectorAll("*").forEach(function (e) {{
       var ox = w.getComputedStyle(e).overflowX;
-      if ((ox === "auto" || ox === "scroll") && e.scrollWidth > e.clientWidth + 1)
+      // a MathJax container's scroll width counts its hidden assistive MathML: measure the drawn math
+      var m = e.tagName.toLowerCase() === "mjx-container" ? e.querySelector("mjx-math") : null;
+      var need = m ? m.getBoundingClientRect().width : e.scrollWidth;
+      if ((ox === "auto" || ox === "scroll") && need > e.clientWidth + 1)
         scrolled.push(e.tagName.toLowerCase() + "." + String(e.className).split(" ")[0] + " (" +
-                      e.scrollWidth + " > " + e.clientWidth + " px)");
+                      Math.round(need) + " > " + e.clientWidth + " px)");
     }});
     var broken = Array.prototype.filter.call(d.images, function (i) {{ return !(i.complete && i.naturalWidth > 0); }})
       .map(function (i) {{ return i.getAttribute("src"); }});
