@@ -585,7 +585,9 @@ class Chapter:
                 "at the family's Bonferroni level (1 − 0.05/k over the k budgets of one attack) excludes 0; the fitted "
                 f"value at the paper's accuracy {PAPER_ACCURACY:.2f} is an extrapolation beyond the measured range, with "
                 "its interval, clipped to the range the quantity lives in (a difference of rates to [−1, 1], a frequency "
-                "to [0, 1]). The log ratio is fitted for Fig. 4 (its fitted value: exponentiate for the ratio)."
+                "to [0, 1]). The interval treats the rungs of one run as independent points; they share one "
+                "training trajectory, so it may be too narrow. The log ratio is fitted for Fig. 4 (its fitted value: "
+                "exponentiate for the ratio)."
             ),
         )
 
