@@ -120,10 +120,13 @@ def _span(v) -> str:
 def claims(profile=None) -> dict:
     """The depth-1 and mechanism claims of :data:`TOP_CLAIMS` on the top rung's records, by the
     chapters' own code: ``{"top_<id>": row}``, the claim text naming the rung and the seeds."""
+    return claims_of(attack_rows(profile), *mechanism_rows(profile))
+
+
+def claims_of(asr, lip, jac) -> dict:
+    """:func:`claims` from rung rows already loaded (:func:`attack_rows`, :func:`mechanism_rows`)."""
     from . import depth1, mechanism
 
-    asr = attack_rows(profile)
-    lip, jac = mechanism_rows(profile)
     top = _top(asr, lip)
     if top is None:
         return {}
@@ -162,12 +165,17 @@ class Chapter:
 
     # ------------------------------------------------------------ data
     @cached_property
+    def mech_models(self):
+        """The rung points' ``mechanism_suite`` model rows (``None`` when there are none)."""
+        return rung_rows("mechanism_suite", "model", self.profile)
+
+    @cached_property
     def accuracy(self) -> pd.DataFrame:
         """Clean accuracy of every measured rung model: ``model, seed, epochs, clean_accuracy``."""
         parts = []
         if self.asr is not None:
             parts.append(self.asr.rename(columns={"train_clean_accuracy": "clean_accuracy"}))
-        m = rung_rows("mechanism_suite", "model", self.profile)
+        m = self.mech_models
         if m is not None:
             parts.append(m)
         if not parts:
@@ -177,7 +185,7 @@ class Chapter:
 
     @cached_property
     def _n_mech(self) -> str:
-        return _n(rung_rows("mechanism_suite", "model", self.profile), "n_images")
+        return _n(self.mech_models, "n_images")
 
     def _acc(self, model, seed, epochs):
         a = self.accuracy
@@ -350,7 +358,7 @@ class Chapter:
                 f"(1/255) and patch PGD at w = {b['patch'] or 'none'} pixels, {_n(a, 'steps')} steps, on the clean "
                 "prediction."
             )
-        m = rung_rows("mechanism_suite", "model", self.profile)
+        m = self.mech_models
         if m is not None:
             text.append(
                 f"The mechanism is measured on {_n(m, 'n_images')} of them: the paper's sampling estimator of the local "
@@ -397,11 +405,7 @@ class Chapter:
                 f"{_n(self.asr, 'n')} test images and their difference, the ratio of the sampling Lipschitz estimates of "
                 f"DiffViT's A_DA and ViT's A, and the frequency of cos(∇A1, ∇A2) < 0 ({self._n_mech} images, all heads). "
                 f"{caption_source(self.asr)}"
-                + (
-                    f"; and {_lower_first(caption_source(rung_rows('mechanism_suite', 'model', self.profile)))}"
-                    if len(m)
-                    else ""
-                )
+                + (f"; and {_lower_first(caption_source(self.mech_models))}" if len(m) else "")
                 + "."
             ),
         )
@@ -551,7 +555,7 @@ class Chapter:
                 "branch-gradient alignment in the DiffViT against its clean accuracy. Mean over seeds with the t 95 % "
                 "interval (clipped to [0, 1] for the frequency), dots: single seeds; grey lines: no effect (ratio 1, "
                 "frequency 1/2). Drawn by `dalib.chapters.ladder`. "
-                f"{caption_source(rung_rows('mechanism_suite', 'lipschitz', self.profile))}."
+                f"{caption_source(self.mech_models)}."
             ),
         )
 
@@ -633,7 +637,7 @@ class Chapter:
                 f"**What the trends imply at the paper's accuracy ({PAPER_ACCURACY:.2f}),** extrapolating each straight "
                 "line beyond the measured range (an extrapolation, not a measurement): " + "; ".join(implied) + "."
             )
-        top = claims(self.profile)
+        top = claims_of(self.asr, self.lip, self.jac)
         if top:
             parts.append(
                 "At the top rung the chapters' own tests give: "
@@ -700,7 +704,7 @@ class Chapter:
         if self.asr is not None:
             t = self.asr.drop_duplicates("record")["wall_time_s"].sum()
             lines.append(f"Attacks: {self.asr['record'].nunique()} records, {t / 3600:.2f} h.")
-        m = rung_rows("mechanism_suite", "model", self.profile)
+        m = self.mech_models
         if m is not None:
             lines.append(
                 f"Mechanism: {m['record'].nunique()} records, {m.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h."
