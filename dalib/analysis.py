@@ -560,3 +560,33 @@ def l2_comparison(df, a: dict, b: dict, alpha: float = 0.05) -> dict:
     p = mcnemar_pooled(tables)["p"] if tables else np.nan
     v, why = verdict(s["low"], s["high"], s["n"], margin=0.0, what="the sign statistic P(b smaller) − P(a smaller)")
     return {"per_seed": per, "mean": s["mean"], "low": s["low"], "high": s["high"], "p": p, "verdict": v, "reason": why}
+
+
+def measured_pair(profile: str = "cpu", attack_kind: str = "pgd_linf", budget: float = 1.0, n_seeds: int = 3):
+    """The depth-1 pair's per-image outcomes in the committed ``asr`` records of ``profile`` (ViT
+    and DiffViT with λ_init 0.8, current recipe, attacks on the clean prediction) at one attack and
+    budget, on the first ``n_seeds`` seeds both models have: ``(flags_a (S, I), flags_b (S, I),
+    record ids)``. Raises :class:`dalib.records.RecordNotFoundError` or ``ValueError`` (naming what
+    is missing) when the records cannot give them."""
+    from .records import load_rows
+
+    df = recipe_check(load_rows("asr", table="asr", profile=profile))
+    df = df[
+        df["recipe_current"]
+        & (df["depth"] == 1)
+        & (df["attack_labels"] == "clean_pred")
+        & (df["attack_kind"] == attack_kind)
+        & (df["budget"].astype(float) == float(budget))
+    ]
+    a = df[df["model"] == "vit"].sort_values("seed")
+    b = df[(df["model"] == "diffvit") & (df["lambda_init"].astype(str) == "0.8")].sort_values("seed")
+    seeds = sorted(set(a["seed"]) & set(b["seed"]))[:n_seeds]
+    if len(seeds) < min(n_seeds, 2):
+        raise ValueError(
+            f"the {profile} asr records hold {len(seeds)} paired seed(s) of the depth-1 pair at {attack_kind} "
+            f"{budget:g}/255; at least 2 are needed (run `python -m dalib.run asr --profile {profile}`)"
+        )
+    fa = np.array([flags_of(a[a["seed"] == s].iloc[0]) for s in seeds])
+    fb = np.array([flags_of(b[b["seed"] == s].iloc[0]) for s in seeds])
+    ids = sorted(set(a[a["seed"].isin(seeds)]["record"]) | set(b[b["seed"].isin(seeds)]["record"]))
+    return fa, fb, ids

@@ -72,3 +72,35 @@ def measured_components(flags_a, flags_b) -> dict:
         "effect": e.estimate,
         "n_seeds": fa.shape[0],
     }
+
+
+def calibration_rows(components: dict, seed_counts, n_sim: int, rng_seed: int, seed_scales=(1.0,), tests=None):
+    """Every test's rejection rate (:func:`rejection_rates`) for each simulated number of seeds and
+    each multiple of the measured seed variance, with no effect (the false-positive rate) and with
+    the measured effect (the power): one row per (test, seeds, seed-variance scale, effect) with the
+    rate and its Monte-Carlo standard error. A scale other than 1 multiplies the measured seed
+    variance floored at 2e-4 (so that a seed variance measured as 0 still grows: the regime of an
+    attack whose ASR differs much between training runs). Each cell draws from its own stream
+    ``(rng_seed, seeds, scale index, effect index)``, so rows do not depend on which others are run."""
+    c = components
+    rows = []
+    for n_seeds in seed_counts:
+        for k, scale in enumerate(seed_scales):
+            for j, (effect, delta) in enumerate((("none", 0.0), ("measured", float(c["effect"])))):
+                rng = np.random.default_rng([int(rng_seed), int(n_seeds), k, j])
+                s2_seed = scale * c["s2_seed"] if scale == 1 else scale * max(c["s2_seed"], 2e-4)
+                rates = rejection_rates(rng, n_sim, n_seeds, c["p_image"], s2_seed, c["s2_image"], delta, tests)
+                for test, rate in rates.items():
+                    rows.append(
+                        dict(
+                            test=test,
+                            n_seeds=int(n_seeds),
+                            seed_variance_scale=float(scale),
+                            effect=effect,
+                            delta=delta,
+                            rate=rate,
+                            mc_se=float(np.sqrt(max(rate * (1 - rate), 1e-12) / n_sim)),
+                            n_sim=int(n_sim),
+                        )
+                    )
+    return rows

@@ -130,6 +130,27 @@ def check_propagation(params: dict) -> None:
     check_train(params)  # also rejects a recipe that is not a dict of train.md parameters
 
 
+def check_calibration(params: dict) -> None:
+    """``calibration.md``: the source profile and attack, the seed counts, the scales and the number
+    of simulations (the records themselves are checked when the run reads them)."""
+    from .run import PROFILES
+
+    validate.choice(params, "source_profile", list(PROFILES))
+    validate.choice(params, "attack_kind", ["pgd_linf", "patch"])
+    validate.number(params, "budget", 0.0, 255.0, "units of 1/255, or pixels for patch")
+    validate.count(params, "source_seeds", 2)
+    validate.count(params, "n_sim", 10)
+    counts = params["seed_counts"]
+    if not isinstance(counts, list) or not counts or not all(validate._is_int(k) and k >= 2 for k in counts):
+        raise ValueError(f"seed_counts must be a non-empty list of seed counts (each at least 2), got {counts!r}")
+    scales = params["seed_variance_scale"]
+    if not isinstance(scales, list) or not scales:
+        raise ValueError(f"seed_variance_scale must be a non-empty list of positive multiples, got {scales!r}")
+    for v in scales:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0:
+            raise ValueError(f"seed_variance_scale holds {v!r}; each entry must be a positive number (1: as measured)")
+
+
 def check_ladder(params: dict) -> None:
     """``ladder.md``: the rungs, a constant learning rate, and the training recipe of the longest rung."""
     from .ladder import check_rungs

@@ -174,7 +174,7 @@ def test_results_figures_are_labelled_figure_elements(doms):
         if len(set(ids)) != len(ids) or not all(ids):
             problems.append(f"{page}: figure labels missing or repeated: {ids}")
         for i, body in figs:
-            if "<img" not in body or not re.search(r"<figcaption><strong>Figure [A-Z]\d+\.</strong>", body):
+            if "<img" not in body or not re.search(r"<figcaption><strong>Figure [A-Z]{1,2}\d+[a-z]?\.</strong>", body):
                 problems.append(f"{page}: figure {i} lacks its image or its numbered caption")
     assert not problems, "\n".join(problems)
 
@@ -193,9 +193,54 @@ def test_labelled_tables_carry_their_numbered_caption(doms):
         if len(set(ids)) != len(ids):
             problems.append(f"{page}: table labels repeated: {ids}")
         for i, cap in tables:
-            if not re.match(r"\s*<strong>Table [A-Z]\d+[a-z]?\.</strong>", cap):
+            if not re.match(r"\s*<strong>Table [A-Z]{1,2}\d+[a-z]?\.</strong>", cap):
                 problems.append(f"{page}: table {i} has no numbered caption")
     assert sum(len(re.findall(r'id="tab-', d)) for d in doms.values()) >= 5, "no labelled table in the book"
+    assert not problems, "\n".join(problems)
+
+
+_NAMED = re.compile(r"^(Figure|Table) ([A-Z]{1,2}\d+[a-z]?)\.")
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_every_figure_and_table_of_every_page_is_named(doms):
+    """Every figure and every table in a page's article carries a caption that names it in the
+    book's scheme, per chapter ("Figure FP1", "Table A2", never Sphinx's global "Fig. 1", which
+    collides with the paper's figure names), and no name repeats within a page."""
+    problems = []
+    for page, dom in doms.items():
+        m = re.search(r"<article[^>]*>(.*)</article>", dom, re.S)
+        if not m:
+            continue
+        art = m.group(1)
+        names = []
+        for kind, pattern in (
+            ("Table", r"<table\b.*?</table>"),
+            ("Figure", r"<figure\b.*?</figure>"),
+        ):
+            for block in re.findall(pattern, art, re.S):
+                cap = re.search(r"<(?:caption|figcaption)\b[^>]*>(.*?)</(?:caption|figcaption)>", block, re.S)
+                text = _text(cap.group(1)) if cap else ""
+                named = _NAMED.match(text)
+                if not named or named.group(1) != kind:
+                    problems.append(f"{page}: a {kind.lower()} without its name: {text[:60]!r} {_text(block)[:60]!r}")
+                else:
+                    names.append(f"{kind} {named.group(2)}")
+        if 'class="caption-number"' in art:
+            problems.append(f"{page}: a caption numbered by Sphinx ('Fig. N', 'Table N')")
+        captions = _text(" ".join(re.findall(r"<(?:fig)?caption\b.*?</(?:fig)?caption>", art, re.S)))
+        for m in re.finditer(r"\b(Fig\.|Table) \d+[a-d]?\b", captions):
+            if re.search(r"\bpaper(?:'s|’s)? $", captions[max(0, m.start() - 8) : m.start()], re.I):
+                continue
+            problems.append(
+                f"{page}: a caption names a paper artifact without 'paper': {captions[m.start() - 30 : m.end()]!r}"
+            )
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            problems.append(f"{page}: names repeated: {repeated}")
     assert not problems, "\n".join(problems)
 
 

@@ -14,26 +14,15 @@ MC = 3 * np.sqrt(0.05 * 0.95 / N_SIM)  # 3 Monte-Carlo standard errors at a true
 
 @pytest.fixture(scope="module")
 def fig2a():
-    """Variance components of DiffViT - ViT at PGD 1/255 from the committed cpu records."""
-    from dalib.analysis import flags_of, recipe_check
-    from dalib.records import RecordNotFoundError, load_rows
+    """Variance components of DiffViT - ViT at PGD 1/255 from the committed cpu records (the first
+    three paired seeds: the seeds the rules were fixed on)."""
+    from dalib.analysis import measured_pair
+    from dalib.records import RecordNotFoundError
 
     try:
-        df = recipe_check(load_rows("asr", table="asr", profile="cpu"))
+        fa, fb, _ = measured_pair("cpu", "pgd_linf", 1.0, n_seeds=3)
     except RecordNotFoundError:
         pytest.skip("no committed cpu records of asr")
-    df = df[
-        df["recipe_current"]
-        & (df["depth"] == 1)
-        & (df["attack_labels"] == "clean_pred")
-        & (df["attack_kind"] == "pgd_linf")
-        & (df["budget"] == 1.0)
-    ]
-    a = df[df["model"] == "vit"].sort_values("seed")
-    b = df[(df["model"] == "diffvit") & (df["lambda_init"].astype(str) == "0.8")].sort_values("seed")
-    seeds = sorted(set(a["seed"]) & set(b["seed"]))[:3]  # the seeds the rules were fixed on
-    fa = np.array([flags_of(a[a["seed"] == s].iloc[0]) for s in seeds])
-    fb = np.array([flags_of(b[b["seed"] == s].iloc[0]) for s in seeds])
     return measured_components(fa, fb)
 
 

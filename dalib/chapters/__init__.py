@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from . import _show as show  # what every page writes: numbered tables and figures (notebooks use it too)
+
 CHAPTERS = {  # chapter name -> module under dalib.chapters (each defines ``Chapter``)
     "depth1": "depth1",
     "mechanism": "mechanism",

@@ -33,6 +33,61 @@ HEADER_WORDS = {
 UNITS = (("_gib", " (GiB)"), ("_min", " (min)"), ("_s", " (s)"))
 
 
+def glue(facts: dict) -> None:
+    """Name the values that a page's prose states (counts, widths, budgets, from the records or
+    the recipe): the Markdown pastes each as ``{glue:text}`name``` (plain text) or, for a value made
+    by :func:`markdown`, as ``{glue:md}`name```, so no sentence of a page hard-codes a number that a run decides. Nothing is shown."""
+    from myst_nb import glue as _glue
+
+    for name, value in facts.items():
+        _glue(name, value, display=False)
+
+
+def markdown(text: str):
+    """A value for ``{glue:md}`` (Markdown: emphasis, code, links), as :func:`glue` takes it."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def words(items, last: str = "and") -> str:
+    """``["a", "b", "c"]`` as ``"a, b and c"``."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def budgets(values, unit: str = "/255") -> str:
+    """A list of budgets as ``"0.25, 0.5 and 1/255"`` (as the records store them, in units of 1/255)."""
+    return words([f"{float(v):g}" for v in values]) + unit if len(values) else "none"
+
+
+POOL_WORDS = {"avg": "mean-pooled patch tokens", "token": "the class token"}
+
+
+def recipe_text(r: dict) -> str:
+    """A training recipe (the resolved parameters of ``notebooks/experiments/train.md``) in words,
+    for the prose of a page: width, heads, patch, pooling, epochs, images, optimiser, augmentation,
+    precision and, where set, PGD adversarial training."""
+    heads = int(r["num_heads"])
+    parts = [
+        f"width {int(r['embed_dim'])}",
+        f"{heads} heads (DiffViT: {heads // 2} differential heads)",
+        f"patch {int(r['patch_size'])}",
+        f"{POOL_WORDS.get(r['global_pool'], r['global_pool'])} as the classifier input",
+        f"{int(r['epochs'])} epochs on {int(r['n_train']):,} training images",
+        f"batch {int(r['batch_size'])}",
+        f"Adam at lr {float(r['lr']):g}"
+        + (" decayed to 0 by a cosine over all steps" if r["lr_schedule"] == "cosine" else " (constant)"),
+        "random crop and flip" if r["augment"] else "no augmentation",
+        f'training precision `"{r["precision"]}"`',
+    ]
+    if float(r.get("adv_eps") or 0) > 0:
+        parts.append(f"PGD adversarial training at {float(r['adv_eps']):g}/255 ({int(r['adv_steps'])} steps)")
+    return ", ".join(parts)
+
+
 def header(name) -> str:
     """A column name from the records as a reader's header: known names written out, units from
     the suffix (``_s`` seconds, ``_min``, ``_gib``), the other underscores as spaces."""
@@ -102,19 +157,33 @@ def book_table(df, digits: int = 3):
     return out.style.hide(axis="index").set_table_attributes('class="dalib-table"')
 
 
+def table_html(df, caption: str | None = None, label: str | None = None) -> str:
+    """The HTML of :func:`table`: a book table, with a ``caption`` its numbered ``<caption>`` and,
+    with a ``label``, the wrapper ``<div id="tab-x">`` that text links to."""
+    t = book_table(df)
+    if caption is None:
+        return t.to_html()
+    name = f"Table {label}." if label else "Table."
+    html = t.set_caption(f"<strong>{name}</strong> {caption_html(caption)}").to_html()
+    # the anchor on a wrapper: pandas gives the <table> its own id
+    return f'<div class="dalib-table-box" id="tab-{label.lower()}">{html}</div>' if label else html
+
+
 def table(df, caption: str | None = None, label: str | None = None) -> None:
     """Display a data-frame as a book table (:func:`book_table`). With a ``caption`` (Markdown, as
     :func:`figure`'s) and a ``label`` (the chapter's table name, e.g. ``"M2"``), the table carries
     its numbered ``<caption>`` and the anchor ``#tab-m2``."""
     from IPython.display import HTML, display
 
-    t = book_table(df)
     if caption is None:
-        return display(t)
-    name = f"Table {label}." if label else "Table."
-    html = t.set_caption(f"<strong>{name}</strong> {caption_html(caption)}").to_html()
-    # the anchor on a wrapper: pandas gives the <table> its own id
-    display(HTML(f'<div class="dalib-table-box" id="tab-{label.lower()}">{html}</div>' if label else html))
+        return display(book_table(df))
+    display(HTML(table_html(df, caption, label)))
+
+
+def md_table(markdown: str, label: str, caption: str) -> str:
+    """A Markdown table as a MyST ``{table}`` block with its numbered caption and the anchor
+    ``#tab-x``, for pages that write Markdown (the Runs page); display it with :func:`md`."""
+    return f":::{{table}} **Table {label}.** {caption}\n:name: tab-{label.lower()}\n\n{markdown.strip()}\n:::"
 
 
 def raw(obj) -> None:
@@ -185,9 +254,9 @@ def plans(stem: str, profile: str):
     return profile_plans(load_notebook(resolve_notebook(stem, root), root), profile, root)
 
 
-def folded(df, summary: str) -> None:
+def folded(df, summary: str, caption: str | None = None, label: str | None = None) -> None:
     """Display a data-frame as a book table folded under ``summary`` (a ``<details>`` element), for
-    long tables a reader opens on demand."""
+    long tables a reader opens on demand; ``caption`` and ``label`` as :func:`table`'s."""
     from IPython.display import HTML, display
 
-    display(HTML(f"<details><summary>{summary}</summary>\n{book_table(df).to_html()}\n</details>"))
+    display(HTML(f"<details><summary>{summary}</summary>\n{table_html(df, caption, label)}\n</details>"))

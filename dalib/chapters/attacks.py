@@ -67,13 +67,12 @@ class Chapter:
                     "batch_size": "batch size",
                 }
             )
-            .T.rename_axis("quantity")
-        )
-        show.md(
-            f"*Table: PGD throughput, ours vs torchattacks, median over repetitions: images per "
-            f"process-CPU second and per wall-clock second, and the paired ratio "
-            f"t_torchattacks / t_ours (CPU time; wall clock with its min and max over repetitions). "
-            f"Attack: `{res['attack'].iloc[0]}`. {caption_source(res)}.*"
+            .T.rename_axis("quantity"),
+            label="K3",
+            caption="PGD throughput, ours vs torchattacks, median over repetitions: images per "
+            "process-CPU second and per wall-clock second, and the paired ratio "
+            "t_torchattacks / t_ours (CPU time; wall clock with its min and max over repetitions). "
+            f"Attack: `{res['attack'].iloc[0]}`. {caption_source(res)}.",
         )
         ratios = ", ".join(f"{r.model}: {r.ratio_cpu:.2f}" for r in res.itertuples())
         show.md(
@@ -84,7 +83,7 @@ class Chapter:
         )
         show.figure(
             plots.throughput_points(tim, int(res["batch_size"].iloc[0]), ["dalib", "torchattacks"], list(res["model"])),
-            label="B1",
+            label="K1",
             caption="Images per process-CPU second of every timed repetition, ours and torchattacks side by side. "
             f"{caption_source(tim)}.",
         )

@@ -101,7 +101,7 @@ class Chapter:
         from ..paths import project_root
         from ..run import load_notebook, resolve_notebook
 
-        self._n_fig = 0  # the chapter's figures are numbered C1, C2, ... in page order
+        self._n_fig = self._n_tab = 0  # figures and tables are numbered C1, C2, ... in page order
         self.profile = profile = profile or current_profile()
         root = project_root()
         self.notebook = load_notebook(resolve_notebook("clip", root), root)
@@ -114,6 +114,21 @@ class Chapter:
         self.paper_runs = [
             dict(zip(g, combo)) for g in self.notebook.sweeps["paper"] for combo in itertools.product(*g.values())
         ]
+
+    def facts(self) -> dict:
+        """The numbers the protocol states (``{glue:text}`c_...```): the attack steps of the records
+        shown, else of the notebook's ``paper`` profile (the runs the released weights need)."""
+        from ..run import notebook_parameters
+
+        if self.real is not None and "param.steps" in self.real["asr"]:
+            steps = sorted({int(v) for v in self.real["asr"]["param.steps"]})
+        else:
+            steps = [int(notebook_parameters("clip", "paper")["steps"])]
+        return {"c_steps": " or ".join(map(str, steps))}
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
 
     def status(self) -> None:
         """Which release checkpoints the paper runs need, and where; or the random-weights warning."""
@@ -156,26 +171,30 @@ class Chapter:
         """Our choices against the release's (:func:`dalib.zeroshot.fidelity_table`) and the checkpoint reader's cost."""
         from ..zeroshot import fidelity_table
 
-        show.table(fidelity_table())
+        show.table(
+            fidelity_table(),
+            label=self._tab(),
+            caption="Where our CLIP and DiffCLIP could compute something other than the release: the LayerNorm eps "
+            "of each tower and the image transform, ours beside the release's (`dalib.zeroshot.fidelity_table`).",
+        )
         try:
             load = load_rows("clip_checkpoint", table="load")
         except RecordNotFoundError:
             return show.md(
                 "The checkpoint benchmark (`notebooks/benchmarks/clip_checkpoint.md`) has no record under this profile."
             )
-        show.table(
-            load[["arch", "way", "file_gib", "weights_gib", "peak_extra_gib", "peak_over_weights", "load_s"]].round(3)
-        )
         dl = load.set_index("way")
-        show.md(
-            f"*Reading a release-style {dl['arch'].iloc[0]} file of {dl['file_gib'].iloc[0]:.2f} GiB "
+        show.table(
+            load[["arch", "way", "file_gib", "weights_gib", "peak_extra_gib", "peak_over_weights", "load_s"]].round(3),
+            label=self._tab(),
+            caption=f"Reading a release-style {dl['arch'].iloc[0]} file of {dl['file_gib'].iloc[0]:.2f} GiB "
             f"({dl['weights_gib'].iloc[0]:.2f} GiB of weights) into a built model: peak memory above the model's "
             f"(GiB) and time. `dalib` is our reader; `whole` is `torch.load(weights_only=False)` without memory "
-            f"mapping, which runs any code the pickle names. {caption_source(load)}.*"
+            f"mapping, which runs any code the pickle names. {caption_source(load)}.",
         )
 
     def asr_table(self) -> None:
-        """Table C1: ASR per dataset, attack and budget, with the zero-shot accuracy."""
+        """The first results table: ASR per dataset, attack and budget, with the zero-shot accuracy."""
         real = self.real
         if real is None:
             return
@@ -194,7 +213,7 @@ class Chapter:
         )
         show.table(
             table,
-            label="C1",
+            label=self._tab(),
             caption=(f"* ASR per dataset, attack and budget (ε in 1/255, w in pixels). {caption_source(asr)}."),
         )
 
@@ -202,7 +221,7 @@ class Chapter:
         return clip_claims(self.real["asr"])
 
     def fig2bd(self) -> None:
-        """Paper Fig. 2b and 2d: Table C2 (paired by image), the ASR curves, and the verdicts."""
+        """Paper Fig. 2b and 2d: the paired tables (by image), the ASR curves, and the verdicts."""
         if self.real is None:
             return
         asr, meaningless = self.real["asr"], self.meaningless
@@ -216,7 +235,7 @@ class Chapter:
             out["verdict"] = "none: random weights" if meaningless else comp["verdict"]  # no verdict on smoke models
             show.table(
                 out.rename(columns={"a_mean": "CLIP", "b_mean": "DiffCLIP"}).round(3),
-                label="C2",
+                label=self._tab(),
                 caption=(
                     "Paired by image. Verdicts under the rules above"
                     + (" — **on random-weight models, so they mean nothing**." if meaningless else ".")
@@ -252,6 +271,10 @@ class Chapter:
     def _label(self) -> str:
         self._n_fig += 1
         return f"C{self._n_fig}"
+
+    def _tab(self) -> str:
+        self._n_tab += 1
+        return f"C{self._n_tab}"
 
     def sensitivity(self) -> None:
         """The CLIP rows of paper Fig. 4 (Lipschitz per layer) and Fig. 5 (branch alignment per layer)."""
@@ -297,7 +320,7 @@ class Chapter:
             )
 
     def compute(self) -> None:
-        """Table C3 (time per run) and Table C4 (the memory benchmark)."""
+        """The time per run and the memory benchmark."""
         real = self.real
         if real is not None:
             m = real["model"]
@@ -310,7 +333,7 @@ class Chapter:
             ]
             show.table(
                 rows.round(2),
-                label="C3",
+                label=self._tab(),
                 caption=(
                     f"Time per run (s) and its parts, from the records (profile `{self.source_profile}`); "
                     f"total {m['wall_time_s'].sum() / 60:.1f} min."
@@ -318,19 +341,20 @@ class Chapter:
             )
         try:
             mem = load_rows("clip_memory", table="memory")
-            show.raw(mem[["model", "batch_size", "peak_rss_gib", "step_s", "images_per_s", "device"]].round(3))
             fit = load_rows("clip_memory", table="fit")
         except RecordNotFoundError:
             return show.md(
                 "The memory benchmark (`notebooks/benchmarks/clip_memory.md`) has no record under this profile."
             )
         bs = self.notebook.params["batch_size"].default
-        show.md(
-            f"*Table C4.* Peak resident memory and time of one PGD step (forward + backward) of the "
+        show.table(
+            mem[["model", "batch_size", "peak_rss_gib", "step_s", "images_per_s", "device"]].round(3),
+            label=self._tab(),
+            caption="Peak resident memory and time of one PGD step (forward + backward) of the "
             f"image encoder, each in a fresh process. {caption_source(mem)}. Extrapolated linearly, "
             + ", ".join(
                 f"{r.model} fits batches up to {r.batch_size_fits} in {r.memory_gib:g} GiB" for r in fit.itertuples()
             )
             + f" (80 % of it); the CLIP notebook attacks in batches of {bs}, well inside, because larger "
-            "batches do not raise the CPU throughput (images per second above)."
+            "batches do not raise the CPU throughput (images per second in this table).",
         )

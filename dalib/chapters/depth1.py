@@ -47,6 +47,11 @@ ATTACK_NAMES = {"pgd_linf": "PGD", "patch": "patch PGD", "pgd_restarts": "PGD, 3
 PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
 
 
+def _py(v):
+    """A record value as plain Python (numpy scalars from the data-frame as int, float, bool)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _cell(s, m, kind, b):
     r = s[(s["model"] == m) & (s["attack_kind"] == kind) & (s["budget"] == b)]
     return rate(r["mean"].iloc[0], r["ci_low"].iloc[0], r["ci_high"].iloc[0]) if len(r) else ""
@@ -162,7 +167,7 @@ def claims_of(dfc):
             else (
                 f"partial, {len(contrasts)} of {len(LAMBDA_SWEEP)} λ_init values" + (f": {detail}" if detail else "")
             ),
-            short_t1 if complete else f"partial ({len(asr)} of 6 λ_init values): {short_t1}",
+            short_t1 if complete else f"partial ({len(asr)} of {len(LAMBDA_SWEEP) + 1} λ_init values): {short_t1}",
         )
     )
     return pd.DataFrame(rows)
@@ -265,6 +270,7 @@ class Chapter:
             how="left",
         )
         precisions = ", ".join(sorted(set(models["precision"].astype(str))))
+        n_test = f"{int(self.recipe['n_test']):,}"
         show.table(
             pd.DataFrame(
                 {
@@ -277,14 +283,12 @@ class Chapter:
                     "per seed": tbl["per_seed"],
                     "learned λ per seed": np.where(tbl["model"] == "vit", "-", tbl["lambda_per_seed"].fillna("")),
                 }
-            )
-        )
-        show.md(
-            "*Table: the trained models (weights from the model zoo). Clean accuracy is measured on the "
-            "training run's test images (cpu profile: all 10,000), as a mean over training seeds with a "
-            "Student-t 95 % CI. The learned λ is the layer's λ after training (its initial value is "
-            f"λ_init plus a small random term). Training precision: {precisions}. "
-            f"{caption_source(models)}.*"
+            ),
+            label="A1",
+            caption="The trained models (weights from the model zoo). Clean accuracy is measured on the "
+            f"training run's {n_test} test images, as a mean over training seeds with a Student-t 95 % CI. The "
+            "learned λ is the layer's λ after training (its initial value is λ_init plus a small random term). "
+            f"Training precision: {precisions}. {caption_source(models)}.",
         )
 
     # ------------------------------------------------------------------ attacks
@@ -341,7 +345,7 @@ class Chapter:
             label="A1",
             caption="PGD ASR against the ℓ∞ budget (paper Fig. 2a). Lines: mean over training seeds "
             "with Student-t 95 % intervals; dots: single seeds; triangles: the paper's DiffViT (paper Table 3; "
-            f"a model with 87 % clean accuracy). {caption_source(self.base)}.",
+            f"a model with {paper.TABLE3_DIFFVIT_ACCURACY:.0%} clean accuracy). {caption_source(self.base)}.",
         )
         self.comparison_table(
             "pgd_linf",
@@ -350,7 +354,7 @@ class Chapter:
             "with its two-level interval (seeds and images crossed), which decides, and the t "
             "interval over the seed means beside it; McNemar's exact test per seed (one seed's "
             "images); the verdict for 'DiffViT has the higher ASR'.",
-            label="A1",
+            label="A2",
         )
 
     def fig2c(self) -> None:
@@ -364,7 +368,7 @@ class Chapter:
             caption="Patch-PGD ASR against the patch side (paper Fig. 2c), ε = 1 inside the patch. "
             f"Same conventions as [Figure A1](#fig-a1). {caption_source(self.base)}.",
         )
-        self.comparison_table("patch", "w (px)", "Patch-PGD ASR; columns as in [Table A1](#tab-a1).", label="A2")
+        self.comparison_table("patch", "w (px)", "Patch-PGD ASR; columns as in [Table A2](#tab-a2).", label="A3")
 
     def strength(self) -> None:
         """PGD, PGD with restarts and AutoAttack on the same images, then the pair under the stronger two."""
@@ -386,19 +390,19 @@ class Chapter:
             return show.md("No AutoAttack records yet.")
         show.table(
             pd.DataFrame(rows),
-            label="A3",
-            caption=f"ASR on the same {n_aa} images under PGD, PGD with 3 restarts and AutoAttack "
+            label="A4",
+            caption=f"ASR on the same {n_aa} images under PGD, {ATTACK_NAMES['pgd_restarts']} and AutoAttack "
             "(mean [95 % CI] over training seeds). A stronger attack should never find fewer adversarial "
             f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.",
         )
         n_all = int(base["n"].max())
         for kind, label, tab in (
-            ("pgd_restarts", f"PGD with 3 restarts ({n_all:,} images)", "A4"),
-            ("autoattack", f"AutoAttack ({n_aa} images)", "A5"),
+            ("pgd_restarts", f"{ATTACK_NAMES['pgd_restarts']} ({n_all:,} images)", "A5"),
+            ("autoattack", f"AutoAttack ({n_aa} images)", "A6"),
         ):
             if self.has(kind):
                 show.md(f"**DiffViT against ViT under {label}:**")
-                self.comparison_table(kind, "ε (1/255)", f"{label}; columns as in [Table A1](#tab-a1).", label=tab)
+                self.comparison_table(kind, "ε (1/255)", f"{label}; columns as in [Table A2](#tab-a2).", label=tab)
 
     @cached_property
     def cw_claim(self):
@@ -459,16 +463,15 @@ class Chapter:
                         for m in ("vit", "diffvit")
                     ],
                 }
-            )
-        )
-        show.md(
-            "*Table: per training seed, the median of the per-image minimal L2 norms (inf: CW failed on "
+            ),
+            label="A7",
+            caption="Per training seed, the median of the per-image minimal L2 norms (inf: CW failed on "
             "more than half the images), the fraction of images CW broke at all, and the smallest L2 budget "
             "at which every image is broken (its largest minimal norm; 'never' where CW failed on an image). "
             "The claim is tested on the same images, per seed, by the sign statistic "
             "P(DiffViT's norm is smaller) − P(ViT's is smaller): "
             + ", ".join(f"seed {r['seed']}: {r['stat']:+.3f}" for r in lc["per_seed"])
-            + ".*"
+            + ".",
         )
         v_cw, why_cw = self.cw_claim
         show.md(f"**Claim 'DiffViT needs smaller L2 perturbations than ViT': {v_cw}** ({why_cw}).")
@@ -491,11 +494,12 @@ class Chapter:
                 rows.append(entry)
         if not rows:
             return show.md("No true-label records yet.")
-        show.table(pd.DataFrame(rows))
-        show.md(
-            "*Table: PGD ASR (mean over seeds) when the attack ascends the loss of the clean prediction "
+        show.table(
+            pd.DataFrame(rows),
+            label="A8",
+            caption="PGD ASR (mean over seeds) when the attack ascends the loss of the clean prediction "
             "(this chapter) or of the true label (the earlier default), over all images and over the "
-            f"images the model misclassifies before the attack. {caption_source(lab)}.*"
+            f"images the model misclassifies before the attack. {caption_source(lab)}.",
         )
 
     def single_seeds(self) -> None:
@@ -543,11 +547,10 @@ class Chapter:
                     "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in sd.itertuples()],
                     "verdict": sd["verdict"],
                 }
-            )
-        )
-        show.md(
-            "*Table: ASR over correctly classified images, mean [Student-t 95 % CI] over training seeds "
-            f"(clipped to [0, 1]), and the per-seed difference with its CI. {caption_source(base)}.*"
+            ),
+            label="A9",
+            caption="ASR over correctly classified images, mean [Student-t 95 % CI] over training seeds "
+            f"(clipped to [0, 1]), and the per-seed difference with its CI. {caption_source(base)}.",
         )
 
     # ------------------------------------------------------------------ Table 1
@@ -561,7 +564,7 @@ class Chapter:
             )
             return show.md(
                 "**Not yet rerun.** The λ_init sweep needs DiffViTs at λ_init "
-                f"{', '.join(missing)} (3 seeds each) with the fixed attacks; their records are pending. "
+                f"{', '.join(missing)} with the fixed attacks; their records are pending. "
                 f"Run `python -m dalib.run asr --profile {self.profile} --jobs 2`; the table and its "
                 "verdict appear here when the records land. The previous, true-label run of this sweep "
                 "found ASR at 1/255 flat in λ_init (see 'Before and after the fixes' below)."
@@ -590,12 +593,11 @@ class Chapter:
                     "ASR per seed": [s1.loc[lam, "per_seed"] for lam in lams],
                     "ASR ε=1/255 (paper)": [f"{t1[lam]['asr_eps1']:.4f}" if lam in t1 else "" for lam in lams],
                 }
-            )
-        )
-        show.md(
-            "*Table: DiffViT by λ_init (paper Table 1). Clean accuracy is on the training run's test "
+            ),
+            label="A10",
+            caption="DiffViT by λ_init (paper Table 1). Clean accuracy is on the training run's test "
             f"images, and PGD ASR at ε = 1/255 is on the {int(dv['n'].iloc[0])} attack images. Both are "
-            f"given as mean [Student-t 95 % CI] over training seeds. {caption_source(dv)}.*"
+            f"given as mean [Student-t 95 % CI] over training seeds. {caption_source(dv)}.",
         )
         contrasts = []
         for lam in lams:
@@ -618,7 +620,11 @@ class Chapter:
                     "McNemar p per seed": ct["p_per_seed"].map(show.p_list),
                     "verdict ('0.8 has the higher ASR')": ct["verdict"],
                 }
-            )
+            ),
+            label="A11",
+            caption="λ_init 0.8 against each other λ_init at ε = 1/255, paired by seed and image: the difference of "
+            "ASR with its two-level interval, McNemar's exact test per seed, and the verdict for the paper's claim "
+            "that ASR peaks at 0.8.",
         )
         show.md(
             "**Reasons:**\n"
@@ -658,10 +664,11 @@ class Chapter:
             r["DiffViT − ViT before"] = f"{ob[0]:+.3f}" if ob.size else ""
             r["DiffViT − ViT now"] = f"{nb[0]:+.3f}" if nb.size else ""
             rows.append(r)
-        show.table(pd.DataFrame(rows))
-        show.md(
-            f"*Table: mean PGD ASR over training seeds before the fixes (true-label attacks; "
-            f"{old['record'].nunique()} stale records) and now (clean-prediction attacks).*"
+        show.table(
+            pd.DataFrame(rows),
+            label="A12",
+            caption="Mean PGD ASR over training seeds before the fixes (true-label attacks; "
+            f"{old['record'].nunique()} stale records) and now (clean-prediction attacks).",
         )
 
     # ------------------------------------------------------------------ claims
@@ -671,12 +678,11 @@ class Chapter:
 
     def verdicts(self) -> None:
         show.table(
-            self.claims()[["claim", "verdict", "detail"]].rename(columns={"detail": "detail (difference of mean ASR)"})
-        )
-        show.md(
-            "*Table: one verdict per claim, computed from the tables above under the rules of the "
-            "[Results](results.md) page: a claim that holds 'across all cases' is "
-            "reproduced only if every budget that is not saturated is.*"
+            self.claims()[["claim", "verdict", "detail"]].rename(columns={"detail": "detail (difference of mean ASR)"}),
+            label="A13",
+            caption="One verdict per claim, computed from the tables above under the rules of the "
+            "[Results](results.html) page: a claim that holds 'across all cases' is "
+            "reproduced only if every budget that is not saturated is.",
         )
 
     def reading(self) -> None:
@@ -689,10 +695,11 @@ class Chapter:
             f"- **PGD (Fig. 2a):** {_sentence(self.comparison('pgd_linf'), 'ε')}\n"
             f"- **Patch PGD (Fig. 2c):** {_sentence(self.comparison('patch'), 'w')}\n"
             f"- **AutoAttack:** {_sentence(comp[comp['attack_kind'] == 'autoattack'], 'ε')}\n"
-            f"- **PGD with 3 restarts:** {_sentence(comp[comp['attack_kind'] == 'pgd_restarts'], 'ε')}\n"
+            f"- **{ATTACK_NAMES['pgd_restarts']}:** {_sentence(comp[comp['attack_kind'] == 'pgd_restarts'], 'ε')}\n"
             f"- **CW-L2:** {v_cw} ({why_cw}).\n\n"
             f"At this scale ({self.scale()}, JPEG-re-encoded CIFAR-10) the verdicts say what {len(self.paired_seeds)} "
-            "training seeds can establish; the paper's single runs at 87 % accuracy may show larger effects, and the "
+            f"training seeds can establish; the paper's single runs at {paper.TABLE3_DIFFVIT_ACCURACY:.0%} accuracy may show "
+            "larger effects, and the "
             "`paper` profile runs the same notebooks at the paper's scale."
         )
 
@@ -704,6 +711,73 @@ class Chapter:
         return f"{acc.min():.0%} to {acc.max():.0%} clean accuracy" + (
             f" after {' or '.join(map(str, epochs))} epochs" if epochs else ""
         )
+
+    @cached_property
+    def attack_params(self) -> dict:
+        """The ``asr`` parameters of the main pair's records (those of its first ViT row)."""
+        r = self.base[self.base["model"] == "vit"].iloc[0]
+        return {k.removeprefix("param."): _py(v) for k, v in r.items() if k.startswith("param.")}
+
+    @cached_property
+    def recipe(self) -> dict:
+        """The training recipe of the main pair (``train.md`` under the records' ``train_profile``)."""
+        from ..train import recipe_of
+
+        return recipe_of(self.attack_params)
+
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`d1_...```): the main pair's attack
+        parameters and training recipe, read from its records, the stand-in's fidelity and the
+        paper's accuracy."""
+        from ..data.sources import MEAN_ABS_DIFF_255
+
+        p, recipe = self.attack_params, self.recipe
+        n, n_aa, n_cw = int(p["n_eval"]), int(p["n_eval_aa"]), int(p["n_eval_cw"])
+        n_classes = int(recipe["num_classes"])
+        aa_rows = self.dfc[self.dfc["attack_kind"] == "autoattack"]
+        aa_version = (
+            str(aa_rows["pyautoattack_version"].dropna().iloc[0])
+            if "pyautoattack_version" in aa_rows and aa_rows["pyautoattack_version"].notna().any()
+            else "(not run)"
+        )
+        targets = min(9, n_classes - 1)
+        if p["aa_version"] == "custom":
+            names = " followed by ".join(a.upper() for a in p["aa_attacks"])
+            aa_run = (
+                f"The standard version (APGD-CE, APGD-T, FAB-T, Square) is too slow for a CPU: this profile runs "
+                f"**{names}" + (f" ({targets} target classes)" if "apgd-t" in p["aa_attacks"] else "")
+            )
+        else:
+            aa_run = (
+                f"This profile runs **the standard version (APGD-CE, APGD-T, FAB-T, Square; {targets} target classes)"
+            )
+        aa_run += f", on the first {n_aa:,} of the {n:,} images**"
+        eps = [float(e) for e in p["eps"]]
+        return {
+            "d1_paper_acc": f"{paper.TABLE1_LAMBDA_SWEEP['0.8']['accuracy']:.0%}".replace("%", " %"),
+            "d1_jpeg_diff": f"{MEAN_ABS_DIFF_255['cifar10']:g}/255",
+            "d1_eps_range": f"{min(eps):g} to {max(eps):g}/255" if eps else "none",
+            "d1_recipe": show.markdown(f"the `{p['train_profile']}` profile: {show.recipe_text(recipe)}"),
+            "d1_n_eval": f"{n:,}",
+            "d1_pgd_eps": show.budgets(eps),
+            "d1_steps": str(int(p["steps"])),
+            "d1_patch_w": show.words([int(w) for w in p["patch_w"]]) or "none",
+            "d1_n_restarts": str(int(p["n_restarts"])),
+            "d1_restart_eps": show.budgets(p["restart_eps"]),
+            "d1_aa_version": aa_version,
+            "d1_aa_eps": show.budgets(p["aa_eps"]),
+            "d1_aa_run": show.markdown(aa_run),
+            "d1_cw_search": str(int(p["cw_search_steps"])),
+            "d1_cw_steps": str(int(p["cw_max_steps"])),
+            "d1_n_cw": f"{n_cw:,}",
+            "d1_n_aa": f"{n_aa:,}",
+            "d1_true_eps": show.budgets(p["true_label_eps"]),
+            "d1_aa_per_class": f"{n_aa // n_classes:,}",
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
 
     def setup_text(self) -> None:
         """The seeds and λ_init values that the chapter's records hold, for the Setup section."""

@@ -17,12 +17,13 @@ SETTLED = ("reproduced", "reproduced, smaller", "saturated")  # no "would need" 
 
 
 def link(page) -> str:
-    """A book link to a chapter page (``book/x.md``) or a notebook page, from the intro."""
+    """An HTML link from the intro (``book/intro.html``) to a chapter page (``book/x.md``) or a
+    notebook page of the built book."""
     if not page:
         return ""
     name = page.rsplit("/", 1)[-1].removesuffix(".md")
-    target = name + ".md" if page.startswith("book/") else "../" + page
-    return f"[{name}]({target})"
+    target = name + ".html" if page.startswith("book/") else "../" + page.removesuffix(".md") + ".html"
+    return f'<a href="{target}">{name}</a>'
 
 
 def needed(r) -> str:
@@ -45,6 +46,27 @@ class Chapter:
         self.theory = self.card[theorem]
         self.experiments = self.card[~theorem & (self.card["scope"] == "paper")]  # top-rung lines are no artifacts
 
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`i_...```), from the dataset registry:
+        the stand-ins' fidelity and sizes."""
+        from ..data import get_spec
+        from ..data.sources import MEAN_ABS_DIFF_255
+
+        canon, stand_in = get_spec("tiny-imagenet"), get_spec("tiny-imagenet-valsplit")
+        per_class = {k: v // stand_in.num_classes for k, v in stand_in.sizes.items()}
+        return {
+            "i_jpeg_diff": f"{MEAN_ABS_DIFF_255['cifar10']:g}/255",
+            "i_tiny_val": f"{canon.sizes['val']:,}",
+            "i_tiny_canon_train": f"{canon.sizes['train']:,}",
+            "i_tiny_train_per_class": str(per_class["train"]),
+            "i_tiny_test_per_class": str(per_class["test"]),
+            "i_tiny_fewer": f"{canon.sizes['train'] / stand_in.sizes['train']:g}",
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
+
     def forest(self) -> None:
         from ..plots import forest
 
@@ -53,8 +75,8 @@ class Chapter:
             label="I1",
             caption=(
                 "the scorecard's headline effects (the budget each chapter leads with: ε = 1/255, "
-                "patch w = 8, training budget 1/255 for Table 3; Fig. 4 as the log ratio of the Lipschitz "
-                "estimates), each with its two-level 95 % interval (Fig. 4: the t interval over seeds), coloured "
+                "patch w = 8, training budget 1/255 for paper Table 3; paper Fig. 4 as the log ratio of the Lipschitz "
+                "estimates), each with its two-level 95 % interval (paper Fig. 4: the t interval over seeds), coloured "
                 "and marked by verdict; × marks the paper's printed difference where it prints one. "
                 "Produced by `dalib.scorecard.scorecard` and `dalib.plots.forest` from the chapters' records."
             ),
@@ -64,10 +86,12 @@ class Chapter:
         card = self.card
         t = card.assign(page=card["page"].map(link), need=card.apply(needed, axis=1))
         t = t[["artifact", "paper", "ours", "status", "need", "page"]]
-        show.md(
-            t.rename(columns={"paper": "paper's number or claim", "ours": "ours", "need": "would need"}).to_markdown(
-                index=False
-            )
+        show.table(
+            t.rename(columns={"paper": "paper's number or claim", "ours": "ours", "need": "would need"}),
+            label="I1",
+            caption="The scorecard: one line per artifact of the paper, its number or claim, ours, the verdict, the "
+            "training seeds the two-level test would need for 80 % power at our effect, and the page that tests it. "
+            "Produced by `dalib.scorecard.scorecard` from the chapters' records.",
         )
 
     def summary(self) -> None:

@@ -328,6 +328,21 @@ class Chapter:
             )
         show.md(text)
 
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`l_...```): the rungs from the ladder's
+        records, the paper's accuracies from :mod:`dalib.paper`."""
+        accs = [v["accuracy"] for v in paper.TABLE1_LAMBDA_SWEEP.values()]
+        rungs = sorted(int(k) for k in self.rungs["rung"].unique()) if self.rungs is not None else []
+        return {
+            "l_paper_range": f"{min(accs):.2f}–{max(accs):.2f}",
+            "l_paper_acc": f"{PAPER_ACCURACY:.2f}",
+            "l_rungs": show.words(rungs) or "(no rung recorded yet)",
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
+
     def setup(self) -> None:
         """The recipe of the rungs, from the ladder's records."""
         r = self.rungs
@@ -590,7 +605,7 @@ class Chapter:
                 f"value at the paper's accuracy {PAPER_ACCURACY:.2f} is an extrapolation beyond the measured range, with "
                 "its interval, clipped to the range the quantity lives in (a difference of rates to [−1, 1], a frequency "
                 "to [0, 1]). The interval treats the rungs of one run as independent points; they share one "
-                "training trajectory, so it may be too narrow. The log ratio is fitted for Fig. 4 (its fitted value: "
+                "training trajectory, so it may be too narrow. The log ratio is fitted for paper Fig. 4 (its fitted value: "
                 "exponentiate for the ratio)."
             ),
         )

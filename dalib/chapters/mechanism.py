@@ -171,6 +171,22 @@ class Chapter:
         self.adv = sorted(e for e in self.lip["point_eps"].unique() if e > 0)
         self.acc = self.main.groupby("model")["clean_accuracy"].mean()
 
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`m_...```), from the records: the
+        main pair's seeds and the row sum $1 - \\lambda$ of DiffViT's map (learned λ, mean over the
+        main DiffViTs' layers)."""
+        n = sorted({len(v) for v in self.seeds.values()})
+        dv = self.lip[(self.lip["model"] == "diffvit") & (self.lip["lambda_init"].astype(str) == "0.8")]
+        lam = dv.drop_duplicates(["seed", "layer"])["lambda"].astype(float).mean()
+        return {
+            "m_seeds": " or ".join(map(str, n)) or "no",
+            "m_row_sum": f"{1 - lam:.2f}" if lam == lam else "not measured",
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
+
     def setup(self) -> None:
         """Models, images and estimators, from the records' parameters."""
         P, seeds, acc, models = self.P, self.seeds, self.acc, self.models
@@ -334,7 +350,9 @@ class Chapter:
     def estimator_gap(self) -> None:
         """Each estimate against the spectral norm (Table M3)."""
         gap, P = self.gap, self.P
-        show.raw(
+        if not len(gap):
+            return
+        show.table(
             gap[
                 [
                     "model",
@@ -346,14 +364,13 @@ class Chapter:
                     "L_ascent/L_power",
                     "L_sampling_max/L_power per seed",
                 ]
-            ].round(3)
+            ],
+            label="M3",
+            caption="Median over (seed, image, head) of each estimate divided by $\\lVert J(x)\\rVert_2$, on the "
+            f"first {P['n_worst']} clean images. " + self.src + ".",
         )
-        if not len(gap):
-            return
         lo, hi = gap["L_sampling_max/L_power"].min(), gap["L_sampling_max/L_power"].max()
         show.md(
-            f"**Table M3.** Median over (seed, image, head) of each estimate divided by $\\lVert J(x)\\rVert_2$, on the "
-            f"first {P['n_worst']} clean images. " + self.src + ".\n\n"
             f"The paper's estimator sits far below the worst case on trained models: even the max over "
             f"{P['n_samples']} random draws reaches only {lo:.3f} to {hi:.3f} of the spectral norm, while gradient "
             f"ascent in the same ball reaches {gap['L_ascent/L_power'].min():.2f} to "
@@ -367,12 +384,16 @@ class Chapter:
         shape = self.fig_images["image_shape"].iloc[0]
         D = int(np.prod([int(v) for v in str(shape).split("x")]))
         sf = _main(mech.sampling_vs_frobenius(self.lip, self.jac, D))
-        show.raw(sf.round(4))
         if len(sf):
-            show.md(
-                f"**Table M3b.** The paper's estimate divided by $\\lVert J\\rVert_F/\\sqrt{{D}}$ ($D$ = {D}; exact "
+            show.table(
+                sf,
+                label="M3b",
+                caption=f"The paper's estimate divided by $\\lVert J\\rVert_F/\\sqrt{{D}}$ ($D$ = {D}; exact "
                 "Jacobians, clean images), per map: median and range over (seed, image, head), and the correlation of "
-                "the two. " + self.src + f".\n\nThe ratio stays within {sf['ratio_min'].min():.2f} to "
+                "the two. " + self.src + ".",
+            )
+            show.md(
+                f"The ratio stays within {sf['ratio_min'].min():.2f} to "
                 f"{sf['ratio_max'].max():.2f} (correlation at least {sf['correlation'].min():.3f}): on these trained "
                 "layers the paper's Fig. 4 is, up to a constant, a plot of Frobenius norms of the input Jacobians. It "
                 "therefore compares the same quantities as Theorem 2, and says nothing more about the worst case than "

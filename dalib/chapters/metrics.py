@@ -37,7 +37,7 @@ class Chapter:
         )
 
     def probes(self) -> None:
-        """Figure V1 and Table V1: JVP-probe estimates against the exact Frobenius quantities."""
+        """Figure V1 and Table V2: JVP-probe estimates against the exact Frobenius quantities."""
         probe = self.probe
         agg = (
             probe.assign(sq=probe["error"] ** 2)
@@ -65,7 +65,7 @@ class Chapter:
         table["time exact [s]"] = t["time_exact_s"]
         show.table(
             table.round(4),
-            label="V1",
+            label="V2",
             caption=(
                 "(estimator validation). RMS error per probe count (columns per quantity) and mean wall "
                 "times. " + caption_source(probe) + "."
@@ -73,7 +73,7 @@ class Chapter:
         )
 
     def jacobians(self) -> None:
-        """Table V2: vectorised against per-output exact Jacobians."""
+        """Table V3: vectorised against per-output exact Jacobians."""
         cols = [
             "method",
             "n_outputs",
@@ -88,7 +88,7 @@ class Chapter:
         ]
         show.table(
             self.jac[cols].set_index("method"),
-            label="V2",
+            label="V3",
             caption=(
                 "(estimator validation). Per-sample Jacobians of $(A_1, A_2, A_{DA})$ of every layer (outputs "
                 "per image x input dimensions) by `torch.func.vmap(jacrev)` and by one backward pass per output "
@@ -98,7 +98,7 @@ class Chapter:
         )
 
     def lipschitz(self) -> None:
-        """Tables V3, V4 and Figure V2: the sampling estimator against ascent and power iteration."""
+        """Tables V4, V5 and Figure V2: the sampling estimator against ascent and power iteration."""
         lip, keys, wide = self.lip, ["model", "sample", "layer", "map", "head"], None
         for est, cols in (
             ("sampling", ["L_sampling_max", "L_sampling_mean"]),
@@ -115,7 +115,7 @@ class Chapter:
             ]
             .mean()
             .round(4),
-            label="V3",
+            label="V4",
             caption=(
                 "(estimator validation). Local Lipschitz estimates of the attention maps (per head, mean over "
                 "images, layers and heads): power iteration $\\lVert J(x)\\rVert_2$, and the paper's sampling estimate (max "
@@ -139,7 +139,7 @@ class Chapter:
         )
         show.table(
             lip.groupby(["model", "estimator"])["time_s"].first().unstack().round(2),
-            label="V4",
+            label="V5",
             caption=(
                 "(estimator validation). Wall time [s] of each estimator for all layers, maps and heads of "
                 "the model (one call). " + caption_source(lip) + "."
@@ -147,7 +147,7 @@ class Chapter:
         )
 
     def sampling_vs_rms(self) -> None:
-        """Table V5: the sampling estimate against ‖J‖_F/√D."""
+        """Table V6: the sampling estimate against ‖J‖_F/√D."""
         probe, lip = self.probe, self.lip
         D = int(self.jac["n_inputs"].iloc[0])
         first = probe[(probe["n_probes"] == probe["n_probes"].min()) & (probe["repeat"] == 0)]
@@ -166,7 +166,7 @@ class Chapter:
             both.groupby("map")[["rms singular value", "L_sampling_mean", "sampling mean / rms", "sampling max / rms"]]
             .mean()
             .round(4),
-            label="V5",
+            label="V6",
             caption=(
                 f"(estimator validation). The paper's sampling estimate (mean and max over draws) against "
                 f"$\\lVert J\\rVert_F/\\sqrt D$ ($D = {D}$ input dimensions; exact Frobenius norms from the probe table), "

@@ -1,5 +1,5 @@
-"""The Models page: the recorded training runs, the `cpu` profile's targets, the depth sweep's
-estimated cost and the ViT/DiffViT throughput benchmark, from the records of
+"""The Models page: the recorded training runs, the `cpu` profile's targets and the ViT/DiffViT
+throughput benchmark, from the records of
 ``notebooks/experiments/train.md`` and ``notebooks/benchmarks/models.md``.
 
 Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
@@ -14,7 +14,10 @@ import pandas as pd
 from ..records import caption_source, load_rows
 from . import _show as show
 
-SWEEP_DEPTHS = [1, 2, 4, 8, 12]
+# the cpu profile's design targets: each depth-1 model of the profile reaches TARGET_ACCURACY clean accuracy
+# within TARGET_MINUTES of one core (its runs take one thread each, two at a time on a 2-core machine)
+TARGET_ACCURACY = 0.60
+TARGET_MINUTES = 15
 
 
 class Chapter:
@@ -99,11 +102,12 @@ class Chapter:
         t = self.used_models()
         if not len(t):
             return show.md("No results chapter has a record yet.")
-        show.table(t)
-        show.md(
-            "*Table: the models the results chapters use, one row per configuration with its training seeds; clean "
+        show.table(
+            t,
+            label="P1",
+            caption="The models the results chapters use, one row per configuration with its training seeds; clean "
             "accuracy on the test split (mean, min, max over the seeds) and the number of model-zoo entries behind "
-            "it. Read from the model tables of the chapters' records (`asr.md`, `mechanism.md`, `asr_suite.md`).*"
+            "it. Read from the model tables of the chapters' records (`asr.md`, `mechanism.md`, `asr_suite.md`).",
         )
 
     def runs_table(self) -> None:
@@ -129,91 +133,69 @@ class Chapter:
         t["train_cpu_min"] = (t.pop("train_cpu_s") / 60).round(1)
         t["eval_s"] = t.pop("eval_time_s").round(1)
         t["images_per_s"] = t["images_per_s"].round(0)
+        n_test = ", ".join(f"{int(v):,}" for v in sorted(set(train["param.n_test"])))
         show.folded(
             t.rename(columns={"clean_accuracy": "clean acc. (%)"}),
-            f"Every recorded run of <code>train.md</code> ({len(t)} runs): accuracy and training time",
-        )
-        show.md(
-            f"*Table (folded): clean test accuracy ({int(train['param.n_test'].iloc[0])} test images) and training time "
-            "of the recorded runs: the profile's configuration and any `-p` variants of it (`config`), for "
-            "every training seed and λ_init of the sweep (the results chapter uses them). Runs that trained "
-            "while other jobs shared the machine have wall times above their CPU times. "
-            "`train_min` is wall-clock time, `train_cpu_min` the process CPU time of the (single-threaded) "
-            "run, i.e. about the wall time on an otherwise idle core. "
-            f"{caption_source(train)}.*"
+            f"Table P2: every recorded run of <code>train.md</code> ({len(t)} runs), accuracy and training time",
+            label="P2",
+            caption=f"Clean test accuracy ({n_test} test images) and training time of the recorded runs: every "
+            "configuration (`config`), training seed and λ_init. Runs that trained while other jobs shared the "
+            "machine have wall times above their CPU times: `train_min` is wall-clock time, `train_cpu_min` the "
+            "process CPU time of the (single-threaded) run, i.e. about the wall time on an otherwise idle core. "
+            f"{caption_source(train)}.",
         )
 
     def history(self) -> None:
         """Per-epoch loss, accuracy and time of the profile's own configuration."""
         hd = self.hist[self.hist["record"].isin(self.default["record"])]
-        show.raw(
-            hd.pivot_table(index="epoch", columns="model", values=["loss", "accuracy", "time_s", "cpu_s"]).round(3)
+        show.table(
+            hd.pivot_table(index="epoch", columns="model", values=["loss", "accuracy", "time_s", "cpu_s"]).round(3),
+            label="P3",
+            caption="Per-epoch training loss and accuracy (on the training batches) and wall / CPU seconds per "
+            f"epoch, of the profile's depth-1 configuration (seed 0, λ_init 0.8). {caption_source(hd)}.",
         )
-        show.md(
-            "*Table: per-epoch training loss and accuracy (on the training batches) and "
-            "wall / CPU seconds per epoch, of the profile's configuration (seed 0, λ_init 0.8). "
-            f"{caption_source(hd)}.*"
-        )
+
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`mo_...```): the `paper` and `cpu`
+        training recipes (the ``train`` notebook's profiles) and the cpu profile's targets."""
+        from ..run import notebook_parameters
+
+        return {
+            "mo_paper_recipe": show.markdown(show.recipe_text(notebook_parameters("train", "paper"))),
+            "mo_cpu_recipe": show.markdown(show.recipe_text(notebook_parameters("train", "cpu"))),
+            "mo_target_acc": f"{TARGET_ACCURACY:.0%}".replace("%", " %"),
+            "mo_target_min": str(TARGET_MINUTES),
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
 
     def targets(self) -> None:
-        """Whether the depth-1 models of the profile meet the 60 % target, and in what time."""
-        show.md(
-            "\n".join(
-                f"- **{r.model}**, depth 1, {r.config}: {100 * r.clean_accuracy:.1f} % clean accuracy "
-                f"({'meets' if r.clean_accuracy >= 0.60 else 'misses'} the 60 % target) in {r.train_time_s / 60:.1f} min "
-                f"wall-clock ({r.train_cpu_s / 60:.1f} min of CPU time) plus {r.eval_time_s:.0f} s of evaluation."
-                for _, r in self.d1.iterrows()
+        """Whether the depth-1 models of the profile meet the targets, in what time, and how far their
+        wall-clock time is from their CPU time (other jobs on the machine)."""
+        lines = [
+            f"- **{r.model}**, depth 1, {r.config}: {100 * r.clean_accuracy:.1f} % clean accuracy "
+            f"({'meets' if r.clean_accuracy >= TARGET_ACCURACY else 'misses'} the {TARGET_ACCURACY:.0%} target) in "
+            f"{r.train_time_s / 60:.1f} min wall-clock ({r.train_cpu_s / 60:.1f} min of CPU time, "
+            f"{'within' if r.train_cpu_s / 60 <= TARGET_MINUTES else 'over'} {TARGET_MINUTES} min) plus "
+            f"{r.eval_time_s:.0f} s of evaluation."
+            for _, r in self.d1.iterrows()
+        ]
+        ratio = self.train["train_time_s"] / self.train["train_cpu_s"]
+        d1 = self.d1["train_time_s"] / self.d1["train_cpu_s"]
+        if len(d1):
+            lines.append(
+                f"- Wall-clock over CPU time: {d1.min():.2f} to {d1.max():.2f} for these runs, up to {ratio.max():.2f} "
+                f"over all {len(ratio)} recorded runs (those that trained while other jobs shared the machine). The "
+                "CPU time of a one-thread run is the better estimate of its time on an idle core."
             )
-        )
-
-    def _per_image_time(self, model, mode, precision, key):
-        """tau(d) = a + b d through the benchmark's depths (per image seconds)."""
-        b = self.bench[(self.bench["mode"] == mode) & (self.bench["precision"] == precision)].sort_values("depth")
-        d = b["depth"].to_numpy(float)
-        tau = 1.0 / b[f"{model}_{key}"].to_numpy(float)
-        slope, intercept = np.polyfit(d, tau, 1)
-        return lambda depth: intercept + slope * depth
-
-    def sweep_estimate(self) -> None:
-        """The depth sweep's time, extrapolated from the depth-1 records and the benchmark's depth slope."""
-        est = []
-        for _, r in self.d1.iterrows():
-            for basis, t_col, key in [
-                ("wall-clock (as measured, shared machine)", "train_time_s", "img_per_s"),
-                ("CPU time (idle machine)", "train_cpu_s", "img_per_cpu_s"),
-            ]:
-                tau_tr = self._per_image_time(r.model, "train", "bf16", key)
-                tau_ev = self._per_image_time(r.model, "infer", "fp32", key)
-                for depth in SWEEP_DEPTHS:
-                    scale_tr, scale_ev = tau_tr(depth) / tau_tr(1), tau_ev(depth) / tau_ev(1)
-                    est.append(
-                        {
-                            "config": r.config,
-                            "basis": basis,
-                            "model": r.model,
-                            "depth": depth,
-                            "train_min": r[t_col] * scale_tr / 60,
-                            "eval_min": r.eval_time_s * scale_ev / 60,
-                        }
-                    )
-        est = pd.DataFrame(est)
-        est["total_min"] = est.train_min + est.eval_min
-        show.raw(est.pivot_table(index=["config", "depth"], columns=["basis", "model"], values="total_min").round(1))
-        totals = est.groupby(["config", "basis"]).total_min.sum() / 2 / 60  # two runs in parallel, in hours
-        show.md(
-            "*Table: estimated minutes per run of the sweep (training + evaluation). "
-            f"{caption_source(self.train)}; {caption_source(self.bench)}.*\n\n"
-            + "\n".join(
-                f"- **sweep total, {c}, {b}:** {t:.2f} h with two runs in parallel "
-                f"({'within' if t <= 3 else 'over'} the 3 h budget)"
-                for (c, b), t in totals.items()
-            )
-        )
+        show.md("\n".join(lines))
 
     def benchmark(self) -> None:
         """The ViT/DiffViT throughput benchmark, and the ratios per mode and precision."""
         bench = self.bench
-        show.raw(
+        show.table(
             bench[
                 [
                     "depth",
@@ -229,14 +211,13 @@ class Chapter:
                     "vit_params",
                     "diffvit_params",
                 ]
-            ].round(2)
-        )
-        show.md(
-            "*Table: images per second (wall clock and per second of process CPU time), median over "
+            ].round(2),
+            label="P5",
+            caption="Images per second (wall clock and per second of process CPU time), median over "
             "interleaved repetitions, and the median paired ratio DiffViT / ViT (< 1: DiffViT is slower); "
             f"{int(bench['param.num_threads'].iloc[0])} thread(s), width {int(bench['param.embed_dim'].iloc[0])}, "
             f"{int(bench['param.num_heads'].iloc[0])} heads, patch {int(bench['param.patch_size'].iloc[0])}. "
-            f"{caption_source(bench)}.*"
+            f"{caption_source(bench)}.",
         )
 
     def ratios(self) -> None:
@@ -267,11 +248,12 @@ class Chapter:
             "fraction_of_fp32_peak": "of fp32 peak",
             "fraction_of_own_peak": "of own peak",
         }
-        show.table(t[list(cols)].rename(columns=cols).round(3))
         r = t.iloc[0]
         best = t[t["variant"] != "eager bf16"].sort_values("pair_speedup_vs_eager_bf16").iloc[-1]
-        show.md(
-            f"*Table: one Adam step of batch {int(r['batch_size'])} at width {int(r['embed_dim'])}, depth 1, on one "
+        show.table(
+            t[list(cols)].rename(columns=cols).round(3),
+            label="P4",
+            caption=f"One Adam step of batch {int(r['batch_size'])} at width {int(r['embed_dim'])}, depth 1, on one "
             f"thread ({r['gflop_per_step']:.2f} GFLOP per step by `torch.utils.flop_counter`), median over "
             f"interleaved repetitions; the matmul peak of this thread is {r['peak_fp32_gflop_per_s']:.0f} GFLOP/s in "
             f"float32 and {r['peak_bf16_gflop_per_s']:.0f} in bf16. The fastest alternative for both models together "
@@ -281,5 +263,5 @@ class Chapter:
                 if best["pair_speedup_vs_eager_bf16"] >= 1.3
                 else "below 1.3, so the ladder keeps eager training. "
             )
-            + f"{caption_source(t)}.*"
+            + f"{caption_source(t)}.",
         )

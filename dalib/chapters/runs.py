@@ -97,7 +97,7 @@ class Chapter:
                 "every pending notebook."
             )
         groups = []
-        for nb_path, recs in self._by_notebook().items():
+        for k, (nb_path, recs) in enumerate(self._by_notebook().items(), 1):
             names = list(dict.fromkeys(k for r in recs for k in r.get("params", {})))
             varying = [k for k in names if len({repr(r.get("params", {}).get(k)) for r in recs}) > 1]
             shared = [k for k in names if k not in varying]
@@ -128,7 +128,7 @@ class Chapter:
                     else ""
                 )
                 + "\n\n"
-                + md_table(rows, cols)
+                + show.md_table(md_table(rows, cols), f"U{k}", f"The records of `{nb_path}`.")
                 + "\n\n</details>"
             )
         show.md("\n\n".join(groups) + "\n\n\\* `dalib/` or the notebook had uncommitted changes when the run started.")
@@ -142,7 +142,12 @@ class Chapter:
             for key, recs in envs.items()
         ]
         cols = [c.replace("_version", "") for c in ENV_COLUMNS] + ["records"]
-        show.md(md_table(rows, cols) if rows else "No records, so no run environment to show.")
+        n = len(self._by_notebook()) + 1
+        show.md(
+            show.md_table(md_table(rows, cols), f"U{n}", "The software of the runs: one row per environment.")
+            if rows
+            else "No records, so no run environment to show."
+        )
 
     def pending(self) -> None:
         pending = [
@@ -159,7 +164,11 @@ class Chapter:
         ]
         if not pending:
             return show.md("None: every run of every experiment and benchmark notebook has a record.")
-        table = md_table(pending, ["notebook", "sweep point", "would write"])
+        table = show.md_table(
+            md_table(pending, ["notebook", "sweep point", "would write"]),
+            f"U{len(self._by_notebook()) + 2}",
+            "The runs that have no record yet.",
+        )
         show.md(
             table
             if len(pending) <= 10

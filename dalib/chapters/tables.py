@@ -325,6 +325,22 @@ class Chapter:
         self.t2 = df[df["dataset"].astype(str).str.startswith("tiny-imagenet") & (df["depth"] == 4)]
         self.t2_models = models[models["dataset"].astype(str).str.startswith("tiny-imagenet") & (models["depth"] == 4)]
 
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`t_...```): the attack steps of this
+        chapter's records, and the paper's Table 3 budgets and accuracies (:mod:`dalib.paper`)."""
+        t3 = paper.TABLE3_ADV_TRAINING
+        steps = sorted({int(v) for v in self.df["param.steps"]}) if "param.steps" in self.df else []
+        return {
+            "t_paper_train_eps": show.budgets([e for e in t3 if e > 0]),
+            "t_paper_acc": f"{t3[0.0]['accuracy']:.2f}",
+            "t_paper_acc_025": f"{t3[0.25]['accuracy']:.2f}",
+            "t_steps": " or ".join(map(str, steps)) or "(no record yet)",
+        }
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
+
     def status(self) -> None:
         plans, pending, profile = self.plans, self.pending, self.profile
         status = f"Profile `{profile}`: {len(plans) - len(pending)} of {len(plans)} runs of this chapter have records."
@@ -608,7 +624,6 @@ class Chapter:
                     "precision": ", ".join(sorted(set(m["precision"]))),
                 }
             )
-        show.table(pd.DataFrame(rows))
         try:  # fp32 against bf16 training throughput, measured side by side by the models benchmark
             bench = load_rows("models", table="results")
             tr = bench[bench["mode"] == "train"].pivot_table(
@@ -626,18 +641,23 @@ class Chapter:
             )
         except RecordNotFoundError:
             fp32_note = ""
-        show.md(
-            "*Table: the compute of this chapter, from the records: the training CPU time of each model "
+        show.table(
+            pd.DataFrame(rows),
+            label="T4",
+            caption="The compute of this chapter, from the records: the training CPU time of each model "
             "(the vanilla DiffViTs were trained for the depth-1 chapter and are loaded from the zoo here) "
-            f"and the wall time of its attacks (one thread per run).{fp32_note} {caption_source(models)}.*"
+            f"and the wall time of its attacks (one thread per run).{fp32_note} {caption_source(models)}.",
         )
 
     def claims(self):
         return pd.concat([table3_claims(self.t3), table2_claims(self.t2)], ignore_index=True)
 
     def verdicts(self) -> None:
-        show.table(self.claims()[["claim", "verdict", "detail"]])
-        show.md("*Table: one verdict per claim, by the same code as the scorecard on the first page.*")
+        show.table(
+            self.claims()[["claim", "verdict", "detail"]],
+            label="T5",
+            caption="One verdict per claim, by the same code as the scorecard on the first page.",
+        )
 
     def reading(self) -> None:
         """The chapter's reading, generated from the records."""

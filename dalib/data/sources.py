@@ -42,6 +42,9 @@ FIDELITY = {
     "coco2014-val": "offline stand-in: 164-image sample of MSCOCO val2014 (original JPEGs and "
     "annotations), not the full 40k-image split",
 }
+# the stand-ins' mean absolute difference from the original pixels, per channel, in units of 1/255
+# (the shared data README's measurement; quoted wherever a page states the stand-in's fidelity)
+MEAN_ABS_DIFF_255 = {"cifar10": 5.7}
 TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 TINY_IMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
 PROBE_TIMEOUT_S = 3.0
