@@ -72,6 +72,15 @@ class Chapter:
         self._n_fig = getattr(self, "_n_fig", 0) + 1
         return f"D{self._n_fig}"
 
+    def facts(self) -> dict:
+        """The numbers the page's prose states (``{glue:text}`dp_...```): the depths with records."""
+        depths = sorted({int(d) for d in self.asr["depth"]}) if _present(self.asr) else []
+        return {"dp_depths": f"depths {show.words(depths)}" if depths else "no depth yet"}
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        show.glue(self.facts())
+
     def status(self) -> None:
         plans, profile = self.plans, self.profile
         done = {s: sum(p.done for p in ps) for s, ps in plans.items()}
@@ -307,16 +316,32 @@ class Chapter:
         long = self.propagation
         n_d4 = 0
         for kind in sorted(set(long["perturbation"])):
+            first = None  # the kind's table at its smallest radius, and its label
             for e in sorted(set(long[long["perturbation"] == kind]["eps"].astype(float))):
                 n_d4 += 1
-                s = propagation_summary(long, kind, e)
+                label = f"D4{'abcdefgh'[n_d4 - 1]}"
+                t = propagation_summary(long, kind, e).groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean()
+                why = ""
+                if first is None:
+                    first = (t, label)
+                elif kind == "random":  # one direction per image, scaled to each radius
+                    rel = float(
+                        ((t[["alpha", "gain"]] - first[0][["alpha", "gain"]]).abs() / first[0][["alpha", "gain"]].abs())
+                        .max()
+                        .max()
+                    )
+                    why = (
+                        f" Random perturbations use one direction per image, scaled to each radius, so to first order "
+                        f"the ratios do not depend on the radius: α and the gain differ from [Table {first[1]}]"
+                        f"(#tab-{first[1].lower()}) by at most {rel:.2%} (relative)."
+                    )
                 show.table(
-                    s.groupby(["model", "depth"])[["alpha", "gain", "L_block"]].mean().unstack("model").round(3),
-                    label=f"D4{'abcdefgh'[n_d4 - 1]}",
+                    t.unstack("model").round(3),
+                    label=label,
                     caption=(
                         f"({kind}, ε = {e:g}/255). Mean over seeds of: α, the propagation ratio of "
                         "blocks after the first (mean over images); the gain ‖Δ⁽ᵈ⁾‖/‖Δ⁽ᵈ⁻¹⁾‖; L_block, the block's "
-                        f"spectral norm at the clean input. {caption_source(self.prop)}."
+                        f"spectral norm at the clean input.{why} {caption_source(self.prop)}."
                     ),
                 )
 
