@@ -81,3 +81,54 @@ def test_book_tables_print_numbers_for_readers():
     t = pd.DataFrame({"alpha": [0.5, 0.25]}, index=pd.Index([1, 2], name="depth"))
     html = book_table(t).to_html()
     assert "depth" in html and "dalib-table" in html and ">0.25<" in html  # the index became a column
+
+
+def test_named_tables_figures_and_recipes_read_as_text():
+    import pandas as pd
+
+    from dalib.chapters._show import caption_html, md_table, recipe_text, table_html
+    from dalib.run import notebook_parameters
+
+    html = table_html(pd.DataFrame({"a": [1]}), "every rung, seed by seed; $\\lambda$ and `code`.", "L1")
+    assert html.startswith('<div class="dalib-table-box" id="tab-l1">')
+    assert "<strong>Table L1.</strong> Every rung" in html and "<code>code</code>" in html
+    assert '<span class="math notranslate nohighlight">\\(\\lambda\\)</span>' in html
+    assert caption_html("ε = 1/255: ...") == "ε = 1/255: ..."  # only an ascii lower-case letter is raised
+    block = md_table("| a |\n|---|\n| 1 |", "U3", "The records of `x.md`.")
+    assert block.splitlines()[:2] == [":::{table} **Table U3.** The records of `x.md`.", ":name: tab-u3"]
+    cpu = recipe_text(notebook_parameters("train", "cpu"))
+    assert "width 128" in cpu and "8 epochs on 50,000 training images" in cpu and "no augmentation" in cpu
+    adv = recipe_text(notebook_parameters("train", "paper", {"adv_eps": 0.5, "adv_steps": 2}))
+    assert "random crop and flip" in adv and "PGD adversarial training at 0.5/255 (2 steps)" in adv
+
+
+# each book page that pastes numbers into its prose, and the chapter whose facts() gives them
+GLUED_PAGES = {
+    "intro": "intro",
+    "models": "models",
+    "results": "results",
+    "results_depth1": "depth1",
+    "results_mechanism": "mechanism",
+    "results_ladder": "ladder",
+    "results_depth": "depth",
+    "results_tables": "tables",
+    "results_clip": "clip",
+}
+
+
+@pytest.mark.parametrize("page", sorted(GLUED_PAGES))
+def test_every_number_a_page_pastes_comes_from_its_chapter(page):
+    """Every ``{glue:text}`key``` / ``{glue:md}`key``` of a page is a fact its chapter computes from
+    the committed cpu records (Markdown facts for ``glue:md``), and the page glues them; no page
+    outside this list pastes any."""
+    from IPython.display import Markdown
+
+    text = (ROOT / "book" / f"{page}.md").read_text()
+    used = re.findall(r"\{glue:(text|md)\}`(\w+)`", text)
+    assert used and "ch.glue()" in text
+    facts = chapters.chapter(GLUED_PAGES[page], "cpu").facts()
+    for role, key in used:
+        assert key in facts, f"{page}: {key} is pasted but {GLUED_PAGES[page]}.facts() lacks it"
+        assert isinstance(facts[key], Markdown) == (role == "md"), f"{page}: {key} is {role}, facts give {facts[key]!r}"
+    others = [p.stem for p in (ROOT / "book").glob("*.md") if p.stem not in GLUED_PAGES]
+    assert not [p for p in others if "{glue:" in (ROOT / "book" / f"{p}.md").read_text()]

@@ -224,12 +224,16 @@ def figure(fig, caption: str | None = None, label: str | None = None) -> None:
 
 def caption_html(text: str) -> str:
     """Inline Markdown of a caption as HTML: emphasis and code by markdown-it, ``$...$`` as the
-    inline math the book's MathJax typesets (Sphinx's own markup for it)."""
+    inline math the book's MathJax typesets (Sphinx's own markup for it). A caption is a sentence:
+    its first letter is set upper-case."""
     import html
     import re
 
     from markdown_it import MarkdownIt
 
+    text = text.strip()
+    if text[:1].isascii() and text[:1].islower():
+        text = text[0].upper() + text[1:]
     maths = []
 
     def keep(m):
