@@ -76,7 +76,7 @@ def recipe_text(r: dict) -> str:
         f"{heads} heads (DiffViT: {heads // 2} differential heads)",
         f"patch {int(r['patch_size'])}",
         f"{POOL_WORDS.get(r['global_pool'], r['global_pool'])} as the classifier input",
-        f"{int(r['epochs'])} epochs on {int(r['n_train']):,} training images",
+        f"{int(r['epochs'])} epoch{'s' * (int(r['epochs']) != 1)} on {int(r['n_train']):,} training images",
         f"batch {int(r['batch_size'])}",
         f"Adam at lr {float(r['lr']):g}"
         + (" decayed to 0 by a cosine over all steps" if r["lr_schedule"] == "cosine" else " (constant)"),
