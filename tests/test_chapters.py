@@ -86,7 +86,7 @@ def test_book_tables_print_numbers_for_readers():
 def test_named_tables_figures_and_recipes_read_as_text():
     import pandas as pd
 
-    from dalib.chapters._show import caption_html, md_table, recipe_text, table_html
+    from dalib.chapters._show import breakable, caption_html, md_table, recipe_text, table_html
     from dalib.run import notebook_parameters
 
     html = table_html(pd.DataFrame({"a": [1]}), "every rung, seed by seed; $\\lambda$ and `code`.", "L1")
@@ -96,6 +96,12 @@ def test_named_tables_figures_and_recipes_read_as_text():
     assert caption_html("ε = 1/255: ...") == "ε = 1/255: ..."  # only an ascii lower-case letter is raised
     block = md_table("| a |\n|---|\n| 1 |", "U3", "The records of `x.md`.")
     assert block.splitlines()[:2] == [":::{table} **Table U3.** The records of `x.md`.", ":name: tab-u3"]
+    # long paths and keys may break after / _ . , : -, ordinary words never, and tags stay whole
+    assert breakable("reproduced, smaller") == "reproduced, smaller"
+    assert (
+        breakable("zoo/cpu/diffvit_d1_s0.safetensors") == "zoo/<wbr>cpu/<wbr>diffvit_<wbr>d1_<wbr>s0.<wbr>safetensors"
+    )
+    assert breakable('<a href="x/y_z_long_name.html">a_b</a>') == '<a href="x/y_z_long_name.html">a_b</a>'
     cpu = recipe_text(notebook_parameters("train", "cpu"))
     assert "width 128" in cpu and "8 epochs on 50,000 training images" in cpu and "no augmentation" in cpu
     adv = recipe_text(notebook_parameters("train", "paper", {"adv_eps": 0.5, "adv_steps": 2}))

@@ -153,8 +153,22 @@ def book_table(df, digits: int = 3):
         d = d.reset_index()
     if isinstance(d.columns, pd.MultiIndex):
         d.columns = [tuple(str(c) for c in col) for col in d.columns]
-    out = pd.DataFrame({header(c): [cell(v, is_p_value(c), digits) for v in d[c]] for c in d.columns})
+    out = pd.DataFrame({header(c): [breakable(cell(v, is_p_value(c), digits)) for v in d[c]] for c in d.columns})
     return out.style.hide(axis="index").set_table_attributes('class="dalib-table"')
+
+
+def breakable(text: str, longest: int = 16) -> str:
+    """``text`` with a line-break opportunity (``<wbr>``) after each ``/ _ . , : -`` inside a word
+    longer than ``longest`` characters (paths, record keys, parameter lists), so that a table column
+    can be narrower than such a word without breaking the ordinary words of the other cells; HTML
+    tags in the cell are left as they are."""
+    import re
+
+    def split(word: str) -> str:
+        return re.sub(r"([/_.,:-])(?=.)", r"\1<wbr>", word) if len(word) > longest else word
+
+    parts = re.split(r"(<[^>]*>)", str(text))  # tags at odd positions
+    return "".join(p if i % 2 else re.sub(r"\S+", lambda m: split(m.group(0)), p) for i, p in enumerate(parts))
 
 
 def table_html(df, caption: str | None = None, label: str | None = None) -> str:
