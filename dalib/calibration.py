@@ -18,11 +18,12 @@ import numpy as np
 
 from .stats import crossed_effect, mcnemar, mcnemar_pooled, seed_effect
 
+TWO_LEVEL, SEED_T, POOLED_MCNEMAR = "two-level (crossed seeds x images)", "t over seed means", "pooled McNemar"
 TESTS = {
     # name -> f(flags (2, S, I) bool) -> True when the test calls a difference (two-sided, 5 %)
-    "two-level (crossed seeds x images)": lambda f: _excludes_zero(crossed_effect(_diff(f)).ci()),
-    "t over seed means": lambda f: _excludes_zero(seed_effect(_diff(f).mean(1)).ci()),
-    "pooled McNemar": lambda f: mcnemar_pooled([mcnemar(f[0, s], f[1, s]) for s in range(f.shape[1])])["p"] < 0.05,
+    TWO_LEVEL: lambda f: _excludes_zero(crossed_effect(_diff(f)).ci()),
+    SEED_T: lambda f: _excludes_zero(seed_effect(_diff(f).mean(1)).ci()),
+    POOLED_MCNEMAR: lambda f: mcnemar_pooled([mcnemar(f[0, s], f[1, s]) for s in range(f.shape[1])])["p"] < 0.05,
 }
 
 
@@ -88,7 +89,7 @@ def calibration_rows(components: dict, seed_counts, n_sim: int, rng_seed: int, s
         for k, scale in enumerate(seed_scales):
             for j, (effect, delta) in enumerate((("none", 0.0), ("measured", float(c["effect"])))):
                 rng = np.random.default_rng([int(rng_seed), int(n_seeds), k, j])
-                s2_seed = scale * c["s2_seed"] if scale == 1 else scale * max(c["s2_seed"], 2e-4)
+                s2_seed = c["s2_seed"] if scale == 1 else scale * max(c["s2_seed"], 2e-4)
                 rates = rejection_rates(rng, n_sim, n_seeds, c["p_image"], s2_seed, c["s2_image"], delta, tests)
                 for test, rate in rates.items():
                     rows.append(

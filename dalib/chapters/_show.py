@@ -43,6 +43,18 @@ def glue(facts: dict) -> None:
         _glue(name, value, display=False)
 
 
+class Facts:
+    """A chapter whose page pastes numbers into its prose: it defines ``facts()`` (name -> value,
+    from its records or recipe), and the page calls ``ch.glue()`` once to paste them (:func:`glue`)."""
+
+    def facts(self) -> dict:
+        raise NotImplementedError
+
+    def glue(self) -> None:
+        """Paste :meth:`facts` into the page's prose."""
+        glue(self.facts())
+
+
 def markdown(text: str):
     """A value for ``{glue:md}`` (Markdown: emphasis, code, links), as :func:`glue` takes it."""
     from IPython.display import Markdown

@@ -94,7 +94,7 @@ def claims(profile=None) -> dict:
     return {r["id"]: r for r in clip_claims(cl).to_dict("records") if r["verdict"] != "not yet run"}
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The CLIP records (released weights first, else this profile's) and their tables and figures."""
 
     def __init__(self, profile: str | None = None):
@@ -125,10 +125,6 @@ class Chapter:
         else:
             steps = [int(notebook_parameters("clip", "paper")["steps"])]
         return {"c_steps": " or ".join(map(str, steps))}
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def status(self) -> None:
         """Which release checkpoints the paper runs need, and where; or the random-weights warning."""

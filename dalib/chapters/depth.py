@@ -49,7 +49,7 @@ def claims(profile=None) -> dict:
     return {r["id"]: r for r in depth_claims(d_asr, d_lip).to_dict("records") if r["verdict"] != "not yet run"}
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The depth chapter's records (loaded once) and its tables, figures and claims."""
 
     def __init__(self, profile: str | None = None):
@@ -76,10 +76,6 @@ class Chapter:
         """The numbers the page's prose states (``{glue:text}`dp_...```): the depths with records."""
         depths = sorted({int(d) for d in self.asr["depth"]}) if _present(self.asr) else []
         return {"dp_depths": f"depths {show.words(depths)}" if depths else "no depth yet"}
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def status(self) -> None:
         plans, profile = self.plans, self.profile

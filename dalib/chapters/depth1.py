@@ -192,7 +192,7 @@ def claims(profile=None) -> dict:
     return {r["id"]: r for r in claims_of(dfc).to_dict("records")} if dfc is not None and len(dfc) else {}
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The depth-1 chapter's records (loaded once) and its tables, figures and claims."""
 
     def __init__(self, profile: str | None = None):
@@ -774,10 +774,6 @@ class Chapter:
             "d1_true_eps": show.budgets(p["true_label_eps"]),
             "d1_aa_per_class": f"{n_aa // n_classes:,}",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def setup_text(self) -> None:
         """The seeds and λ_init values that the chapter's records hold, for the Setup section."""

@@ -34,7 +34,7 @@ def needed(r) -> str:
     return "over 200 seeds" if n is None or pd.isna(n) else f"{int(n)} seeds"
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The scorecard of one profile, computed once."""
 
     def __init__(self, profile: str | None = None):
@@ -62,10 +62,6 @@ class Chapter:
             "i_tiny_test_per_class": str(per_class["test"]),
             "i_tiny_fewer": f"{canon.sizes['train'] / stand_in.sizes['train']:g}",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def forest(self) -> None:
         from ..plots import forest

@@ -149,7 +149,7 @@ def claims_of(asr, lip, jac) -> dict:
     return out
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The ladder's records (loaded once) and its tables, figures, trends and reading."""
 
     def __init__(self, profile: str | None = None):
@@ -338,10 +338,6 @@ class Chapter:
             "l_paper_acc": f"{PAPER_ACCURACY:.2f}",
             "l_rungs": show.words(rungs) or "(no rung recorded yet)",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def setup(self) -> None:
         """The recipe of the rungs, from the ladder's records."""

@@ -137,7 +137,7 @@ def claims(profile=None) -> dict:
     return {r["id"]: r for r in claims_of(lip, jac).to_dict("records")}
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The mechanism chapter's records (loaded once) and its tables, figures and reading."""
 
     def __init__(self, profile: str | None = None):
@@ -182,10 +182,6 @@ class Chapter:
             "m_seeds": " or ".join(map(str, n)) or "no",
             "m_row_sum": f"{1 - lam:.2f}" if lam == lam else "not measured",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def setup(self) -> None:
         """Models, images and estimators, from the records' parameters."""

@@ -20,7 +20,7 @@ TARGET_ACCURACY = 0.60
 TARGET_MINUTES = 15
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The training and benchmark records (loaded once) and the Models page's tables."""
 
     def __init__(self, profile: str | None = None):
@@ -166,10 +166,6 @@ class Chapter:
             "mo_target_acc": f"{TARGET_ACCURACY:.0%}".replace("%", " %"),
             "mo_target_min": str(TARGET_MINUTES),
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def targets(self) -> None:
         """Whether the depth-1 models of the profile meet the targets, in what time, and how far their

@@ -7,6 +7,7 @@ Robustness*.
 
 from __future__ import annotations
 
+from ..calibration import POOLED_MCNEMAR, TWO_LEVEL
 from ..paths import current_profile
 from ..records import RecordNotFoundError, caption_source, load_rows
 from ..stats import RULES, RULES_VERSION, SCALE_FACTOR, rules_commit
@@ -53,7 +54,7 @@ CHAPTER_LINES = (  # (page, what it covers, the artifacts whose verdicts it give
 )
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The scorecard of one profile, indexed by artifact."""
 
     def __init__(self, profile: str | None = None):
@@ -67,25 +68,18 @@ class Chapter:
         except RecordNotFoundError:
             self.cal_comp = self.cal = None
 
-    TWO_LEVEL = "two-level (crossed seeds x images)"
-    MCNEMAR = "pooled McNemar"
-
     def facts(self) -> dict:
         """The numbers the page's prose states (``{glue:text}`r_...```), from the calibration record."""
         if self.cal is None:
             none = "(no calibration record yet)"
             return {"r_fpr": none, "r_mcnemar": none}
         c = self.cal[(self.cal["effect"] == "none") & (self.cal["seed_variance_scale"] == 1)]
-        two = c[c["test"] == self.TWO_LEVEL].sort_values("n_seeds")
-        mc = self.cal[(self.cal["effect"] == "none") & (self.cal["test"] == self.MCNEMAR)]["rate"]
+        two = c[c["test"] == TWO_LEVEL].sort_values("n_seeds")
+        mc = self.cal[(self.cal["effect"] == "none") & (self.cal["test"] == POOLED_MCNEMAR)]["rate"]
         return {
             "r_fpr": show.words(f"{r.rate:.3f} at {r.n_seeds} seeds" for r in two.itertuples()),
             "r_mcnemar": f"{mc.min():.3f} to {mc.max():.3f}",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def calibration(self) -> None:
         """Table R1: each test's false-positive rate and power by simulation (``calibration.md``)."""

@@ -7,6 +7,8 @@ Robustness*.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from ..paths import current_profile, project_root
 from ..records import all_records, is_current
 from . import _show as show
@@ -82,7 +84,9 @@ class Chapter:
             f"{len(self.sources)} experiment/benchmark notebook(s), asking for {len(self.plans)} run(s)."
         )
 
+    @cached_property
     def _by_notebook(self) -> dict:
+        """The records grouped by notebook path (first-seen order)."""
         by_nb = {}
         for r in self.records:
             by_nb.setdefault(r["notebook"], []).append(r)
@@ -97,7 +101,7 @@ class Chapter:
                 "every pending notebook."
             )
         groups = []
-        for k, (nb_path, recs) in enumerate(self._by_notebook().items(), 1):
+        for k, (nb_path, recs) in enumerate(self._by_notebook.items(), 1):
             names = list(dict.fromkeys(k for r in recs for k in r.get("params", {})))
             varying = [k for k in names if len({repr(r.get("params", {}).get(k)) for r in recs}) > 1]
             shared = [k for k in names if k not in varying]
@@ -142,7 +146,7 @@ class Chapter:
             for key, recs in envs.items()
         ]
         cols = [c.replace("_version", "") for c in ENV_COLUMNS] + ["records"]
-        n = len(self._by_notebook()) + 1
+        n = len(self._by_notebook) + 1
         show.md(
             show.md_table(md_table(rows, cols), f"U{n}", "The software of the runs: one row per environment.")
             if rows
@@ -166,7 +170,7 @@ class Chapter:
             return show.md("None: every run of every experiment and benchmark notebook has a record.")
         table = show.md_table(
             md_table(pending, ["notebook", "sweep point", "would write"]),
-            f"U{len(self._by_notebook()) + 2}",
+            f"U{len(self._by_notebook) + 2}",
             "The runs that have no record yet.",
         )
         show.md(

@@ -302,7 +302,7 @@ def claims(profile=None) -> dict:
     return out
 
 
-class Chapter:
+class Chapter(show.Facts):
     """The records of Tables 2 and 3 (loaded once) and their tables, figures and claims."""
 
     def __init__(self, profile: str | None = None):
@@ -336,10 +336,6 @@ class Chapter:
             "t_paper_acc_025": f"{t3[0.25]['accuracy']:.2f}",
             "t_steps": " or ".join(map(str, steps)) or "(no record yet)",
         }
-
-    def glue(self) -> None:
-        """Paste :meth:`facts` into the page's prose."""
-        show.glue(self.facts())
 
     def status(self) -> None:
         plans, pending, profile = self.plans, self.pending, self.profile
