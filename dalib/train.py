@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from .atomic import atomic_torch_save
 from .device import resolve_device
-from .models import DEFAULT_CONFIG, count_parameters, eval_mode, model_from_config, validated_config
+from .models import DEFAULT_CONFIG, OPTIONAL_CONFIG, count_parameters, eval_mode, model_from_config, validated_config
 from .models import zoo as _zoo
 from .precision import check_precision, resolve_precision
 from .seeding import seed_everything
@@ -324,7 +324,7 @@ def _save(path, cfg, net, opt, epoch, history, **extra) -> None:
 
 def model_config_of(cfg: dict) -> dict:
     """The model part (``{"model": name, ...}``) of a training config."""
-    return {k: v for k, v in cfg.items() if k == "model" or k in DEFAULT_CONFIG}
+    return {k: v for k, v in cfg.items() if k == "model" or k in DEFAULT_CONFIG or k in OPTIONAL_CONFIG}
 
 
 def _model_from_checkpoint(ckpt: dict, path) -> torch.nn.Module:
@@ -715,7 +715,16 @@ def _to_zoo(res: TrainResult, name, zoo) -> TrainResult:
 
 
 # the parameters of notebooks/experiments/train.md that configure the model (the rest go to train())
-MODEL_PARAMETERS = ("depth", "lambda_init", "num_classes", "embed_dim", "num_heads", "patch_size", "global_pool")
+MODEL_PARAMETERS = (
+    "depth",
+    "lambda_init",
+    "num_classes",
+    "embed_dim",
+    "num_heads",
+    "patch_size",
+    "global_pool",
+    "stem",
+)
 _PROCESS_PARAMETERS = ("num_threads",)  # process settings, not part of the training configuration
 
 

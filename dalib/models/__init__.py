@@ -16,13 +16,14 @@ from .attention import (
     model_kind,
 )
 from .modes import eval_mode
-from .registry import DEFAULT_CONFIG, MODELS, create_model, model_from_config, validated_config
+from .registry import DEFAULT_CONFIG, MODELS, OPTIONAL_CONFIG, create_model, model_from_config, validated_config
 from .throughput import measure_throughput
 from .vit import ViTClassifier, schedule_lambda_init
 
 __all__ = [
     "MODELS",
     "DEFAULT_CONFIG",
+    "OPTIONAL_CONFIG",
     "create_model",
     "model_from_config",
     "validated_config",

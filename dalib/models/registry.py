@@ -7,6 +7,7 @@ import numbers
 
 from ..data import get_spec
 from .attention import get_kind
+from .stem import DEFAULT_STEM, check_stem
 from .vit import ViTClassifier
 
 _CIFAR10 = get_spec("cifar10")  # the default normalisation inside the model: the dataset spec's
@@ -25,6 +26,12 @@ DEFAULT_CONFIG = {
     "global_pool": "token",  # classifier input: "token" (class token, standard ViT) or "avg" (mean of patch tokens)
     "mean": list(_CIFAR10.mean),  # per-channel normalisation mean (inside the model)
     "std": list(_CIFAR10.std),  # per-channel normalisation std (inside the model)
+}
+
+# Keys added after the zoo's first models: a config holds one only where it differs from its default
+# here, so that every configuration from before the key existed keeps its hash, name and zoo entry.
+OPTIONAL_CONFIG = {
+    "stem": DEFAULT_STEM,  # token stem (dalib.models.stem.STEMS): "patch" (the paper's) or "conv" (Compact Transformers)
 }
 
 
@@ -76,10 +83,16 @@ def _check_config(name, config):
 def _validated(name, config):
     """The full, validated config of model ``name`` (defaults filled in), without building it."""
     kind = get_kind(MODEL_KINDS[name])
-    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+    valid = {**DEFAULT_CONFIG, **OPTIONAL_CONFIG}
+    unknown = sorted(set(config) - set(valid))
     if unknown:
-        raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; valid keys: {sorted(DEFAULT_CONFIG)}")
+        raise ValueError(f"unknown config key(s) {unknown} for model {name!r}; valid keys: {sorted(valid)}")
     c = _check_config(name, {**DEFAULT_CONFIG, **config})
+    if "stem" in c:
+        check_stem(name, c["stem"])
+    for key, default in OPTIONAL_CONFIG.items():  # a default optional key stays out of the config (and its hash)
+        if key in c and c[key] == default:
+            del c[key]
     if c["num_heads"] % kind.head_divisor:
         raise ValueError(
             f"{name}: num_heads={c['num_heads']} is not a multiple of {kind.head_divisor}; num_heads counts the "

@@ -19,6 +19,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from .attention import get_kind
+from .stem import DEFAULT_STEM, STEMS
 
 
 def schedule_lambda_init(layer_index: int) -> float:
@@ -53,6 +54,7 @@ class ViTClassifier(nn.Module):
         global_pool,
         mean,
         std,
+        stem=DEFAULT_STEM,
         config=None,
     ):
         super().__init__()
@@ -69,6 +71,7 @@ class ViTClassifier(nn.Module):
             qkv_bias=qkv_bias,
             global_pool=global_pool,
             attn_layer=kind.timm_layer,
+            **({"embed_layer": STEMS[stem]} if STEMS[stem] is not None else {}),
         )
         if kind.differential:
             for i, block in enumerate(self.vit.blocks):
