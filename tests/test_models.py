@@ -117,7 +117,7 @@ def test_schedule_values_match_diff_transformer():
     assert attention_layers(as_text)[0].lambda_init == 0.5 and as_text.config["lambda_init"] == 0.5
 
 
-@pytest.mark.parametrize("name", ["vit", "diffvit"])
+@pytest.mark.parametrize("name", ["vit", "diffvit", "diffv2"])
 def test_maps_and_values_reproduce_layer_output(name):
     """Captured A (or A_DA) times V, through sub-norm / (1 - lambda_init) / proj, gives attn(h)."""
     model = _tiny(name, depth=2)
@@ -186,7 +186,7 @@ def test_gradcheck_da_map_float64():
 
 
 @pytest.mark.parametrize("depth", [1, 2, 4, 8, 12])
-@pytest.mark.parametrize("name", ["vit", "diffvit"])
+@pytest.mark.parametrize("name", ["vit", "diffvit", "diffv2"])
 def test_depths_construct_and_run(name, depth):
     model = _tiny(name, depth=depth, global_pool="avg" if depth == 2 else "token")
     x = torch.rand(2, 3, 8, 8, requires_grad=True)
@@ -194,8 +194,8 @@ def test_depths_construct_and_run(name, depth):
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
     maps = attention_maps(model, x)
     assert len(maps) == depth == len(layer_inputs(model, x))
-    key = "A_DA" if name == "diffvit" else "A"
-    heads = TINY["num_heads"] // (2 if name == "diffvit" else 1)
+    key = "A" if name == "vit" else "A_DA"
+    heads = TINY["num_heads"] // (2 if name == "diffvit" else 1)  # V2: num_heads output heads (module docstring)
     assert all(m[key].shape == (2, heads, 5, 5) for m in maps)
     maps[-1][key].square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
@@ -240,7 +240,7 @@ def test_normalisation_inside_and_config_round_trip():
 
 
 def test_bad_input_errors():
-    assert sorted(MODELS) == ["diffvit", "vit"]
+    assert sorted(MODELS) == ["diffv2", "diffvit", "vit"]
     with pytest.raises(ValueError, match=r"unknown model 'resnet'.*diffvit.*vit"):
         create_model("resnet")
     with pytest.raises(ValueError, match=r"unknown config key.*'widht'.*valid keys"):

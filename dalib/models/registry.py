@@ -115,7 +115,7 @@ def _factory(name):
 
 
 # model name -> its attention kind (dalib.models.attention.ATTENTION_KINDS): the one place a name meets a kind
-MODEL_KINDS = {"vit": "standard", "diffvit": "diff"}
+MODEL_KINDS = {"vit": "standard", "diffvit": "diff", "diffv2": "diffv2"}
 MODELS = {name: _factory(name) for name in MODEL_KINDS}
 
 

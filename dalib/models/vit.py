@@ -73,7 +73,7 @@ class ViTClassifier(nn.Module):
             attn_layer=kind.timm_layer,
             **({"embed_layer": STEMS[stem]} if STEMS[stem] is not None else {}),
         )
-        if kind.differential:
+        if kind.differential and hasattr(self.vit.blocks[0].attn, "lambda_init"):  # V1's constant lambda_init
             for i, block in enumerate(self.vit.blocks):
                 block.attn.lambda_init = schedule_lambda_init(i) if lambda_init == "schedule" else float(lambda_init)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))

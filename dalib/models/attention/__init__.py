@@ -1,5 +1,5 @@
 """Attention maps of ViT / DiffViT as differentiable functions of the input, through one spec per
-attention kind (``ATTENTION_KINDS``: ``standard.py`` and ``diff.py`` (timm), ``diffclip.py`` (DiffCLIP's
+attention kind (``ATTENTION_KINDS``: ``standard.py`` and ``diff.py`` (timm), ``diffv2.py`` (Diff Transformer V2), ``diffclip.py`` (DiffCLIP's
 layer), ``mha.py`` (``nn.MultiheadAttention``, the CLIP text tower); adding a kind is one file that registers
 an :class:`AttentionKind`).
 
@@ -19,6 +19,7 @@ from torch import nn
 
 from .diff import DIFF, lambda_of  # noqa: F401  (registers the kind)
 from .diffclip import DIFFCLIP, DiffCLIPAttention  # noqa: F401  (registers the kind)
+from .diffv2 import DIFFV2, DiffV2Attention  # noqa: F401  (registers the kind)
 from .mha import MHA  # noqa: F401  (registers the kind)
 from .spec import ATTENTION_KINDS, AttentionKind, get_kind, kind_of, register
 from .standard import STANDARD  # noqa: F401  (registers the kind)
@@ -37,6 +38,7 @@ __all__ = [
     "layer_output_from_maps",
     "lambda_of",
     "DiffCLIPAttention",
+    "DiffV2Attention",
 ]
 
 

@@ -21,9 +21,11 @@ class AttentionKind:
     """One kind of attention layer: how it is found in a model, its explicit maps and output.
 
     ``maps(attn, h) -> dict`` gives the layer's maps from its own input ``h`` ``(B, N, C)``:
-    ``map_keys`` (each ``(B, heads, N, N)``), plus ``"lambda"`` (0-dim) for a differential kind.
+    ``map_keys`` (each ``(B, heads, N, N)``), plus ``"lambda"`` for a differential kind: 0-dim, or
+    ``(B, heads, N, 1)`` where lambda depends on the token (V2, ``lambda(x) = sigmoid(W x)``).
     ``output_from_maps(attn, h, maps) -> (B, N, C)`` recomputes the layer's output from them.
-    ``lam(attn)`` is the learned lambda of a differential layer (``None``: not differential).
+    ``lam(attn)`` is the learned lambda of a differential layer (``None``: not differential; NaN where
+    lambda depends on the input, so that a formula for a constant lambda reads "does not apply").
     """
 
     name: str  # registry key, e.g. "standard", "diff"
