@@ -17,7 +17,6 @@ from dalib.models.attention import (
     attention_layers,
     attention_maps,
     layer_attention_maps,
-    layer_inputs,
     layer_output_from_maps,
 )
 
