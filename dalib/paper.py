@@ -86,7 +86,7 @@ CLAIM_FIG1B = (
 
 # The paper's artifacts: one entry each, with the claim (quoted or summarised from the caption), our
 # producer notebook and book page, and what the scorecard (dalib.scorecard) derives the status from:
-# "claims" (ids of the chapters' verdict code), "theorem" (dalib.theory.PRINTED_STATUS), "blocked"
+# the claims of dalib.claims.CLAIMS whose artifact it is, "theorem" (dalib.theory.PRINTED_STATUS), "blocked"
 # (why it cannot run here) or "pending" (no producer yet).
 _D1 = dict(producer="notebooks/experiments/asr.md", page="book/results_depth1.md")
 _MECH = dict(producer="notebooks/experiments/mechanism.md", page="book/results_mechanism.md")
@@ -103,63 +103,54 @@ ARTIFACTS = [
         id="Fig. 2a",
         claim=CLAIM_FIG2,
         paper="DiffViT ASR above ViT's at every PGD budget (depth 1, CIFAR-10)",
-        claims=["fig2a_pgd", "fig2a_autoattack"],
         **_D1,
     ),
     dict(
         id="Fig. 2b",
         claim="DiffCLIP is more vulnerable than CLIP under PGD (COCO, ImageNet zero-shot)",
         paper="plot, no values",
-        claims=["fig2b_pgd"],
         **_CLIP,
     ),
     dict(
         id="Fig. 2c",
         claim=CLAIM_FIG2,
         paper="DiffViT ASR above ViT's for every patch size",
-        claims=["fig2c_patch"],
         **_D1,
     ),
     dict(
         id="Fig. 2d",
         claim="DiffCLIP is more vulnerable than CLIP under patch attacks",
         paper="plot, no values",
-        claims=["fig2d_patch"],
         **_CLIP,
     ),
     dict(
         id="Table 1",
         claim=CLAIM_TABLE1,
         paper="ASR at 1/255: " + ", ".join(f"{k}: {v['asr_eps1']:.2f}" for k, v in TABLE1_LAMBDA_SWEEP.items()),
-        claims=["table1_lambda"],
         **_D1,
     ),
     dict(
         id="Fig. 3a",
         claim="PGD: DA fragile at depth 1-2; at 1/255 DiffViT's ASR drops with depth below ViT's",
         paper="plot, no values",
-        claims=["fig3a_crossover"],
         **_DEPTH,
     ),
     dict(
         id="Fig. 3b",
         claim="AutoAttack: the same depth trend",
         paper="plot, no values",
-        claims=["fig3b_crossover"],
         **_DEPTH,
     ),
     dict(
         id="Fig. 3c",
         claim="CW-L2: deeper models need larger perturbations to reach 100 % ASR",
         paper="plot, no values",
-        claims=["fig3c_cw"],
         **_DEPTH,
     ),
     dict(
         id="Fig. 3d",
         claim="Mean local Lipschitz estimates over layers rise with depth",
         paper="plot, no values",
-        claims=["fig3d_lipschitz"],
         **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"},
     ),
     dict(
@@ -167,7 +158,6 @@ ARTIFACTS = [
         claim="At every depth, DA's attention maps have the higher local Lipschitz "
         "estimate (the Fragile Principle, as in Fig. 4)",
         paper="plot, no values",
-        claims=["fig3d_da_above_base"],
         **{**_DEPTH, "producer": "notebooks/experiments/propagation.md"},
     ),
     dict(
@@ -184,7 +174,6 @@ ARTIFACTS = [
         id="Fig. 5 (amplification)",
         claim="The negative alignment of the branch gradients amplifies DA's sensitivity (Theorem 1's cross term)",
         paper="no values",
-        claims=["fig5_amplification"],
         **_MECH,
     ),
     dict(
@@ -192,7 +181,6 @@ ARTIFACTS = [
         claim=CLAIM_TABLE2,
         paper=f"PGD 1/255: DiffViT {TABLE2_TINY_IMAGENET['diffvit'][('pgd_linf', 1.0)]:.2f}, "
         f"ViT {TABLE2_TINY_IMAGENET['vit'][('pgd_linf', 1.0)]:.2f}",
-        claims=["table2_pgd", "table2_patch"],
         **_TABLES,
     ),
     dict(
@@ -203,7 +191,6 @@ ARTIFACTS = [
             f"{e:g}: {TABLE3_ADV_TRAINING[0.0]['asr'][e]:.2f} → {TABLE3_ADV_TRAINING[e]['asr'][e]:.2f}"
             for e in (0.25, 0.5, 1.0)
         ),
-        claims=["table3_adv_training"],
         **_TABLES,
     ),
     dict(
@@ -211,14 +198,12 @@ ARTIFACTS = [
         claim=CLAIM_TABLE3,
         paper="clean accuracy: "
         + ", ".join(f"{e:g}: {TABLE3_ADV_TRAINING[e]['accuracy']:.2f}" for e in (0.0, 0.25, 0.5, 1.0)),
-        claims=["table3_clean_accuracy"],
         **_TABLES,
     ),
     dict(
         id="Fig. 6",
         claim="PGD with 3 random restarts gives the same picture as PGD (Appendix D.3)",
         paper="plot, no values",
-        claims=["fig6_restarts"],
         **_D1,
     ),
     *[

@@ -1,10 +1,11 @@
 """The reproduction scorecard: one status per artifact of the paper, computed from the records by
-the chapters' own verdict code (never typed by hand), for the book's first page.
+the claims' own verdict code (never typed by hand), for the book's first page.
 
 Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
 Robustness*. The artifacts, their quoted claims, producers and pages are data in
-:data:`dalib.paper.ARTIFACTS`; each names the claims (ids of the chapter modules' ``claims``,
-:mod:`dalib.chapters`) whose verdicts make its status, or the reason it cannot run here.
+:data:`dalib.paper.ARTIFACTS`; the claims registry (:data:`dalib.claims.CLAIMS`) says which claims
+make an artifact's status and which lines of other model qualities sit beneath it. The scorecard
+imports no chapter.
 
 Statuses: the verdicts of :data:`dalib.stats.VERDICTS` (rules v2, :data:`dalib.stats.RULES`;
 a claim of several parts is combined by :func:`dalib.stats.combine`), ``not yet run`` (records missing), ``blocked`` (needs data or weights
@@ -14,47 +15,18 @@ theory chapter, whose notebooks assert each printed slip's counterexample).
 
 from __future__ import annotations
 
+from .claims import QUALITIES, beneath, claims, headline  # noqa: F401  (claims: the scorecard's input)
 from .stats import VERDICTS, combine, combine_v1
 
 STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected", "shown")
 
 
-CLAIM_CHAPTERS = ("depth1", "tables", "depth", "clip", "mechanism", "ladder")  # modules of dalib.chapters with claims
-#: artifacts whose claim is measured again at the model-quality ladder's top rung (dalib.chapters.ladder):
-#: the scorecard adds a line under each, {artifact: claim id}
-TOP_RUNG = {
-    "Fig. 2a": "top_fig2a_pgd",
-    "Fig. 2c": "top_fig2c_patch",
-    "Fig. 4": "top_fig4_lipschitz",
-    "Fig. 5": "top_fig5_alignment",
-}
-TOP_RUNG_PAGE = "book/results_ladder.md"
-
-
-def claims(profile=None):
-    """Every chapter's claims under ``profile``: ``{id: row}`` (chapters without records give none),
-    composed from each chapter module's ``claims(profile)``, in :data:`CLAIM_CHAPTERS` order."""
-    from .chapters import clip, depth, depth1, ladder, mechanism, tables
-
-    modules = {
-        "depth1": depth1,
-        "tables": tables,
-        "depth": depth,
-        "clip": clip,
-        "mechanism": mechanism,
-        "ladder": ladder,
-    }
-    out = {}
-    for name in CLAIM_CHAPTERS:
-        out.update(modules[name].claims(profile))
-    return out
-
-
 def scorecard(profile=None):
     """One row per artifact of :data:`dalib.paper.ARTIFACTS`: ``artifact, claim, paper, ours,
-    status, page``. ``ours`` is the detail of the claims the artifact rests on. Under each artifact
-    of :data:`TOP_RUNG` whose top-rung claim has records, a line (``scope`` "top rung", the others
-    "paper"): the same claim at the model-quality ladder's top rung."""
+    status, page``. ``ours`` is the detail of the headline claims the artifact rests on
+    (:func:`dalib.claims.headline`). Under an artifact, a line for each claim of another model
+    quality that has records (:func:`dalib.claims.beneath`; ``scope`` from its quality, the
+    artifact's own row "paper")."""
     import pandas as pd
 
     from . import paper, theory
@@ -62,7 +34,8 @@ def scorecard(profile=None):
     found = claims(profile)
     rows = []
     for art in paper.ARTIFACTS:
-        if art.get("blocked") and not any(c in found for c in art.get("claims", ())):
+        ids = headline(art["id"])
+        if art.get("blocked") and not any(c in found for c in ids):
             status, ours = "blocked", art["blocked"]  # blocked here, unless records of it exist
         elif art.get("shown"):
             status, ours = "shown", art["shown"]
@@ -73,9 +46,9 @@ def scorecard(profile=None):
                 if status == "corrected"
                 else "derived and checked in sympy"
             )
-        elif art.get("claims"):
-            got = [found[c] for c in art["claims"] if c in found]
-            if not got or len(got) < len(art["claims"]):
+        elif ids:
+            got = [found[c] for c in ids if c in found]
+            if not got or len(got) < len(ids):
                 status, ours = "not yet run", "records missing" if not got else "; ".join(g["short"] for g in got)
             else:
                 status = combine([g["verdict"] for g in got]) if len(got) > 1 else got[0]["verdict"]
@@ -85,11 +58,11 @@ def scorecard(profile=None):
         else:
             status, ours = "not yet run", art.get("pending", "no producer yet")
         nums, status_v1 = {}, None
-        if art.get("blocked") and not any(c in found for c in art.get("claims", ())):
+        if art.get("blocked") and not any(c in found for c in ids):
             pass
-        elif art.get("claims") and not art.get("theorem"):
-            got = [found[c] for c in art["claims"] if c in found]
-            if got and len(got) == len(art["claims"]):
+        elif ids and not art.get("theorem"):
+            got = [found[c] for c in ids if c in found]
+            if got and len(got) == len(ids):
                 nums = {k: got[0].get(k) for k in NUMBER_COLUMNS}
                 v1 = [g.get("verdict_v1") for g in got]
                 status_v1 = (combine_v1(v1) if len(v1) > 1 else v1[0]) if all(v1) else None
@@ -110,20 +83,23 @@ def scorecard(profile=None):
                 "scope": "paper",
             }
         )
-        top = found.get(TOP_RUNG.get(art["id"], ""))
-        if top is not None:
+        for c in beneath(art["id"]):
+            line = found.get(c.id)
+            if line is None:
+                continue
+            q = QUALITIES[c.quality]
             rows.append(
                 {
-                    "artifact": f"{art['id']}, top rung ({top['epochs']} epochs)",
+                    "artifact": q.label.format(artifact=art["id"], **line),
                     "claim": art["claim"],
                     "paper": rows[-1]["paper"],
-                    "ours": top["short"],
-                    "status": top["verdict"],
-                    "page": TOP_RUNG_PAGE,
-                    "producer": "notebooks/experiments/ladder.md",
+                    "ours": line["short"],
+                    "status": line["verdict"],
+                    "page": q.page,
+                    "producer": q.producer,
                     "status_v1": None,
-                    **{k: top.get(k) for k in NUMBER_COLUMNS},
-                    "scope": "top rung",
+                    **{k: line.get(k) for k in NUMBER_COLUMNS},
+                    "scope": q.scope,
                 }
             )
     return pd.DataFrame(rows)

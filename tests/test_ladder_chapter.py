@@ -86,7 +86,7 @@ def test_the_gap_is_diffvit_minus_vit_on_the_same_rung_and_seed(ch):
 
 def test_trends_and_top_rung_claims_come_from_the_records(ch):
     from dalib import scorecard
-    from dalib.chapters import ladder
+    from dalib.claims import ladder
 
     t = ch.trends
     assert set(t["family"]) <= {"pgd_linf", "patch", "lipschitz", "alignment"}

@@ -39,16 +39,6 @@ def _present(df) -> bool:
     return df is not None and len(df) > 0
 
 
-def claims(profile=None) -> dict:
-    """The chapter's claims under ``profile``: ``{id: row}`` (claims not yet run are left out)."""
-    from ..depth import chapter_rows
-
-    d_asr, d_lip = chapter_rows(profile)
-    if d_asr is None and d_lip is None:
-        return {}
-    return {r["id"]: r for r in depth_claims(d_asr, d_lip).to_dict("records") if r["verdict"] != "not yet run"}
-
-
 class Chapter(show.Facts):
     """The depth chapter's records (loaded once) and its tables, figures and claims."""
 

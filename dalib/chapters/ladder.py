@@ -17,62 +17,18 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .. import mechanism as mech
 from .. import paper, plots
 from ..analysis import paired_comparison
 from ..ladder import RUNGS, rung_of, rung_recipe
 from ..paths import current_profile
-from ..records import RecordNotFoundError, caption_source, load_rows
+from ..records import caption_source
 from ..stats import mean_ci, trend, trend_word
 from . import _show as show
 
 PAPER_ACCURACY = paper.TABLE1_LAMBDA_SWEEP["0.8"]["accuracy"]  # the paper's depth-1 DiffViT (lambda_init 0.8)
 PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
 KIND_NAMES = {"pgd_linf": ("PGD", "ε"), "patch": ("patch PGD", "w")}
-#: the depth-1 and mechanism claims measured again at the top rung: {claim id: scorecard artifact}
-TOP_CLAIMS = {
-    "fig2a_pgd": "Fig. 2a",
-    "fig2c_patch": "Fig. 2c",
-    "fig4_lipschitz": "Fig. 4",
-    "fig5_alignment": "Fig. 5",
-}
 PER = 0.1  # slopes are reported per 0.1 of clean accuracy (10 points)
-
-
-def _load(stem, table, profile):
-    try:
-        return load_rows(stem, table=table, profile=profile)
-    except RecordNotFoundError:
-        return None
-
-
-def rung_rows(stem, table, profile=None):
-    """The rows of ``stem``'s ``table`` whose ``recipe`` names a ladder rung, with its ``epochs``
-    (``None`` when there are none)."""
-    df = _load(stem, table, profile)
-    if df is None or "recipe" not in df.columns:
-        return None
-    ep = df["recipe"].map(rung_of)
-    d = df[ep.notna()].copy()
-    if not len(d):
-        return None
-    d["epochs"] = ep[ep.notna()].astype(int)
-    d["lambda_init"] = d["lambda_init"].astype(str)
-    return d
-
-
-def attack_rows(profile=None):
-    """The rung points' attack rows (attacks on the clean prediction)."""
-    d = rung_rows("asr_suite", "asr", profile)
-    return None if d is None else d[d["attack_labels"] == "clean_pred"]
-
-
-def mechanism_rows(profile=None):
-    """The rung points' Lipschitz and Jacobian rows, as long tables (one line per image)."""
-    lip, jac = rung_rows("mechanism_suite", "lipschitz", profile), rung_rows("mechanism_suite", "jacobian", profile)
-    if lip is None or jac is None:
-        return None, None
-    return mech.long_table(lip), mech.long_table(jac)
 
 
 def _n(df, col) -> str:
@@ -94,59 +50,18 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _paired_epochs(df) -> set:
-    """The rungs at which some seed has both models of the pair."""
-    if df is None:
-        return set()
-    both = df.groupby(["epochs", "seed"])["model"].agg(lambda m: {"vit", "diffvit"} <= set(m))
-    return {int(k) for k, _ in both[both].index}
-
-
-def _top(asr, lip):
-    """The top rung: the most epochs at which a pair has been measured (attacks or mechanism)."""
-    eps = _paired_epochs(asr) | _paired_epochs(lip)
-    return max(eps) if eps else None
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed{'s' * (n != 1)}"
-
-
-def _span(v) -> str:
-    lo, hi = f"{float(min(v)):.2f}", f"{float(max(v)):.2f}"
-    return lo if lo == hi else f"{lo}-{hi}"
-
-
-def claims(profile=None) -> dict:
-    """The depth-1 and mechanism claims of :data:`TOP_CLAIMS` on the top rung's records, by the
-    chapters' own code: ``{"top_<id>": row}``, the claim text naming the rung and the seeds."""
-    return claims_of(attack_rows(profile), *mechanism_rows(profile))
-
-
-def claims_of(asr, lip, jac) -> dict:
-    """:func:`claims` from rung rows already loaded (:func:`attack_rows`, :func:`mechanism_rows`)."""
-    from . import depth1, mechanism
-
-    top = _top(asr, lip)
-    if top is None:
-        return {}
-    rows = []
-    if top in _paired_epochs(asr):
-        a = asr[asr["epochs"] == top]
-        acc = a.groupby("model")["train_clean_accuracy"].mean()
-        got = depth1.claims_of(a)
-        got["short"] = [f"{s} (clean accuracy {_span(acc)}, {_seeds(a['seed'].nunique())})" for s in got["short"]]
-        rows.append(got)
-    if top in _paired_epochs(lip):
-        got = mechanism.claims_of(lip[lip["epochs"] == top], jac[jac["epochs"] == top])
-        got["short"] = [f"{s} ({_seeds(lip.loc[lip['epochs'] == top, 'seed'].nunique())})" for s in got["short"]]
-        rows.append(got)
-    out = {}
-    for r in pd.concat(rows).to_dict("records") if rows else []:
-        if r["id"] in TOP_CLAIMS:
-            r = {**r, "id": f"top_{r['id']}", "claim": f"{r['claim']} (ladder, {top} epochs)", "epochs": top}
-            out[r["id"]] = r
-    return out
+from ..claims.ladder import (  # noqa: E402,F401  (the chapter draws them)
+    TOP_CLAIMS,
+    _load,
+    _paired_epochs,
+    _seeds,
+    _span,
+    _top,
+    attack_rows,
+    claims_of,
+    mechanism_rows,
+    rung_rows,
+)
 
 
 class Chapter(show.Facts):

@@ -30,7 +30,7 @@ CHAPTER_LINES = (  # (page, what it covers, the artifacts whose verdicts it give
         "model quality (the depth-1 pair trained with the paper's optimiser, its weights kept after increasing numbers "
         "of epochs), fits their trend against clean accuracy and extrapolates it to the paper's accuracy; its top rung "
         "gives a line under each depth-1 verdict of the scorecard.",
-        "top rung",  # the scorecard's top-rung lines (dalib.scorecard.TOP_RUNG), whichever have records
+        "top rung",  # the scorecard's top-rung lines (dalib.claims.QUALITIES), whichever have records
     ),
     (
         "[Depth](results_depth.md) covers paper Fig. 3a–d: ViT and DiffViT at several depths under PGD, AutoAttack and "

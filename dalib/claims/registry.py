@@ -1,0 +1,121 @@
+"""The claims registry: one row per claim tested against the paper, the one place a claim is named.
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*. A row says which paper artifact (:data:`dalib.paper.ARTIFACTS`) the claim makes the
+status of, which group computes it (a module of :mod:`dalib.claims` whose ``claims(profile)`` turns
+records into ``{id: row}``, the row's verdict through :mod:`dalib.stats`), and on which models it is
+measured: its ``quality``. The headline claims make an artifact's status; a claim of another quality
+(the ladder's top rung, the paper-quality pair, or a model beyond the paper) is a line beneath the
+artifact on the scorecard, shown once it has records. Adding a claim is one row here and its code in
+its group.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Where the lines of one model quality sit on the scorecard: ``label`` formats the artifact id
+    and the claim row (e.g. its ``epochs``) into the line's name."""
+
+    label: str
+    page: str
+    producer: str
+    scope: str
+
+
+#: model qualities (and models beyond the paper) other than the headline's: quality -> its scorecard lines
+QUALITIES = {
+    "top rung": Quality(
+        "{artifact}, top rung ({epochs} epochs)",
+        "book/results_ladder.md",
+        "notebooks/experiments/ladder.md",
+        "top rung",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: ``id`` (its verdict row's id), the paper ``artifact`` it bears on, the ``group``
+    (module of :mod:`dalib.claims`) that computes it, and the ``quality`` of the models it is
+    measured on ("headline", or a key of :data:`QUALITIES`)."""
+
+    id: str
+    artifact: str
+    group: str
+    quality: str = "headline"
+
+    def __post_init__(self):
+        if self.quality != "headline" and self.quality not in QUALITIES:
+            raise ValueError(
+                f"claim {self.id!r}: unknown quality {self.quality!r}; valid: headline, {sorted(QUALITIES)}"
+            )
+
+
+_ROWS = [  # in scorecard order within each artifact (an artifact's headline claims combine in this order)
+    Claim("fig2a_pgd", "Fig. 2a", "depth1"),
+    Claim("fig2a_autoattack", "Fig. 2a", "depth1"),
+    Claim("fig2c_patch", "Fig. 2c", "depth1"),
+    Claim("table1_lambda", "Table 1", "depth1"),
+    Claim("fig6_restarts", "Fig. 6", "depth1"),
+    Claim("fig3c_cw_depth1", "", "depth1"),  # the depth-1 chapter's CW-L2 claim (Fig. 3c's depth 1)
+    Claim("fig2b_pgd", "Fig. 2b", "clip"),
+    Claim("fig2d_patch", "Fig. 2d", "clip"),
+    Claim("fig3a_crossover", "Fig. 3a", "depth"),
+    Claim("fig3b_crossover", "Fig. 3b", "depth"),
+    Claim("fig3c_cw", "Fig. 3c", "depth"),
+    Claim("fig3d_lipschitz", "Fig. 3d", "depth"),
+    Claim("fig3d_da_above_base", "Fig. 3d (DA vs standard)", "depth"),
+    Claim("fig4_lipschitz", "Fig. 4", "mechanism"),
+    Claim("fig5_alignment", "Fig. 5", "mechanism"),
+    Claim("fig5_amplification", "Fig. 5 (amplification)", "mechanism"),
+    Claim("table2_pgd", "Table 2", "tables"),
+    Claim("table2_patch", "Table 2", "tables"),
+    Claim("table3_adv_training", "Table 3", "tables"),
+    Claim("table3_clean_accuracy", "Table 3 (accuracy)", "tables"),
+    Claim("top_fig2a_pgd", "Fig. 2a", "ladder", "top rung"),
+    Claim("top_fig2c_patch", "Fig. 2c", "ladder", "top rung"),
+    Claim("top_fig4_lipschitz", "Fig. 4", "ladder", "top rung"),
+    Claim("top_fig5_alignment", "Fig. 5", "ladder", "top rung"),
+]
+CLAIMS: dict[str, Claim] = {c.id: c for c in _ROWS}
+#: the groups in the order their claims are composed (a module of dalib.claims each)
+GROUPS = tuple(dict.fromkeys(c.group for c in _ROWS))
+
+
+def register(claim: Claim) -> Claim:
+    """Add ``claim`` to :data:`CLAIMS` (an id registered twice is an error)."""
+    if claim.id in CLAIMS and CLAIMS[claim.id] != claim:
+        raise ValueError(f"claim {claim.id!r} is registered twice")
+    CLAIMS[claim.id] = claim
+    return claim
+
+
+def headline(artifact: str) -> list[str]:
+    """The ids of the headline claims that make ``artifact``'s status, in registry order."""
+    return [c.id for c in CLAIMS.values() if c.artifact == artifact and c.quality == "headline"]
+
+
+def beneath(artifact: str) -> list[Claim]:
+    """The claims of other qualities shown as lines beneath ``artifact``."""
+    return [c for c in CLAIMS.values() if c.artifact == artifact and c.quality != "headline"]
+
+
+def group_module(group: str):
+    """The module of :mod:`dalib.claims` that computes the claims of ``group``."""
+    if group not in {c.group for c in CLAIMS.values()}:
+        raise KeyError(f"unknown claims group {group!r}; known: {sorted({c.group for c in CLAIMS.values()})}")
+    return importlib.import_module(f"dalib.claims.{group}")
+
+
+def claims(profile=None) -> dict:
+    """Every claim with records under ``profile``: ``{id: row}``, composed from each group's
+    ``claims(profile)`` in registry order (a group without records gives none)."""
+    out = {}
+    for group in dict.fromkeys(c.group for c in CLAIMS.values()):
+        out.update(group_module(group).claims(profile))
+    return out
