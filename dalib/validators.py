@@ -110,6 +110,33 @@ def check_mechanism(params: dict) -> None:
     check_train(params)
 
 
+def check_lambda_v2(params: dict) -> None:
+    """``lambda_v2.md``: a differential model (V2 or DiffViT), its recipe, the image counts and the rows."""
+    from .data import get_spec
+    from .models import MODEL_KINDS
+    from .models.attention import get_kind
+
+    if params["model"] not in MODEL_KINDS or not get_kind(MODEL_KINDS[params["model"]]).differential:
+        diff = sorted(m for m, k in MODEL_KINDS.items() if get_kind(k).differential)
+        raise ValueError(f"model={params['model']!r} has no lambda; give a differential model: {diff}")
+    validate.count(params, "n_images")
+    validate.within_split(get_spec(params.get("dataset", "cifar10")), params["n_images"], "n_images")
+    validate.count(params, "n_exact", 0, params["n_images"], "n_images")
+    rows = params["rows"]
+    if (
+        not isinstance(rows, list)
+        or not rows
+        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in rows)
+    ):
+        raise ValueError(
+            f"rows must be a non-empty list of token positions (ints >= 0, 0: the class token), got {rows!r}"
+        )
+    config = check_train(params)
+    n_tokens = (config["img_size"] // config["patch_size"]) ** 2 + 1
+    if max(rows) >= n_tokens:
+        raise ValueError(f"rows={rows}: the model has {n_tokens} tokens (positions 0 to {n_tokens - 1})")
+
+
 def check_propagation(params: dict) -> None:
     """``propagation.md``: the dataset, the training recipe, the counts and the budgets."""
     from .data import get_spec

@@ -16,7 +16,15 @@ from .attention import (
     model_kind,
 )
 from .modes import eval_mode
-from .registry import DEFAULT_CONFIG, MODELS, OPTIONAL_CONFIG, create_model, model_from_config, validated_config
+from .registry import (
+    DEFAULT_CONFIG,
+    MODEL_KINDS,
+    MODELS,
+    OPTIONAL_CONFIG,
+    create_model,
+    model_from_config,
+    validated_config,
+)
 from .throughput import measure_throughput
 from .vit import ViTClassifier, schedule_lambda_init
 
@@ -24,6 +32,7 @@ __all__ = [
     "MODELS",
     "DEFAULT_CONFIG",
     "OPTIONAL_CONFIG",
+    "MODEL_KINDS",
     "create_model",
     "model_from_config",
     "validated_config",
