@@ -8,6 +8,21 @@ their qualitative claims can be compared.
 """
 
 # Table 1: DiffViT (depth 1) on CIFAR-10, varying lambda_init: clean accuracy and PGD ASR at eps = 1/255.
+#: the paper's models (its controlled pair): the chapters of the paper's artifacts read only their records;
+#: models beyond the paper (e.g. "diffv2") have chapters of their own
+PAPER_MODELS = ("vit", "diffvit")
+
+
+def paper_models(df):
+    """The rows of ``df`` (a record table with a ``model`` column) of :data:`PAPER_MODELS`."""
+    return df[df["model"].isin(PAPER_MODELS)] if "model" in df.columns else df
+
+
+def paper_plans(plans) -> list:
+    """The planned runs (``dalib.run`` plans) whose model is one of :data:`PAPER_MODELS`."""
+    return [p for p in plans if p.params.get("model", PAPER_MODELS[0]) in PAPER_MODELS]
+
+
 TABLE1_LAMBDA_SWEEP = {
     # lambda_init: {"accuracy": ..., "asr_eps1": ...}
     "0.5": {"accuracy": 0.8605, "asr_eps1": 0.4074},

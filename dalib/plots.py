@@ -16,6 +16,8 @@ from .stats import mean_ci
 COLORS = {
     "vit": "tab:blue",
     "diffvit": "tab:red",
+    "diffv2": "tab:purple",  # Differential Attention V2 (beyond the paper)
+    "v2": "tab:purple",
     "A1": "tab:orange",
     "A2": "tab:green",
     "A_DA": "tab:red",

@@ -91,8 +91,8 @@ def scorecard(profile=None):
             rows.append(
                 {
                     "artifact": q.label.format(artifact=art["id"], **line),
-                    "claim": art["claim"],
-                    "paper": rows[-1]["paper"],
+                    "claim": line["claim"] if q.own_claim else art["claim"],
+                    "paper": "beyond the paper (no value)" if q.own_claim else rows[-1]["paper"],
                     "ours": line["short"],
                     "status": line["verdict"],
                     "page": q.page,

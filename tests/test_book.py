@@ -43,6 +43,7 @@ RESULT_PAGES = [
     "book/results_depth.html",
     "book/results_tables.html",
     "book/results_clip.html",
+    "book/results_v2.html",
     "book/attacks.html",
     "book/metrics.html",
     "book/models.html",

@@ -119,6 +119,7 @@ GLUED_PAGES = {
     "results_depth": "depth",
     "results_tables": "tables",
     "results_clip": "clip",
+    "results_v2": "beyond_v2",
 }
 
 

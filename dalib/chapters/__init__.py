@@ -24,6 +24,7 @@ CHAPTERS = {  # chapter name -> module under dalib.chapters (each defines ``Chap
     "ladder": "ladder",
     "tables": "tables",
     "clip": "clip",
+    "beyond_v2": "beyond_v2",
     "models": "models",
     "runs": "runs",
     "intro": "intro",

@@ -70,14 +70,14 @@ class Chapter(show.Facts):
 
     def __init__(self, profile: str | None = None):
         self.profile = profile or current_profile()
-        self.planned = {stem: show.plans(stem, self.profile) for stem in ("train", "asr")}
+        self.planned = {stem: paper.paper_plans(show.plans(stem, self.profile)) for stem in ("train", "asr")}
         # this chapter's models: the train sweep's points that vary only model, seed and lambda_init (the
         # depth, adversarial-training and ladder points belong to other chapters)
         self.planned["train"] = [p for p in self.planned["train"] if set(p.sweep) <= {"model", "seed", "lambda_init"}]
         self.done = {stem: sum(p.done for p in plans) for stem, plans in self.planned.items()}
         try:
-            self.raw = recipe_check(load_rows("asr", table="asr"))
-            models = recipe_check(load_rows("asr", table="model"))
+            self.raw = recipe_check(paper.paper_models(load_rows("asr", table="asr")))
+            models = recipe_check(paper.paper_models(load_rows("asr", table="model")))
         except RecordNotFoundError:
             self.raw = models = None
         if self.raw is None:
@@ -506,7 +506,7 @@ class Chapter(show.Facts):
 
     def before_after(self) -> None:
         """The first, true-label run's PGD results (stale records) beside the current ones."""
-        old = load_rows("asr", table="asr", runs="all")
+        old = paper.paper_models(load_rows("asr", table="asr", runs="all"))
         old = old[
             (~old["record"].isin(set(self.df["record"])))
             & (old["attack_kind"] == "pgd_linf")

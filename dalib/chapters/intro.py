@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import paper
 from ..paths import current_profile
 from ..records import RecordNotFoundError, load_rows
 from . import _show as show
@@ -94,7 +95,7 @@ class Chapter(show.Facts):
         """Which artifacts got which word, the models' scale, and what 'contradicted' means here."""
         experiments, profile = self.experiments, self.profile
         try:
-            acc = load_rows("asr", table="model", profile=profile)["clean_accuracy"]
+            acc = paper.paper_models(load_rows("asr", table="model", profile=profile))["clean_accuracy"]
             scale = (
                 f" The models behind these verdicts reach {acc.min():.0%} to {acc.max():.0%} clean accuracy "
                 f"(`{profile}` profile), not the paper's 87 %."

@@ -64,16 +64,17 @@ class Chapter(show.Facts):
 
     def __init__(self, profile: str | None = None):
         self.profile = profile or current_profile()
-        self.lip_rows = load_rows("mechanism", table="lipschitz")
-        self.jac_rows = load_rows("mechanism", table="jacobian")
-        self.models = models = load_rows("mechanism", table="model")
-        self.cost_rows = load_rows("mechanism", table="cost")
-        self.fig_rows = load_rows("mechanism", table="fig1")
-        self.fig_images = load_rows("mechanism", table="fig1_images")
+        rows = lambda table: paper.paper_models(load_rows("mechanism", table=table))  # noqa: E731
+        self.lip_rows = rows("lipschitz")
+        self.jac_rows = rows("jacobian")
+        self.models = models = rows("model")
+        self.cost_rows = rows("cost")
+        self.fig_rows = rows("fig1")
+        self.fig_images = rows("fig1_images")
         self.lip = mech.long_table(self.lip_rows)
         self.jac = mech.long_table(self.jac_rows)
         self.src = caption_source(self.lip_rows)
-        self.plans = show.plans("mechanism", self.profile)
+        self.plans = paper.paper_plans(show.plans("mechanism", self.profile))
         self.P = {
             k: models[f"param.{k}"].iloc[0]
             for k in (

@@ -45,6 +45,13 @@ CHAPTER_LINES = (  # (page, what it covers, the artifacts whose verdicts it give
         ["Table 3", "Table 2"],
     ),
     (
+        "[Beyond the paper: Differential Attention V2](results_v2.md) asks whether the authors' own next version, "
+        "with a token- and head-wise bounded λ(x), keeps the fragility: V2 against ViT and against DiffViT under the "
+        "depth-1 chapter's attacks, its local Lipschitz estimates and branch alignment, the distribution of its learned "
+        "λ(x), and the extended Lemma 1 measured on its trained layers; its verdicts are the scorecard's *beyond* lines.",
+        "beyond: V2",  # the scorecard's V2 lines (dalib.claims.QUALITIES), whichever have records
+    ),
+    (
         "[CLIP and DiffCLIP](results_clip.md) covers paper Fig. 2b and 2d (zero-shot COCO and ImageNet under PGD and "
         "patch PGD, with the paper's cosine objective) and the CLIP rows of Fig. 4 and 5. The released weights cannot be "
         "downloaded here; the page says what is missing and shows the pipeline on random-weight models in the smoke "
@@ -133,8 +140,8 @@ class Chapter(show.Facts):
         """One line per results chapter with its verdicts."""
 
         def line(artifacts):
-            if artifacts == "top rung":
-                artifacts = list(self.card.index[self.card["scope"] == "top rung"])
+            if isinstance(artifacts, str):  # a scope of the scorecard's lines beneath the artifacts
+                artifacts = list(self.card.index[self.card["scope"] == artifacts])
             return "; ".join(f"{a}: **{self.card.loc[a, 'status']}**" for a in artifacts) or "none yet"
 
         show.md(

@@ -8,6 +8,7 @@ and the scorecard (``dalib.scorecard``) reads them through :data:`dalib.claims.C
 
 from __future__ import annotations
 
+from .. import paper
 from ..analysis import l2_comparison, paired_comparison, recipe_check, select
 from ..records import RecordNotFoundError, load_rows
 from ..stats import adjusted_interval, claim_row, claim_seeds_needed, combine, combine_v1, headline_numbers, verdict
@@ -19,8 +20,6 @@ def claims_of(dfc):
     """The depth-1 chapter's claims from its attack rows ``dfc`` (current recipe, depth 1, attacks on
     the clean prediction): one row per claim ``{id, claim, verdict, detail}``."""
     import pandas as pd
-
-    from .. import paper
 
     pair = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
     base = dfc[(dfc["model"] == "vit") | (dfc["lambda_init"] == "0.8")]
@@ -117,7 +116,7 @@ def claims_of(dfc):
 def attack_rows(profile):
 
     try:
-        raw = recipe_check(load_rows("asr", table="asr", profile=profile))
+        raw = recipe_check(paper.paper_models(load_rows("asr", table="asr", profile=profile)))
     except RecordNotFoundError:
         return None
     df = raw[raw["recipe_current"] & (raw["depth"] == 1)].copy()

@@ -9,6 +9,7 @@ and the scorecard (``dalib.scorecard``) reads them through :data:`dalib.claims.C
 from __future__ import annotations
 
 from .. import mechanism as mech
+from .. import paper
 from ..records import load_rows
 from ..stats import claim_row, combine, combine_v1
 
@@ -16,8 +17,6 @@ from ..stats import claim_row, combine, combine_v1
 def claims_of(lip, jac):
     """The mechanism chapter's claims from its unpacked tables (:func:`dalib.mechanism.long_table`)."""
     import pandas as pd
-
-    from .. import mechanism as mech
 
     rows = []
     c4 = mech.lipschitz_claim(lip, "L_sampling_mean")
@@ -85,8 +84,8 @@ def claims(profile=None) -> dict:
     from ..records import RecordNotFoundError
 
     try:
-        lip = mech.long_table(load_rows("mechanism", table="lipschitz", profile=profile))
-        jac = mech.long_table(load_rows("mechanism", table="jacobian", profile=profile))
+        lip = mech.long_table(paper.paper_models(load_rows("mechanism", table="lipschitz", profile=profile)))
+        jac = mech.long_table(paper.paper_models(load_rows("mechanism", table="jacobian", profile=profile)))
     except RecordNotFoundError:
         return {}
     return {r["id"]: r for r in claims_of(lip, jac).to_dict("records")}

@@ -25,6 +25,9 @@ class Quality:
     page: str
     producer: str
     scope: str
+    own_claim: bool = (
+        False  # the line states a claim of its own (beyond the paper), not the artifact's at another quality
+    )
 
 
 #: model qualities (and models beyond the paper) other than the headline's: quality -> its scorecard lines
@@ -81,6 +84,13 @@ _ROWS = [  # in scorecard order within each artifact (an artifact's headline cla
     Claim("top_fig2c_patch", "Fig. 2c", "ladder", "top rung"),
     Claim("top_fig4_lipschitz", "Fig. 4", "ladder", "top rung"),
     Claim("top_fig5_alignment", "Fig. 5", "ladder", "top rung"),
+    Claim("v2_fig2a_vs_vit", "Fig. 2a", "beyond_v2", "V2 vs ViT"),
+    Claim("v2_fig2a_vs_diffvit", "Fig. 2a", "beyond_v2", "V2 vs DiffViT"),
+    Claim("v2_fig2c_vs_vit", "Fig. 2c", "beyond_v2", "V2 vs ViT"),
+    Claim("v2_fig2c_vs_diffvit", "Fig. 2c", "beyond_v2", "V2 vs DiffViT"),
+    Claim("v2_fig4_lipschitz", "Fig. 4", "beyond_v2", "V2 vs ViT"),
+    Claim("v2_fig4_lipschitz_worst", "Fig. 4", "beyond_v2", "V2 vs ViT, worst case"),
+    Claim("v2_fig5_alignment", "Fig. 5", "beyond_v2", "V2"),
 ]
 CLAIMS: dict[str, Claim] = {c.id: c for c in _ROWS}
 #: the groups in the order their claims are composed (a module of dalib.claims each)
