@@ -781,7 +781,8 @@ def _result(net, cfg, path, acc, history, trained_now=True, **extra) -> TrainRes
 def recipe_of(params: dict) -> dict:
     """The training recipe an experiment notebook's parameters name: ``train.md`` under profile
     ``params["train_profile"]`` with the model's ``model, depth, lambda_init, seed, dataset`` and
-    the further ``train.md`` parameters of ``params["recipe"]`` (a dict, if present)."""
+    the further ``train.md`` parameters of ``params["recipe"]`` (a dict, if present), which may also
+    set the model's optional config keys (``dalib.models.OPTIONAL_CONFIG``, e.g. ``{"stem": "conv"}``)."""
     from .run import PROFILES, notebook_parameters
 
     prof = params.get("train_profile", "cpu")
@@ -791,7 +792,10 @@ def recipe_of(params: dict) -> dict:
     extra = params.get("recipe") or {}
     if not isinstance(extra, dict):
         raise ValueError(f"recipe must be a dict of train.md parameters, got {extra!r}")
-    return notebook_parameters("train", prof, {**extra, **{k: params[k] for k in keys if k in params}})
+    # model-config keys newer than train.md's parameters cell (e.g. "stem") pass through to the model
+    extra = dict(extra)  # the caller's recipe stays as it is
+    optional = {k: extra.pop(k) for k in list(extra) if k in OPTIONAL_CONFIG}
+    return {**notebook_parameters("train", prof, {**extra, **{k: params[k] for k in keys if k in params}}), **optional}
 
 
 def check_recipe(params: dict) -> dict:
