@@ -59,3 +59,10 @@ def train_with_states(model: str, model_config: dict | None = None, *, state_eve
     if state.exists() and _zoo.has_entry(name, opts.zoo):
         state.unlink()  # the zoo entry holds the finished model
     return res
+
+
+def train_with_states_from_parameters(params: dict, *, state_every: int, **kwargs):
+    """:func:`train_with_states` from a notebook's flat training parameters (``train.md``'s, plus the
+    model's optional keys such as ``stem``; ``notebooks/experiments/pair.md``)."""
+    model, model_config, rest = _train._split_parameters(params)
+    return train_with_states(model, model_config, state_every=state_every, **rest, **kwargs)

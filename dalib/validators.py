@@ -137,6 +137,12 @@ def check_lambda_v2(params: dict) -> None:
         raise ValueError(f"rows={rows}: the model has {n_tokens} tokens (positions 0 to {n_tokens - 1})")
 
 
+def check_pair(params: dict) -> None:
+    """``pair.md``: the interval of committed states and the training recipe (with the model's stem)."""
+    validate.count(params, "state_every", 1, params["epochs"], "epochs")
+    check_train({k: v for k, v in params.items() if k not in ("state_every", "save_to_zoo")})
+
+
 def check_propagation(params: dict) -> None:
     """``propagation.md``: the dataset, the training recipe, the counts and the budgets."""
     from .data import get_spec

@@ -69,7 +69,7 @@ class Chapter(show.Facts):
         for stem, chapter in (("asr", "Depth 1"), ("mechanism", "Mechanism")):
             d = load(stem)
             if d is not None:
-                parts.append(d.assign(chapter=chapter))
+                parts.append(d.assign(chapter=np.where(d["model"] == "diffv2", "Beyond the paper (V2)", chapter)))
         d = load("asr_suite")
         if d is not None:
             parts.append(d.assign(chapter=[suite_chapter(r) for _, r in d.iterrows()]))
@@ -261,3 +261,88 @@ class Chapter(show.Facts):
             )
             + f"{caption_source(t)}.",
         )
+
+    # ------------------------------------------------------------------ the accuracy pilot (issue: paper quality)
+    def pilot_rows(self):
+        """The pilot's records (``notebooks/benchmarks/pilot.md``): ``(results, curves)`` or ``(None, None)``."""
+        from ..records import RecordNotFoundError
+
+        try:
+            return (
+                load_rows("pilot", table="results", profile=self.profile),
+                load_rows("pilot", table="curve", profile=self.profile),
+            )
+        except RecordNotFoundError:
+            return None, None
+
+    def pilot(self) -> None:
+        """Table P6: every candidate's measured curve, cost and projection; Table P7: the projection
+        checked against the ladder's measured accuracies (the one configuration trained to 100 epochs)."""
+        from .. import pilot as _pilot
+
+        res, curve = self.pilot_rows()
+        if res is None:
+            return show.md("The accuracy pilot (`notebooks/benchmarks/pilot.md`) has no record under this profile yet.")
+        res = res.sort_values("projected_acc_100", ascending=False)
+        curves = {
+            c: ", ".join(f"{a:.3f}" for a in g.sort_values("epoch")["test_accuracy"])
+            for c, g in curve.groupby("candidate")
+        }
+        t = pd.DataFrame(
+            {
+                "candidate": res["candidate"],
+                "stem": res["stem"].fillna("patch") if "stem" in res else "patch",
+                "width": res["embed_dim"],
+                "heads": res["num_heads"],
+                "parameters": res["n_params"],
+                "core-s per epoch": res["core_s_per_epoch"],
+                "test accuracy after each epoch": res["candidate"].map(curves),
+                "fitted ceiling a": res["fit_a"],
+                "projected at 100 epochs": res["projected_acc_100"],
+                f"epochs to {_pilot.TARGET:g}": [
+                    f"{v:,.0f}" if v <= 1000 else "> 1,000" for v in res["epochs_to_target"]
+                ],
+                "core-h for 100 epochs": res["core_h_100_epochs"],
+            }
+        )
+        show.table(
+            t,
+            label="P6",
+            caption=f"The accuracy pilot: each candidate (`dalib.pilot.CANDIDATES`, the standard-attention model of the "
+            f"pair) trained {int(res['epochs'].max())} epochs of the paper's optimiser (Adam, lr 5e-4 constant, batch "
+            f"128, crop and flip), its test accuracy on {int(curve['eval_n'].max()):,} images after every epoch, the "
+            f"CPU seconds of one epoch on one thread (two runs shared the two cores), and the saturating fit "
+            f"a − b t^(−c) projected to the paper's 100 epochs and to {_pilot.TARGET:g} (∞: the fitted ceiling lies "
+            f"below it). {caption_source(res)}.",
+        )
+        check = self.pilot_check()
+        if check is not None:
+            show.table(
+                check,
+                label="P7",
+                caption="The projection checked where it can be: the pilot's fit of the ladder's configuration "
+                "(patch 4, width 128) from its first epochs, against the ladder's measured test accuracy of the "
+                "same recipe (ViT, mean over its seeds) at each rung.",
+            )
+
+    def pilot_check(self):
+        """The ladder configuration's projection against the ladder's measured rungs, or None."""
+        from .. import pilot as _pilot
+        from ..records import RecordNotFoundError
+
+        res, _ = self.pilot_rows()
+        if res is None or not (res["candidate"] == "patch4-w128").any():
+            return None
+        try:
+            rungs = load_rows("ladder", table="rungs", profile=self.profile)
+        except RecordNotFoundError:
+            return None
+        r = res[res["candidate"] == "patch4-w128"].iloc[0]
+        measured = rungs[rungs["model"] == "vit"].groupby("rung")["clean_accuracy"].mean()
+        return pd.DataFrame(
+            {
+                "epochs": measured.index,
+                "measured (ladder)": measured.to_numpy(),
+                "projected (pilot)": _pilot.saturating(measured.index.to_numpy(), r["fit_a"], r["fit_b"], r["fit_c"]),
+            }
+        ).assign(**{"projected − measured": lambda d: d["projected (pilot)"] - d["measured (ladder)"]})
