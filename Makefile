@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 
-.PHONY: install install-lab lab lint test test-avx2 test-slow results book site print ladder-gpu check-book benchmarks clean-book help
+.PHONY: install install-lab lab lint test test-avx2 test-slow results book site print ladder-gpu pair-gpu check-book benchmarks clean-book help
 
 help:
 	@echo "make book [PROFILE=cpu|smoke|paper]   install, run pending experiments, build the book"
@@ -22,6 +22,7 @@ help:
 	@echo "make site [PROFILE=...]                build the book from the committed records (runs nothing)"
 	@echo "make print                             the results chapters as one printable page and a PDF"
 	@echo "make ladder-gpu PROFILE=paper          the model-quality ladder on one GPU, packed for the trip back"
+	@echo "make pair-gpu PROFILE=paper            the paper-quality pair on one GPU, packed for the trip back"
 	@echo "make check-book                        headless-Chromium checks of the built book"
 	@echo "make benchmarks                        re-measure the benchmarks written into the book"
 
@@ -91,6 +92,14 @@ OUT ?= _build
 ladder-gpu: install
 	$(PY) -m dalib.run ladder --profile $(PROFILE) --jobs $(LADDER_JOBS) --no-progress
 	$(PY) -m dalib.pack ladder --profile $(PROFILE) --out $(OUT)/ladder-$(PROFILE).tar.gz
+
+# the paper-quality pair (notebooks/experiments/pair.md) on one GPU: its runs at once on the one device, then
+# one archive of its records, zoo entries and the committed states of unfinished runs,
+# $(OUT)/pair-$(PROFILE).tar.gz (unpack with tar -xzf in a checkout)
+PAIR_JOBS ?= 8
+pair-gpu: install
+	$(PY) -m dalib.run pair --profile $(PROFILE) --jobs $(PAIR_JOBS) --no-progress
+	$(PY) -m dalib.pack pair --profile $(PROFILE) --out $(OUT)/pair-$(PROFILE).tar.gz
 
 check-book:
 	$(PY) -m pytest -q -m browser

@@ -1,5 +1,5 @@
 """``python -m dalib.pack NOTEBOOK``: a notebook's current records, and the model-zoo entries and
-ladder states they name, in one archive, for the trip back from a machine that made them (a GPU
+ladder states they name (and the committed states of unfinished long runs), in one archive, for the trip back from a machine that made them (a GPU
 machine lent for one command).
 
 Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
@@ -53,6 +53,9 @@ def members(stem: str, profile: str, root: Path, zoo: Path) -> list[Path]:
                     files.append(state)
     if missing:
         raise RunError(f"records of {stem} name zoo entries that {zoo} does not hold: {sorted(set(missing))}")
+    from dalib.campaign import STATE_DIR as CAMPAIGN_STATES
+
+    files += sorted((zoo / CAMPAIGN_STATES).glob("*.pt"))  # unfinished long runs: their committed states come back too
     return sorted({f for f in files if f.exists()})
 
 

@@ -57,3 +57,21 @@ def test_the_gpu_ladder_command_runs_on_cpu_with_tiny_counts(tmp_path):
     with tarfile.open(tmp_path / "ladder-smoke.tar.gz") as tar:
         names = tar.getnames()
     assert sum(n.startswith("results/smoke/ladder/") and n.endswith(".json") for n in names) == 2
+
+
+def test_the_gpu_pair_command_runs_on_cpu_with_tiny_counts(tmp_path):
+    """`make pair-gpu` under the smoke profile (tiny counts, two runs at once) leaves one archive with
+    both records of the paper-quality pair (the smoke models go to a scratch zoo)."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    r = subprocess.run(
+        ["make", "-s", "pair-gpu", "PROFILE=smoke", "PAIR_JOBS=2", f"OUT={tmp_path}", f"PY={sys.executable}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    with tarfile.open(tmp_path / "pair-smoke.tar.gz") as tar:
+        names = tar.getnames()
+    assert sum(n.startswith("results/smoke/pair/") and n.endswith(".json") for n in names) == 2
