@@ -24,6 +24,7 @@ LAYERS = [  # lowest first; a module's floor is that of its longest matching pre
         "dalib.stats",
         "dalib.paper",
         "dalib.theory",
+        "dalib.theory_v2",
         "dalib.calibration",
     ],
     ["dalib.notebooks", "dalib.records"],  # notebook format, result records
@@ -31,7 +32,17 @@ LAYERS = [  # lowest first; a module's floor is that of its longest matching pre
     ["dalib.models", "dalib.data"],
     ["dalib.attacks", "dalib.metrics"],
     ["dalib.sensitivity", "dalib.train", "dalib.zeroshot"],
-    ["dalib.ladder", "dalib.analysis", "dalib.mechanism", "dalib.depth", "dalib.plots", "dalib.pack", "dalib.pilot"],
+    [
+        "dalib.ladder",
+        "dalib.analysis",
+        "dalib.mechanism",
+        "dalib.depth",
+        "dalib.plots",
+        "dalib.pack",
+        "dalib.pilot",
+        "dalib.campaign",
+        "dalib.beyond_v2",
+    ],
     ["dalib.claims", "dalib.scorecard"],  # every claim from records (the registry), and the scorecard that iterates it
     ["dalib.chapters"],  # the chapters: load, draw and glue (intro and results present the scorecard)
     ["dalib.validators", "dalib", "dalib.__main__"],  # the notebooks' validators check every floor
