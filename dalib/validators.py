@@ -240,14 +240,3 @@ def check_clip(params: dict) -> None:
         raise ValueError(f"patch_w must be a list of patch sides in 1..{cfg['image_size']} pixels, got {w!r}")
     if not (params["eps"] or w):
         raise ValueError("no attack: give at least one budget in eps or patch_w")
-
-
-VALIDATORS = {  # notebook stem -> its validator (what each notebook's front matter names)
-    "train": check_train,
-    "asr": check_asr,
-    "asr_suite": check_asr_suite,
-    "mechanism": check_mechanism,
-    "propagation": check_propagation,
-    "ladder": check_ladder,
-    "clip": check_clip,
-}

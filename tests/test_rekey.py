@@ -68,6 +68,9 @@ def test_a_change_of_results_rekeys_nothing(swept, capsys):
 def test_timing_columns_are_the_only_ones_left_out():
     assert all(rekey.is_timing(c) for c in ("attack_time_s", "wall_time_s", "time_s", "img_per_s", "load_s"))
     assert not any(rekey.is_timing(c) for c in ("asr", "changed_flags", "steps", "n_samples", "budget"))
+    # a result that merely ends in "_s" is compared, not skipped as a timing (issue 36)
+    assert not any(rekey.is_timing(c) for c in ("lambda_s", "eps_s", "n_seeds_s", "step_size"))
+    assert all(rekey.is_timing(c) for c in ("time_exact_s", "train_cpu_s", "images_per_cpu_s"))
     old = {"tables": {"t": [{"asr": 0.5, "attack_time_s": 1.0}]}}
     assert rekey.compare_tables(old, {"tables": {"t": [{"asr": 0.5, "attack_time_s": 9.0}]}}) == []
     assert rekey.compare_tables(old, {"tables": {"t": [{"asr": 0.6, "attack_time_s": 1.0}]}}) == ["t row 0: asr"]

@@ -25,9 +25,7 @@ class Quality:
     page: str
     producer: str
     scope: str
-    own_claim: bool = (
-        False  # the line states a claim of its own (beyond the paper), not the artifact's at another quality
-    )
+    own_claim: bool = False  # a claim of its own (beyond the paper), not the artifact's at another quality
 
 
 #: model qualities (and models beyond the paper) other than the headline's: quality -> its scorecard lines
@@ -38,6 +36,16 @@ QUALITIES = {
         "notebooks/experiments/ladder.md",
         "top rung",
     ),
+    # beyond the paper: Differential Attention V2 on the headline recipe (dalib.claims.beyond_v2)
+    **{
+        q: Quality(f"{{artifact}}, {q}", "book/results_v2.md", producer, "beyond: V2", own_claim=True)
+        for q, producer in (
+            ("V2 vs ViT", "notebooks/experiments/asr.md"),
+            ("V2 vs DiffViT", "notebooks/experiments/asr.md"),
+            ("V2 vs ViT, worst case", "notebooks/experiments/mechanism.md"),
+            ("V2", "notebooks/experiments/mechanism.md"),
+        )
+    },
 }
 
 

@@ -23,7 +23,10 @@ from ..atomic import atomic_write_text
 from .execute import VOLATILE_FIELDS, execute, format_record
 from .plan import Plan
 
-TIMING = re.compile(r"(^|_)(time|wall|cpu|load|step|warmup)(_s)?$|_s$|per_s|per_cpu_s|^started$|^finished$")
+# timing columns by name: a (wall, CPU, load, step, warm-up) time, optionally in seconds, or a rate per second
+TIMING = re.compile(
+    r"(^|_)(time|wall|cpu|load|step|warmup|elapsed|seconds)(_s)?$|(^|_)time_[a-z]+_s$|(^|_)per_(cpu_)?s$|^started$|^finished$"
+)
 
 
 def is_timing(column: str) -> bool:

@@ -33,7 +33,8 @@ RULES = {
     "inconclusive": "none of the above",
     "saturated": "both models' rates are at least 0.98: the attack breaks (almost) every image of both",
     "not testable at this scale": "the models are too weak for the claim to mean what it means in the paper "
-    "(the chapter states its criterion)",
+    "(the chapter states its criterion). It outranks every other word of a claim's parts, *contradicted* "
+    "included: at a scale where the claim's premise fails, no part's direction speaks to the paper's claim",
 }
 PRACTICAL_MARGIN = 0.02  # |difference| of rates below which an effect counts as absent (2 points)
 SATURATION = 0.98  # both rates at least this high: the attack breaks (almost) everything
@@ -52,6 +53,7 @@ def verdict(
     unit: str = "seeds",
     testable: bool = True,
     why_untestable: str = "",
+    size_name: str = "the paper's",
 ) -> tuple[str, str]:
     """``(verdict, reason)`` under the rules v2 (:data:`RULES`) from the interval ``[low, high]`` of
     an effect in the paper's direction (e.g. ASR(DiffViT) - ASR(ViT)) over ``n`` ``unit``.
@@ -59,7 +61,8 @@ def verdict(
     One interval decides both ways: no extra gate on either side. The interval comes from the
     chapter's primary test (:func:`crossed_effect` where per-image outcomes exist, else
     :func:`seed_effect`); for one part of a claim over several parts, pass the interval that
-    :func:`combine` expects (see there)."""
+    :func:`combine` expects (see there). ``size_name`` names ``paper_effect`` in the reason (a claim
+    whose size is the chapter's, not a printed number, says so)."""
     if not testable:
         return "not testable at this scale", why_untestable
     if rates is not None and min(rates) >= saturation:
@@ -70,16 +73,16 @@ def verdict(
     if not (np.isfinite(low) and np.isfinite(high)):
         return "inconclusive", f"{n} {unit}: no interval"
     ci = f"95% CI of {what} over {n} {unit} [{low:+.3f}, {high:+.3f}]"
-    size = "" if paper_effect is None else f"; the paper's is {paper_effect:+.3f}"
+    size = "" if paper_effect is None else f"; {size_name} is {paper_effect:+.3f}"
     if low > 0:
         if paper_effect is not None and high < paper_effect:
-            return "reproduced, smaller", f"{ci} lies above 0 and below the paper's {paper_effect:+.3f}"
+            return "reproduced, smaller", f"{ci} lies above 0 and below {size_name} {paper_effect:+.3f}"
         return "reproduced", f"{ci} lies above 0{size}"
     if high < 0:
         return "contradicted", f"{ci} lies below 0: the data point the other way{size}"
     if paper_effect is not None and high < paper_effect:
         return "not reproduced", (
-            f"{ci} contains 0 and excludes the paper's {paper_effect:+.3f}: an effect of "
+            f"{ci} contains 0 and excludes {size_name} {paper_effect:+.3f}: an effect of "
             "that size is ruled out, a smaller one is not"
         )
     if paper_effect is None and -margin < low and high < margin:
@@ -172,7 +175,9 @@ def headline_numbers(row, paper_value=None) -> dict:
     interval, the paper's value, and the training seeds 80 % power would need at the observed
     effect (and at the paper's, if it prints one)."""
     comp = {k: float(row[k]) for k in ("s2_seed", "s2_image", "s2_e") if k in row and np.isfinite(row[k])}
-    n_img = int(row["n_images"]) if "n_images" in row and np.isfinite(row["n_images"]) else 1000
+    # the power needs the images each seed was attacked on; a row without them gets no seeds_needed
+    n_img = int(row["n_images"]) if "n_images" in row and np.isfinite(row["n_images"]) else None
+    comp = comp if n_img else {}
     out = {
         "effect": float(row["diff_mean"]),
         "low": float(row["diff_low"]),
