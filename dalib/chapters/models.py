@@ -165,6 +165,53 @@ class Chapter(show.Facts):
             "mo_cpu_recipe": show.markdown(show.recipe_text(notebook_parameters("train", "cpu"))),
             "mo_target_acc": f"{TARGET_ACCURACY:.0%}".replace("%", " %"),
             "mo_target_min": str(TARGET_MINUTES),
+            **self.pilot_facts(),
+        }
+
+    def pilot_facts(self) -> dict:
+        """The pilot's reading (``{glue:text}`mo_pilot_...```): the best candidate and its projection, the
+        projection's error on the ladder's configuration, and the cost of 100 epochs of the best."""
+        from .. import pilot as _pilot
+
+        res, _ = self.pilot_rows()
+        none = "(no pilot record yet)"
+        if res is None:
+            return {
+                k: none for k in ("mo_pilot_best", "mo_pilot_best_acc", "mo_pilot_check", "mo_pilot_cost", "mo_pilot_n")
+            }
+        best = res.sort_values("projected_acc_100").iloc[-1]
+        check = self.pilot_check()
+        err = "not checkable (no ladder record)"
+        if check is not None:
+            e = check.set_index("epochs")["projected − measured"]
+            err = f"{e.iloc[-1]:+.3f} at {int(e.index[-1])} epochs ({e.min():+.3f} to {e.max():+.3f} over the rungs)"
+        acc = float(best["projected_acc_100"])
+        if acc >= _pilot.TARGET:
+            verdict = f"**{best['candidate']} is projected to reach the goal of {_pilot.TARGET:g}** at 100 epochs."
+        elif acc >= _pilot.FLOOR:
+            verdict = (
+                f"**{best['candidate']} is projected above the floor of {_pilot.FLOOR:g} but below the goal of "
+                f"{_pilot.TARGET:g}** at 100 epochs."
+            )
+        else:
+            verdict = (
+                f"**No candidate is projected to reach the goal of {_pilot.TARGET:g}, nor the floor of "
+                f"{_pilot.FLOOR:g}, with the paper's optimiser at 100 epochs** (the best, corrected by the largest "
+                "underestimate seen on the ladder, stays below the floor too)"
+                if check is None or acc - float(check["projected − measured"].min()) < _pilot.FLOOR
+                else f"**No candidate is projected to reach the goal of {_pilot.TARGET:g} or the floor of "
+                f"{_pilot.FLOOR:g} at 100 epochs**, though the best one, corrected by the largest underestimate "
+                "seen on the ladder, would reach the floor"
+            ) + "."
+        return {
+            "mo_pilot_verdict": show.markdown(verdict),
+            "mo_pilot_n": str(len(res)),
+            "mo_pilot_best": f"{best['candidate']} ({best['n_params']:,} parameters)",
+            "mo_pilot_best_acc": f"{best['projected_acc_100']:.3f}",
+            "mo_pilot_check": err,
+            "mo_pilot_cost": f"{best['core_h_100_epochs']:.1f}",
+            "mo_pilot_target": f"{_pilot.TARGET:g}",
+            "mo_pilot_floor": f"{_pilot.FLOOR:g}",
         }
 
     def targets(self) -> None:
