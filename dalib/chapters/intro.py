@@ -14,7 +14,10 @@ from ..paths import current_profile
 from ..records import RecordNotFoundError, load_rows
 from . import _show as show
 
-SETTLED = ("reproduced", "reproduced, smaller", "saturated")  # no "would need" for these
+OPEN = (
+    "inconclusive",
+)  # only an open verdict shows the seeds it "would need" (a settled or contradicted one needs none)
+ONE_LINE = 90  # characters of the paper's claim on the scorecard (the chapter quotes it whole)
 
 
 def link(page) -> str:
@@ -29,10 +32,30 @@ def link(page) -> str:
 
 def needed(r) -> str:
     """The 'would need' cell: training seeds for 80 % power at the observed effect."""
-    if r["effect"] is None or pd.isna(r["effect"]) or r["status"] in SETTLED:
+    if r["effect"] is None or pd.isna(r["effect"]) or r["status"] not in OPEN:
         return ""
     n = r["seeds_needed"]
     return "over 200 seeds" if n is None or pd.isna(n) else f"{int(n)} seeds"
+
+
+def interval(r) -> str:
+    """The headline effect with its 95 % interval, in the claim's unit ("" where the row has none)."""
+    if r["effect"] is None or pd.isna(r["effect"]) or pd.isna(r["low"]) or pd.isna(r["high"]):
+        return ""
+    unit = r["unit"] if isinstance(r["unit"], str) and r["unit"] else "effect"
+    return f"{unit}: {r['effect']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+
+
+def one_line(text: str, width: int = ONE_LINE) -> str:
+    """The paper's claim cut to its first sentence, at most ``width`` characters (numbers kept: a cut
+    falls only at a sentence's end or, past ``width``, at a word with an ellipsis)."""
+    import re
+
+    text = str(text).strip()
+    m = re.search(r"(?<!\bSec)(?<!\bFig)(?<!\bEq)\.\s+(?=[A-Z])", text)
+    if m and m.start() < width:
+        text = text[: m.start() + 1]
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + " …"
 
 
 class Chapter(show.Facts):
@@ -81,14 +104,23 @@ class Chapter(show.Facts):
 
     def table(self) -> None:
         card = self.card
-        t = card.assign(page=card["page"].map(link), need=card.apply(needed, axis=1))
-        t = t[["artifact", "paper", "ours", "status", "need", "page"]]
+        t = card.assign(
+            page=card["page"].map(link),
+            need=card.apply(needed, axis=1),
+            headline=[interval(r) or r["ours"] for _, r in card.iterrows()],
+            paper=card["paper"].map(one_line),
+        )
+        t = t[["artifact", "paper", "headline", "status", "need", "page"]]
         show.table(
-            t.rename(columns={"paper": "paper's number or claim", "ours": "ours", "need": "would need"}),
+            t.rename(
+                columns={"paper": "paper's claim", "headline": "ours: effect [95 % interval]", "need": "would need"}
+            ),
             label="I1",
-            caption="The scorecard: one line per artifact of the paper, its number or claim, ours, the verdict, the "
-            "training seeds the two-level test would need for 80 % power at our effect, and the page that tests it. "
-            "Produced by `dalib.scorecard.scorecard` from the chapters' records.",
+            caption="The scorecard: one line per artifact of the paper (and lines beneath it for the ladder's top rung "
+            "and for V2, beyond the paper), the paper's claim in one line (its chapter quotes it whole), our headline "
+            "effect with its 95 % interval (where a claim has no single effect, its result in words), the verdict, for an inconclusive verdict the training seeds the two-level "
+            "test would need for 80 % power at our effect, and the page that tests it. Produced by "
+            "`dalib.scorecard.scorecard` from the claims registry (`dalib.claims`) and the records.",
         )
 
     def summary(self) -> None:
