@@ -22,6 +22,8 @@ import json
 
 import numpy as np
 
+from .paths import DEFAULT_PROFILE
+
 DEPTH_PLANNING_ZOO_BUDGET = 60 * 2**20  # the zoo's budget when the cpu recipe's width 40 was chosen (now 120 MiB)
 
 # the depth chapter's training recipe per profile: the train.md parameters its runs change (``recipe``).
@@ -45,7 +47,7 @@ def depth_recipe(profile: str | None = None) -> dict:
     return dict(DEPTH_RECIPES[profile])
 
 
-def recipe_parameter_count(model: str, depth: int, profile: str = "cpu", **recipe) -> int:
+def recipe_parameter_count(model: str, depth: int, profile: str = DEFAULT_PROFILE, **recipe) -> int:
     """Parameters of ``model`` at ``depth`` under the depth chapter's training recipe (``train.md``
     profile ``profile`` with its :func:`depth_recipe`, then ``recipe`` overrides such as
     ``embed_dim``), counted on the model built from that config, untrained: what a zoo entry weighs."""

@@ -97,7 +97,7 @@ def main(argv) -> int:
     import sys
 
     from dalib.notebooks import PROFILES, resolve_notebook
-    from dalib.paths import project_root
+    from dalib.paths import DEFAULT_PROFILE, project_root
 
     ap = argparse.ArgumentParser(
         prog="python -m dalib.pack",
@@ -105,7 +105,9 @@ def main(argv) -> int:
         ".tar.gz, with paths relative to the project root (unpack with tar -xzf in a checkout).",
     )
     ap.add_argument("notebook", help="path under notebooks/ or its stem")
-    ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
+    ap.add_argument(
+        "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=f"parameter profile (default: {DEFAULT_PROFILE})"
+    )
     ap.add_argument("--out", required=True, help="archive to write (.tar.gz)")
     args = ap.parse_args(argv)
     root = project_root()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from dalib.notebooks import NOTEBOOK_KINDS, PROFILES, RunError, resolve_notebook, runnable_notebooks
-from dalib.paths import project_root
+from dalib.paths import DEFAULT_PROFILE, project_root
 
 from .backends import local
 from .backends.local import fmt_params
@@ -31,7 +31,9 @@ def rekey_main(argv) -> int:
         "parameters the new key.",
     )
     ap.add_argument("notebook", help="path under notebooks/ or its stem")
-    ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
+    ap.add_argument(
+        "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=f"parameter profile (default: {DEFAULT_PROFILE})"
+    )
     ap.add_argument("--sample", type=int, default=1, metavar="N", help="stale runs to rerun and compare (default 1)")
     ap.add_argument("--dry-run", action="store_true", help="say what would be rerun and re-keyed, run nothing")
     args = ap.parse_args(argv)
@@ -59,7 +61,9 @@ def main(argv=None) -> int:
         metavar="NAME=VALUE",
         help="override a parameter (Python literal, else string); repeatable",
     )
-    ap.add_argument("--profile", default="cpu", choices=PROFILES, help="parameter profile (default: cpu)")
+    ap.add_argument(
+        "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=f"parameter profile (default: {DEFAULT_PROFILE})"
+    )
     ap.add_argument("--force", action="store_true", help="rerun even if the record exists")
     ap.add_argument("--all", action="store_true", help="run every pending experiment/benchmark notebook")
     ap.add_argument("--kind", choices=NOTEBOOK_KINDS, help="with --all/--list: only this kind")
