@@ -1,5 +1,6 @@
 """The artifact registry (dalib.paper.ARTIFACTS) and the scorecard computed from it (dalib.scorecard)."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,14 @@ from dalib.claims import headline
 from dalib.claims import tables as tables_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.lru_cache(maxsize=None)
+def _card(profile):
+    """The scorecard of ``profile``, computed once per test session (it reads every chapter's records)."""
+    return scorecard.scorecard(profile)
+
+
 CLAIM_IDS = {
     "fig2a_pgd",
     "fig2c_patch",
@@ -82,7 +91,7 @@ def test_overall_rules():
 
 @pytest.mark.parametrize("profile", ["cpu"])
 def test_scorecard_from_committed_records(profile):
-    card = scorecard.scorecard(profile)
+    card = _card(profile)
     assert list(card.loc[card["scope"] == "paper", "artifact"]) == [a["id"] for a in paper.ARTIFACTS]
     assert set(card["scope"]) <= {"paper", "top rung"}  # the ladder's top-rung lines (tests/test_ladder_chapter.py)
     assert set(card["status"]) <= set(scorecard.STATUSES)
@@ -267,7 +276,7 @@ def test_the_claims_floor_keeps_every_verdict_of_the_scorecard():
     import pandas as pd
 
     before = pd.DataFrame(json.loads((ROOT / "tests/data/scorecard_cpu_before_claims_floor.json").read_text()))
-    now = scorecard.scorecard("cpu").set_index("artifact")
+    now = _card("cpu").set_index("artifact")
     assert set(before["artifact"]) <= set(now.index), "rows were lost"
     for row in before.to_dict("records"):
         if row["artifact"] in CHANGED_SINCE:
