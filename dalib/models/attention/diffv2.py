@@ -81,11 +81,15 @@ class DiffV2Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask=None, is_causal: bool = False) -> torch.Tensor:
         B, N, C = x.shape
-        q, k, v = self.qkv(x)
-        k, v = k.repeat_interleave(self.group, dim=1), v.repeat_interleave(self.group, dim=1)  # (B, 2H, N, d)
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)  # (B, 2H, N, d)
+        K, H, d = self.num_kv_heads, self.num_heads, self.head_dim
+        # the 2H query heads grouped by their key/value head: (B, K, 2H/K, N, d); keys and values (B, K, 1, N, d)
+        # broadcast over each group (no copies: 2x faster in bf16 on CPU than repeat_interleave)
+        q = self.q_proj(x).reshape(B, N, K, self.group, d).permute(0, 2, 3, 1, 4)
+        k, v = self.kv_proj(x).reshape(B, N, 2, K, 1, d).permute(2, 0, 3, 4, 1, 5).unbind(0)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+        o = o.reshape(B, H, 2, N, d)  # query heads (2i, 2i+1) of output head i
         lam = torch.sigmoid(self.lambda_logits(x))  # (B, H, N, 1)
-        o = o[:, 0::2] - lam.to(o.dtype) * o[:, 1::2]  # (B, H, N, d)
+        o = o[:, :, 0] - lam.to(o.dtype) * o[:, :, 1]  # (B, H, N, d)
         return self.proj(o.transpose(1, 2).reshape(B, N, C))
 
 
