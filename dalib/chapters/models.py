@@ -203,7 +203,15 @@ class Chapter(show.Facts):
                 f"{_pilot.FLOOR:g} at 100 epochs**, though the best one, corrected by the largest underestimate "
                 "seen on the ladder, would reach the floor"
             ) + "."
+        floor = res[res["projected_acc_100"] >= _pilot.FLOOR].sort_values("core_h_100_epochs")
+        choice = (
+            f"{floor.iloc[0]['candidate']}, the cheapest candidate projected at or above the floor "
+            f"({floor.iloc[0]['core_h_100_epochs']:.1f} core-hours per model for 100 epochs at the pilot's speed)"
+            if len(floor)
+            else f"{best['candidate']}, the best candidate (none is projected at the floor)"
+        )
         return {
+            "mo_pilot_choice": choice,
             "mo_pilot_verdict": show.markdown(verdict),
             "mo_pilot_n": str(len(res)),
             "mo_pilot_best": f"{best['candidate']} ({best['n_params']:,} parameters)",
