@@ -51,8 +51,8 @@ def recipe_parameter_count(model: str, depth: int, profile: str = DEFAULT_PROFIL
     """Parameters of ``model`` at ``depth`` under the depth chapter's training recipe (``train.md``
     profile ``profile`` with its :func:`depth_recipe`, then ``recipe`` overrides such as
     ``embed_dim``), counted on the model built from that config, untrained: what a zoo entry weighs."""
-    from .models import count_parameters
-    from .train import config_from_parameters, model_config_of, model_from_config, recipe_of
+    from .models import count_parameters, model_from_config
+    from .train import config_from_parameters, model_config_of, recipe_of
 
     params = {"model": model, "depth": depth, "train_profile": profile, "recipe": {**depth_recipe(profile), **recipe}}
     return count_parameters(model_from_config(model_config_of(config_from_parameters(recipe_of(params)))))
