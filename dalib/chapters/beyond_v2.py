@@ -50,13 +50,16 @@ class Chapter(show.Facts):
 
     def facts(self) -> dict:
         """The numbers the page's prose states, from the records."""
-        done = {s: f"{sum(p.done for p in ps)} of {len(ps)}" for s, ps in self.v2_plans.items()}
+        from ..run import notebook_parameters
+
+        done = {s: f"{sum(p.done for p in ps)} of {len(ps)}" for s, ps in self.v2_plans.items() if ps}
         n_seeds = int(self.asr.loc[self.asr["model"] == "diffv2", "seed"].nunique()) if self.has_v2 else 0
         acc = "(no V2 records yet)"
         if self.models is not None and (self.models["model"] == "diffv2").any():
             m = self.models.drop_duplicates(["model", "seed"]).groupby("model")["clean_accuracy"].mean()
             acc = show.words(f"{LABEL[k]} {m[k]:.3f}" for k in claims.MODELS if k in m)
         return {
+            "v2_recipe": show.markdown(show.recipe_text(notebook_parameters("train", self.profile))),
             "v2_seeds": str(n_seeds),
             "v2_runs": show.words(f"{v} {k}" for k, v in done.items()),
             "v2_accuracy": acc,

@@ -76,7 +76,8 @@ def asr_claims(df) -> list:
         short = (
             (
                 f"Δ ASR at {unit} = {head:g}: {h['diff_mean'].iloc[0]:+.3f} "
-                f"[{h['diff_low'].iloc[0]:+.3f}, {h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} seeds; "
+                f"[{h['diff_low'].iloc[0]:+.3f}, {h['diff_high'].iloc[0]:+.3f}] over {int(h['n_seeds'].iloc[0])} "
+                f"seed{'s' * (int(h['n_seeds'].iloc[0]) != 1)}; "
                 if len(h)
                 else ""
             )
