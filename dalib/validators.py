@@ -31,9 +31,8 @@ def check_asr(params: dict) -> None:
     every attack once more on a placeholder model, which checks the rest)."""
     from .data import get_spec
 
-    for name in ("eps", "restart_eps", "aa_eps", "true_label_eps"):
-        validate.budgets(params, name, nonempty=name == "eps")
-    validate.budgets(params, "patch_w", 1024, unit="pixels")
+    _check_budgets(params)
+    validate.budgets(params, "eps", nonempty=True)  # the notebook's headline attack
     n = validate.count(params, "n_eval")
     validate.within_split(get_spec(params.get("dataset", "cifar10")), n, "n_eval")
     for name in ("n_eval_aa", "n_eval_cw"):
@@ -59,13 +58,29 @@ def check_asr_suite(params: dict) -> None:
             f"patch_w {v!r}: a patch cannot be larger than the {spec.image_size}-pixel images of {spec.name}"
         )
     validate.within_split(spec, params["n_eval"], "n_eval")
-    if not (params["eps"] or params["patch_w"] or params["restart_eps"] or params["aa_eps"] or params["n_eval_cw"]):
+    from .attacks.suite import SUITE, budget_rows
+
+    lists = [r.budgets for r in budget_rows() if r.budgets in params and r.labels is None]
+    counts = [r.n_images for r in SUITE.values() if not r.budgets and r.n_images in params]
+    if not (any(params[k] for k in lists) or any(params[k] for k in counts)):
         raise ValueError(
-            "the suite is empty: name at least one budget (eps, patch_w, restart_eps, aa_eps) or n_eval_cw > 0"
+            f"the suite is empty: name at least one budget ({', '.join(lists)}) or "
+            + " or ".join(f"{k} > 0" for k in counts)
         )
     check_asr({**params, "eps": params["eps"] or [1]})  # asr_suite allows eps = []
     suite = build_suite(**{k: params[k] for k in parameters() if k in params and k != "loss"})
     check_suite(suite, spec.num_classes, spec.image_size)
+
+
+def _check_budgets(params: dict) -> None:
+    """Every budget list of the attack registry that the notebook's parameters name
+    (``dalib.attacks.suite.budget_rows``: a row's own parameter, unit and largest budget)."""
+    from .attacks.suite import budget_rows
+
+    for row in budget_rows():
+        if row.budgets in params:
+            unit = "pixels" if row.unit == "pixels" else f"units of {row.unit}"
+            validate.budgets(params, row.budgets, row.high, unit=unit)
 
 
 def _check_recipe_dict(params: dict) -> None:

@@ -126,11 +126,18 @@ def toy_kind():
 
     row = suite.register(
         suite.SuiteKind(
-            "random_sign", "sign_eps", "1/255", lambda net, e, p: RandomSign(net, eps=e / 255, seed=p["attack_seed"])
+            "random_sign",
+            "sign_eps",
+            "1/255",
+            lambda net, e, p: RandomSign(net, eps=e / 255, seed=p["attack_seed"]),
+            cls=RandomSign,
+            display="random sign",
+            symbol="ε",
         )
     )
     yield row
     del suite.SUITE[row.key]
+    del suite.ATTACKS[row.kind]
 
 
 def test_an_attack_added_in_one_row_runs_through_the_suite_and_its_validator(toy_kind):
@@ -162,8 +169,19 @@ def test_an_attack_added_in_one_row_runs_through_the_suite_and_its_validator(toy
 
     params = {**notebook_parameters("asr_suite", "smoke"), "sign_eps": [1]}
     check_asr_suite(params)  # the validator builds the whole suite, the new row included
-    with pytest.raises(ValueError, match="eps must lie"):
-        check_asr_suite({**params, "sign_eps": [300]})
+    with pytest.raises(ValueError, match=r"sign_eps must be a list of budgets in \(0, 255\]"):
+        check_asr_suite({**params, "sign_eps": [300]})  # the registry's bound, before any attack is built
+    # a suite of the new attack alone is not empty; an empty one names the new budget list
+    alone = {**params, "eps": [], "patch_w": [], "restart_eps": [], "aa_eps": [], "n_eval_cw": 0, "sign_eps": [1]}
+    check_asr_suite(alone)
+    with pytest.raises(ValueError, match="suite is empty: .*sign_eps"):
+        check_asr_suite({**alone, "sign_eps": []})
+    # one registry: create_attack knows it, and the chapters' tables name it by its row's display name
+    from dalib.attacks import ATTACKS, create_attack
+    from dalib.attacks.suite import display_name
+
+    assert ATTACKS["random_sign"] is RandomSign and isinstance(create_attack("random_sign", net, eps=0.01), RandomSign)
+    assert display_name("random_sign") == "random sign"  # what the chapters print for it
 
 
 def test_the_suite_table_refuses_a_second_row_for_a_parameter():

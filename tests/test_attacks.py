@@ -15,6 +15,7 @@ CHEAP = {
     "patch": dict(w=3, steps=5),
     "cw_l2": dict(search_steps=2, max_steps=20),
     "autoattack": dict(eps=EPS, version="custom", attacks=("apgd-ce",)),
+    "pgd_restarts": dict(eps=EPS, steps=5, n_restarts=2),
 }
 
 
@@ -34,7 +35,8 @@ def data():
 
 
 def test_registry_names():
-    assert set(ATTACKS) == {"pgd_linf", "patch", "cw_l2", "autoattack"}  # the records' attack_kind names
+    # the records' attack_kind names, read from the suite table (one registry of attacks)
+    assert set(ATTACKS) == {"pgd_linf", "patch", "pgd_restarts", "cw_l2", "autoattack"}
     with pytest.raises(ValueError, match="unknown attack 'fgsm'"):
         create_attack("fgsm", TinyNet())
 

@@ -32,14 +32,9 @@ from .evaluate import (
 from .losses import CosineLoss, CrossEntropyLoss, cosine_loss
 from .patch_pgd import PatchPGD, PatchResult
 from .pgd import PGD
-from .suite import build_suite, check_suite, run_suite
 
-ATTACKS = {  # the same names as the records' attack_kind and the suite table (dalib.attacks.suite.SUITE)
-    "pgd_linf": PGD,
-    "patch": PatchPGD,
-    "cw_l2": CW,
-    "autoattack": AutoAttack,
-}
+# ATTACKS: the records' attack_kind -> its class, filled by the one registry of attacks (dalib.attacks.suite.register)
+from .suite import ATTACKS, build_suite, check_suite, run_suite
 
 
 def create_attack(name: str, model, **hparams) -> Attack:

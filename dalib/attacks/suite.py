@@ -41,7 +41,10 @@ class SuiteKind:
     defaults; ``logits_only``: it attacks logits with its own loss (no custom objective);
     ``whole_batch``: its randomness is global to one call, so its subset is attacked at once;
     ``minimal_norm``: it returns each image's minimal L2 norm (``l2_values`` in the row);
-    ``n_default``: the default of its image-count parameter."""
+    ``n_default``: the default of its image-count parameter; ``cls``: its attack class (the
+    :data:`dalib.attacks.ATTACKS` registry is read from these rows); ``display``: its name on the
+    book's pages; ``symbol``: its budget's symbol there (``"ε"``, ``"w"``); ``high``: the largest
+    budget the validators accept (in ``unit``)."""
 
     kind: str
     budgets: str | None
@@ -54,6 +57,10 @@ class SuiteKind:
     whole_batch: bool = False
     minimal_norm: bool = False
     n_default: int = 0  # default of its image-count parameter (when not n_eval)
+    cls: type | None = None  # the attack class (dalib.attacks.ATTACKS)
+    display: str = ""  # its name on the book's pages
+    symbol: str = ""  # its budget's symbol on the book's pages
+    high: float = 255  # the largest budget the validators accept (in unit)
 
     @property
     def key(self) -> str:
@@ -63,6 +70,7 @@ class SuiteKind:
 COMMON = dict(steps=10, attack_labels="clean_pred", attack_seed=0, batch_size=250, n_eval=1000, loss=None)
 
 SUITE: dict[str, SuiteKind] = {}  # key -> row, in the order the records' rows come
+ATTACKS: dict[str, type] = {}  # the records' attack_kind -> its class, filled by register (dalib.attacks.ATTACKS)
 
 
 def register(row: SuiteKind) -> SuiteKind:
@@ -75,6 +83,8 @@ def register(row: SuiteKind) -> SuiteKind:
             f"attack kind {row.key!r}: parameter(s) {sorted(clash) or [row.budgets]} already belong to another row"
         )
     SUITE[row.key] = row
+    if row.cls is not None and row.labels is None:
+        ATTACKS[row.kind] = row.cls
     return row
 
 
@@ -110,12 +120,19 @@ for _row in (
         "eps",
         "1/255",
         lambda net, e, p: PGD(net, eps=e / 255, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
+        cls=PGD,
+        display="PGD",
+        symbol="ε",
     ),
     SuiteKind(
         "patch",
         "patch_w",
         "pixels",
         lambda net, w, p: PatchPGD(net, w=w, eps=1.0, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
+        cls=PatchPGD,
+        display="patch PGD",
+        symbol="w",
+        high=1024,
     ),
     SuiteKind(
         "pgd_restarts",
@@ -125,6 +142,9 @@ for _row in (
             net, eps=e / 255, steps=p["steps"], loss=p["loss"], n_restarts=p["n_restarts"], seed=p["attack_seed"]
         ),
         defaults={"n_restarts": 3},
+        cls=PGD,
+        display="PGD, 3 restarts",
+        symbol="ε",
     ),
     SuiteKind(
         "autoattack",
@@ -136,6 +156,9 @@ for _row in (
         defaults={"aa_version": "custom", "aa_attacks": ("apgd-ce", "apgd-t")},
         logits_only=True,
         whole_batch=True,
+        cls=AutoAttack,
+        display="AutoAttack",
+        symbol="ε",
     ),
     SuiteKind(
         "cw_l2",
@@ -148,6 +171,8 @@ for _row in (
         defaults={"cw_search_steps": 5, "cw_max_steps": 100},
         logits_only=True,
         minimal_norm=True,
+        cls=CW,
+        display="CW-L2",
     ),
     SuiteKind(
         "pgd_linf",
@@ -155,6 +180,9 @@ for _row in (
         "1/255",
         lambda net, e, p: PGD(net, eps=e / 255, steps=p["steps"], loss=p["loss"], seed=p["attack_seed"]),
         labels="true",
+        cls=PGD,
+        display="PGD (true labels)",
+        symbol="ε",
     ),
 ):
     register(_row)
@@ -198,6 +226,23 @@ def row_of(kind: str, labels: str | None = None) -> SuiteKind:
 
 
 KIND_UNITS = {r.kind: r.unit for r in SUITE.values()}
+
+
+def display_name(kind: str) -> str:
+    """An attack kind's name on the book's pages (its row's ``display``, else the kind itself)."""
+    row = SUITE.get(kind)
+    return (row.display or kind) if row else kind
+
+
+def budget_symbol(kind: str) -> str:
+    """The symbol of an attack kind's budget on the book's pages (``"ε"``, ``"w"``; "" for none)."""
+    row = SUITE.get(kind)
+    return row.symbol if row else ""
+
+
+def budget_rows() -> list:
+    """The rows whose budgets a notebook lists (those with a ``budgets`` parameter)."""
+    return [r for r in SUITE.values() if r.budgets]
 
 
 def check_suite(suite: dict, num_classes: int, img_size: int) -> None:

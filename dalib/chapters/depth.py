@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import plots
 from ..analysis import attack_note, fmt_diff, fmt_rate, l2_for_full_asr, seed_summary
+from ..attacks.suite import display_name
 from ..depth import (
     DEPTH_PLANNING_ZOO_BUDGET,
     chapter_table,
@@ -32,7 +33,6 @@ from ..sensitivity import unpack_rows
 from . import _show as show
 
 LABEL = {"vit": "ViT", "diffvit": "DiffViT"}
-ATTACK_TITLE = {"pgd_linf": "PGD", "autoattack": "AutoAttack"}
 
 
 def _present(df) -> bool:
@@ -171,7 +171,7 @@ class Chapter(show.Facts):
                 show.figure(
                     fig,
                     label=self._label(),
-                    caption=f"Paper Fig. {fig_id} ({ATTACK_TITLE.get(kind, kind)}): ASR against depth at "
+                    caption=f"Paper Fig. {fig_id} ({display_name(kind)}): ASR against depth at "
                     + " and ".join(f"ε = {b:g}/255" for b in present)
                     + f", mean over seeds with t 95 % CI, dots: seeds. {attack_note(at)} {caption_source(at)}.",
                 )

@@ -28,11 +28,12 @@ from ..analysis import (  # noqa: F401
 )
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
+from ..attacks.suite import display_name
 from ..claims.depth1 import LAMBDA_SWEEP, attack_rows, claims_of  # noqa: E402,F401  (the chapter draws them)
 from ..paths import current_profile
 from ..records import RecordNotFoundError, caption_source, load_rows
 from . import _show as show
-from .depth1_checks import ATTACK_NAMES, PAIR, Checks, _cell, _py, _sentence  # noqa: F401
+from .depth1_checks import PAIR, Checks, _cell, _py, _sentence  # noqa: F401
 
 
 class Chapter(Checks, show.Facts):
@@ -237,7 +238,7 @@ class Chapter(Checks, show.Facts):
             f"- **PGD (Fig. 2a):** {_sentence(self.comparison('pgd_linf'), 'ε')}\n"
             f"- **Patch PGD (Fig. 2c):** {_sentence(self.comparison('patch'), 'w')}\n"
             f"- **AutoAttack:** {_sentence(comp[comp['attack_kind'] == 'autoattack'], 'ε')}\n"
-            f"- **{ATTACK_NAMES['pgd_restarts']}:** {_sentence(comp[comp['attack_kind'] == 'pgd_restarts'], 'ε')}\n"
+            f"- **{display_name('pgd_restarts')}:** {_sentence(comp[comp['attack_kind'] == 'pgd_restarts'], 'ε')}\n"
             f"- **CW-L2:** {v_cw} ({why_cw}).\n\n"
             f"At this scale ({self.scale()}, JPEG-re-encoded CIFAR-10) the verdicts say what {len(self.paired_seeds)} "
             f"training seeds can establish; the paper's single runs at {paper.TABLE3_DIFFVIT_ACCURACY:.0%} accuracy may show "
@@ -345,7 +346,7 @@ class Chapter(Checks, show.Facts):
             f"- **Attacks:** {df['record'].nunique()} runs, "
             f"{df.groupby('record')['wall_time_s'].first().sum() / 3600:.2f} h of "
             "wall-clock time on one thread each (kernel start and data loading included). By attack, summed over "
-            "models: " + ", ".join(f"{ATTACK_NAMES.get(k, k)} {v:.2f} h" for k, v in by_kind.items()) + ".",
+            "models: " + ", ".join(f"{display_name(k)} {v:.2f} h" for k, v in by_kind.items()) + ".",
         ]
         if len(tr):
             per_main = (

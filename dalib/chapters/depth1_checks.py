@@ -26,6 +26,7 @@ from ..analysis import (  # noqa: F401
 )
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
+from ..attacks.suite import display_name
 from ..claims.depth1 import LAMBDA_SWEEP
 from ..records import caption_source, load_rows
 from ..stats import (
@@ -34,7 +35,6 @@ from ..stats import (
 )
 from . import _show as show
 
-ATTACK_NAMES = {"pgd_linf": "PGD", "patch": "patch PGD", "pgd_restarts": "PGD, 3 restarts", "autoattack": "AutoAttack"}
 PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
 
 
@@ -77,20 +77,20 @@ class Checks:
                     g = select(sub, attack_kind=kind, budget=b)
                     v = [flags_of(r)[:n_aa].mean() for _, r in g.iterrows()]
                     s = mean_ci(v) if v else {"mean": np.nan, "low": np.nan, "high": np.nan}
-                    entry[ATTACK_NAMES[kind]] = rate(s["mean"], s["low"], s["high"]) if v else ""
+                    entry[display_name(kind)] = rate(s["mean"], s["low"], s["high"]) if v else ""
                 rows.append(entry)
         if not rows:
             return show.md("No AutoAttack records yet.")
         show.table(
             pd.DataFrame(rows),
             label="A4",
-            caption=f"ASR on the same {n_aa} images under PGD, {ATTACK_NAMES['pgd_restarts']} and AutoAttack "
+            caption=f"ASR on the same {n_aa} images under PGD, {display_name('pgd_restarts')} and AutoAttack "
             "(mean [95 % CI] over training seeds). A stronger attack should never find fewer adversarial "
             f"examples; if it does, the attack is broken or the model masks gradients. {caption_source(base)}.",
         )
         n_all = int(base["n"].max())
         for kind, label, tab in (
-            ("pgd_restarts", f"{ATTACK_NAMES['pgd_restarts']} ({n_all:,} images)", "A5"),
+            ("pgd_restarts", f"{display_name('pgd_restarts')} ({n_all:,} images)", "A5"),
             ("autoattack", f"AutoAttack ({n_aa} images)", "A6"),
         ):
             if self.has(kind):

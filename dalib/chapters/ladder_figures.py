@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 
 from .. import paper, plots
+from ..attacks.suite import budget_symbol, display_name
 from ..records import caption_source
 from ..stats import mean_ci
 from . import _show as show
 
 PAPER_ACCURACY = paper.TABLE1_LAMBDA_SWEEP["0.8"]["accuracy"]  # the paper's depth-1 DiffViT (lambda_init 0.8)
-KIND_NAMES = {"pgd_linf": ("PGD", "ε"), "patch": ("patch PGD", "w")}
+# the attack kinds the ladder measures, with their names and budget symbols from the attack registry
+KIND_NAMES = {k: (display_name(k), budget_symbol(k)) for k in ("pgd_linf", "patch")}
 
 
 def _around(values, margin: float = 0.06) -> tuple:
