@@ -83,7 +83,6 @@ from .imagenet import load_imagenet_val  # noqa: E402
 from .registry import DATASETS, SPLITS, as_tensors, get_spec, load_dataset, register
 from .sources import (
     ARCHIVES,
-    FIDELITY,
     KNOWN_SHA256,
     ArchiveChecksumError,
     DatasetNotFoundError,
@@ -92,6 +91,20 @@ from .sources import (
 )
 from .spec import DatasetSpec
 from .tiny_imagenet import load_tiny_imagenet, load_tiny_imagenet_valsplit  # noqa: E402
+
+
+def _register_dataset_files() -> None:
+    """Import every other module of this package, so that a new dataset is its one file (which
+    registers its spec at import): no import line here is needed for it."""
+    import importlib
+    import pkgutil
+
+    for m in pkgutil.iter_modules(__path__):
+        if not m.name.startswith("_"):  # not __main__ (the command line)
+            importlib.import_module(f"{__name__}.{m.name}")
+
+
+_register_dataset_files()
 
 __all__ = [
     "DatasetSpec",
@@ -113,7 +126,6 @@ __all__ = [
     "cache_path",
     "CACHE_FORMAT",
     "ARCHIVES",
-    "FIDELITY",
     "KNOWN_SHA256",
     "CIFAR10_CLASSES",
     "load_cifar10",

@@ -4,7 +4,7 @@ train and 10,000 test images each.
 Sources, in order: torchvision's layout in the data root (``cifar-10-batches-py/``,
 ``cifar-100-python/``), an ImageFolder copy ``<root>/cifar10/{train,test}/<class>/*``, a download
 by torchvision, and the offline JPEG re-encode ``cifar10-jpeg.tar.gz`` (CIFAR-10 only; lossy, see
-``sources.FIDELITY``).
+the spec's ``stand_in``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 
 from .cache import _decode_one_pil
 from .datasets import TensorImageDataset, _image_folder, _make
-from .registry import register
-from .sources import ARCHIVES, FIDELITY, DatasetNotFoundError, _no_archive, _try_download, _unpack_archive
+from .registry import get_spec, register
+from .sources import ARCHIVES, DatasetNotFoundError, _no_archive, _try_download, _unpack_archive
 from .spec import DatasetSpec
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -80,7 +80,7 @@ def _cifar(name: str, split: str, root: Path, download, image_size, transform, c
                 f"{split_dir} has class folders {classes}; expected the 10 CIFAR-10 "
                 f"classes {list(CIFAR10_CLASSES)}. Fix or remove that directory."
             )
-        fidelity = FIDELITY["cifar10"] if name == "cifar10" else ""
+        fidelity = get_spec(name).stand_in
         return _make(
             name,
             split,
@@ -144,6 +144,8 @@ CIFAR10 = register(
         std=CIFAR10_STD,
         classes=CIFAR10_CLASSES,
         sizes={"train": 50000, "test": 10000},
+        stand_in="offline stand-in: lossy JPEG re-encode of CIFAR-10 (about quality 75, 4:2:0; "
+        "mean abs. difference 5.7/255 per channel vs. the original pixels)",
     )
 )
 CIFAR100 = register(

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from .datasets import _make
-from .registry import register
-from .sources import FIDELITY, DatasetNotFoundError, _unpack_archive
+from .registry import get_spec, register
+from .sources import DatasetNotFoundError, _unpack_archive
 from .spec import DatasetSpec
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # CLIP's preprocessing (Radford et al., 2021)
@@ -88,7 +88,7 @@ def load_coco2014_val(split, root, download, image_size=None, transform=None, ca
             resize=resize,
             classes=[n for _, n in cats],
             source=sample / "images",
-            fidelity=FIDELITY["coco2014-val"],
+            fidelity=get_spec("coco2014-val").stand_in,
             transform=transform,
             extra={"category_ids": [c for c, _ in cats]},
         )
@@ -117,5 +117,7 @@ COCO2014_VAL = register(
         std=CLIP_STD,
         multilabel=True,
         sizes={"val": 40137},
+        stand_in="offline stand-in: 164-image sample of MSCOCO val2014 (original JPEGs and annotations), "
+        "not the full 40k-image split",
     )
 )

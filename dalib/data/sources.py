@@ -35,13 +35,6 @@ KNOWN_SHA256 = {
     "tiny-imagenet-200-val.tar.gz": "df14e002a5970a445c0efab55144ef8afdb5379862e91c5072be2f1a2f04faea",
     "coco2014-val-sample.tar.gz": "cf5bfc1ec227a8c454942afd9ecb43310029a6357dda049a2951b4f3a4ab84a8",
 }
-FIDELITY = {
-    "cifar10": "offline stand-in: lossy JPEG re-encode of CIFAR-10 (about quality 75, 4:2:0; "
-    "mean abs. difference 5.7/255 per channel vs. the original pixels)",
-    "tiny-imagenet": "",
-    "coco2014-val": "offline stand-in: 164-image sample of MSCOCO val2014 (original JPEGs and "
-    "annotations), not the full 40k-image split",
-}
 # the stand-ins' mean absolute difference from the original pixels, per channel, in units of 1/255
 # (the shared data README's measurement; quoted wherever a page states the stand-in's fidelity)
 MEAN_ABS_DIFF_255 = {"cifar10": 5.7}

@@ -35,6 +35,7 @@ class DatasetSpec:
     multilabel: bool = False  # labels are multi-hot (N, K) instead of class indices (N,)
     classes: tuple[str, ...] | None = None  # class names, when fixed (else from the loaded split)
     note: str = ""  # what this dataset is, when it is a stand-in or a re-split
+    stand_in: str = ""  # the fidelity of its offline stand-in archive, where it has one (the records carry it)
     sizes: dict = field(default_factory=dict)  # split -> number of images (canonical layout)
 
     def __post_init__(self):
