@@ -93,7 +93,11 @@ def test_overall_rules():
 def test_scorecard_from_committed_records(profile):
     card = _card(profile)
     assert list(card.loc[card["scope"] == "paper", "artifact"]) == [a["id"] for a in paper.ARTIFACTS]
-    assert set(card["scope"]) <= {"paper", "top rung"}  # the ladder's top-rung lines (tests/test_ladder_chapter.py)
+    # the lines beneath the artifacts: the ladder's top rung (tests/test_ladder_chapter.py) and V2, beyond the paper
+    from dalib.claims import QUALITIES
+
+    assert set(card["scope"]) <= {"paper"} | {q.scope for q in QUALITIES.values()}
+    assert card["artifact"].is_unique
     assert set(card["status"]) <= set(scorecard.STATUSES)
     blocked = card[card["status"] == "blocked"]["artifact"].tolist()
     assert "Fig. 2b" in blocked and "Fig. 2d" in blocked
