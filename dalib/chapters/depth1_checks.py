@@ -12,14 +12,12 @@ import numpy as np
 import pandas as pd
 
 from .. import paper, plots
-from ..analysis import (  # noqa: F401
-    cw_asr_curve,
+from ..analysis import (
     flags_of,
     l2_comparison,
     l2_for_full_asr,
     l2_values,
     paired_comparison,
-    recipe_check,
     seed_difference,
     seed_summary,
     select,
