@@ -67,6 +67,17 @@ def test_pack_roundtrip_and_partial_quantities():
     assert by_q["q2"]["samples"] == "0,1" and by_q["q2"]["n"] == 2  # measured on a prefix only
     long = unpack_rows(pd.DataFrame(packed))
     assert len(long) == 6 and set(long.columns) >= {"model", "layer", "quantity", "sample", "value"}
+    # the vectorised unpacking equals the row-by-row reading, values and column types alike (a
+    # column with a missing value, a string column and an integer column)
+    df = pd.DataFrame(packed)
+    df["lambda"] = [0.5, None]
+    ref = []
+    for _, r in df.iterrows():
+        for s_, v_ in zip(unpack_values(r["samples"]), unpack_values(r["values"])):
+            ref.append({"sample": int(s_), "value": v_, "model": r["model"], "layer": r["layer"], "lambda": r["lambda"]})
+    got = unpack_rows(df, keep=["model", "layer", "lambda"])
+    pd.testing.assert_frame_equal(got, pd.DataFrame(ref), check_dtype=True)
+    assert unpack_rows(df.iloc[:0], keep=["model"]).columns.tolist() == ["model", "sample", "value"]
 
 
 def test_rows_do_not_depend_on_batching():

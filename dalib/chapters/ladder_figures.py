@@ -6,17 +6,20 @@ Robustness*.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
 from .. import paper, plots
 from ..attacks.suite import budget_symbol, display_name
 from ..records import caption_source
-from ..stats import mean_ci
+from ..stats import mean_ci, trend, trend_word
 from . import _show as show
 
 PAPER_ACCURACY = paper.TABLE1_LAMBDA_SWEEP["0.8"]["accuracy"]  # the paper's depth-1 DiffViT (lambda_init 0.8)
 # the attack kinds the ladder measures, with their names and budget symbols from the attack registry
+PER = 0.1  # slopes are reported per 0.1 of clean accuracy (10 points)
 KIND_NAMES = {k: (display_name(k), budget_symbol(k)) for k in ("pgd_linf", "patch")}
 
 
@@ -214,3 +217,60 @@ class Figures:
                 "exponentiate for the ratio)."
             ),
         )
+
+    # ------------------------------------------------------------ trends
+    @cached_property
+    def trends(self) -> pd.DataFrame:
+        """The slope of each quantity against clean accuracy, common to the seeds, per 0.1 of
+        accuracy, with its 95 % interval and the word read at the family's Bonferroni level
+        (the budgets of one attack are one family), and the fitted value at the paper's accuracy."""
+        rows = []
+        g = self.seed_gaps
+        for kind, fam in g.groupby("attack_kind") if len(g) else ():
+            name, unit = KIND_NAMES.get(kind, (kind, "budget"))
+            k = fam["budget"].nunique()
+            for b, d in fam.groupby("budget"):
+                rows.append(self._trend_row(f"gap, {name} {unit} = {b:g}", kind, float(b), d, "gap", k, (-1, 1)))
+        m = self.mech_seeds
+        if len(m):
+            m = m.assign(log_ratio=np.log(m["ratio"]), acc_d=m["accuracy_diffvit"])
+            rows.append(self._trend_row("log(L_DA / L_base)", "lipschitz", np.nan, m, "log_ratio", 1))
+            rows.append(
+                self._trend_row(
+                    "freq(cos < 0)", "alignment", np.nan, m.assign(accuracy=m["acc_d"]), "freq_cos_neg", 1, (0, 1)
+                )
+            )
+        order = {"pgd_linf": 0, "patch": 1, "lipschitz": 2, "alignment": 3}
+        out = pd.DataFrame(rows)
+        return (
+            out.sort_values(
+                ["family", "budget"], key=lambda c: c.map(order) if c.name == "family" else c, ignore_index=True
+            )
+            if len(out)
+            else out
+        )
+
+    @staticmethod
+    def _trend_row(label, family, budget, d, y, k, bounds=(-np.inf, np.inf)):
+        """One quantity's trend; ``bounds``: the range it lives in, to which the fitted value at the
+        paper's accuracy and its interval are clipped (a straight line can leave it)."""
+        t = trend(d["accuracy"], d[y], d["seed"], at=PAPER_ACCURACY)
+        t.update({k_: float(np.clip(t[k_], *bounds)) for k_ in ("fit", "fit_low", "fit_high")})
+        adj = trend(d["accuracy"], d[y], d["seed"], level=1 - 0.05 / k)
+        return {
+            "quantity": label,
+            "family": family,
+            "budget": budget,
+            "points": t["n"],
+            "seeds": t["groups"],
+            "slope": t["slope"] * PER,
+            "low": t["low"] * PER,
+            "high": t["high"] * PER,
+            "p": t["p"],
+            "reading": trend_word(adj["low"], adj["high"]),
+            "at_paper": t["fit"],
+            "at_paper_low": t["fit_low"],
+            "at_paper_high": t["fit_high"],
+            "accuracy_min": float(d["accuracy"].min()),
+            "accuracy_max": float(d["accuracy"].max()),
+        }

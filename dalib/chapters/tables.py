@@ -20,6 +20,8 @@ from ..paths import current_profile
 from ..records import RecordNotFoundError, caption_source, load_rows
 from ..stats import mean_ci
 from . import _show as show
+from .tables_cost import Cost
+from .tables_table2 import Table2
 
 T3 = paper.TABLE3_ADV_TRAINING
 T2 = paper.TABLE2_TINY_IMAGENET
@@ -89,7 +91,7 @@ from ..claims.tables import (  # noqa: E402,F401  (the chapter draws them)
 )
 
 
-class Chapter(show.Facts):
+class Chapter(Cost, Table2, show.Facts):
     """The records of Tables 2 and 3 (loaded once) and their tables, figures and claims."""
 
     def __init__(self, profile: str | None = None):
@@ -315,121 +317,6 @@ class Chapter(show.Facts):
                 "what adversarial training costs in clean accuracy, paired by training seed "
                 f"({self.n_test:,} test images per model). {caption_source(self.t3_models)}."
             ),
-        )
-
-    # ------------------------------------------------------------------ Table 2
-    @cached_property
-    def c2(self):
-        return table2_comparison(self.t2) if len(self.t2) else pd.DataFrame()
-
-    def table2(self) -> None:
-        """Tables T2a (ASR beside the paper's) and T2b (DiffViT − ViT, paired)."""
-        t2, c2 = self.t2, self.c2
-        if not len(t2):
-            todo = [q for q in self.pending if str(q["dataset"]).startswith("tiny-imagenet")]
-            what = ", ".join(sorted({f"{q['model']} depth {q['depth']} seed {q['seed']}" for q in todo}))
-            return show.md(
-                f"**Not yet run.** No depth-4 Tiny ImageNet records under profile `{self.profile}`; "
-                f"{len(todo)} runs are pending{': ' + what if what else ''}. Each trains its model "
-                "(resumably, one checkpoint per epoch) and attacks it. The paper's Table 2 is in "
-                "`dalib.paper.TABLE2_TINY_IMAGENET`."
-            )
-        acc2 = seed_summary(self.t2_models, ["model"], value="clean_accuracy").set_index("model")
-        summ2 = seed_summary(t2, ["model", "attack_kind", "budget"])
-        rows = []
-        for m in ("vit", "diffvit"):
-            if m not in acc2.index:
-                continue
-            r = {
-                "model": {"vit": "ViT", "diffvit": "DiffViT"}[m],
-                "seeds": int(acc2.loc[m, "n_seeds"]),
-                "clean acc. [95% CI]": rate(acc2.loc[m, "mean"], acc2.loc[m, "ci_low"], acc2.loc[m, "ci_high"]),
-            }
-            for kind, b in sorted(T2[m], key=lambda k: (k[0] != "patch", -k[1])):
-                s = summ2[(summ2["model"] == m) & (summ2["attack_kind"] == kind) & (summ2["budget"] == b)]
-                col = f"patch={b:g}" if kind == "patch" else f"ε={b:g}"
-                r[col] = (
-                    f"{s['mean'].iloc[0]:.3f} ({T2[m][(kind, b)]:.3f})" if len(s) else f"– ({T2[m][(kind, b)]:.3f})"
-                )
-            rows.append(r)
-        show.table(
-            pd.DataFrame(rows),
-            label="T2a",
-            caption=(
-                "ASR on Tiny ImageNet, ours as the mean over training seeds with the paper's "
-                "Table 2 value in parentheses; clean accuracy on the evaluation split, mean [95 % CI]. "
-                f"{caption_source(t2)}."
-            ),
-        )
-        show.table(
-            pd.DataFrame(
-                {
-                    "attack": c2["attack_kind"].map({"pgd_linf": "PGD ε (1/255)", "patch": "patch w (px)"}),
-                    "budget": c2["budget"].map(lambda v: f"{v:g}"),
-                    "ViT": c2["a_mean"].round(3),
-                    "DiffViT": c2["b_mean"].round(3),
-                    "DiffViT − ViT [95% CI]": [diff(r.diff_mean, r.diff_low, r.diff_high) for r in c2.itertuples()],
-                    "paper": [
-                        f"{T2['diffvit'][(r.attack_kind, r.budget)] - T2['vit'][(r.attack_kind, r.budget)]:+.3f}"
-                        if (r.attack_kind, r.budget) in T2["diffvit"]
-                        else ""
-                        for r in c2.itertuples()
-                    ],
-                    "p (two-level)": c2["p_two_level"],
-                    "verdict": c2["verdict"],
-                }
-            ),
-            label="T2b",
-            caption=(
-                "DiffViT against ViT on the same images, paired by training seed and image "
-                f"(two-level interval and p); one family per attack. {caption_source(t2)}."
-            ),
-        )
-
-    # ------------------------------------------------------------------ compute, claims, reading
-    def compute(self) -> None:
-        """Training and attack cost per table, from the records, with the fp32/bf16 factor."""
-        models, df = self.models, self.df
-        if not len(models):
-            return
-        att = df.groupby("record")["attack_time_s"].sum()
-        rows = []
-        for name, m in (("Table 3", self.t3_models), ("Table 2", self.t2_models)):
-            if not len(m):
-                continue
-            rows.append(
-                {
-                    "table": name,
-                    "models": len(m),
-                    "training, CPU-hours": round(m["train_cpu_s"].sum() / 3600, 2),
-                    "training wall per model, min": f"{m['train_time_s'].min() / 60:.0f}–{m['train_time_s'].max() / 60:.0f}",
-                    "attacks, hours (1 thread)": round(att[att.index.isin(m["record"])].sum() / 3600, 2),
-                    "precision": ", ".join(sorted(set(m["precision"]))),
-                }
-            )
-        try:  # fp32 against bf16 training throughput, measured side by side by the models benchmark
-            bench = load_rows("models", table="results")
-            tr = bench[bench["mode"] == "train"].pivot_table(
-                index="depth", columns="precision", values="diffvit_img_per_s"
-            )
-            ratio = "; ".join(
-                f"depth {d}: {tr.loc[d, 'bf16'] / tr.loc[d, 'fp32']:.2f}"
-                for d in tr.index
-                if {"bf16", "fp32"} <= set(tr.columns)
-            )
-            fp32_note = (
-                " On a CPU without native bf16, training runs in fp32; on this machine the models benchmark "
-                f"measured bf16 training at {ratio} times the fp32 throughput ({caption_source(bench)}), so "
-                "multiply the bf16 training hours by that factor for an fp32 machine."
-            )
-        except RecordNotFoundError:
-            fp32_note = ""
-        show.table(
-            pd.DataFrame(rows),
-            label="T4",
-            caption="The compute of this chapter, from the records: the training CPU time of each model "
-            "(the vanilla DiffViTs were trained for the depth-1 chapter and are loaded from the zoo here) "
-            f"and the wall time of its attacks (one thread per run).{fp32_note} {caption_source(models)}.",
         )
 
     def claims(self):

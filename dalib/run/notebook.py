@@ -5,6 +5,8 @@ before any kernel starts."""
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +42,26 @@ class Notebook:
     skip: dict = field(default_factory=dict)  # profile -> why the notebook has no runs under it (front matter)
 
 
-def _front_matter(text: str, rel: str) -> dict:
+@functools.lru_cache(maxsize=256)
+def _parse_yaml(block: str):
+    """The parsed front matter block, or the YAML error's text. Cached by text: the claims read
+    the ``train`` notebook's recipe for every record row, and parsing it is most of that time."""
     import yaml
 
+    try:
+        return yaml.safe_load(block) or {}, None
+    except yaml.YAMLError as e:
+        return None, str(e)
+
+
+def _front_matter(text: str, rel: str) -> dict:
     m = re.match(r"^---\s*\n(.*?)\n---\s*\n", text, re.S)
     if not m:
         raise RunError(f"{rel}: no YAML front matter; a dalib notebook starts with jupytext MyST front matter")
-    try:
-        fm = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as e:
-        raise RunError(f"{rel}: front matter is not valid YAML: {e}") from None
+    fm, err = _parse_yaml(m.group(1))
+    if err is not None:
+        raise RunError(f"{rel}: front matter is not valid YAML: {err}")
+    fm = copy.deepcopy(fm)  # the caller's own copy: the cached one is never handed out
     if fm.get("jupytext", {}).get("text_representation", {}).get("format_name") != "myst":
         raise RunError(f"{rel}: front matter lacks jupytext.text_representation.format_name: myst")
     return fm
