@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from book_pages import check_glued_page, glued_pages
 
 from dalib import chapters, scorecard
 
@@ -108,34 +109,20 @@ def test_named_tables_figures_and_recipes_read_as_text():
     assert "random crop and flip" in adv and "PGD adversarial training at 0.5/255 (2 steps)" in adv
 
 
-# each book page that pastes numbers into its prose, and the chapter whose facts() gives them
-GLUED_PAGES = {
-    "intro": "intro",
-    "models": "models",
-    "results": "results",
-    "results_depth1": "depth1",
-    "results_mechanism": "mechanism",
-    "results_ladder": "ladder",
-    "results_depth": "depth",
-    "results_tables": "tables",
-    "results_clip": "clip",
-    "results_v2": "beyond_v2",
-}
+# each book page that pastes numbers into its prose, and the chapter whose facts() gives them (found
+# from the pages: a page that glues imports its chapter)
+GLUED_PAGES = glued_pages(chapters.CHAPTERS)
+
+
+def test_the_glued_pages_are_found_from_the_pages():
+    assert {"intro", "results", "results_depth1", "results_v2", "models"} <= set(GLUED_PAGES)
+    assert all(ch in chapters.CHAPTERS for ch in GLUED_PAGES.values()), GLUED_PAGES
 
 
 @pytest.mark.parametrize("page", sorted(GLUED_PAGES))
 def test_every_number_a_page_pastes_comes_from_its_chapter(page):
-    """Every ``{glue:text}`key``` / ``{glue:md}`key``` of a page is a fact its chapter computes from
-    the committed cpu records (Markdown facts for ``glue:md``), and the page glues them; no page
-    outside this list pastes any."""
-    from IPython.display import Markdown
-
-    text = (ROOT / "book" / f"{page}.md").read_text()
-    used = re.findall(r"\{glue:(text|md)\}`(\w+)`", text)
-    assert used and "ch.glue()" in text
-    facts = chapters.chapter(GLUED_PAGES[page], "cpu").facts()
-    for role, key in used:
-        assert key in facts, f"{page}: {key} is pasted but {GLUED_PAGES[page]}.facts() lacks it"
-        assert isinstance(facts[key], Markdown) == (role == "md"), f"{page}: {key} is {role}, facts give {facts[key]!r}"
+    """Every number a page pastes is a fact its chapter computes from the committed cpu records; no
+    page outside the glued pages pastes any."""
+    check_glued_page(ROOT / "book" / f"{page}.md", GLUED_PAGES[page])
     others = [p.stem for p in (ROOT / "book").glob("*.md") if p.stem not in GLUED_PAGES]
     assert not [p for p in others if "{glue:" in (ROOT / "book" / f"{p}.md").read_text()]

@@ -74,7 +74,9 @@ def test_pack_roundtrip_and_partial_quantities():
     ref = []
     for _, r in df.iterrows():
         for s_, v_ in zip(unpack_values(r["samples"]), unpack_values(r["values"])):
-            ref.append({"sample": int(s_), "value": v_, "model": r["model"], "layer": r["layer"], "lambda": r["lambda"]})
+            ref.append(
+                {"sample": int(s_), "value": v_, "model": r["model"], "layer": r["layer"], "lambda": r["lambda"]}
+            )
     got = unpack_rows(df, keep=["model", "layer", "lambda"])
     pd.testing.assert_frame_equal(got, pd.DataFrame(ref), check_dtype=True)
     assert unpack_rows(df.iloc[:0], keep=["model"]).columns.tolist() == ["model", "sample", "value"]
