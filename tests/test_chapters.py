@@ -126,3 +126,42 @@ def test_every_number_a_page_pastes_comes_from_its_chapter(page):
     check_glued_page(ROOT / "book" / f"{page}.md", GLUED_PAGES[page])
     others = [p.stem for p in (ROOT / "book").glob("*.md") if p.stem not in GLUED_PAGES]
     assert not [p for p in others if "{glue:" in (ROOT / "book" / f"{p}.md").read_text()]
+
+
+def test_claims_are_computed_once_per_state_of_the_records(monkeypatch):
+    """The scorecard, the intro and the results page each ask for the claims: computed once while
+    the records and notebooks stay as they are, again when they change, and each caller gets its
+    own copy."""
+    import types
+
+    from dalib.claims import registry
+
+    calls = []
+    fake = types.SimpleNamespace(claims=lambda profile: calls.append(profile) or {"x": {"verdict": "inconclusive"}})
+    monkeypatch.setattr(registry, "group_module", lambda group: fake)
+    monkeypatch.setattr(registry, "_MEMO", {})
+    state = ["a"]
+    monkeypatch.setattr(registry, "_records_state", lambda profile: (profile, state[0]))
+    first = registry.claims("cpu")
+    first["x"]["verdict"] = "changed by a caller"
+    assert registry.claims("cpu") == {"x": {"verdict": "inconclusive"}}
+    n_groups = len({c.group for c in registry.CLAIMS.values()})
+    assert len(calls) == n_groups
+    state[0] = "b"  # a record was written
+    registry.claims("cpu")
+    assert len(calls) == 2 * n_groups
+
+
+def test_the_records_state_sees_a_new_or_changed_record(tmp_path, monkeypatch):
+    from dalib.claims.registry import _records_state
+
+    monkeypatch.setenv("DALIB_ROOT", str(tmp_path))
+    (tmp_path / "results" / "cpu" / "asr").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    before = _records_state("cpu")
+    rec = tmp_path / "results" / "cpu" / "asr" / "k.json"
+    rec.write_text("{}")
+    after = _records_state("cpu")
+    assert after != before and _records_state("cpu") == after
+    rec.write_text('{"a": 1}')
+    assert _records_state("cpu") != after

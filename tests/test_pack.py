@@ -41,37 +41,21 @@ def test_pack_refuses_records_whose_zoo_entries_are_missing(tmp_path):
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
-def test_the_gpu_ladder_command_runs_on_cpu_with_tiny_counts(tmp_path):
-    """`make ladder-gpu` under the smoke profile (tiny counts, two runs at once) leaves one archive
-    with both records (the smoke rungs go to a scratch zoo, so no zoo entry travels)."""
+@pytest.mark.parametrize("campaign, jobs", [("ladder", "LADDER_JOBS"), ("pair", "PAIR_JOBS")])
+def test_the_gpu_command_runs_on_cpu_with_tiny_counts(tmp_path, campaign, jobs):
+    """`make ladder-gpu` / `make pair-gpu` under the smoke profile (tiny counts, two runs at once)
+    leave one archive with both records (the smoke models go to a scratch zoo, so no zoo entry
+    travels)."""
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     r = subprocess.run(
-        ["make", "-s", "ladder-gpu", "PROFILE=smoke", "LADDER_JOBS=2", f"OUT={tmp_path}", f"PY={sys.executable}"],
+        ["make", "-s", f"{campaign}-gpu", "PROFILE=smoke", f"{jobs}=2", f"OUT={tmp_path}", f"PY={sys.executable}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    with tarfile.open(tmp_path / "ladder-smoke.tar.gz") as tar:
+    with tarfile.open(tmp_path / f"{campaign}-smoke.tar.gz") as tar:
         names = tar.getnames()
-    assert sum(n.startswith("results/smoke/ladder/") and n.endswith(".json") for n in names) == 2
-
-
-def test_the_gpu_pair_command_runs_on_cpu_with_tiny_counts(tmp_path):
-    """`make pair-gpu` under the smoke profile (tiny counts, two runs at once) leaves one archive with
-    both records of the paper-quality pair (the smoke models go to a scratch zoo)."""
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
-    r = subprocess.run(
-        ["make", "-s", "pair-gpu", "PROFILE=smoke", "PAIR_JOBS=2", f"OUT={tmp_path}", f"PY={sys.executable}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    with tarfile.open(tmp_path / "pair-smoke.tar.gz") as tar:
-        names = tar.getnames()
-    assert sum(n.startswith("results/smoke/pair/") and n.endswith(".json") for n in names) == 2
+    assert sum(n.startswith(f"results/smoke/{campaign}/") and n.endswith(".json") for n in names) == 2

@@ -12,6 +12,7 @@ its group.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from dataclasses import dataclass
 
@@ -130,10 +131,31 @@ def group_module(group: str):
     return importlib.import_module(f"dalib.claims.{group}")
 
 
+def _records_state(profile) -> tuple:
+    """What the claims of ``profile`` are computed from: every record file of the profile and every
+    notebook source (a record is current only against its notebook's text), with sizes and
+    modification times. Equal states give equal claims."""
+    from ..paths import current_profile, project_root, results_dir
+
+    root = project_root()
+    prof = current_profile(profile)
+    files = [*(results_dir(root) / prof).rglob("*.json"), *(root / "notebooks").rglob("*.md")]
+    return (str(root), prof, tuple(sorted((str(p), st.st_mtime_ns, st.st_size) for p in files for st in [p.stat()])))
+
+
+_MEMO: dict = {}  # the last state -> its claims (one entry: a new state replaces it)
+
+
 def claims(profile=None) -> dict:
     """Every claim with records under ``profile``: ``{id: row}``, composed from each group's
-    ``claims(profile)`` in registry order (a group without records gives none)."""
-    out = {}
-    for group in dict.fromkeys(c.group for c in CLAIMS.values()):
-        out.update(group_module(group).claims(profile))
-    return out
+    ``claims(profile)`` in registry order (a group without records gives none). Computed once per
+    state of the records and notebooks (:func:`_records_state`) in a process: the scorecard, the
+    intro and the results page each ask; every caller gets its own copy."""
+    state = _records_state(profile)
+    if state not in _MEMO:
+        out = {}
+        for group in dict.fromkeys(c.group for c in CLAIMS.values()):
+            out.update(group_module(group).claims(profile))
+        _MEMO.clear()
+        _MEMO[state] = out
+    return copy.deepcopy(_MEMO[state])
