@@ -184,6 +184,29 @@ def test_an_attack_added_in_one_row_runs_through_the_suite_and_its_validator(toy
     assert display_name("random_sign") == "random sign"  # what the chapters print for it
 
 
+def test_a_chapter_table_names_an_attack_added_in_one_row(toy_kind, monkeypatch):
+    """The depth-1 chapter's comparison table of the toy attack (its rows: copies of the committed
+    PGD rows under the toy's name) takes the budget's symbol and the attack's name from its row."""
+    import pandas as pd
+
+    from dalib.chapters import _show as show
+    from dalib.chapters import depth1
+
+    ch = depth1.Chapter("cpu")
+    if not ch.has("pgd_linf"):
+        pytest.skip("no committed cpu attack records")
+    toy = {"attack_kind": "random_sign"}
+    ch.comp = pd.concat([ch.comp, ch.comp[ch.comp["attack_kind"] == "pgd_linf"].assign(**toy)], ignore_index=True)
+    ch.summ = pd.concat([ch.summ, ch.summ[ch.summ["attack_kind"] == "pgd_linf"].assign(**toy)], ignore_index=True)
+    shown = []
+    monkeypatch.setattr(show, "table", lambda df, caption=None, label=None: shown.append((df, caption)))
+    monkeypatch.setattr(show, "md", lambda text: None)
+    ch.comparison_table("random_sign")
+    (table, caption), *_ = shown
+    assert table.columns[0] == "ε" and caption.startswith("random sign: ASR of each model")
+    assert len(table) == ch.has("pgd_linf") * len(ch.comparison("pgd_linf"))
+
+
 def test_the_suite_table_refuses_a_second_row_for_a_parameter():
     from dalib.attacks import suite
 

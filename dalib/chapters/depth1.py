@@ -28,7 +28,7 @@ from ..analysis import (  # noqa: F401
 )
 from ..analysis import fmt_diff as diff
 from ..analysis import fmt_rate as rate
-from ..attacks.suite import display_name
+from ..attacks.suite import budget_symbol, display_name
 from ..claims.depth1 import LAMBDA_SWEEP, attack_rows, claims_of  # noqa: E402,F401  (the chapter draws them)
 from ..paths import current_profile
 from ..records import RecordNotFoundError, caption_source, load_rows
@@ -155,8 +155,16 @@ class Chapter(Checks, show.Facts):
         """The paired comparison rows of one attack kind, by budget."""
         return self.comp[self.comp["attack_kind"] == kind].sort_values("budget")
 
-    def comparison_table(self, kind, unit, caption, label=None) -> None:
+    def comparison_table(self, kind, unit=None, caption=None, label=None) -> None:
+        """The paired comparison of one attack kind per budget; ``unit`` (the budget's symbol) and
+        the caption's attack name default to the attack registry's (:mod:`dalib.attacks.suite`)."""
         c, summ = self.comparison(kind), self.summ
+        unit = unit or budget_symbol(kind)
+        if caption is None:
+            caption = (
+                f"{display_name(kind)}: ASR of each model, mean over seeds [95 % CI], and DiffViT − ViT paired "
+                f"by seed and image. {caption_source(self.dfc)}."
+            )
         out = pd.DataFrame(
             {
                 unit: c["budget"].map(lambda v: f"{v:g}"),
