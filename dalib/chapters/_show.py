@@ -33,6 +33,12 @@ HEADER_WORDS = {
 UNITS = (("_gib", " (GiB)"), ("_min", " (min)"), ("_s", " (s)"))
 
 
+def sentence_case(text: str) -> str:
+    """``text`` with its first letter upper case and the rest as written (``str.capitalize`` would
+    lower ``GFLOP``)."""
+    return text[:1].upper() + text[1:]
+
+
 def glue(facts: dict) -> None:
     """Name the values that a page's prose states (counts, widths, budgets, from the records or
     the recipe): the Markdown pastes each as ``{glue:text}`name``` (plain text) or, for a value made
