@@ -105,4 +105,4 @@ def scorecard(profile=None):
     return pd.DataFrame(rows)
 
 
-NUMBER_COLUMNS = ("effect", "low", "high", "unit", "paper_value", "seeds_needed", "seeds_needed_paper")
+NUMBER_COLUMNS = ("effect", "low", "high", "unit", "paper_value", "seeds_needed", "seeds_needed_paper", "accuracy")

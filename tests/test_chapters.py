@@ -165,3 +165,25 @@ def test_the_records_state_sees_a_new_or_changed_record(tmp_path, monkeypatch):
     assert after != before and _records_state("cpu") == after
     rec.write_text('{"a": 1}')
     assert _records_state("cpu") != after
+
+
+def test_the_intro_says_which_verdicts_move_with_model_quality(monkeypatch):
+    """Each artifact with a line at another model quality (the ladder's top rung) is named once in
+    the intro's paragraph, as holding at every quality or as differing, with the words of its lines."""
+    from dalib.chapters import _show as show
+    from dalib.chapters import intro
+
+    said = []
+    monkeypatch.setattr(show, "md", said.append)
+    ch = intro.Chapter("cpu")
+    ch.quality()
+    text = said[0]
+    lines = ch.card[ch.card["scope"] == "top rung"]
+    assert len(lines), "the committed cpu records have top-rung lines"
+    for art, g in lines.groupby(lines["artifact"].str.split(",").str[0]):
+        assert text.count(f"{art} (") + text.count(f"{art}: ") == 1, art
+        head = ch.card.loc[(ch.card["artifact"] == art) & (ch.card["scope"] == "paper"), "status"].iloc[0]
+        if {head, *g["status"]} == {head}:
+            assert f"{art} ({head})" in text
+        else:
+            assert all(f"{s} at the top rung" in text for s in g["status"])

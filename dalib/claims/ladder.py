@@ -108,8 +108,12 @@ def claims_of(asr, lip, jac) -> dict:
         got["short"] = [f"{s} ({_seeds(lip.loc[lip['epochs'] == top, 'seed'].nunique())})" for s in got["short"]]
         rows.append(got)
     out = {}
+    at_top = asr[asr["epochs"] == top] if asr is not None else None
+    # the clean accuracy of the rung's models (mean over models and seeds), for the lines that name it
+    accuracy = float(at_top["train_clean_accuracy"].mean()) if at_top is not None and len(at_top) else None
     for r in pd.concat(rows).to_dict("records") if rows else []:
         if r["id"] in TOP_CLAIMS:
             r = {**r, "id": f"top_{r['id']}", "claim": f"{r['claim']} (ladder, {top} epochs)", "epochs": top}
+            r["accuracy"] = accuracy
             out[r["id"]] = r
     return out
