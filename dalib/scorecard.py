@@ -15,17 +15,43 @@ theory chapter, whose notebooks assert each printed slip's counterexample).
 
 from __future__ import annotations
 
-from .claims import QUALITIES, beneath, claims, headline  # noqa: F401  (claims: the scorecard's input)
+from .claims import CLAIMS, QUALITIES, beneath, claims, headline  # noqa: F401  (claims: the scorecard's input)
 from .stats import VERDICTS, combine, combine_v1
 
 STATUSES = (*VERDICTS, "not yet run", "blocked", "holds as printed", "corrected", "shown")
 
 
+def _verdict_of(ids, found):
+    """``(status, ours, numbers, status_v1)`` of the claims ``ids`` (one artifact's claims at one
+    quality), or None when some of them have no records."""
+    got = [found[c] for c in ids if c in found]
+    if not got or len(got) < len(ids):
+        return None
+    status = combine([g["verdict"] for g in got]) if len(got) > 1 else got[0]["verdict"]
+    ours = "; ".join(f"{g['claim'].split(':')[0]}: {g['short']}" if len(got) > 1 else g["short"] for g in got)
+    v1 = [g.get("verdict_v1") for g in got]
+    status_v1 = (combine_v1(v1) if len(v1) > 1 else v1[0]) if all(v1) else None
+    return status, ours, {k: got[0].get(k) for k in NUMBER_COLUMNS}, status_v1
+
+
+def leading_ids(artifact: str, found: dict) -> list[str]:
+    """The claims that make ``artifact``'s status: the paper-quality pair's once each headline claim
+    has a pair line with :data:`dalib.claims.pair.LEAD_SEEDS` seeds, else the headline's."""
+    from .claims.pair import leads
+
+    ids = headline(artifact)
+    pair_ids = [f"pair_{c}" for c in ids]
+    if ids and all(p in CLAIMS and leads(found.get(p)) for p in pair_ids):
+        return pair_ids
+    return ids
+
+
 def scorecard(profile=None):
     """One row per artifact of :data:`dalib.paper.ARTIFACTS`: ``artifact, claim, paper, ours,
-    status, page``. ``ours`` is the detail of the headline claims the artifact rests on
-    (:func:`dalib.claims.headline`). Under an artifact, a line for each claim of another model
-    quality that has records (:func:`dalib.claims.beneath`; ``scope`` from its quality, the
+    status, page``. ``ours`` is the detail of the claims the artifact rests on: the headline pair's,
+    or the paper-quality pair's once it has the seeds to lead (:func:`leading_ids`; the headline
+    pair's verdict is then a line beneath it). Under an artifact, a line for each claim of another
+    model quality that has records (:func:`dalib.claims.beneath`; ``scope`` from its quality, the
     artifact's own row "paper")."""
     import pandas as pd
 
@@ -35,6 +61,8 @@ def scorecard(profile=None):
     rows = []
     for art in paper.ARTIFACTS:
         ids = headline(art["id"])
+        lead = leading_ids(art["id"], found)
+        nums, status_v1 = {}, None
         if art.get("blocked") and not any(c in found for c in ids):
             status, ours = "blocked", art["blocked"]  # blocked here, unless records of it exist
         elif art.get("shown"):
@@ -46,53 +74,60 @@ def scorecard(profile=None):
                 if status == "corrected"
                 else "derived and checked in sympy"
             )
-        elif ids:
-            got = [found[c] for c in ids if c in found]
-            if not got or len(got) < len(ids):
-                status, ours = "not yet run", "records missing" if not got else "; ".join(g["short"] for g in got)
+        elif lead:
+            got = _verdict_of(lead, found)
+            if got is None:
+                part = [found[c]["short"] for c in lead if c in found]
+                status, ours = "not yet run", "; ".join(part) if part else "records missing"
             else:
-                status = combine([g["verdict"] for g in got]) if len(got) > 1 else got[0]["verdict"]
-                ours = "; ".join(
-                    f"{g['claim'].split(':')[0]}: {g['short']}" if len(got) > 1 else g["short"] for g in got
-                )
+                status, ours, nums, status_v1 = got
         else:
             status, ours = "not yet run", art.get("pending", "no producer yet")
-        nums, status_v1 = {}, None
-        if art.get("blocked") and not any(c in found for c in ids):
-            pass
-        elif ids and not art.get("theorem"):
-            got = [found[c] for c in ids if c in found]
-            if got and len(got) == len(ids):
-                nums = {k: got[0].get(k) for k in NUMBER_COLUMNS}
-                v1 = [g.get("verdict_v1") for g in got]
-                status_v1 = (combine_v1(v1) if len(v1) > 1 else v1[0]) if all(v1) else None
         paper_says = art.get("paper", "")
         if paper_says in ("", "plot, no values", "as printed"):
             paper_says = art["claim"] + (" (plot, no values)" if paper_says == "plot, no values" else "")
-        rows.append(
-            {
-                "artifact": art["id"],
-                "claim": art["claim"],
-                "paper": paper_says,
-                "ours": ours,
-                "status": status,
-                "page": art.get("page", ""),
-                "producer": art.get("producer", ""),
-                "status_v1": status_v1,
-                **{k: nums.get(k) for k in NUMBER_COLUMNS},
-                "scope": "paper",
-            }
-        )
+        main = {
+            "artifact": art["id"],
+            "claim": art["claim"],
+            "paper": paper_says,
+            "ours": ours,
+            "status": status,
+            "page": art.get("page", ""),
+            "producer": art.get("producer", ""),
+            "status_v1": status_v1,
+            **{k: nums.get(k) for k in NUMBER_COLUMNS},
+            "scope": "paper",
+        }
+        rows.append(main)
+        moved = None
+        if lead != ids:  # the paper-quality pair leads: the headline pair's verdict is a line beneath
+            moved = _verdict_of(ids, found)
+        if moved is not None:
+            q = QUALITIES["headline pair"]
+            st, text, nm, _ = moved
+            rows.append(
+                {
+                    **main,
+                    "artifact": q.label.format(artifact=art["id"]),
+                    "ours": text,
+                    "status": st,
+                    "page": q.page,
+                    "producer": q.producer,
+                    "status_v1": None,
+                    **{k: nm.get(k) for k in NUMBER_COLUMNS},
+                    "scope": q.scope,
+                }
+            )
         for c in beneath(art["id"]):
             line = found.get(c.id)
-            if line is None:
+            if line is None or c.id in lead:
                 continue
             q = QUALITIES[c.quality]
             rows.append(
                 {
-                    "artifact": q.label.format(artifact=art["id"], **line),
+                    "artifact": q.label.format(**{**line, "artifact": art["id"], "name": line["claim"].split(":")[0]}),
                     "claim": line["claim"] if q.own_claim else art["claim"],
-                    "paper": "beyond the paper (no value)" if q.own_claim else rows[-1]["paper"],
+                    "paper": "beyond the paper (no value)" if q.own_claim else main["paper"],
                     "ours": line["short"],
                     "status": line["verdict"],
                     "page": q.page,

@@ -187,7 +187,8 @@ class Chapter(show.Facts):
         for art, g in lines.groupby(lines["artifact"].str.split(",").str[0], sort=False):
             if art not in head.index:
                 continue
-            steps = [f"{head.loc[art, 'status']} on the headline pair"] + [
+            led = (g["scope"] == "headline pair").any()  # the paper-quality pair leads the artifact's row
+            steps = [f"{head.loc[art, 'status']} on the {'paper-quality' if led else 'headline'} pair"] + [
                 f"{r.status} at the {_with_accuracy(r.artifact.split(', ', 1)[1], r.accuracy)}" for r in g.itertuples()
             ]
             words = {head.loc[art, "status"], *g["status"]}

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Quality:
-    """Where the lines of one model quality sit on the scorecard: ``label`` formats the artifact id
-    and the claim row (e.g. its ``epochs``) into the line's name."""
+    """Where the lines of one model quality sit on the scorecard: ``label`` formats the artifact id,
+    the claim's own name (``name``: its text before the colon) and the claim row (e.g. its
+    ``epochs``) into the line's name."""
 
     label: str
     page: str
@@ -36,6 +37,19 @@ QUALITIES = {
         "book/results_ladder.md",
         "notebooks/experiments/ladder.md",
         "top rung",
+    ),
+    "pair": Quality(
+        "{name}, paper-quality pair ({seeds} seeds)",  # name: the claim's, e.g. "Fig. 2a, AutoAttack"
+        "book/results_ladder.md",
+        "notebooks/experiments/pair.md",
+        "pair",
+    ),
+    # the headline pair's line, once the paper-quality pair leads its artifact (dalib.claims.pair.LEAD_SEEDS)
+    "headline pair": Quality(
+        "{artifact}, headline pair (8 epochs)",
+        "book/results_depth1.md",
+        "notebooks/experiments/asr.md",
+        "headline pair",
     ),
     # beyond the paper: Differential Attention V2 on the headline recipe (dalib.claims.beyond_v2)
     **{
@@ -93,6 +107,13 @@ _ROWS = [  # in scorecard order within each artifact (an artifact's headline cla
     Claim("top_fig2c_patch", "Fig. 2c", "ladder", "top rung"),
     Claim("top_fig4_lipschitz", "Fig. 4", "ladder", "top rung"),
     Claim("top_fig5_alignment", "Fig. 5", "ladder", "top rung"),
+    Claim("pair_fig2a_pgd", "Fig. 2a", "pair", "pair"),
+    Claim("pair_fig2a_autoattack", "Fig. 2a", "pair", "pair"),
+    Claim("pair_fig2c_patch", "Fig. 2c", "pair", "pair"),
+    Claim("pair_fig6_restarts", "Fig. 6", "pair", "pair"),
+    Claim("pair_fig4_lipschitz", "Fig. 4", "pair", "pair"),
+    Claim("pair_fig5_alignment", "Fig. 5", "pair", "pair"),
+    Claim("pair_fig5_amplification", "Fig. 5 (amplification)", "pair", "pair"),
     Claim("v2_fig2a_vs_vit", "Fig. 2a", "beyond_v2", "V2 vs ViT"),
     Claim("v2_fig2a_vs_diffvit", "Fig. 2a", "beyond_v2", "V2 vs DiffViT"),
     Claim("v2_fig2c_vs_vit", "Fig. 2c", "beyond_v2", "V2 vs ViT"),

@@ -1,0 +1,79 @@
+"""The paper-quality pair on the scorecard (dalib.claims.pair): its recipe is pair.md's, its lines sit
+beneath the artifacts until it has LEAD_SEEDS seeds, and then its verdicts lead the artifacts' rows
+with the headline pair's verdict on a line beneath. The pair's records are simulated here by the
+headline pair's committed cpu records under the pair's name (so its verdicts must equal the
+headline's)."""
+
+import pandas as pd
+import pytest
+
+from dalib import mechanism as mech
+from dalib import scorecard
+from dalib.claims import depth1, pair, registry
+from dalib.records import load_rows
+from dalib.run import notebook_parameters
+
+
+def test_the_pair_recipe_is_what_pair_md_changes_in_the_train_recipe():
+    p, t = notebook_parameters("pair", "cpu"), notebook_parameters("train", "cpu")
+    changed = {k: v for k, v in p.items() if k in t and t[k] != v and k not in ("save_to_zoo", "num_threads")}
+    assert pair.PAIR_RECIPE == {**changed, "stem": p["stem"]}
+    assert pair.is_pair(dict(pair.PAIR_RECIPE)) and pair.is_pair(
+        '{"stem": "conv", "embed_dim": 256, "num_heads": 8, '
+        '"epochs": 100, "lr": 0.0005, "lr_schedule": "constant", '
+        '"augment": true}'
+    )
+    assert not pair.is_pair({**pair.PAIR_RECIPE, "epochs": 8}) and not pair.is_pair("not json")
+
+
+@pytest.fixture
+def simulated_pair(monkeypatch):
+    """The pair's rows = the headline pair's (ViT, DiffViT at λ_init 0.8), on ``seeds`` seeds."""
+    asr = depth1.attack_rows("cpu")
+    asr = asr[(asr["model"] == "vit") | (asr["lambda_init"] == "0.8")]
+    lip = mech.long_table(load_rows("mechanism", table="lipschitz", profile="cpu"))
+    jac = mech.long_table(load_rows("mechanism", table="jacobian", profile="cpu"))
+    lip, jac = (d.assign(lambda_init=d["lambda_init"].astype(str)) for d in (lip, jac))
+    lip, jac = (d[d["model"].isin(["vit", "diffvit"])] for d in (lip, jac))
+
+    def use(seeds):
+        keep = set(range(seeds))
+        monkeypatch.setattr(pair, "attack_rows", lambda profile=None: asr[asr["seed"].isin(keep)])
+        monkeypatch.setattr(
+            pair, "mechanism_rows", lambda profile=None: (lip[lip["seed"].isin(keep)], jac[jac["seed"].isin(keep)])
+        )
+        monkeypatch.setattr(registry, "_MEMO", {})
+        return scorecard.scorecard("cpu")
+
+    return use
+
+
+def test_the_pair_leads_its_artifacts_from_four_seeds(simulated_pair):
+    before = simulated_pair(0).set_index("artifact")  # no pair seeds: the scorecard as it is
+    card = simulated_pair(8)
+    rows = card.set_index("artifact")
+    for art in ("Fig. 2a", "Fig. 2c", "Fig. 4", "Fig. 5"):
+        assert rows.loc[art, "status"] == before.loc[art, "status"], art  # the same records under another name
+        assert "clean accuracy" in rows.loc[art, "ours"] and "8 seeds" in rows.loc[art, "ours"], art
+        moved = rows.loc[f"{art}, headline pair (8 epochs)"]
+        assert moved["status"] == before.loc[art, "status"] and moved["scope"] == "headline pair"
+        assert moved["ours"] == before.loc[art, "ours"]
+    assert rows.loc["Fig. 2a", "accuracy"] == pytest.approx(
+        depth1.attack_rows("cpu").query("model == 'vit' or lambda_init == '0.8'")["train_clean_accuracy"].mean()
+    )
+    assert not card["artifact"].str.contains("paper-quality pair").any()  # leading lines are not repeated beneath
+    assert card["artifact"].is_unique
+
+
+def test_below_four_seeds_the_pair_is_a_line_beneath(simulated_pair):
+    card = simulated_pair(3)
+    rows = card.set_index("artifact")
+    assert card["artifact"].is_unique
+    lines = card[card["scope"] == "pair"]
+    assert {"Fig. 2a, paper-quality pair (3 seeds)", "Fig. 2a, AutoAttack, paper-quality pair (3 seeds)"} <= set(
+        lines["artifact"]
+    )
+    assert not (card["scope"] == "headline pair").any()
+    assert "clean accuracy" not in rows.loc["Fig. 2a", "ours"]  # the headline pair still leads
+    assert isinstance(rows.loc["Fig. 2a", "status"], str)
+    assert pd.notna(lines["accuracy"]).all()
