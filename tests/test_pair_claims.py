@@ -77,3 +77,43 @@ def test_below_four_seeds_the_pair_is_a_line_beneath(simulated_pair):
     assert "clean accuracy" not in rows.loc["Fig. 2a", "ours"]  # the headline pair still leads
     assert isinstance(rows.loc["Fig. 2a", "status"], str)
     assert pd.notna(lines["accuracy"]).all()
+
+
+def test_the_suites_measure_the_pair_by_its_recipe():
+    """asr_suite and mechanism_suite have cpu points for both models of the pair, seeds 0-7, under
+    the pair's recipe (front matter: adding them stales no record)."""
+    from pathlib import Path
+
+    from dalib.notebooks import resolve_notebook
+    from dalib.run.notebook import load_notebook
+    from dalib.run.plan import profile_plans
+
+    root = Path(__file__).resolve().parents[1]
+    for stem in ("asr_suite", "mechanism_suite"):
+        nb = load_notebook(resolve_notebook(stem, root), root)
+        pts = [p for p in profile_plans(nb, "cpu", root) if pair.is_pair(p.params.get("recipe"))]
+        assert {(p.params["model"], p.params["seed"]) for p in pts} == {
+            (m, s) for m in ("vit", "diffvit") for s in range(8)
+        }, stem
+
+
+@pytest.mark.parametrize("model", ["vit", "diffvit"])
+def test_the_suites_load_the_model_pair_md_trains(model):
+    """The suites' recipe resolves to the same training configuration (hash) as pair.md's run, so they
+    load its zoo entry rather than train another."""
+    from dalib.train import config_from_parameters, config_hash, recipe_of
+
+    suite = recipe_of(
+        dict(
+            train_profile="cpu",
+            model=model,
+            depth=1,
+            lambda_init="0.8",
+            seed=3,
+            dataset="cifar10",
+            recipe=pair.PAIR_RECIPE,
+        )
+    )
+    p = notebook_parameters("pair", "cpu", {"model": model, "seed": 3})
+    own = {k: p[k] for k in suite if k in p}
+    assert config_hash(config_from_parameters(suite)) == config_hash(config_from_parameters(own))
