@@ -101,9 +101,11 @@ def check_mechanism_suite(params: dict) -> None:
 
     spec = get_spec(params["dataset"])  # unknown dataset: the error lists the registered ones
     _check_recipe_dict(params)
-    for name in ("n_images", "n_samples", "n_probes", "pgd_steps", "batch_size"):
+    for name in ("n_images", "n_samples", "n_probes", "ascent_steps", "power_iter", "pgd_steps", "batch_size"):
         validate.count(params, name)
     validate.within_split(spec, params["n_images"], "n_images")
+    for name in ("n_exact", "n_worst"):
+        validate.count(params, name, 0, params["n_images"], "n_images")
     validate.number(params, "lip_eps", 0, 255)
     validate.budgets(params, "adv_eps")
     check_train(params)
