@@ -74,3 +74,24 @@ def test_timing_columns_are_the_only_ones_left_out():
     old = {"tables": {"t": [{"asr": 0.5, "attack_time_s": 1.0}]}}
     assert rekey.compare_tables(old, {"tables": {"t": [{"asr": 0.5, "attack_time_s": 9.0}]}}) == []
     assert rekey.compare_tables(old, {"tables": {"t": [{"asr": 0.6, "attack_time_s": 1.0}]}}) == ["t row 0: asr"]
+
+
+def test_a_parameter_added_with_a_default_that_keeps_the_results_is_rekeyed(swept, capsys):
+    """A new parameter (here `offset = 0`, "off") changes every key and is absent from the old
+    records' parameters: they match the new runs with it at its default, and the rerun decides."""
+    root, path = swept
+    before = _records(root)
+    text = path.read_text().replace(
+        "scale = 0.5  # multiplier (float)", "scale = 0.5  # multiplier (float)\noffset = 0.0  # added to each value"
+    )
+    path.write_text(text.replace('"value": i * scale', '"value": i * scale + offset'))
+    assert rekey.main("demo", "cpu", root, sample=1) == 0
+    after = _records(root)
+    nb = runner.load_notebook(path, root)
+    assert all(p.done for p in runner.profile_plans(nb, "cpu", root))
+    rekeyed = [r for r in after.values() if "rekey" in r]
+    assert len(rekeyed) == 2
+    for r in rekeyed:
+        assert r["params"]["offset"] == 0.0 and r["rekey"]["added_parameters"] == {"offset": 0.0}
+        assert r["tables"] == before[r["rekey"]["from_key"]]["tables"]
+    assert "2 record(s) re-keyed" in capsys.readouterr().out

@@ -34,12 +34,22 @@ def is_timing(column: str) -> bool:
     return bool(TIMING.search(column))
 
 
+def with_added_defaults(params: dict, plan: Plan) -> dict:
+    """A stale record's ``params`` completed by the parameters its notebook gained since, at their
+    defaults: a parameter added with a default that keeps the old computation (e.g. ``n_worst = 0``,
+    "off") leaves the record's run unchanged, so the rerun decides, as for any refactor."""
+    added = {k: p.default for k, p in plan.nb.params.items() if k not in params}
+    return {**params, **added}
+
+
 def stale_matches(plans: list[Plan], records: list[tuple[dict, Path]]) -> list[tuple[Plan, dict, Path]]:
-    """(plan, stale record, its path) for each plan whose parameters equal a stale record's: the runs
-    that the code change made stale (a plan that is done already was rerun under the new code)."""
+    """(plan, stale record, its path) for each plan whose parameters equal a stale record's (with the
+    notebook's added parameters at their defaults, :func:`with_added_defaults`): the runs that the code
+    change made stale (a plan that is done already was rerun under the new code)."""
     by_params = {}
     for rec, path in records:
-        by_params.setdefault(json.dumps(rec.get("params", {}), sort_keys=True), []).append((rec, path))
+        params = with_added_defaults(rec.get("params", {}), plans[0]) if plans else rec.get("params", {})
+        by_params.setdefault(json.dumps(params, sort_keys=True), []).append((rec, path))
     out = []
     for p in plans:
         stale = [(r, q) for r, q in by_params.get(json.dumps(p.params, sort_keys=True), []) if r.get("key") != p.key]
@@ -130,7 +140,10 @@ def rekey(
         "checks": checks,
     }
     for p, rec, path in rest:
-        new_rec = {**rec, "key": p.key, "rekey": {**provenance, "from_key": rec["key"]}}
+        added = sorted(set(p.params) - set(rec.get("params", {})))
+        new_rec = {**rec, "key": p.key, "params": p.params, "rekey": {**provenance, "from_key": rec["key"]}}
+        if added:  # the parameters the notebook gained, at the defaults the rerun used
+            new_rec["rekey"]["added_parameters"] = {k: p.params[k] for k in added}
         new_rec["executed_notebook"] = f"{p.key}.ipynb"
         nb_old = path.with_suffix(".ipynb")
         target = p.record
