@@ -93,13 +93,18 @@ ladder-gpu: install
 	$(PY) -m dalib.run ladder --profile $(PROFILE) --jobs $(LADDER_JOBS) --no-progress
 	$(PY) -m dalib.pack ladder --profile $(PROFILE) --out $(OUT)/ladder-$(PROFILE).tar.gz
 
-# the paper-quality pair (notebooks/experiments/pair.md) on one GPU: its runs at once on the one device, then
-# one archive of its records, zoo entries and the committed states of unfinished runs,
+# the paper-quality pair (notebooks/experiments/pair.md) on one GPU: its training runs at once on the one
+# device, then its attacks and mechanism (the pair's points of asr_suite.md and mechanism_suite.md), then
+# one archive of their records, zoo entries and the committed states of unfinished runs,
 # $(OUT)/pair-$(PROFILE).tar.gz (unpack with tar -xzf in a checkout)
 PAIR_JOBS ?= 8
+# the suites' points of the pair: their recipe (a Python literal) is pair.md's against train.md's, per profile
+PAIR_RECIPE = $(shell $(PY) -c "from dalib.claims.pair import pair_recipe; print(repr(pair_recipe('$(PROFILE)')))")
 pair-gpu: install
 	$(PY) -m dalib.run pair --profile $(PROFILE) --jobs $(PAIR_JOBS) --no-progress
-	$(PY) -m dalib.pack pair --profile $(PROFILE) --out $(OUT)/pair-$(PROFILE).tar.gz
+	$(PY) -m dalib.run asr_suite --profile $(PROFILE) --where "recipe=$(PAIR_RECIPE)" --jobs $(PAIR_JOBS) --no-progress
+	$(PY) -m dalib.run mechanism_suite --profile $(PROFILE) --where "recipe=$(PAIR_RECIPE)" --jobs $(PAIR_JOBS) --no-progress
+	$(PY) -m dalib.pack pair asr_suite mechanism_suite --profile $(PROFILE) --out $(OUT)/pair-$(PROFILE).tar.gz
 
 check-book:
 	$(PY) -m pytest -q -m browser

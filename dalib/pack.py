@@ -1,4 +1,4 @@
-"""``python -m dalib.pack NOTEBOOK``: a notebook's current records, and the model-zoo entries and
+"""``python -m dalib.pack NOTEBOOK [NOTEBOOK ...]``: the notebooks' current records, and the model-zoo entries and
 ladder states they name (and the committed states of unfinished long runs), in one archive, for the trip back from a machine that made them (a GPU
 machine lent for one command).
 
@@ -69,13 +69,15 @@ def _config_of(weights: Path) -> dict:
         return json.loads((f.metadata() or {}).get("config", "{}"))
 
 
-def pack(stem: str, profile: str, out: Path, root: Path, zoo: Path | None = None) -> list[str]:
-    """Write the archive ``out`` (``.tar.gz``); return its member names (relative to ``root``, or
-    ``zoo/...`` for the zoo's files)."""
+def pack(stem, profile: str, out: Path, root: Path, zoo: Path | None = None) -> list[str]:
+    """Write the archive ``out`` (``.tar.gz``) of the notebook ``stem`` (or of each of several, a
+    list: a campaign that trains with one notebook and measures with others); return its member
+    names (relative to ``root``, or ``zoo/...`` for the zoo's files)."""
     from dalib.models.zoo import zoo_dir
 
     zoo = Path(zoo or zoo_dir())
-    files = members(stem, profile, root, zoo)
+    stems = [stem] if isinstance(stem, str) else list(stem)
+    files = sorted({f for s in stems for f in members(s, profile, root, zoo)})
     names = []
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
@@ -104,7 +106,7 @@ def main(argv) -> int:
         description="Pack NOTEBOOK's current records and the zoo entries (and ladder states) they name into one "
         ".tar.gz, with paths relative to the project root (unpack with tar -xzf in a checkout).",
     )
-    ap.add_argument("notebook", help="path under notebooks/ or its stem")
+    ap.add_argument("notebook", nargs="+", help="paths under notebooks/ or stems (several: one archive of all)")
     ap.add_argument(
         "--profile", default=DEFAULT_PROFILE, choices=PROFILES, help=f"parameter profile (default: {DEFAULT_PROFILE})"
     )
@@ -112,8 +114,8 @@ def main(argv) -> int:
     args = ap.parse_args(argv)
     root = project_root()
     try:
-        stem = resolve_notebook(args.notebook, root).stem
-        names = pack(stem, args.profile, Path(args.out), root)
+        stems = [resolve_notebook(n, root).stem for n in args.notebook]
+        names = pack(stems, args.profile, Path(args.out), root)
     except RunError as e:
         print(f"dalib.pack: {e}", file=sys.stderr)
         return 2

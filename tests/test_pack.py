@@ -59,3 +59,6 @@ def test_the_gpu_command_runs_on_cpu_with_tiny_counts(tmp_path, campaign, jobs):
     with tarfile.open(tmp_path / f"{campaign}-smoke.tar.gz") as tar:
         names = tar.getnames()
     assert sum(n.startswith(f"results/smoke/{campaign}/") and n.endswith(".json") for n in names) == 2
+    if campaign == "pair":  # and its attacks and mechanism, measured by the same command
+        for stem in ("asr_suite", "mechanism_suite"):
+            assert sum(n.startswith(f"results/smoke/{stem}/") and n.endswith(".json") for n in names) >= 2, stem

@@ -79,9 +79,11 @@ def test_below_four_seeds_the_pair_is_a_line_beneath(simulated_pair):
     assert pd.notna(lines["accuracy"]).all()
 
 
-def test_the_suites_measure_the_pair_by_its_recipe():
-    """asr_suite and mechanism_suite have cpu points for both models of the pair, seeds 0-7, under
-    the pair's recipe (front matter: adding them stales no record)."""
+@pytest.mark.parametrize("profile, seeds", [("cpu", 8), ("paper", 8), ("smoke", 1)])
+def test_the_suites_measure_the_pair_by_its_recipe(profile, seeds):
+    """asr_suite and mechanism_suite have points for both models of the pair under each profile, with
+    the recipe pair_recipe computes from pair.md and train.md (front matter: adding them stales no
+    record)."""
     from pathlib import Path
 
     from dalib.notebooks import resolve_notebook
@@ -89,31 +91,34 @@ def test_the_suites_measure_the_pair_by_its_recipe():
     from dalib.run.plan import profile_plans
 
     root = Path(__file__).resolve().parents[1]
+    if profile == "cpu":
+        assert pair.pair_recipe("cpu") == pair.PAIR_RECIPE
     for stem in ("asr_suite", "mechanism_suite"):
         nb = load_notebook(resolve_notebook(stem, root), root)
-        pts = [p for p in profile_plans(nb, "cpu", root) if pair.is_pair(p.params.get("recipe"))]
+        pts = [p for p in profile_plans(nb, profile, root) if pair.is_pair(p.params.get("recipe"), profile)]
         assert {(p.params["model"], p.params["seed"]) for p in pts} == {
-            (m, s) for m in ("vit", "diffvit") for s in range(8)
+            (m, s) for m in ("vit", "diffvit") for s in range(seeds)
         }, stem
 
 
+@pytest.mark.parametrize("profile", ["cpu", "paper", "smoke"])
 @pytest.mark.parametrize("model", ["vit", "diffvit"])
-def test_the_suites_load_the_model_pair_md_trains(model):
+def test_the_suites_load_the_model_pair_md_trains(model, profile):
     """The suites' recipe resolves to the same training configuration (hash) as pair.md's run, so they
     load its zoo entry rather than train another."""
     from dalib.train import config_from_parameters, config_hash, recipe_of
 
     suite = recipe_of(
         dict(
-            train_profile="cpu",
+            train_profile=profile,
             model=model,
             depth=1,
             lambda_init="0.8",
             seed=3,
             dataset="cifar10",
-            recipe=pair.PAIR_RECIPE,
+            recipe=pair.pair_recipe(profile),
         )
     )
-    p = notebook_parameters("pair", "cpu", {"model": model, "seed": 3})
+    p = notebook_parameters("pair", profile, {"model": model, "seed": 3})
     own = {k: p[k] for k in suite if k in p}
     assert config_hash(config_from_parameters(suite)) == config_hash(config_from_parameters(own))

@@ -17,8 +17,9 @@ import json
 from .. import mechanism as mech
 from ..records import RecordNotFoundError, load_rows
 
-#: what the pair's training changes against ``train.md``'s ``cpu`` recipe (pair.md's parameters; a
-#: test keeps the two equal): the suites' ``recipe`` of the pair's points
+#: what the pair's training changes against ``train.md``'s ``cpu`` recipe: the suites' ``recipe`` of
+#: the pair's cpu points (:func:`pair_recipe` computes it for any profile from the two notebooks; a
+#: test keeps this literal, the front matter's and the computed one equal)
 PAIR_RECIPE = {
     "stem": "conv",
     "embed_dim": 256,
@@ -28,6 +29,22 @@ PAIR_RECIPE = {
     "lr_schedule": "constant",
     "augment": True,
 }
+# parameters of a run, not of the training recipe: never part of a suite's ``recipe``
+_RUN_KEYS = {"model", "depth", "lambda_init", "dataset", "seed", "device", "num_threads", "save_to_zoo"}
+
+
+def pair_recipe(profile: str = "cpu") -> dict:
+    """The ``recipe`` that makes a suite notebook (``asr_suite``, ``mechanism_suite``) load the pair
+    that ``pair.md`` trains under ``profile``: pair.md's training parameters that differ from
+    ``train.md``'s under the same profile, and its stem (a model key train.md leaves at its default)."""
+    from ..models.stem import DEFAULT_STEM
+    from ..run import notebook_parameters
+
+    p, t = notebook_parameters("pair", profile), notebook_parameters("train", profile)
+    out = {k: p[k] for k in t if k in p and k not in _RUN_KEYS and p[k] != t[k]}
+    return {"stem": p["stem"], **out} if p["stem"] != DEFAULT_STEM else out
+
+
 #: seeds of both models from which the pair's verdicts lead the scorecard (the issue's "at least 4")
 LEAD_SEEDS = 4
 #: the claims measured again on the pair: {claim id: scorecard artifact}
@@ -42,14 +59,14 @@ PAIR_CLAIMS = {
 }
 
 
-def is_pair(recipe) -> bool:
-    """Whether a record's ``recipe`` (a dict, or its JSON text) is the pair's."""
+def is_pair(recipe, profile: str = "cpu") -> bool:
+    """Whether a record's ``recipe`` (a dict, or its JSON text) is the pair's under ``profile``."""
     if isinstance(recipe, str):
         try:
             recipe = json.loads(recipe)
         except ValueError:
             return False
-    return isinstance(recipe, dict) and recipe == PAIR_RECIPE
+    return isinstance(recipe, dict) and recipe == (PAIR_RECIPE if profile == "cpu" else pair_recipe(profile))
 
 
 def _pair_rows(stem, table, profile):
@@ -59,7 +76,10 @@ def _pair_rows(stem, table, profile):
         return None
     if "param.recipe" not in df.columns:
         return None
-    d = df[df["param.recipe"].map(is_pair) & (df["depth"] == 1)].copy()
+    from ..paths import current_profile
+
+    prof = current_profile(profile)
+    d = df[df["param.recipe"].map(lambda r: is_pair(r, prof)) & (df["depth"] == 1)].copy()
     if not len(d):
         return None
     d["lambda_init"] = d["lambda_init"].astype(str)
