@@ -59,14 +59,19 @@ PAIR_CLAIMS = {
 }
 
 
-def is_pair(recipe, profile: str = "cpu") -> bool:
-    """Whether a record's ``recipe`` (a dict, or its JSON text) is the pair's under ``profile``."""
+def _as_dict(recipe):
+    """A record's ``recipe`` (a dict, or its JSON text) as a dict, else None."""
     if isinstance(recipe, str):
         try:
             recipe = json.loads(recipe)
         except ValueError:
-            return False
-    return isinstance(recipe, dict) and recipe == (PAIR_RECIPE if profile == "cpu" else pair_recipe(profile))
+            return None
+    return recipe if isinstance(recipe, dict) else None
+
+
+def is_pair(recipe, profile: str = "cpu") -> bool:
+    """Whether a record's ``recipe`` (a dict, or its JSON text) is the pair's under ``profile``."""
+    return _as_dict(recipe) == (PAIR_RECIPE if profile == "cpu" else pair_recipe(profile))
 
 
 def _pair_rows(stem, table, profile):
@@ -79,7 +84,8 @@ def _pair_rows(stem, table, profile):
     from ..paths import current_profile
 
     prof = current_profile(profile)
-    d = df[df["param.recipe"].map(lambda r: is_pair(r, prof)) & (df["depth"] == 1)].copy()
+    want = PAIR_RECIPE if prof == "cpu" else pair_recipe(prof)  # resolved once, not per row
+    d = df[df["param.recipe"].map(lambda r: _as_dict(r) == want) & (df["depth"] == 1)].copy()
     if not len(d):
         return None
     d["lambda_init"] = d["lambda_init"].astype(str)
@@ -120,10 +126,11 @@ def claims_of(asr, lip, jac) -> dict:
 
     accuracy = float(asr["train_clean_accuracy"].mean()) if asr is not None and len(asr) else None
     parts = []
-    if _paired_seeds(asr):
-        parts.append((depth1.claims_of(asr), _paired_seeds(asr)))
-    if lip is not None and _paired_seeds(lip):
-        parts.append((mechanism.claims_of(lip, jac), _paired_seeds(lip)))
+    n_asr, n_lip = _paired_seeds(asr), _paired_seeds(lip)
+    if n_asr:
+        parts.append((depth1.claims_of(asr), n_asr))
+    if n_lip:
+        parts.append((mechanism.claims_of(lip, jac), n_lip))
     out = {}
     for got, seeds in parts:
         for r in got.to_dict("records"):
