@@ -182,7 +182,8 @@ class RunOptions:
     or the repository's folders); ``save_to_zoo``: write the finished model there; ``data``:
     ``(x_train, y_train, x_test, y_test)`` tensors in place of the dataset (their content hash becomes
     the dataset's name); ``progress``: a progress bar; ``stop_after_epoch``: stop early as if
-    interrupted (the next call resumes)."""
+    interrupted (the next call resumes); ``kernels``: the implementation of the training step
+    (:mod:`dalib.train.kernels`: ``"auto"``, ``"explicit"``, ``"fused"``; a resumed run keeps its own)."""
 
     device: str = "auto"
     data_root: str | Path | None = None
@@ -192,6 +193,7 @@ class RunOptions:
     data: tuple | None = None
     progress: bool = True
     stop_after_epoch: int | None = None
+    kernels: str = "auto"
 
 
 def split_options(kwargs: dict) -> tuple[TrainConfig, RunOptions]:

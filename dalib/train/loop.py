@@ -20,6 +20,7 @@ from ..device import resolve_device
 from ..models import count_parameters, eval_mode, model_from_config
 from ..models import zoo as _zoo
 from ..precision import resolve_precision
+from .kernels import LEGACY, as_input, check_kernels, resolve_kernels, training_kernels
 from ..seeding import seed_everything
 from .checkpoint import _model_from_checkpoint, _save, _set_rng_state, checkpoint_path, load_checkpoint
 from .config import (
@@ -78,6 +79,7 @@ class TrainResult:
     history: list = field(default_factory=list)
     trained_now: bool = True  # False: returned from the zoo or a finished checkpoint without training
     precision: str = "fp32"  # the precision the model was trained in ("fp32" or "bf16")
+    kernels: str = ""  # the training kernels ("explicit" or "fused", dalib.train.kernels; "" if unknown)
     source: str = "trained"  # "zoo", "checkpoint" or "trained"
     zoo_path: str = ""  # the zoo entry's weights file ("" if none)
     zoo_sha256: str = ""  # its SHA-256 ("" if none)
@@ -100,6 +102,7 @@ class TrainResult:
             "lr_schedule": self.config["lr_schedule"],
             "precision": self.precision,
             "precision_requested": self.config["precision"],
+            "kernels": self.kernels,
             "adv_eps": self.config["adv_eps"],
             "seed": self.config["seed"],
             "clean_accuracy": self.test_accuracy,
@@ -173,12 +176,13 @@ class _Run:
     epoch: int
     history: list
     precision: str
+    kernels: str = LEGACY  # the training kernels (dalib.train.kernels), kept on resume
     finished: dict | None = None  # the checkpoint of a run that had finished already
 
 
-def _resume(cfg: dict, path: Path, seed: int, dev) -> _Run:
+def _resume(cfg: dict, path: Path, seed: int, dev, kernels: str = "auto") -> _Run:
     """A new run of ``cfg``, or the one its checkpoint at ``path`` holds (weights, optimiser, epoch,
-    random state; a resumed run keeps the precision it started in)."""
+    random state; a resumed run keeps the precision and the kernels it started with)."""
     ckpt = load_checkpoint(path, cfg) if path.exists() else None
     seed_everything(seed)
     net = _model_from_checkpoint(ckpt, path) if ckpt else model_from_config(model_config_of(cfg))
@@ -186,10 +190,11 @@ def _resume(cfg: dict, path: Path, seed: int, dev) -> _Run:
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
     prec = (ckpt.get("precision_resolved") if ckpt else None) or resolve_precision(cfg["precision"], dev)
     if not ckpt:
-        return _Run(net, opt, 0, [], prec)
+        return _Run(net, opt, 0, [], prec, resolve_kernels(kernels, dev))
     opt.load_state_dict(ckpt["optimizer_state"])
     _set_rng_state(ckpt["rng_state"])
-    return _Run(net, opt, ckpt["epoch"], list(ckpt["history"]), prec, finished=ckpt if ckpt.get("done") else None)
+    kern = ckpt.get("kernels_resolved", LEGACY)
+    return _Run(net, opt, ckpt["epoch"], list(ckpt["history"]), prec, kern, finished=ckpt if ckpt.get("done") else None)
 
 
 def _epoch(run: _Run, cfg: dict, x_tr, y_tr, epoch: int, dev, progress: bool) -> dict:
@@ -220,11 +225,12 @@ def _epoch(run: _Run, cfg: dict, x_tr, y_tr, epoch: int, dev, progress: bool) ->
         xb = _as_float01(x_tr[idx])
         if cfg["augment"] != "none":
             xb = augment_batch(xb, gen)
-        xb, yb = xb.to(dev), y_tr[idx].to(dev)
+        xb, yb = as_input(xb.to(dev), run.kernels), y_tr[idx].to(dev)
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, epoch * steps_per_epoch + step, epochs * steps_per_epoch)
         with (
             torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"),
+            training_kernels(net, run.kernels),
             warnings.catch_warnings(),
         ):
             warnings.filterwarnings("ignore", message="Mismatch dtype between input and weight")
@@ -249,6 +255,7 @@ def _epoch(run: _Run, cfg: dict, x_tr, y_tr, epoch: int, dev, progress: bool) ->
         "time_s": time.perf_counter() - t0,
         "cpu_s": time.process_time() - c0,
         "images": seen,
+        "kernels": run.kernels,
     }
 
 
@@ -267,8 +274,9 @@ def _finish(run: _Run, cfg: dict, path: Path, x_te, y_te, dev) -> TrainResult:
         done=True,
         test_accuracy=acc,
         precision_resolved=run.precision,
+        kernels_resolved=run.kernels,
     )
-    return _result(run.net.eval(), cfg, path, acc, run.history, precision=run.precision)
+    return _result(run.net.eval(), cfg, path, acc, run.history, precision=run.precision, kernels=run.kernels)
 
 
 def _train(cfg: dict, dataset: str, config: TrainConfig, opts: RunOptions) -> TrainResult:
@@ -279,7 +287,8 @@ def _train(cfg: dict, dataset: str, config: TrainConfig, opts: RunOptions) -> Tr
     path = checkpoint_path(cfg, opts.checkpoints)
     if _zoo.has_entry(name, opts.zoo):
         return _from_zoo(name, cfg, path, opts.zoo, dev)
-    run = _resume(cfg, path, config.seed, dev)
+    check_kernels(opts.kernels)
+    run = _resume(cfg, path, config.seed, dev, opts.kernels)
     if run.finished is not None:
         res = _result(
             run.net.eval(),
@@ -289,6 +298,7 @@ def _train(cfg: dict, dataset: str, config: TrainConfig, opts: RunOptions) -> Tr
             run.history,
             trained_now=False,
             precision=run.precision,
+            kernels=run.kernels,
             source="checkpoint",
         )
         return _to_zoo(res, name, opts.zoo) if opts.save_to_zoo else res
@@ -305,9 +315,21 @@ def _train(cfg: dict, dataset: str, config: TrainConfig, opts: RunOptions) -> Tr
     for epoch in range(run.epoch, last_epoch):
         run.history.append(_epoch(run, cfg, x_tr, y_tr, epoch, dev, opts.progress))
         run.epoch = epoch + 1
-        _save(path, cfg, run.net, run.opt, epoch + 1, run.history, done=False, precision_resolved=run.precision)
+        _save(
+            path,
+            cfg,
+            run.net,
+            run.opt,
+            epoch + 1,
+            run.history,
+            done=False,
+            precision_resolved=run.precision,
+            kernels_resolved=run.kernels,
+        )
     if last_epoch < epochs:  # stopped early on request: the checkpoint holds the partial run
-        return _result(run.net.eval(), cfg, path, float("nan"), run.history, precision=run.precision)
+        return _result(
+            run.net.eval(), cfg, path, float("nan"), run.history, precision=run.precision, kernels=run.kernels
+        )
     res = _finish(run, cfg, path, x_te, y_te, dev)
     return _to_zoo(res, name, opts.zoo) if opts.save_to_zoo else res
 
@@ -333,6 +355,7 @@ def _from_zoo(name, cfg, path, zoo, dev) -> TrainResult:
         m["history"],
         trained_now=False,
         precision=m["precision"],
+        kernels=m.get("kernels", ""),
         source="zoo",
         zoo_path=str(entry.path),
         zoo_sha256=entry.sha256,
@@ -343,6 +366,7 @@ def _to_zoo(res: TrainResult, name, zoo) -> TrainResult:
     """Write the finished model of ``res`` as zoo entry ``name``; ``res`` with its path and hash."""
     meta = {
         "precision": res.precision,
+        "kernels": res.kernels,
         "test_accuracy": res.test_accuracy,
         "history": res.history,
         "n_params": res.n_params,
