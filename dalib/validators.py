@@ -104,7 +104,7 @@ def check_mechanism_suite(params: dict) -> None:
     for name in ("n_images", "n_samples", "n_probes", "ascent_steps", "power_iter", "pgd_steps", "batch_size"):
         validate.count(params, name)
     validate.within_split(spec, params["n_images"], "n_images")
-    for name in ("n_exact", "n_worst"):
+    for name in ("n_exact", "n_worst", "n_fig"):
         validate.count(params, name, 0, params["n_images"], "n_images")
     validate.number(params, "lip_eps", 0, 255)
     validate.budgets(params, "adv_eps")

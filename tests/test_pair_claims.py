@@ -122,3 +122,40 @@ def test_the_suites_load_the_model_pair_md_trains(model, profile):
     p = notebook_parameters("pair", profile, {"model": model, "seed": 3})
     own = {k: p[k] for k in suite if k in p}
     assert config_hash(config_from_parameters(suite)) == config_hash(config_from_parameters(own))
+
+
+# what a suite notebook's point shares with its chapter notebook but does not set for the model
+_RUN_ONLY = {"model", "seed", "depth", "lambda_init", "dataset", "train_profile", "recipe", "device", "num_threads"}
+
+
+@pytest.mark.parametrize("profile", ["cpu", "paper"])
+@pytest.mark.parametrize("suite, chapter", [("asr_suite", "asr"), ("mechanism_suite", "mechanism")])
+def test_the_pair_is_measured_with_the_chapters_own_settings(suite, chapter, profile):
+    """Every parameter the pair's suite points share with the chapter's notebook (asr.md, mechanism.md)
+    has the chapter's value for the same model and seed under the same profile: the pair's verdicts are
+    measured like the headline's (all attacks: restarts, AutoAttack, CW-L2; Fig. 1 profiles)."""
+    from pathlib import Path
+
+    from dalib.notebooks import resolve_notebook
+    from dalib.run.notebook import load_notebook
+    from dalib.run.plan import profile_plans
+
+    root = Path(__file__).resolve().parents[1]
+    chapter_nb = load_notebook(resolve_notebook(chapter, root), root)
+    chapter_pts = {(p.params["model"], p.params["seed"]): p.params for p in profile_plans(chapter_nb, profile, root)
+                   if p.params.get("lambda_init", "0.8") == "0.8" and p.params.get("depth", 1) == 1}
+    nb = load_notebook(resolve_notebook(suite, root), root)
+    pts = [p for p in profile_plans(nb, profile, root) if pair.is_pair(p.params.get("recipe"), profile)]
+    assert len(pts) == 16
+    for p in pts:
+        key = p.params["model"], p.params["seed"]
+        want = chapter_pts.get(key)
+        shared = set()
+        if want is None:  # a seed the chapter does not run: its defaults, and exact Jacobians on 3 seeds only
+            want = notebook_parameters(chapter, profile, dict(zip(("model", "seed"), key)))
+            assert p.params.get("n_exact", 0) == 0 or p.params["seed"] < 3
+            shared = {"n_exact"}
+        shared = (set(p.params) & set(want)) - _RUN_ONLY - shared
+        assert {"n_eval_cw", "aa_eps", "restart_eps"} <= shared or {"n_fig", "adv_eps", "n_worst"} <= shared
+        diff = {k: (p.params[k], want[k]) for k in shared if p.params[k] != want[k]}
+        assert not diff, (suite, p.params["model"], p.params["seed"], diff)

@@ -53,6 +53,7 @@ PAIR_CLAIMS = {
     "fig2a_autoattack": "Fig. 2a",
     "fig2c_patch": "Fig. 2c",
     "fig6_restarts": "Fig. 6",
+    "fig3c_cw_depth1": "",  # as its headline twin: the depth-1 chapter's CW-L2 claim, no scorecard row
     "fig4_lipschitz": "Fig. 4",
     "fig5_alignment": "Fig. 5",
     "fig5_amplification": "Fig. 5 (amplification)",
