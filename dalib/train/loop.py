@@ -102,7 +102,7 @@ class TrainResult:
             "lr_schedule": self.config["lr_schedule"],
             "precision": self.precision,
             "precision_requested": self.config["precision"],
-            "kernels": self.kernels,
+            **({"kernels": self.kernels} if self.kernels else {}),  # unknown for models trained before it was kept
             "adv_eps": self.config["adv_eps"],
             "seed": self.config["seed"],
             "clean_accuracy": self.test_accuracy,
