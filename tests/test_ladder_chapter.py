@@ -99,3 +99,44 @@ def test_trends_and_top_rung_claims_come_from_the_records(ch):
     for i in lines.index:  # each line sits under its artifact
         assert lines.loc[i, "artifact"].startswith(card.loc[i - 1, "artifact"].split(",")[0])
     assert np.isin(lines["status"], scorecard.STATUSES).all()
+
+
+def test_the_paper_quality_pair_is_the_top_point(monkeypatch):
+    """With pair records (simulated: the headline pair's rows, seeds 0-3), the ladder draws the pair as its
+    own point: its gap equals the depth-1 comparison of those rows, its rows close the rung table, and
+    the reading names its accuracy; the rungs' trends do not change."""
+    from dalib import mechanism as mech
+    from dalib.analysis import paired_comparison
+    from dalib.chapters import ladder, ladder_pair
+    from dalib.claims import depth1
+    from dalib.records import load_rows
+
+    base = ladder.Chapter("cpu")
+    if base.asr is None:
+        pytest.skip("no committed rung record")
+    asr = depth1.attack_rows("cpu")
+    asr = asr[((asr["model"] == "vit") | (asr["lambda_init"] == "0.8")) & (asr["seed"] < 4)]
+    asr = asr[asr["model"].isin(["vit", "diffvit"])]
+    lip, jac = (
+        mech.long_table(load_rows("mechanism", table=t, profile="cpu")).pipe(
+            lambda d: d[d["model"].isin(["vit", "diffvit"]) & (d["seed"] < 4)].assign(lambda_init=lambda x: x["lambda_init"].astype(str))
+        )
+        for t in ("lipschitz", "jacobian")
+    )
+    monkeypatch.setattr(ladder_pair._pair, "attack_rows", lambda profile=None: asr)
+    monkeypatch.setattr(ladder_pair._pair, "mechanism_rows", lambda profile=None: (lip, jac))
+    ch = ladder.Chapter("cpu")
+    want = paired_comparison(asr, **ladder_pair.PAIR)
+    want = want[(want["attack_kind"] == "pgd_linf") & (want["budget"] == 1.0)].iloc[0]
+    s = ch.pair_gap_series("pgd_linf", 1.0)[0]
+    assert s["y"] == [pytest.approx(want["diff_mean"])] and s["low"] == [pytest.approx(want["diff_low"])]
+    assert s["x"][0] == pytest.approx(asr["train_clean_accuracy"].mean(), abs=1e-9)
+    rows = ch.pair_rows()
+    assert set(rows["seed"]) == {0, 1, 2, 3} and (rows["models"] == ladder_pair.PAIR_LABEL).all()
+    m = ch.pair_mech
+    assert len(m) == 4 and m["ratio"].between(0.1, 10).all() and m["freq_cos_neg"].between(0, 1).all()
+    assert f"{asr.drop_duplicates(['model', 'seed'])['train_clean_accuracy'].mean():.2f}" in ch.pair_reading()
+    assert ch.pair_mech_series("ratio", "accuracy")[0]["y"] == [pytest.approx(m["ratio"].mean())]
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(ch.trends, base.trends)  # the pair is not part of the rungs' fits
+    ch.rung_table(), ch.fig_gap(), ch.fig_mechanism()  # draw with the pair's point

@@ -24,6 +24,7 @@ from ..paths import current_profile
 from ..records import caption_source
 from . import _show as show
 from .ladder_figures import KIND_NAMES, PAPER_ACCURACY, PER, Figures, _around  # noqa: F401
+from .ladder_pair import PAIR_LABEL, PairPoint, mech_seeds_of, seed_gaps_of
 
 PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
 
@@ -54,7 +55,7 @@ from ..claims.ladder import (  # noqa: E402,F401  (the chapter draws them)
 )
 
 
-class Chapter(Figures, show.Facts):
+class Chapter(Figures, PairPoint, show.Facts):
     """The ladder's records (loaded once) and its tables, figures, trends and reading."""
 
     def __init__(self, profile: str | None = None):
@@ -63,6 +64,7 @@ class Chapter(Figures, show.Facts):
         self.lip, self.jac = mechanism_rows(profile)
         self.rungs = _load("ladder", "rungs", profile)
         self.history = _load("ladder", "history", profile)
+        self._load_pair(profile)  # the paper-quality pair: the top point (dalib.chapters.ladder_pair)
         self.plans = {
             s: [p for p in show.plans(s, profile) if s == "ladder" or rung_of(p.params.get("recipe")) is not None]
             for s in ("ladder", "asr_suite", "mechanism_suite")
@@ -101,17 +103,7 @@ class Chapter(Figures, show.Facts):
     def seed_gaps(self) -> pd.DataFrame:
         """One row per (rung, seed, attack, budget): both models' ASR, the gap DiffViT − ViT and the
         pair's mean clean accuracy."""
-        a = self.asr
-        if a is None:
-            return pd.DataFrame()
-        key = ["epochs", "seed", "attack_kind", "budget"]
-        cols = ["asr", "train_clean_accuracy"]
-        v = a[a["model"] == "vit"].set_index(key)[cols]
-        d = a[(a["model"] == "diffvit") & (a["lambda_init"] == "0.8")].set_index(key)[cols]
-        j = v.add_suffix("_vit").join(d.add_suffix("_diffvit"), how="inner").reset_index()
-        j["gap"] = j["asr_diffvit"] - j["asr_vit"]
-        j["accuracy"] = (j["train_clean_accuracy_vit"] + j["train_clean_accuracy_diffvit"]) / 2
-        return j.sort_values(key).reset_index(drop=True)
+        return seed_gaps_of(self.asr)
 
     @cached_property
     def comparisons(self) -> pd.DataFrame:
@@ -127,36 +119,9 @@ class Chapter(Figures, show.Facts):
 
     @cached_property
     def mech_seeds(self) -> pd.DataFrame:
-        """One row per (rung, seed): L_DA / L_base (means over the same images and the heads of the
-        paper's sampling estimator at the clean images), freq(cos < 0) of the DiffViT's branch
-        gradients (JVP probes), and the clean accuracies."""
-        lip, jac = self.lip, self.jac
-        if lip is None:
-            return pd.DataFrame()
-        rows = []
-        for (k, s), d in lip[(lip["quantity"] == "L_sampling_mean") & (lip["point"] == "clean")].groupby(
-            ["epochs", "seed"]
-        ):
-            da = d[(d["model"] == "diffvit") & (d["map"] == "A_DA")].groupby("sample")["value"].mean()
-            base = d[(d["model"] == "vit") & (d["map"] == "A")].groupby("sample")["value"].mean()
-            both = pd.concat([da.rename("da"), base.rename("base")], axis=1, join="inner")
-            c = jac[(jac["epochs"] == k) & (jac["seed"] == s) & (jac["quantity"] == "cos") & (jac["point"] == "clean")]
-            c = c[c["model"] == "diffvit"]
-            acc_v, acc_d = self._acc("vit", s, k), self._acc("diffvit", s, k)
-            rows.append(
-                {
-                    "epochs": int(k),
-                    "seed": int(s),
-                    "L_DA": float(both["da"].mean()) if len(both) else np.nan,
-                    "L_base": float(both["base"].mean()) if len(both) else np.nan,
-                    "ratio": float(both["da"].mean() / both["base"].mean()) if len(both) else np.nan,
-                    "freq_cos_neg": float((c["value"] < 0).mean()) if len(c) else np.nan,
-                    "accuracy_vit": acc_v,
-                    "accuracy_diffvit": acc_d,
-                    "accuracy": (acc_v + acc_d) / 2,
-                }
-            )
-        return pd.DataFrame(rows)
+        """One row per (rung, seed): L_DA / L_base, freq(cos < 0) and the clean accuracies
+        (:func:`dalib.chapters.ladder_pair.mech_seeds_of`)."""
+        return mech_seeds_of(self.lip, self.jac, self._acc)
 
     # ------------------------------------------------------------ page
     def status(self) -> None:
@@ -245,7 +210,11 @@ class Chapter(Figures, show.Facts):
         m = self.mech_seeds
         if len(m):
             t = t.merge(m[["seed", "epochs", "ratio", "freq_cos_neg"]], on=["seed", "epochs"], how="left")
-        t = t.sort_values(["seed", "epochs"], ignore_index=True).rename(
+        t = t.sort_values(["seed", "epochs"], ignore_index=True).assign(models="ladder")
+        p = self.pair_rows()
+        if len(p):  # the paper-quality pair, the top point (another architecture: its own rows, last)
+            t = pd.concat([t, p[[c for c in t.columns if c in p]]], ignore_index=True)
+        t = t[["models", *[c for c in t.columns if c != "models"]]].rename(
             columns={
                 "train_clean_accuracy_vit": "accuracy ViT",
                 "train_clean_accuracy_diffvit": "accuracy DiffViT",
@@ -260,7 +229,7 @@ class Chapter(Figures, show.Facts):
             t,
             label="L1",
             caption=(
-                f"every rung, seed by seed: clean accuracy on the test split, PGD ASR at ε = 1/255 on "
+                f"every rung, seed by seed, and the {PAIR_LABEL}'s seeds last: clean accuracy on the test split, PGD ASR at ε = 1/255 on "
                 f"{_n(self.asr, 'n')} test images and their difference, the ratio of the sampling Lipschitz estimates of "
                 f"DiffViT's A_DA and ViT's A, and the frequency of cos(∇A1, ∇A2) < 0 ({self._n_mech} images, all heads). "
                 f"{caption_source(self.asr)}"
@@ -311,6 +280,7 @@ class Chapter(Figures, show.Facts):
                 f"**What the trends imply at the paper's accuracy ({PAPER_ACCURACY:.2f}),** extrapolating each straight "
                 "line beyond the measured range (an extrapolation, not a measurement): " + "; ".join(implied) + "."
             )
+        parts.append(self.pair_reading())
         top = claims_of(self.asr, self.lip, self.jac)
         if top:
             parts.append(

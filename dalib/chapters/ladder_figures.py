@@ -65,7 +65,7 @@ class Figures:
             {
                 "title": "PGD: DiffViT − ViT ASR",
                 "ylabel": "ASR difference",
-                "series": self._gap_series("pgd_linf"),
+                "series": self._gap_series("pgd_linf") + self.pair_gap_series("pgd_linf", 1.0),
                 "hline": 0.0,
                 "vline": vline,
                 "ylim": _around(g.loc[g["attack_kind"] == "pgd_linf", "gap"]),
@@ -76,7 +76,7 @@ class Figures:
                 {
                     "title": "patch PGD: DiffViT − ViT ASR",
                     "ylabel": "ASR difference",
-                    "series": self._gap_series("patch"),
+                    "series": self._gap_series("patch") + self.pair_gap_series("patch", 8.0),
                     "hline": 0.0,
                     "vline": vline,
                     "ylim": _around(g.loc[g["attack_kind"] == "patch", "gap"]),
@@ -99,6 +99,8 @@ class Figures:
                     "points": (p1[f"train_clean_accuracy_{model}"].to_numpy(), p1[f"asr_{model}"].to_numpy()),
                 }
             )
+        for model, label in (("vit", "ViT"), ("diffvit", "DiffViT")):
+            series += self.pair_asr_series(model, label, plots.COLORS[model])
         refs = [
             {
                 "x": paper.TABLE3_DIFFVIT_ACCURACY,
@@ -127,7 +129,9 @@ class Figures:
                 "budget (ε in 1/255, patch side w in pixels); a point per rung, the mean over training seeds with the "
                 "depth-1 chapter's two-level 95 % interval (seeds and images crossed; with two seeds an interval can "
                 "run off the panel, which shows every single value); dots: single seeds. Below, both "
-                "models' PGD ASR at 1/255, mean with the t interval over seeds; the star is the paper's DiffViT (paper Table 3: "
+                "models' PGD ASR at 1/255, mean with the t interval over seeds; the paper-quality pair (conv stem, width "
+                "256, 100 epochs), where it has records, is a point of its own (black in the gap panels), outside the "
+                "rungs' lines; the star is the paper's DiffViT (paper Table 3: "
                 f"ASR {paper.TABLE3_DIFFVIT_ASR[1.0]:.2f} at accuracy {paper.TABLE3_DIFFVIT_ACCURACY:.2f}). The paper "
                 "prints no ViT ASR at depth 1 (paper Fig. 2a is a plot without values), so its gap cannot be marked; the "
                 f"dotted line is its accuracy. Drawn by `dalib.chapters.ladder`. {caption_source(self.asr)}."
@@ -165,7 +169,8 @@ class Figures:
                             "low": low,
                             "high": high,
                             "points": (m[xcol].to_numpy(), m[col].to_numpy()),
-                        }
+                        },
+                        *self.pair_mech_series(col, xcol),
                     ],
                 }
             )
@@ -177,7 +182,7 @@ class Figures:
                 f"same {self._n_mech} images, heads averaged) against the pair's mean clean accuracy; right, the frequency of negative "
                 "branch-gradient alignment in the DiffViT against its clean accuracy. Mean over seeds with the t 95 % "
                 "interval (clipped to [0, 1] for the frequency), dots: single seeds; grey lines: no effect (ratio 1, "
-                "frequency 1/2). Drawn by `dalib.chapters.ladder`. "
+                "frequency 1/2); black: the paper-quality pair, where it has records. Drawn by `dalib.chapters.ladder`. "
                 f"{caption_source(self.mech_models)}."
             ),
         )

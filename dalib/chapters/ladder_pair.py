@@ -1,0 +1,202 @@
+"""The ladder chapter's top point: the paper-quality pair (``notebooks/experiments/pair.md``: conv stem,
+width 256, 100 epochs of the paper's optimiser) drawn beside the rungs, at its clean accuracy.
+
+Paper: *Understanding Sensitivity of Differential Attention through the Lens of Adversarial
+Robustness*. The pair is another architecture than the rungs (the pilot's choice), so it is a point
+of its own, outside the rungs' trend fits: it shows where the quantities stand at the accuracy the
+paper's claims were made at, measured, not extrapolated.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import paired_comparison
+from ..claims import pair as _pair
+from ..stats import mean_ci
+
+PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
+PAIR_LABEL = "paper-quality pair"
+
+
+def seed_gaps_of(a) -> pd.DataFrame:
+    """One row per (epochs, seed, attack, budget) of attack rows ``a``: both models' ASR, the gap
+    DiffViT − ViT and the pair's mean clean accuracy."""
+    if a is None or not len(a):
+        return pd.DataFrame()
+    key = ["epochs", "seed", "attack_kind", "budget"]
+    cols = ["asr", "train_clean_accuracy"]
+    v = a[a["model"] == "vit"].set_index(key)[cols]
+    d = a[(a["model"] == "diffvit") & (a["lambda_init"] == "0.8")].set_index(key)[cols]
+    j = v.add_suffix("_vit").join(d.add_suffix("_diffvit"), how="inner").reset_index()
+    j["gap"] = j["asr_diffvit"] - j["asr_vit"]
+    j["accuracy"] = (j["train_clean_accuracy_vit"] + j["train_clean_accuracy_diffvit"]) / 2
+    return j.sort_values(key).reset_index(drop=True)
+
+
+def mech_seeds_of(lip, jac, acc) -> pd.DataFrame:
+    """One row per (epochs, seed): L_DA / L_base (means over the same images and the heads of the
+    paper's sampling estimator at the clean images), freq(cos < 0) of the DiffViT's branch gradients
+    (JVP probes), and the clean accuracies (``acc(model, seed, epochs)``)."""
+    if lip is None:
+        return pd.DataFrame()
+    rows = []
+    for (k, s), d in lip[(lip["quantity"] == "L_sampling_mean") & (lip["point"] == "clean")].groupby(["epochs", "seed"]):
+        da = d[(d["model"] == "diffvit") & (d["map"] == "A_DA")].groupby("sample")["value"].mean()
+        base = d[(d["model"] == "vit") & (d["map"] == "A")].groupby("sample")["value"].mean()
+        both = pd.concat([da.rename("da"), base.rename("base")], axis=1, join="inner")
+        c = jac[(jac["epochs"] == k) & (jac["seed"] == s) & (jac["quantity"] == "cos") & (jac["point"] == "clean")]
+        c = c[(c["model"] == "diffvit") & (c["method"] == "probe")] if "method" in c else c[c["model"] == "diffvit"]
+        acc_v, acc_d = acc("vit", s, k), acc("diffvit", s, k)
+        rows.append(
+            {
+                "epochs": int(k),
+                "seed": int(s),
+                "L_DA": float(both["da"].mean()) if len(both) else np.nan,
+                "L_base": float(both["base"].mean()) if len(both) else np.nan,
+                "ratio": float(both["da"].mean() / both["base"].mean()) if len(both) else np.nan,
+                "freq_cos_neg": float((c["value"] < 0).mean()) if len(c) else np.nan,
+                "accuracy_vit": acc_v,
+                "accuracy_diffvit": acc_d,
+                "accuracy": (acc_v + acc_d) / 2,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _with_epochs(df):
+    """The pair's rows with the ``epochs`` column the rung code groups by (its recipe's 100)."""
+    if df is None or not len(df):
+        return None
+    return df.assign(epochs=int(_pair.PAIR_RECIPE["epochs"])) if "epochs" not in df else df
+
+
+class PairPoint:
+    """The methods of ``ladder.Chapter`` that place the paper-quality pair as its top point (a mixin)."""
+
+    def _load_pair(self, profile) -> None:
+        self.pair_asr = _with_epochs(_pair.attack_rows(profile))
+        lip, jac = _pair.mechanism_rows(profile)
+        self.pair_lip, self.pair_jac = _with_epochs(lip), _with_epochs(jac)
+
+    @cached_property
+    def pair_gaps(self) -> pd.DataFrame:
+        return seed_gaps_of(self.pair_asr)
+
+    @cached_property
+    def pair_comparisons(self) -> pd.DataFrame:
+        a = self.pair_asr
+        return paired_comparison(a, **PAIR) if a is not None and len(a) else pd.DataFrame()
+
+    @cached_property
+    def pair_mech(self) -> pd.DataFrame:
+        g = self.pair_asr
+
+        def acc(model, seed, _epochs):
+            r = g[(g["model"] == model) & (g["seed"] == seed)] if g is not None else ()
+            return float(r["train_clean_accuracy"].iloc[0]) if len(r) else np.nan
+
+        return mech_seeds_of(self.pair_lip, self.pair_jac, acc)
+
+    def pair_gap_series(self, kind: str, budget: float) -> list:
+        """The pair's gap at one budget as a one-point series of ``plots.trend_panels`` (none without records)."""
+        c, g = self.pair_comparisons, self.pair_gaps
+        if not len(c):
+            return []
+        c = c[(c["attack_kind"] == kind) & (c["budget"] == budget)]
+        g = g[(g["attack_kind"] == kind) & (g["budget"] == budget)]
+        if not len(c):
+            return []
+        r = c.iloc[0]
+        return [
+            {
+                "label": f"{PAIR_LABEL}, {'ε' if kind == 'pgd_linf' else 'w'} = {budget:g}",
+                "color": "k",
+                "x": [float(g["accuracy"].mean())],
+                "y": [r["diff_mean"]],
+                "low": [r["diff_low"]],
+                "high": [r["diff_high"]],
+                "points": (g["accuracy"].to_numpy(), g["gap"].to_numpy()),
+            }
+        ]
+
+    def pair_asr_series(self, model: str, label: str, color) -> list:
+        g = self.pair_gaps
+        if not len(g):
+            return []
+        p1 = g[(g["attack_kind"] == "pgd_linf") & (g["budget"] == 1.0)]
+        s = mean_ci(p1[f"asr_{model}"].to_numpy())
+        return [
+            {
+                "label": f"{label}, {PAIR_LABEL}",
+                "color": color,
+                "x": [float(p1[f"train_clean_accuracy_{model}"].mean())],
+                "y": [s["mean"]],
+                "low": [max(s["low"], 0)],
+                "high": [min(s["high"], 1)],
+                "points": (p1[f"train_clean_accuracy_{model}"].to_numpy(), p1[f"asr_{model}"].to_numpy()),
+            }
+        ]
+
+    def pair_mech_series(self, col: str, xcol: str) -> list:
+        m = self.pair_mech
+        if not len(m):
+            return []
+        s = mean_ci(m[col].to_numpy())
+        lo, hi = (np.clip([s["low"]], 0, 1), np.clip([s["high"]], 0, 1)) if col == "freq_cos_neg" else ([s["low"]], [s["high"]])
+        return [
+            {
+                "label": PAIR_LABEL,
+                "color": "k",
+                "x": [float(m[xcol].mean())],
+                "y": [s["mean"]],
+                "low": list(lo),
+                "high": list(hi),
+                "points": (m[xcol].to_numpy(), m[col].to_numpy()),
+            }
+        ]
+
+    def pair_rows(self) -> pd.DataFrame:
+        """The pair's rows of the rung table (PGD at 1/255, the mechanism's ratio and frequency)."""
+        g = self.pair_gaps
+        if not len(g):
+            return pd.DataFrame()
+        t = g[(g["attack_kind"] == "pgd_linf") & (g["budget"] == 1.0)].copy()
+        m = self.pair_mech
+        if len(m):
+            t = t.merge(m[["seed", "epochs", "ratio", "freq_cos_neg"]], on=["seed", "epochs"], how="left")
+        return t.assign(models=PAIR_LABEL)
+
+    def pair_reading(self) -> str:
+        """One paragraph: the pair's measured values against the rungs' trends."""
+        g, m = self.pair_gaps, self.pair_mech
+        if not len(g) and not len(m):
+            return (
+                f"The {PAIR_LABEL} (`notebooks/experiments/pair.md`: conv stem, width 256, 100 epochs) has no attack or "
+                "mechanism record yet; it joins the figures as their top point when it does."
+            )
+        parts = []
+        c = self.pair_comparisons
+        for kind, b, unit in (("pgd_linf", 1.0, "ε"), ("patch", 8.0, "w")):
+            r = c[(c["attack_kind"] == kind) & (c["budget"] == b)] if len(c) else c
+            if len(r):
+                r = r.iloc[0]
+                parts.append(
+                    f"gap at {unit} = {b:g}: {r['diff_mean']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}] ({r['verdict']})"
+                )
+        if len(m):
+            s = mean_ci(m["ratio"].to_numpy())
+            f = mean_ci(m["freq_cos_neg"].to_numpy())
+            parts.append(f"L_DA / L_base {s['mean']:.2f} [{s['low']:.2f}, {s['high']:.2f}]")
+            parts.append(f"freq(cos < 0) {f['mean']:.3f} [{f['low']:.3f}, {f['high']:.3f}]")
+        acc = g["accuracy"].mean() if len(g) else m["accuracy"].mean()
+        seeds = int(g["seed"].nunique()) if len(g) else int(m["seed"].nunique())
+        return (
+            f"**The {PAIR_LABEL}** (conv stem, width 256, 100 epochs; mean clean accuracy {acc:.2f}, {seeds} "
+            f"seed{'s' * (seeds != 1)}), the black point of each figure, measured rather than extrapolated: "
+            + "; ".join(parts)
+            + ". It is another architecture than the rungs, so it is not part of their trend fits."
+        )
