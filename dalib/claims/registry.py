@@ -112,6 +112,7 @@ _ROWS = [  # in scorecard order within each artifact (an artifact's headline cla
     Claim("pair_fig2c_patch", "Fig. 2c", "pair", "pair"),
     Claim("pair_fig6_restarts", "Fig. 6", "pair", "pair"),
     Claim("pair_fig3c_cw_depth1", "", "pair", "pair"),
+    Claim("pair_table1_lambda", "Table 1", "pair", "pair"),  # marked "not run at this quality"
     Claim("pair_fig4_lipschitz", "Fig. 4", "pair", "pair"),
     Claim("pair_fig5_alignment", "Fig. 5", "pair", "pair"),
     Claim("pair_fig5_amplification", "Fig. 5 (amplification)", "pair", "pair"),
