@@ -380,7 +380,13 @@ def load_rows(
             **{k: v for k, v in rec.items() if k.endswith("_version")},  # python_version, torch_version, ...
         )
         state = rec.get("row_state", {}).get(table) or [{}] * len(rows)  # cache-dependent fields, if any
-        frames.append(pd.DataFrame([{**row, **st, **prov} for row, st in zip(rows, state)]))
+        # a row's own column wins over the record's provenance of the same name (e.g. the ``seed`` of a row
+        # of a run that trains several seeds, against the record's run seed)
+        frames.append(
+            pd.DataFrame(
+                [{**row, **st, **{k: v for k, v in prov.items() if k not in row}} for row, st in zip(rows, state)]
+            )
+        )
     if not seen_table:
         tables = sorted({t for rec, _ in recs for t in rec.get("tables", {})})
         raise RecordNotFoundError(

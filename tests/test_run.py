@@ -291,6 +291,24 @@ def test_load_rows_without_record_names_the_command(proj):
         load_rows("demo", profile="smoke")
 
 
+def test_a_rows_own_column_wins_over_the_records_provenance(proj):
+    """A run that trains several seeds writes each row's ``seed``; the record's run ``seed`` (provenance)
+    must not overwrite it (it did, silently, for the kernels benchmark's curves)."""
+    import json
+
+    from dalib.records import load_rows
+
+    folder = proj / "results" / "smoke" / "demo"
+    folder.mkdir(parents=True)
+    rec = {"notebook": "notebooks/experiments/demo.md", "stem": "demo", "key": "k", "profile": "smoke", "params": {},
+           "overrides": {}, "sweep": {}, "finished": "2026-12-07T00:00:00+00:00", "seed": 0, "device": "cpu",
+           "tables": {"results": [{"seed": 3, "v": 1.0}, {"seed": 4, "v": 2.0}]}}
+    (folder / "k.json").write_text(json.dumps(rec))
+    df = load_rows("demo", profile="smoke", runs="all")
+    assert df["seed"].tolist() == [3, 4] and df["device"].tolist() == ["cpu", "cpu"]
+    assert list(df.columns[:2]) == ["seed", "v"]  # the row's columns first, then provenance
+
+
 # ---------------------------------------------------------------------------------------------
 # end to end (each run starts a kernel)
 
