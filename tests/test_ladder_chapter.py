@@ -119,7 +119,9 @@ def test_the_paper_quality_pair_is_the_top_point(monkeypatch):
     asr = asr[asr["model"].isin(["vit", "diffvit"])]
     lip, jac = (
         mech.long_table(load_rows("mechanism", table=t, profile="cpu")).pipe(
-            lambda d: d[d["model"].isin(["vit", "diffvit"]) & (d["seed"] < 4)].assign(lambda_init=lambda x: x["lambda_init"].astype(str))
+            lambda d: d[d["model"].isin(["vit", "diffvit"]) & (d["seed"] < 4)].assign(
+                lambda_init=lambda x: x["lambda_init"].astype(str)
+            )
         )
         for t in ("lipschitz", "jacobian")
     )

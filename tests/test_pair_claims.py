@@ -148,8 +148,11 @@ def test_the_pair_is_measured_with_the_chapters_own_settings(suite, chapter, pro
 
     root = Path(__file__).resolve().parents[1]
     chapter_nb = load_notebook(resolve_notebook(chapter, root), root)
-    chapter_pts = {(p.params["model"], p.params["seed"]): p.params for p in profile_plans(chapter_nb, profile, root)
-                   if p.params.get("lambda_init", "0.8") == "0.8" and p.params.get("depth", 1) == 1}
+    chapter_pts = {
+        (p.params["model"], p.params["seed"]): p.params
+        for p in profile_plans(chapter_nb, profile, root)
+        if p.params.get("lambda_init", "0.8") == "0.8" and p.params.get("depth", 1) == 1
+    }
     nb = load_notebook(resolve_notebook(suite, root), root)
     pts = [p for p in profile_plans(nb, profile, root) if pair.is_pair(p.params.get("recipe"), profile)]
     assert len(pts) == 16

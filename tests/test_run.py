@@ -300,9 +300,19 @@ def test_a_rows_own_column_wins_over_the_records_provenance(proj):
 
     folder = proj / "results" / "smoke" / "demo"
     folder.mkdir(parents=True)
-    rec = {"notebook": "notebooks/experiments/demo.md", "stem": "demo", "key": "k", "profile": "smoke", "params": {},
-           "overrides": {}, "sweep": {}, "finished": "2026-12-07T00:00:00+00:00", "seed": 0, "device": "cpu",
-           "tables": {"results": [{"seed": 3, "v": 1.0}, {"seed": 4, "v": 2.0}]}}
+    rec = {
+        "notebook": "notebooks/experiments/demo.md",
+        "stem": "demo",
+        "key": "k",
+        "profile": "smoke",
+        "params": {},
+        "overrides": {},
+        "sweep": {},
+        "finished": "2026-12-07T00:00:00+00:00",
+        "seed": 0,
+        "device": "cpu",
+        "tables": {"results": [{"seed": 3, "v": 1.0}, {"seed": 4, "v": 2.0}]},
+    }
     (folder / "k.json").write_text(json.dumps(rec))
     df = load_rows("demo", profile="smoke", runs="all")
     assert df["seed"].tolist() == [3, 4] and df["device"].tolist() == ["cpu", "cpu"]

@@ -4,12 +4,11 @@ kernels it trained with and keeps them on resume (tiny seeded models, synthetic 
 import pytest
 import torch
 import torch.nn.functional as F
+from test_train import TINY, synthetic
 
 from dalib.models import create_model
 from dalib.train import load_checkpoint, train
 from dalib.train.kernels import as_input, resolve_kernels, training_kernels
-
-from test_train import TINY, synthetic
 
 
 @pytest.mark.parametrize("name", ["vit", "diffvit", "diffv2"])
@@ -20,7 +19,9 @@ def test_explicit_and_fused_kernels_take_the_same_step(name, stem):
     grads, losses = {}, {}
     for kernels in ("fused", "explicit"):
         torch.manual_seed(1)
-        net = create_model(name, depth=1, img_size=16, patch_size=4, embed_dim=32, num_heads=4, num_classes=4, stem=stem)
+        net = create_model(
+            name, depth=1, img_size=16, patch_size=4, embed_dim=32, num_heads=4, num_classes=4, stem=stem
+        )
         with training_kernels(net, kernels):
             loss = F.cross_entropy(net(as_input(x, kernels)), y)
         loss.backward()
@@ -52,8 +53,16 @@ def test_auto_is_explicit_on_cpu_only_and_unknown_kernels_fail_before_compute(tm
     assert resolve_kernels("auto", "cpu") == "explicit" and resolve_kernels("auto", "cuda") == "fused"
     assert resolve_kernels("fused", "cpu") == "fused"
     with pytest.raises(ValueError, match="unknown training kernels 'flash'.*explicit"):
-        train("vit", TINY, data=synthetic(), epochs=1, batch_size=64, checkpoints=tmp_path, progress=False,
-              kernels="flash")
+        train(
+            "vit",
+            TINY,
+            data=synthetic(),
+            epochs=1,
+            batch_size=64,
+            checkpoints=tmp_path,
+            progress=False,
+            kernels="flash",
+        )
     assert not list(tmp_path.glob("*.pt"))
 
 

@@ -44,7 +44,9 @@ def mech_seeds_of(lip, jac, acc) -> pd.DataFrame:
     if lip is None:
         return pd.DataFrame()
     rows = []
-    for (k, s), d in lip[(lip["quantity"] == "L_sampling_mean") & (lip["point"] == "clean")].groupby(["epochs", "seed"]):
+    for (k, s), d in lip[(lip["quantity"] == "L_sampling_mean") & (lip["point"] == "clean")].groupby(
+        ["epochs", "seed"]
+    ):
         da = d[(d["model"] == "diffvit") & (d["map"] == "A_DA")].groupby("sample")["value"].mean()
         base = d[(d["model"] == "vit") & (d["map"] == "A")].groupby("sample")["value"].mean()
         both = pd.concat([da.rename("da"), base.rename("base")], axis=1, join="inner")
@@ -146,7 +148,11 @@ class PairPoint:
         if not len(m):
             return []
         s = mean_ci(m[col].to_numpy())
-        lo, hi = (np.clip([s["low"]], 0, 1), np.clip([s["high"]], 0, 1)) if col == "freq_cos_neg" else ([s["low"]], [s["high"]])
+        lo, hi = (
+            (np.clip([s["low"]], 0, 1), np.clip([s["high"]], 0, 1))
+            if col == "freq_cos_neg"
+            else ([s["low"]], [s["high"]])
+        )
         return [
             {
                 "label": PAIR_LABEL,

@@ -20,7 +20,6 @@ from ..device import resolve_device
 from ..models import count_parameters, eval_mode, model_from_config
 from ..models import zoo as _zoo
 from ..precision import resolve_precision
-from .kernels import LEGACY, as_input, check_kernels, resolve_kernels, training_kernels
 from ..seeding import seed_everything
 from .checkpoint import _model_from_checkpoint, _save, _set_rng_state, checkpoint_path, load_checkpoint
 from .config import (
@@ -33,6 +32,7 @@ from .config import (
     run_name,
     split_options,
 )
+from .kernels import LEGACY, as_input, check_kernels, resolve_kernels, training_kernels
 
 
 def split_tensors(dataset: str, split: str, root=None, n: int | None = None):
