@@ -78,3 +78,41 @@ def test_a_run_records_its_kernels_and_a_resumed_run_keeps_them(tmp_path):
         assert torch.equal(a, b)  # resuming stays bit-identical because the kernels were kept
     fresh = train("vit", TINY, **{**args, "checkpoints": tmp_path / "c"})
     assert fresh.kernels == "explicit" and {h["kernels"] for h in fresh.history} == {"explicit"}
+
+
+def _curve(effect, noise, seeds=4, seed_sd=0.02):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(seeds):
+        base = 0.6 + seed_sd * rng.standard_normal()
+        for k, shift in (("fused", 0.0), ("explicit", effect)):
+            acc = base + shift + noise * rng.standard_normal()
+            rows.append(
+                {"model": "vit", "epoch": 3, "seed": s, "kernels": k, "test_accuracy": acc, "train_loss": 1 - acc}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_kernel_effects_read_within_seed_noise_different_or_undetected():
+    from dalib.chapters.models_kernels import kernel_effects
+
+    same = kernel_effects(_curve(0.0, 0.0))
+    assert (same["reading"] == "within seed noise").all() and (same["effect"].abs() < 1e-12).all()
+    shifted = kernel_effects(_curve(0.1, 0.001))
+    assert (shifted["reading"] == "different").all()
+    acc = shifted[shifted["quantity"] == "test accuracy"].iloc[0]
+    assert acc["effect"] == pytest.approx(0.1, abs=0.005) and acc["explicit"] - acc["fused"] == pytest.approx(
+        acc["effect"]
+    )
+    # two seeds whose drifts (+0.05, -0.04) are larger than the seeds' spread (0.01): nothing can be said
+    import pandas as pd
+
+    rows = [
+        {"model": "vit", "epoch": 3, "seed": s, "kernels": k, "test_accuracy": a, "train_loss": 1 - a}
+        for s, f, e in ((0, 0.60, 0.65), (1, 0.61, 0.57))
+        for k, a in (("fused", f), ("explicit", e))
+    ]
+    assert (kernel_effects(pd.DataFrame(rows))["reading"] == "no detectable difference").all()
