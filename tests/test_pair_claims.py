@@ -168,3 +168,22 @@ def test_the_pair_is_measured_with_the_chapters_own_settings(suite, chapter, pro
         assert {"n_eval_cw", "aa_eps", "restart_eps"} <= shared or {"n_fig", "adv_eps", "n_worst"} <= shared
         diff = {k: (p.params[k], want[k]) for k in shared if p.params[k] != want[k]}
         assert not diff, (suite, p.params["model"], p.params["seed"], diff)
+
+
+def test_the_verdicts_by_quality_put_each_quality_in_its_column(simulated_pair):
+    """Table L3: with simulated pair records, the pair's column equals the headline's (same rows), the
+    top rung's column is the ladder's claims, and an unmeasured quality says so."""
+    from dalib.claims import quality
+
+    simulated_pair(4)
+    found = registry.claims("cpu")
+    t = quality.by_quality("cpu", found).set_index("claim")
+    head, pair_col = t["headline pair (8 epochs)"], t["paper-quality pair"]
+    for cid in ("fig2a_pgd", "fig2c_patch", "fig4_lipschitz"):
+        name = found[cid]["claim"]
+        assert f"**{found[f'pair_{cid}']['verdict']}**" in pair_col[name]
+        assert f"{found[cid]['effect']:+.3f}" in head[name]
+    assert "not measured" not in pair_col.to_list()[0]
+    top = t["ladder top rung"]
+    assert all((f"top_{c}" in found) == (v != "not measured") for c, v in zip(quality.CLAIM_IDS, top))
+    assert "clean accuracy" in quality.accuracy_line("cpu", found)

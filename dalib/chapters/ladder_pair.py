@@ -17,6 +17,7 @@ import pandas as pd
 from ..analysis import paired_comparison
 from ..claims import pair as _pair
 from ..stats import mean_ci
+from . import _show as show
 
 PAIR = dict(a={"model": "vit"}, b={"model": "diffvit", "lambda_init": "0.8"})
 PAIR_LABEL = "paper-quality pair"
@@ -175,6 +176,22 @@ class PairPoint:
         if len(m):
             t = t.merge(m[["seed", "epochs", "ratio", "freq_cos_neg"]], on=["seed", "epochs"], how="left")
         return t.assign(models=PAIR_LABEL)
+
+    def quality_table(self) -> None:
+        """Table L3: every depth-1 claim at each model quality measured (:func:`dalib.claims.quality.by_quality`)."""
+        from ..claims.quality import accuracy_line, by_quality
+
+        show.table(
+            by_quality(self.profile),
+            label="L3",
+            caption=(
+                "the depth-1 and mechanism claims at each model quality: the effect with its 95 % interval (or the "
+                "claim's summary where it has no single effect) and the verdict, by the chapters' own tests; "
+                f"{accuracy_line(self.profile)}. The scorecard leads with the paper-quality pair once it has "
+                f"{_pair.LEAD_SEEDS} seeds of both models. Computed by `dalib.claims.quality` from the records of "
+                "`asr.md`, `mechanism.md`, the ladder's and the pair's suite points."
+            ),
+        )
 
     def pair_reading(self) -> str:
         """One paragraph: the pair's measured values against the rungs' trends."""
