@@ -395,6 +395,15 @@ def load_rows(
     return pd.concat(frames, ignore_index=True)
 
 
+def rows_or_none(stem: str, table: str = "results", profile: str | None = None):
+    """:func:`load_rows`, or ``None`` where the notebook has no current record of ``table`` (a chapter
+    whose producer has not run yet says so instead of failing)."""
+    try:
+        return load_rows(stem, table=table, profile=profile)
+    except RecordNotFoundError:
+        return None
+
+
 def caption_source(df_or_stem, profile: str | None = None, runs: str = "current", max_listed: int = 3) -> str:
     """A caption fragment naming the producer notebook(s) and record file(s):
     ``"Produced by notebooks/benchmarks/x.md; records results/cpu/x/<key>.json"``. More than

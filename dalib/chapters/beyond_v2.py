@@ -17,17 +17,14 @@ from .. import plots
 from ..analysis import seed_summary
 from ..claims import beyond_v2 as claims
 from ..paths import current_profile
-from ..records import RecordNotFoundError, caption_source, load_rows
+from ..records import caption_source, rows_or_none
 from . import _show as show
 
 LABEL = {"vit": "ViT", "diffvit": "DiffViT", "diffv2": "V2"}
 
 
 def _load(stem, table, profile):
-    try:
-        return load_rows(stem, table=table, profile=profile)
-    except RecordNotFoundError:
-        return None
+    return rows_or_none(stem, table, profile)
 
 
 class Chapter(show.Facts):

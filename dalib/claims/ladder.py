@@ -13,7 +13,8 @@ import pandas as pd
 
 from .. import mechanism as mech
 from ..ladder import rung_of
-from ..records import RecordNotFoundError, load_rows
+from ..records import rows_or_none
+from .rows import recipe_rows
 
 #: the depth-1 and mechanism claims measured again at the top rung: {claim id: scorecard artifact}
 TOP_CLAIMS = {
@@ -25,25 +26,14 @@ TOP_CLAIMS = {
 
 
 def _load(stem, table, profile):
-    try:
-        return load_rows(stem, table=table, profile=profile)
-    except RecordNotFoundError:
-        return None
+    return rows_or_none(stem, table, profile)
 
 
 def rung_rows(stem, table, profile=None):
     """The rows of ``stem``'s ``table`` whose ``recipe`` names a ladder rung, with its ``epochs``
     (``None`` when there are none)."""
-    df = _load(stem, table, profile)
-    if df is None or "recipe" not in df.columns:
-        return None
-    ep = df["recipe"].map(rung_of)
-    d = df[ep.notna()].copy()
-    if not len(d):
-        return None
-    d["epochs"] = ep[ep.notna()].astype(int)
-    d["lambda_init"] = d["lambda_init"].astype(str)
-    return d
+    d = recipe_rows(stem, table, profile, rung_of)
+    return None if d is None else d.assign(epochs=d.pop("selected").astype(int))
 
 
 def attack_rows(profile=None):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from .. import mechanism as mech
-from ..records import RecordNotFoundError, load_rows
+from .rows import recipe_rows
 
 #: what the pair's training changes against ``train.md``'s ``cpu`` recipe: the suites' ``recipe`` of
 #: the pair's cpu points (:func:`pair_recipe` computes it for any profile from the two notebooks; a
@@ -76,21 +76,15 @@ def is_pair(recipe, profile: str = "cpu") -> bool:
 
 
 def _pair_rows(stem, table, profile):
-    try:
-        df = load_rows(stem, table=table, profile=profile)
-    except RecordNotFoundError:
-        return None
-    if "param.recipe" not in df.columns:
-        return None
     from ..paths import current_profile
 
     prof = current_profile(profile)
     want = PAIR_RECIPE if prof == "cpu" else pair_recipe(prof)  # resolved once, not per row
-    d = df[df["param.recipe"].map(lambda r: _as_dict(r) == want) & (df["depth"] == 1)].copy()
-    if not len(d):
+    d = recipe_rows(stem, table, profile, lambda r: _as_dict(r) == want or None, column="param.recipe")
+    if d is None:
         return None
-    d["lambda_init"] = d["lambda_init"].astype(str)
-    return d
+    d = d[d["depth"] == 1].drop(columns="selected")
+    return d if len(d) else None
 
 
 def attack_rows(profile=None):
