@@ -141,4 +141,6 @@ def test_the_paper_quality_pair_is_the_top_point(monkeypatch):
     assert ch.pair_mech_series("ratio", "accuracy")[0]["y"] == [pytest.approx(m["ratio"].mean())]
     pd_testing = pytest.importorskip("pandas.testing")
     pd_testing.assert_frame_equal(ch.trends, base.trends)  # the pair is not part of the rungs' fits
+    cost = ch.pair_compute()
+    assert f"attacks {asr.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h" in cost and "mechanism" in cost
     ch.rung_table(), ch.fig_gap(), ch.fig_mechanism()  # draw with the pair's point

@@ -353,4 +353,4 @@ class Chapter(Figures, PairPoint, show.Facts):
             lines.append(
                 f"Mechanism: {m['record'].nunique()} records, {m.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h."
             )
-        show.md(" ".join(lines) + f" Rungs: {', '.join(str(k) for k in RUNGS)} epochs.")
+        show.md(" ".join(lines) + f" Rungs: {', '.join(str(k) for k in RUNGS)} epochs. " + self.pair_compute())

@@ -193,6 +193,34 @@ class PairPoint:
             ),
         )
 
+    def pair_compute(self) -> str:
+        """What the paper-quality pair cost so far, from its records: the pilot, the training (CPU seconds
+        of every epoch), the attacks and the mechanism (wall time of their records)."""
+        from ..records import rows_or_none
+
+        parts = []
+        pilot = rows_or_none("pilot", "results", self.profile)
+        if pilot is not None:
+            parts.append(
+                f"the accuracy pilot {pilot.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h "
+                f"({len(pilot)} candidates)"
+            )
+        trained = rows_or_none("pair", "results", self.profile)
+        if trained is not None:
+            parts.append(
+                f"training {trained['train_cpu_s'].sum() / 3600:.1f} core-hours for {len(trained)} models "
+                f"({trained['train_cpu_s'].min() / 3600:.2f}-{trained['train_cpu_s'].max() / 3600:.2f} each)"
+            )
+        for name, d in (("attacks", self.pair_asr), ("mechanism", self.pair_lip)):
+            if d is not None and len(d):
+                parts.append(
+                    f"{name} {d.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h "
+                    f"({d['record'].nunique()} records)"
+                )
+        if not parts:
+            return ""
+        return f"The {PAIR_LABEL} so far: " + "; ".join(parts) + " (one thread per run, two runs on two cores)."
+
     def pair_reading(self) -> str:
         """One paragraph: the pair's measured values against the rungs' trends."""
         g, m = self.pair_gaps, self.pair_mech
