@@ -142,5 +142,5 @@ def test_the_paper_quality_pair_is_the_top_point(monkeypatch):
     pd_testing = pytest.importorskip("pandas.testing")
     pd_testing.assert_frame_equal(ch.trends, base.trends)  # the pair is not part of the rungs' fits
     cost = ch.pair_compute()
-    assert f"attacks {asr.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h" in cost and "mechanism" in cost
+    assert f"attacks {asr.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h" in cost
     ch.rung_table(), ch.fig_gap(), ch.fig_mechanism()  # draw with the pair's point

@@ -211,8 +211,9 @@ class PairPoint:
                 f"training {trained['train_cpu_s'].sum() / 3600:.1f} core-hours for {len(trained)} models "
                 f"({trained['train_cpu_s'].min() / 3600:.2f}-{trained['train_cpu_s'].max() / 3600:.2f} each)"
             )
-        for name, d in (("attacks", self.pair_asr), ("mechanism", self.pair_lip)):
-            if d is not None and len(d):
+        mech_models = _pair._pair_rows("mechanism_suite", "model", self.profile)
+        for name, d in (("attacks", self.pair_asr), ("mechanism", mech_models)):
+            if d is not None and len(d) and "record" in d:
                 parts.append(
                     f"{name} {d.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h "
                     f"({d['record'].nunique()} records)"
