@@ -144,3 +144,11 @@ def test_the_paper_quality_pair_is_the_top_point(monkeypatch):
     cost = ch.pair_compute()
     assert f"attacks {asr.drop_duplicates('record')['wall_time_s'].sum() / 3600:.2f} h" in cost
     ch.rung_table(), ch.fig_gap(), ch.fig_mechanism()  # draw with the pair's point
+    ch.pair_fig1()  # no pair fig1 records: says so
+    fig = {t: load_rows("mechanism", table=t, profile="cpu") for t in ("fig1", "fig1_images")}
+    fig = {t: d[(d["model"] == "vit") | (d["lambda_init"].astype(str) == "0.8")] for t, d in fig.items()}
+    monkeypatch.setattr(ladder_pair._pair, "_pair_rows", lambda stem, table, profile: fig.get(table))
+    shown = []
+    monkeypatch.setattr(ladder_pair.show, "figure", lambda f, caption=None, label=None: shown.append((label, caption)))
+    ch.pair_fig1()
+    assert shown and shown[0][0] == "L4" and "training seed 0" in shown[0][1]

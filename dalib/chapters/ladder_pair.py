@@ -193,6 +193,39 @@ class PairPoint:
             ),
         )
 
+    def pair_fig1(self) -> None:
+        """Paper Fig. 1 on the paper-quality pair: two test images, clean and attacked, and the attention
+        each token receives under ViT's A and DiffViT's A1, A2 and A_DA (its ``mechanism_suite`` points'
+        ``n_fig`` profiles)."""
+        from .. import plots
+        from ..data import CIFAR10_CLASSES
+        from ..records import caption_source
+
+        rows, images = (_pair._pair_rows("mechanism_suite", t, self.profile) for t in ("fig1", "fig1_images"))
+        if rows is None or images is None:
+            return show.md(
+                f"The {PAIR_LABEL}'s attention maps (paper Fig. 1) come with its `mechanism_suite` points "
+                "(`n_fig` images each); none has a record yet."
+            )
+        s0 = int(rows["seed"].min())
+        fr, fi = rows[(rows["seed"] == s0) & (rows["sample"] < 2)], images[images["seed"] == s0]
+        show.figure(
+            plots.attention_maps(
+                fr,
+                fi,
+                [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
+                class_names=CIFAR10_CLASSES,
+            ),
+            label="L4",
+            caption=(
+                f"paper Fig. 1 on the {PAIR_LABEL} (training seed {s0}): two test images (rows: clean and PGD examples "
+                "against each model; the image shown is the one that attacks the ViT) and the attention each of the "
+                "8x8 tokens receives, averaged over queries and heads, for ViT's $A$ and DiffViT's $A_1$, $A_2$ and "
+                "$A_{\\mathrm{DA}}$ ($A_{\\mathrm{DA}}$ can be negative, diverging colours). The mechanism chapter "
+                "draws the same for the headline pair. " + caption_source(rows) + "."
+            ),
+        )
+
     def pair_compute(self) -> str:
         """What the paper-quality pair cost so far, from its records: the pilot, the training (CPU seconds
         of every epoch), the attacks and the mechanism (wall time of their records)."""
