@@ -187,3 +187,16 @@ def test_the_verdicts_by_quality_put_each_quality_in_its_column(simulated_pair):
     top = t["ladder top rung"]
     assert all((f"top_{c}" in found) == (v != "not measured") for c, v in zip(quality.CLAIM_IDS, top))
     assert "clean accuracy" in quality.accuracy_line("cpu", found)
+
+
+def test_the_intro_reads_the_pair_and_skips_what_was_not_run_on_it(simulated_pair, monkeypatch):
+    from dalib.chapters import _show as show
+    from dalib.chapters import intro
+
+    simulated_pair(4)
+    said = []
+    monkeypatch.setattr(show, "md", said.append)
+    intro.Chapter("cpu").quality()
+    text = said[0]
+    assert "Table 1" not in text  # its sweep was not run on the pair: not a verdict that moved
+    assert "Fig. 2a" in text and "closest to the paper's models" in text
