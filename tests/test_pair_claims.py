@@ -200,3 +200,31 @@ def test_the_intro_reads_the_pair_and_skips_what_was_not_run_on_it(simulated_pai
     text = said[0]
     assert "Table 1" not in text  # its sweep was not run on the pair: not a verdict that moved
     assert "Fig. 2a" in text and "closest to the paper's models" in text
+
+
+def test_the_pilot_projection_is_checked_on_the_trained_pair(monkeypatch):
+    from dalib import pilot as _pilot
+    from dalib import records
+    from dalib.chapters import models
+
+    real = records.rows_or_none
+    fake = pd.DataFrame(
+        {
+            "model": ["vit", "diffvit"],
+            "seed": [0, 0],
+            "clean_accuracy": [0.83, 0.84],
+            "notebook": ["notebooks/experiments/pair.md"] * 2,
+            "record": ["results/cpu/pair/a.json", "results/cpu/pair/b.json"],
+        }
+    )
+    monkeypatch.setattr(
+        records,
+        "rows_or_none",
+        lambda stem, table="results", profile=None: fake if stem == "pair" else real(stem, table, profile),
+    )
+    ch = models.Chapter("cpu")
+    res, _ = ch.pilot_rows()
+    r = res[res["candidate"] == "conv-w256"].iloc[0]
+    text = ch.pilot_pair_check()
+    assert f"projected to {float(_pilot.saturating(100, r['fit_a'], r['fit_b'], r['fit_c'])):.3f}" in text
+    assert "vit: 0.830 (1 seed)" in text and "diffvit: 0.840" in text

@@ -131,6 +131,38 @@ class Pilot:
                 "(patch 4, width 128) from its first epochs, against the ladder's measured test accuracy of the "
                 "same recipe (ViT, mean over its seeds) at each rung.",
             )
+        if self.pilot_pair_check():
+            show.md(self.pilot_pair_check())
+
+    def pilot_pair_check(self) -> str:
+        """The chosen candidate's projection against the paper-quality pair's measured 100-epoch accuracy
+        (``pair.md``'s records, its configuration), or "" without them."""
+        from .. import pilot as _pilot
+        from ..claims.pair import PAIR_RECIPE
+        from ..records import rows_or_none
+
+        res, _ = self.pilot_rows()
+        pair = rows_or_none("pair", "results", self.profile)
+        if res is None or pair is None:
+            return ""
+        want = {
+            "stem": PAIR_RECIPE["stem"],
+            "embed_dim": PAIR_RECIPE["embed_dim"],
+            "num_heads": PAIR_RECIPE["num_heads"],
+        }
+        cand = res[(res["stem"] == want["stem"]) & (res["embed_dim"] == want["embed_dim"])]
+        if not len(cand):
+            return ""
+        r, epochs = cand.iloc[0], int(PAIR_RECIPE["epochs"])
+        proj = float(_pilot.saturating(epochs, r["fit_a"], r["fit_b"], r["fit_c"]))
+        parts = [
+            f"{m}: {g['clean_accuracy'].mean():.3f} ({len(g)} seed{'s' * (len(g) != 1)})"
+            for m, g in pair.groupby("model", sort=False)
+        ]
+        return (
+            f"The chosen configuration ({r['candidate']}) was projected to {proj:.3f} at {epochs} epochs from the "
+            f"pilot's ViT curve; the paper-quality pair measures " + "; ".join(parts) + f" ({caption_source(pair)})."
+        )
 
     def pilot_check(self):
         """The ladder configuration's projection against the ladder's measured rungs, or None."""
