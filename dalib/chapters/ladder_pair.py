@@ -197,9 +197,8 @@ class PairPoint:
         """Paper Fig. 1 on the paper-quality pair: two test images, clean and attacked, and the attention
         each token receives under ViT's A and DiffViT's A1, A2 and A_DA (its ``mechanism_suite`` points'
         ``n_fig`` profiles)."""
-        from .. import plots
-        from ..data import CIFAR10_CLASSES
         from ..records import caption_source
+        from .mechanism_alignment import fig1_maps
 
         rows, images = (_pair._pair_rows("mechanism_suite", t, self.profile) for t in ("fig1", "fig1_images"))
         if rows is None or images is None:
@@ -210,12 +209,7 @@ class PairPoint:
         s0 = int(rows["seed"].min())
         fr, fi = rows[(rows["seed"] == s0) & (rows["sample"] < 2)], images[images["seed"] == s0]
         show.figure(
-            plots.attention_maps(
-                fr,
-                fi,
-                [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
-                class_names=CIFAR10_CLASSES,
-            ),
+            fig1_maps(fr, fi),
             label="L4",
             caption=(
                 f"paper Fig. 1 on the {PAIR_LABEL} (training seed {s0}): two test images (rows: clean and PGD examples "

@@ -16,6 +16,18 @@ from ..records import caption_source
 from . import _show as show
 
 
+def fig1_maps(fig_rows, image_rows):
+    """Paper Fig. 1 of one seed's ``fig1``/``fig1_images`` rows: ViT's A and DiffViT's A1, A2, A_DA."""
+    from ..data import CIFAR10_CLASSES
+
+    return plots.attention_maps(
+        fig_rows,
+        image_rows,
+        [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
+        class_names=CIFAR10_CLASSES,
+    )
+
+
 def _main(df):
     return df[(df["model"] == "vit") | (df["lambda_init"] == "0.8")]
 
@@ -228,19 +240,12 @@ class Alignment:
 
     def fig1(self) -> None:
         """Attention maps of two clean and attacked images (paper Fig. 1)."""
-        from ..data import CIFAR10_CLASSES
-
         s0 = min(self.seeds.get("diffvit", [0]) or [0])
         fr = _main(self.fig_rows[self.fig_rows["seed"] == s0])
         fi = _main(self.fig_images[self.fig_images["seed"] == s0])
         fr = fr[fr["sample"] < 2]
         show.figure(
-            plots.attention_maps(
-                fr,
-                fi,
-                [("vit", "A"), ("diffvit", "A1"), ("diffvit", "A2"), ("diffvit", "A_DA")],
-                class_names=CIFAR10_CLASSES,
-            ),
+            fig1_maps(fr, fi),
             label="M5",
             caption=(
                 f"(paper Fig. 1). Two test images (rows: clean and PGD examples against each model; the "

@@ -23,8 +23,6 @@ and the equivalence of their learning curves.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
 KERNELS = ("auto", "explicit", "fused")
@@ -44,21 +42,15 @@ def resolve_kernels(kernels: str, device) -> str:
     return "explicit" if torch.device(device).type == "cpu" else "fused"
 
 
-@contextlib.contextmanager
 def training_kernels(net: torch.nn.Module, kernels: str):
-    """Within the block, ``net``'s attention layers run ``kernels`` (``"explicit"`` sets
-    ``fused_attn = False`` on each layer that has the flag); each layer's own flag is restored on
-    exit, also on exceptions."""
+    """A context within which ``net``'s attention layers run ``kernels`` (``"explicit"``:
+    :func:`dalib.models.modes.explicit_attention`, each layer's own flag restored on exit, also on
+    exceptions)."""
+    from ..models.modes import explicit_attention
+
     if kernels not in ("explicit", "fused"):
         raise ValueError(f"training_kernels needs resolved kernels ('explicit' or 'fused'), got {kernels!r}")
-    saved = [(m, m.fused_attn) for m in net.modules() if hasattr(m, "fused_attn")] if kernels == "explicit" else []
-    for m, _ in saved:
-        m.fused_attn = False
-    try:
-        yield net
-    finally:
-        for m, flag in saved:
-            m.fused_attn = flag
+    return explicit_attention(net, enabled=kernels == "explicit")
 
 
 def as_input(x: torch.Tensor, kernels: str) -> torch.Tensor:
